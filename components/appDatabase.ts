@@ -1,0 +1,170 @@
+/**
+ * AppDatabase: one application's database on a server, with its RolePair,
+ * its CONNECT lock-down, the runtime privileges its access level asks for,
+ * optional extra roles, and the connection facts its deployment needs.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as postgresql from "@pulumi/postgresql";
+import { AccessLevel, ExtraRoleConfig } from "./config";
+import { connectionUrl } from "./connectionUrl";
+import { DatabaseAccess } from "./databaseAccess";
+import { identifierProblem } from "./identifiers";
+import { declareLoginRole } from "./loginRole";
+import { RolePair, RolePairArgs } from "./rolePair";
+import { PostgresServer } from "./sharedServer";
+
+export const APP_DATABASE_TYPE = "app-databases:index:AppDatabase";
+
+/** Default privileges per access level, sorted as the provider reads them back (no false diffs). */
+export const RUNTIME_PRIVILEGES: Readonly<Record<AccessLevel, Readonly<Partial<Record<"table" | "sequence", string[]>>>>> = {
+    readwrite: { table: ["DELETE", "INSERT", "SELECT", "UPDATE"], sequence: ["SELECT", "UPDATE", "USAGE"] },
+    readonly: { table: ["SELECT"], sequence: ["SELECT"] },
+    migrations: {},
+};
+
+/** The schema the migrate role creates objects in. */
+export const APP_SCHEMA = "public";
+
+export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection"> {
+    /** The server (shared or dedicated) the database lives on. */
+    readonly server: PostgresServer;
+    /** Database name. @default the app's name */
+    readonly database?: string;
+    /**
+     * What `<app>_app` may do with what `<app>_migrate` creates:
+     * `readwrite` and `readonly` through default privileges, `migrations` nothing
+     * (the app's migrations grant it). @default "readwrite"
+     */
+    readonly access?: AccessLevel;
+    /** More login roles on this database, by role name. @default {} */
+    readonly extraRoles?: Readonly<Record<string, ExtraRoleConfig>>;
+}
+
+export class AppDatabase extends pulumi.ComponentResource {
+    public readonly roles: RolePair;
+    public readonly database: postgresql.Database;
+    public readonly host: pulumi.Output<string>;
+    public readonly port: pulumi.Output<number>;
+    public readonly databaseName: pulumi.Output<string>;
+    public readonly runtimeUser: pulumi.Output<string>;
+    public readonly migrateUser: pulumi.Output<string>;
+    /** Secret: the runtime role's libpq URL. */
+    public readonly runtimeUrl: pulumi.Output<string>;
+    /** Secret: the migrate role's libpq URL. */
+    public readonly migrateUrl: pulumi.Output<string>;
+    /** Secret: the runtime URL with the host other containers use (dedicated placement), else the same as runtimeUrl. */
+    public readonly internalRuntimeUrl: pulumi.Output<string>;
+    /** Secret: each extra role's URL by role name. */
+    public readonly extraRoleUrls: pulumi.Output<Record<string, string>>;
+
+    constructor(name: string, args: AppDatabaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        super(APP_DATABASE_TYPE, name, {}, pulumi.mergeOptions(opts, { providers: [args.server.provider] }));
+        const dbName = args.database ?? args.app;
+        const problem = identifierProblem(dbName);
+        if (problem) throw new Error(`AppDatabase: \`database\` ${problem}`);
+        const access = args.access ?? "readwrite";
+        const protect = args.protect ?? false;
+        const server = args.server;
+
+        this.roles = new RolePair(name, { ...args, connection: server.connection }, { parent: this });
+
+        this.database = new postgresql.Database(
+            name,
+            { name: dbName, owner: this.roles.migrateUser, allowConnections: true, isTemplate: false },
+            // Dropping a database terminates its sessions and drops it WITH (FORCE): protect it in production.
+            { parent: this, protect },
+        );
+
+        const extras = Object.entries(args.extraRoles ?? {}).map(([roleName, spec]) => {
+            const login = declareLoginRole(this, `${name}-${roleName}`, {
+                roleName,
+                connectionLimit: spec.connectionLimit,
+                rotation: spec.rotation,
+                timeouts: spec,
+                connection: server.connection,
+                protect,
+            });
+            return { roleName, access: spec.access as AccessLevel, ...login };
+        });
+
+        new DatabaseAccess(
+            `${name}-access`,
+            {
+                connection: server.connection,
+                database: this.database.name,
+                owner: this.roles.migrateUser,
+                grantees: [this.roles.runtimeUser, ...extras.map((e) => e.role.name)],
+            },
+            { parent: this, dependsOn: [this.database, ...extras.map((e) => e.role)] },
+        );
+
+        // Grants on one database run one after another: in parallel they fail
+        // with "tuple concurrently updated" (cyrilgdn #178). Replacing one deletes
+        // the old grant first so create-before-delete cannot drop the new one.
+        let previous: pulumi.Resource = this.database;
+        const grant = (grantee: pulumi.Output<string>, level: AccessLevel, key: string) => {
+            for (const [objectType, privileges] of Object.entries(RUNTIME_PRIVILEGES[level])) {
+                previous = new postgresql.DefaultPrivileges(
+                    `${name}-${key}-${objectType}s`,
+                    {
+                        database: this.database.name,
+                        schema: APP_SCHEMA,
+                        owner: this.roles.migrateUser,
+                        role: grantee,
+                        objectType,
+                        privileges: privileges!,
+                    },
+                    { parent: this, dependsOn: [previous], deleteBeforeReplace: true },
+                );
+            }
+        };
+        grant(this.roles.runtimeUser, access, "app");
+        for (const extra of extras) grant(extra.role.name, extra.access, extra.roleName);
+
+        const endpoint = server.endpoint;
+        const url = (host: pulumi.Input<string>, port: pulumi.Input<number>, user: pulumi.Input<string>, password: pulumi.Input<string>) =>
+            pulumi.secret(
+                pulumi.all([host, port, user, password, this.database.name]).apply(([h, p, u, pw, db]) =>
+                    connectionUrl({
+                        host: h,
+                        port: p,
+                        database: db,
+                        user: u,
+                        password: pw,
+                        sslmode: endpoint.sslmode,
+                        connectTimeoutSeconds: endpoint.connectTimeoutSeconds,
+                        parameters: endpoint.urlParameters,
+                    }),
+                ),
+            );
+
+        this.host = pulumi.output(endpoint.host);
+        this.port = pulumi.output(endpoint.port);
+        this.databaseName = this.database.name;
+        this.runtimeUser = this.roles.runtimeUser;
+        this.migrateUser = this.roles.migrateUser;
+        this.runtimeUrl = url(endpoint.host, endpoint.port, this.runtimeUser, this.roles.runtimePassword);
+        this.migrateUrl = url(endpoint.host, endpoint.port, this.migrateUser, this.roles.migratePassword);
+        this.internalRuntimeUrl = url(
+            endpoint.internalHost ?? endpoint.host,
+            endpoint.internalPort ?? endpoint.port,
+            this.runtimeUser,
+            this.roles.runtimePassword,
+        );
+        this.extraRoleUrls = pulumi.secret(
+            pulumi
+                .all(extras.map((e) => pulumi.all([e.roleName, url(endpoint.host, endpoint.port, e.role.name, e.password.result)])))
+                .apply((pairs) => Object.fromEntries(pairs)),
+        );
+        this.registerOutputs({
+            host: this.host,
+            port: this.port,
+            database: this.databaseName,
+            runtimeUser: this.runtimeUser,
+            migrateUser: this.migrateUser,
+            runtimeUrl: this.runtimeUrl,
+            migrateUrl: this.migrateUrl,
+            extraRoleUrls: this.extraRoleUrls,
+        });
+    }
+}

@@ -1,0 +1,142 @@
+/**
+ * DatabaseAccess: who may CONNECT to a database (and create TEMPORARY tables).
+ *
+ * PostgreSQL grants CONNECT and TEMPORARY to PUBLIC on every new database, so
+ * revoking from a single role does nothing: the privilege must be revoked from
+ * PUBLIC and granted back to the app's own roles. The postgresql provider's
+ * grant to `public` with an empty privilege list shows a diff on every plan
+ * (cyrilgdn #133, pulumi-postgresql #88, #91), so this small dynamic resource
+ * runs the SQL itself, in one transaction-free pass per change, and reads
+ * `datacl` back on refresh.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { AdminConnection, asRole, quoteIdent, withAdminClient } from "./adminConnection";
+
+export interface DatabaseAccessArgs {
+    /** The admin connection (a secret: it carries the password). */
+    readonly connection: pulumi.Input<AdminConnection>;
+    /** The database to lock down. */
+    readonly database: pulumi.Input<string>;
+    /** The database's owner, whose privileges the grants are made with. */
+    readonly owner: pulumi.Input<string>;
+    /** Roles granted CONNECT and TEMPORARY; everyone else is refused. */
+    readonly grantees: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+interface AccessInputs {
+    connection: AdminConnection;
+    database: string;
+    owner: string;
+    grantees: string[];
+}
+
+interface AccessState extends AccessInputs {
+    /** Whether PUBLIC can connect (true only if someone granted it back behind our back). */
+    publicConnect: boolean;
+}
+
+/** Parses `datacl` entries (`grantee=privs/grantor`, empty grantee = PUBLIC). */
+export function connectGrantees(acl: readonly string[] | null, owner: string): { publicConnect: boolean; grantees: string[] } {
+    if (acl === null) return { publicConnect: true, grantees: [] }; // NULL acl = defaults
+    let publicConnect = false;
+    const grantees: string[] = [];
+    for (const item of acl) {
+        const match = /^("?)(.*)\1=([A-Za-z*]*)\/.*$/.exec(item);
+        if (!match || !match[3].includes("c")) continue;
+        const grantee = match[2];
+        if (grantee === "") publicConnect = true;
+        else if (grantee !== owner) grantees.push(grantee);
+    }
+    return { publicConnect, grantees: grantees.sort() };
+}
+
+const sameSet = (a: readonly string[], b: readonly string[]) =>
+    a.length === b.length && [...a].sort().every((v, i) => v === [...b].sort()[i]);
+
+const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, AccessState> = {
+    async create(inputs) {
+        const state = await withAdminClient(inputs.connection, async (client) => {
+            const db = quoteIdent(inputs.database);
+            await asRole(client, inputs.connection, inputs.owner, async () => {
+                await client.query(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`);
+                if (inputs.grantees.length > 0) {
+                    await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${inputs.grantees.map(quoteIdent).join(", ")}`);
+                }
+            });
+            const row = await client.query("SELECT datacl::text[] AS acl FROM pg_database WHERE datname = $1", [inputs.database]);
+            return connectGrantees(row.rows[0]?.acl ?? null, inputs.owner);
+        });
+        return { id: inputs.database, outs: { ...inputs, publicConnect: state.publicConnect } };
+    },
+
+    async diff(_id, olds, news) {
+        const replaces = olds.database !== news.database ? ["database"] : [];
+        const changed =
+            replaces.length > 0 ||
+            olds.owner !== news.owner ||
+            olds.publicConnect ||
+            !sameSet(olds.grantees, news.grantees) ||
+            olds.connection.host !== news.connection.host ||
+            olds.connection.port !== news.connection.port;
+        return { changes: changed, replaces, deleteBeforeReplace: true };
+    },
+
+    async update(_id, olds, news) {
+        await withAdminClient(news.connection, async (client) => {
+            const db = quoteIdent(news.database);
+            const removed = olds.grantees.filter((g) => !news.grantees.includes(g));
+            await asRole(client, news.connection, news.owner, async () => {
+                await client.query(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`);
+                for (const role of removed) {
+                    const exists = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]);
+                    if (exists.rowCount) await client.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${db} FROM ${quoteIdent(role)}`);
+                }
+                if (news.grantees.length > 0) {
+                    await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${news.grantees.map(quoteIdent).join(", ")}`);
+                }
+            });
+        });
+        return { outs: { ...news, publicConnect: false } };
+    },
+
+    async read(id, props) {
+        if (!props) throw new Error(`DatabaseAccess ${id}: nothing to read without prior state`);
+        const acl = await withAdminClient(props.connection, async (client) => {
+            const row = await client.query("SELECT datacl::text[] AS acl FROM pg_database WHERE datname = $1", [props.database]);
+            return row.rowCount ? { found: true, ...connectGrantees(row.rows[0].acl, props.owner) } : { found: false };
+        });
+        if (!acl.found || !("grantees" in acl)) return { id: "", props }; // database gone: resource gone
+        return { id, props: { ...props, grantees: acl.grantees ?? [], publicConnect: acl.publicConnect ?? false } };
+    },
+
+    async delete(_id, props) {
+        // Take back only what was granted; PUBLIC stays revoked, so a retained database stays closed.
+        await withAdminClient(props.connection, async (client) => {
+            const db = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [props.database]);
+            if (!db.rowCount) return;
+            const roles = await client.query("SELECT rolname FROM pg_roles WHERE rolname = ANY($1)", [props.grantees]);
+            const existing = roles.rows.map((r: { rolname: string }) => quoteIdent(r.rolname));
+            if (existing.length === 0) return;
+            await asRole(client, props.connection, props.owner, async () => {
+                await client.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${quoteIdent(props.database)} FROM ${existing.join(", ")}`);
+            });
+        });
+    },
+};
+
+/** Revokes CONNECT and TEMPORARY from PUBLIC on a database and grants them to the named roles only. */
+export class DatabaseAccess extends pulumi.dynamic.Resource {
+    public readonly grantees!: pulumi.Output<string[]>;
+    public readonly publicConnect!: pulumi.Output<boolean>;
+
+    constructor(name: string, args: DatabaseAccessArgs, opts: pulumi.CustomResourceOptions = {}) {
+        super(
+            databaseAccessProvider,
+            name,
+            { ...args, grantees: pulumi.output(args.grantees).apply((g) => [...g].sort()), publicConnect: undefined },
+            pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),
+            "app-databases",
+            "DatabaseAccess",
+        );
+    }
+}

@@ -1,0 +1,81 @@
+/**
+ * Rules for the names this program sends to PostgreSQL.
+ *
+ * Every database and role name must be a plain, unquoted identifier. Names are
+ * validated, never quoted through: a name that would need quoting (or that
+ * smuggles SQL) is rejected before anything is declared.
+ */
+
+/** PostgreSQL truncates identifiers longer than NAMEDATALEN - 1 bytes. */
+export const MAX_IDENTIFIER_BYTES = 63;
+
+/** Suffix of the role that owns the database and runs DDL. */
+export const MIGRATE_ROLE_SUFFIX = "_migrate";
+
+/** Suffix of the role the application runs as. */
+export const RUNTIME_ROLE_SUFFIX = "_app";
+
+const UNQUOTED_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+/**
+ * Keywords PostgreSQL reserves (SQL Key Words appendix, "reserved" and
+ * "reserved, can be function or type"), plus role names with a special meaning.
+ */
+const RESERVED_WORDS = new Set([
+    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric",
+    "authorization", "binary", "both", "case", "cast", "check", "collate", "collation",
+    "column", "concurrently", "constraint", "create", "cross", "current_catalog",
+    "current_date", "current_role", "current_schema", "current_time", "current_timestamp",
+    "current_user", "default", "deferrable", "desc", "distinct", "do", "else", "end",
+    "except", "false", "fetch", "for", "foreign", "freeze", "from", "full", "grant",
+    "group", "having", "ilike", "in", "initially", "inner", "intersect", "into", "is",
+    "isnull", "join", "lateral", "leading", "left", "like", "limit", "localtime",
+    "localtimestamp", "natural", "not", "notnull", "null", "offset", "on", "only", "or",
+    "order", "outer", "overlaps", "placing", "primary", "references", "returning", "right",
+    "select", "session_user", "similar", "some", "symmetric", "system_user", "table",
+    "tablesample", "then", "to", "trailing", "true", "union", "unique", "user", "using",
+    "variadic", "verbose", "when", "where", "window", "with",
+    // Role names with a meaning of their own in GRANT and ALTER ROLE.
+    "public", "none",
+]);
+
+/** Names that belong to the server itself. */
+const SYSTEM_NAMES = new Set(["postgres", "template0", "template1"]);
+
+/**
+ * Why `name` is not usable as a database or role name, or `undefined` if it is.
+ * The message says what was expected, so it can be shown to the user as is.
+ */
+export function identifierProblem(name: string): string | undefined {
+    if (name.length === 0) {
+        return "expected a non-empty name";
+    }
+    if (!UNQUOTED_IDENTIFIER.test(name)) {
+        return `expected a plain PostgreSQL identifier (lowercase letters, digits and _, not starting with a digit), got ${JSON.stringify(name)}`;
+    }
+    const bytes = Buffer.byteLength(name, "utf8");
+    if (bytes > MAX_IDENTIFIER_BYTES) {
+        return `expected at most ${MAX_IDENTIFIER_BYTES} bytes, got ${bytes} in ${JSON.stringify(name)}`;
+    }
+    if (name.startsWith("pg_")) {
+        return `the pg_ prefix is reserved by PostgreSQL, got ${JSON.stringify(name)}`;
+    }
+    if (SYSTEM_NAMES.has(name) || name.startsWith("template")) {
+        return `${JSON.stringify(name)} is a system name (postgres, template*); choose another`;
+    }
+    if (RESERVED_WORDS.has(name)) {
+        return `${JSON.stringify(name)} is a reserved SQL keyword; choose another`;
+    }
+    return undefined;
+}
+
+/** The two role names an application gets. */
+export interface RoleNames {
+    readonly migrate: string;
+    readonly runtime: string;
+}
+
+/** `<app>_migrate` and `<app>_app`. */
+export function roleNamesFor(app: string): RoleNames {
+    return { migrate: app + MIGRATE_ROLE_SUFFIX, runtime: app + RUNTIME_ROLE_SUFFIX };
+}

@@ -1,0 +1,88 @@
+/**
+ * One least-privilege login role with its generated password: the building
+ * block of RolePair and of AppDatabase's extra roles.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as postgresql from "@pulumi/postgresql";
+import * as random from "@pulumi/random";
+import { AdminConnection } from "./adminConnection";
+import { RoleSettings } from "./roleSettings";
+
+/** Long enough for any attacker, alphanumeric so it needs no escaping in URLs or shells. */
+export const PASSWORD_LENGTH = 40;
+
+/** Per-role timeouts, in milliseconds; 0 disables one. */
+export interface RoleTimeouts {
+    readonly statementTimeoutMs: number;
+    readonly idleInTransactionSessionTimeoutMs: number;
+    readonly idleSessionTimeoutMs: number;
+}
+
+export interface LoginRoleSpec {
+    /** The role's name on the server. */
+    readonly roleName: string;
+    readonly connectionLimit: number;
+    /** Bump to generate a new password; any other change leaves it alone. */
+    readonly rotation: number;
+    /** Timeouts set on the role; none are set when omitted. */
+    readonly timeouts?: RoleTimeouts;
+    /** Admin connection used to set what the provider cannot (idle_session_timeout). */
+    readonly connection: pulumi.Input<AdminConnection>;
+    /** Refuse deletion (production). */
+    readonly protect: boolean;
+}
+
+export interface LoginRole {
+    readonly role: postgresql.Role;
+    readonly password: random.RandomPassword;
+}
+
+/**
+ * Declares `<resourceName>-password`, `<resourceName>` (the role) and, with
+ * timeouts, `<resourceName>-settings`, all children of `parent`.
+ */
+export function declareLoginRole(parent: pulumi.Resource, resourceName: string, spec: LoginRoleSpec): LoginRole {
+    const password = new random.RandomPassword(
+        `${resourceName}-password`,
+        {
+            length: PASSWORD_LENGTH,
+            special: false,
+            minLower: 1,
+            minUpper: 1,
+            minNumeric: 1,
+            // Keepers are the only thing that replaces the password: rotation is explicit.
+            keepers: { rotation: String(spec.rotation) },
+        },
+        { parent },
+    );
+    const role = new postgresql.Role(
+        resourceName,
+        {
+            name: spec.roleName,
+            login: true,
+            password: password.result,
+            connectionLimit: spec.connectionLimit,
+            superuser: false,
+            createDatabase: false,
+            createRole: false,
+            replication: false,
+            bypassRowLevelSecurity: false,
+            inherit: true,
+            statementTimeout: spec.timeouts?.statementTimeoutMs,
+            idleInTransactionSessionTimeout: spec.timeouts?.idleInTransactionSessionTimeoutMs,
+        },
+        { parent, protect: spec.protect },
+    );
+    if (spec.timeouts) {
+        new RoleSettings(
+            `${resourceName}-settings`,
+            {
+                connection: spec.connection,
+                role: role.name,
+                settings: { idle_session_timeout: String(spec.timeouts.idleSessionTimeoutMs) },
+            },
+            { parent },
+        );
+    }
+    return { role, password };
+}

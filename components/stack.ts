@@ -1,0 +1,118 @@
+/**
+ * The whole stack from parsed config: one server per `servers` entry, one
+ * AppDatabase per app, and each server's ConnectionBudget, checked before any
+ * resource is declared.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { AppDatabase } from "./appDatabase";
+import { ResolvedApp, ServerConfig, StackConfig } from "./config";
+import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "./connectionBudget";
+import { roleNamesFor } from "./identifiers";
+import { PostgresServer, SharedServer } from "./sharedServer";
+
+/** What the stack exports for each app; URLs are secrets. */
+export interface AppOutputs {
+    readonly server: string;
+    readonly host: pulumi.Output<string>;
+    readonly port: pulumi.Output<number>;
+    readonly database: pulumi.Output<string>;
+    readonly runtimeUser: pulumi.Output<string>;
+    readonly migrateUser: pulumi.Output<string>;
+    readonly runtimeUrl: pulumi.Output<string>;
+    readonly migrateUrl: pulumi.Output<string>;
+    readonly extraRoleUrls: pulumi.Output<Record<string, string>>;
+}
+
+export interface StackOutputs {
+    readonly apps: Record<string, AppOutputs>;
+    readonly budgets: Record<string, pulumi.Output<BudgetReport>>;
+}
+
+/** Every role this stack manages on a server, with its CONNECTION LIMIT. */
+export function managedRoleLimits(apps: readonly ResolvedApp[]): Record<string, number> {
+    const limits: Record<string, number> = {};
+    for (const app of apps) {
+        const names = roleNamesFor(app.name);
+        limits[names.migrate] = app.migrateConnectionLimit;
+        limits[names.runtime] = app.connectionLimit;
+        for (const [role, spec] of Object.entries(app.extraRoles)) limits[role] = spec.connectionLimit;
+    }
+    return limits;
+}
+
+/** The budget inputs of each server. */
+export function budgetArgs(config: StackConfig): ConnectionBudgetArgs[] {
+    return Object.entries(config.servers).map(([name, server]) => ({
+        server: name,
+        maxConnections: server.maxConnections,
+        roles: managedRoleLimits(Object.values(config.apps).filter((a) => a.server === name)),
+        externalRoles: server.externalRoles,
+        provisioningConnections: server.provisioningConnections,
+        superuserReservedConnections: server.superuserReservedConnections,
+        adminHeadroom: server.adminHeadroom,
+    }));
+}
+
+/** Throws a BudgetError naming every server over budget; pure, runs before any resource exists. */
+export function checkBudgets(config: StackConfig): BudgetReport[] {
+    const reports = budgetArgs(config).map(computeBudget);
+    const over = reports.filter((r) => !r.fits);
+    if (over.length > 0) throw new BudgetError(over);
+    return reports;
+}
+
+function declareServer(name: string, server: ServerConfig): PostgresServer {
+    return new SharedServer(name, {
+        host: server.host,
+        port: server.port,
+        sslmode: server.sslmode,
+        connectTimeoutSeconds: server.connectTimeoutSeconds,
+        maintenanceDatabase: server.maintenanceDatabase,
+        adminUsername: server.admin.username,
+        adminPassword: pulumi.secret(server.admin.password),
+        adminSuperuser: server.admin.superuser,
+        provisioningConnections: server.provisioningConnections,
+        urlParameters: server.urlParameters,
+    });
+}
+
+/** Declares every resource of the stack. Call only with config that parsed. */
+export function declareStack(config: StackConfig): StackOutputs {
+    checkBudgets(config);
+    const budgets: Record<string, pulumi.Output<BudgetReport>> = {};
+    for (const args of budgetArgs(config)) {
+        budgets[args.server] = new ConnectionBudget(args.server, args).report;
+    }
+    const servers: Record<string, PostgresServer> = {};
+    for (const [name, server] of Object.entries(config.servers)) servers[name] = declareServer(name, server);
+
+    const apps: Record<string, AppOutputs> = {};
+    for (const app of Object.values(config.apps)) {
+        const db = new AppDatabase(app.name, {
+            app: app.name,
+            server: servers[app.server],
+            database: app.database,
+            access: app.access,
+            runtimeConnectionLimit: app.connectionLimit,
+            migrateConnectionLimit: app.migrateConnectionLimit,
+            statementTimeoutMs: app.statementTimeoutMs,
+            idleInTransactionSessionTimeoutMs: app.idleInTransactionSessionTimeoutMs,
+            idleSessionTimeoutMs: app.idleSessionTimeoutMs,
+            rotation: app.rotation,
+            extraRoles: app.extraRoles,
+            protect: config.protect,
+        });
+        apps[app.name] = {
+            server: app.server,
+            host: db.host,
+            port: db.port,
+            database: db.databaseName,
+            runtimeUser: db.runtimeUser,
+            migrateUser: db.migrateUser,
+            runtimeUrl: db.runtimeUrl,
+            migrateUrl: db.migrateUrl,
+            extraRoleUrls: db.extraRoleUrls,
+        };
+    }
+    return { apps, budgets };
+}
