@@ -58,10 +58,10 @@ export class AppDatabase extends pulumi.ComponentResource {
     public readonly extraRoleUrls: pulumi.Output<Record<string, string>>;
 
     constructor(name: string, args: AppDatabaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        super(APP_DATABASE_TYPE, name, {}, pulumi.mergeOptions(opts, { providers: [args.server.provider] }));
         const dbName = args.database ?? args.app;
         const problem = identifierProblem(dbName);
         if (problem) throw new Error(`AppDatabase: \`database\` ${problem}`);
+        super(APP_DATABASE_TYPE, name, {}, pulumi.mergeOptions(opts, { providers: [args.server.provider] }));
         const access = args.access ?? "readwrite";
         const protect = args.protect ?? false;
         const server = args.server;

@@ -118,10 +118,10 @@ export const serverSchema = z.strictObject({
 });
 
 export const stackConfigSchema = z.strictObject({
-    servers: z.record(identifier, z.unknown()).refine((s) => Object.keys(s).length > 0, {
+    servers: z.record(z.string(), z.unknown()).refine((s) => Object.keys(s).length > 0, {
         message: "expected at least one server",
     }),
-    apps: z.record(identifier, z.unknown()).default({}),
+    apps: z.record(z.string(), z.unknown()).default({}),
     /** Production protection: databases and roles cannot be deleted by Pulumi. */
     protect: flag.default(false),
 });
@@ -175,18 +175,21 @@ export function parseStackConfig(raw: unknown): StackConfig {
 
     const servers: Record<string, ServerConfig> = {};
     for (const [key, value] of Object.entries(root.data.servers)) {
+        const badKey = keyIssue("servers", key, issues);
         const parsed = serverSchema.safeParse(value);
-        if (parsed.success) servers[key] = parsed.data;
-        else issues.push(...zodIssues(parsed.error, ["servers", key]));
+        if (!parsed.success) issues.push(...zodIssues(parsed.error, ["servers", key]));
+        else if (!badKey) servers[key] = parsed.data;
     }
 
     const apps: Record<string, ResolvedApp> = {};
     for (const [key, value] of Object.entries(root.data.apps)) {
+        const badKey = keyIssue("apps", key, issues);
         const parsed = appSchema.safeParse(value);
         if (!parsed.success) {
             issues.push(...zodIssues(parsed.error, ["apps", key]));
             continue;
         }
+        if (badKey) continue;
         const app = resolveApp(key, parsed.data, Object.keys(root.data.servers), issues);
         if (app) apps[key] = app;
     }
@@ -194,6 +197,13 @@ export function parseStackConfig(raw: unknown): StackConfig {
     issues.push(...namingIssues(apps, servers));
     if (issues.length > 0) throw new ConfigError(issues);
     return { servers, apps, protect: root.data.protect };
+}
+
+/** Records a problem with a server or app name; true when there was one. */
+function keyIssue(section: string, key: string, issues: ConfigIssue[]): boolean {
+    const problem = identifierProblem(key);
+    if (problem) issues.push({ path: `${section}.${key}`, message: problem });
+    return problem !== undefined;
 }
 
 /** Fills in an app's server and database, checking the derived role names. */

@@ -114,9 +114,9 @@ export class ConnectionBudget extends pulumi.ComponentResource {
     public readonly table: string;
 
     constructor(name: string, args: ConnectionBudgetArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        super(CONNECTION_BUDGET_TYPE, name, {}, opts);
         const report = computeBudget(args);
         if (!report.fits) throw new BudgetError([report]);
+        super(CONNECTION_BUDGET_TYPE, name, {}, opts);
         this.maxConnections = report.maxConnections;
         this.table = formatBudget(report);
         this.report = pulumi.output(report);

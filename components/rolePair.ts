@@ -75,8 +75,8 @@ export class RolePair extends pulumi.ComponentResource {
     public readonly runtimePassword: pulumi.Output<string>;
 
     constructor(name: string, args: RolePairArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        const a = resolveRolePairArgs(args); // bad input fails before anything is registered
         super(ROLE_PAIR_TYPE, name, {}, opts);
-        const a = resolveRolePairArgs(args);
         const names = roleNamesFor(a.app);
         const timeouts: RoleTimeouts = {
             statementTimeoutMs: a.statementTimeoutMs,

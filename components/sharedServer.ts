@@ -64,8 +64,8 @@ export class SharedServer extends pulumi.ComponentResource implements PostgresSe
     public readonly endpoint: ServerEndpoint;
 
     constructor(name: string, args: SharedServerArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        super(SHARED_SERVER_TYPE, name, {}, opts);
         if (!args.host) throw new Error("SharedServer: `host` is required (the server's host name or address)");
+        super(SHARED_SERVER_TYPE, name, {}, opts);
         const port = args.port ?? 5432;
         const sslmode = args.sslmode ?? "prefer";
         const connectTimeoutSeconds = args.connectTimeoutSeconds ?? DEFAULT_CONNECT_TIMEOUT_SECONDS;

@@ -1,0 +1,176 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseStackConfig } from "../../components/config";
+import { identifierProblem } from "../../components/identifiers";
+
+/** A valid config; each bad-input case below breaks one thing in a copy of it. */
+function baseConfig(): any {
+    return {
+        servers: {
+            lab: {
+                host: "192.168.1.123",
+                admin: { username: "pulumi_admin", password: "s3cret" },
+                externalRoles: { grafana_ro: 5 },
+            },
+        },
+        apps: {
+            grafana: { connectionLimit: 10 },
+            claude_bridge: { access: "migrations", extraRoles: { bridge_ro: { access: "readonly", connectionLimit: 2 } } },
+        },
+        protect: false,
+    };
+}
+
+function issuesOf(mutate: (c: any) => void) {
+    const config = baseConfig();
+    mutate(config);
+    try {
+        parseStackConfig(config);
+    } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as ConfigError).issues;
+    }
+    throw new Error("expected the config to be rejected");
+}
+
+describe("parseStackConfig", () => {
+    it("fills in defaults a user would choose", () => {
+        const config = parseStackConfig(baseConfig());
+        const grafana = config.apps.grafana;
+        expect(grafana).toMatchObject({
+            name: "grafana",
+            server: "lab",
+            database: "grafana",
+            access: "readwrite",
+            connectionLimit: 10,
+            migrateConnectionLimit: 2,
+            statementTimeoutMs: 30_000,
+            idleInTransactionSessionTimeoutMs: 60_000,
+            idleSessionTimeoutMs: 600_000,
+            rotation: { runtime: 0, migrate: 0 },
+            extraRoles: {},
+        });
+        expect(config.servers.lab).toMatchObject({
+            port: 5432,
+            sslmode: "prefer",
+            maxConnections: 100,
+            superuserReservedConnections: 3,
+            adminHeadroom: 5,
+            provisioningConnections: 2,
+            admin: { superuser: false },
+        });
+        expect(config.apps.claude_bridge.extraRoles.bridge_ro).toMatchObject({ access: "readonly", connectionLimit: 2, rotation: 0 });
+    });
+
+    it("accepts a database name different from the app name", () => {
+        const config = baseConfig();
+        config.apps.grafana.database = "grafana_db";
+        expect(parseStackConfig(config).apps.grafana.database).toBe("grafana_db");
+    });
+
+    // The bad-input matrix: [case, mutation, path, message fragment].
+    const badInputs: [string, (c: any) => void, string, string][] = [
+        ["no servers at all", (c) => delete c.servers, "servers", "expected"],
+        ["an empty servers map", (c) => (c.servers = {}), "servers", "at least one server"],
+        ["a server without host", (c) => delete c.servers.lab.host, "servers.lab.host", "expected a host name or IP address"],
+        ["a numeric host", (c) => (c.servers.lab.host = 12), "servers.lab.host", "got 12"],
+        ["a port out of range", (c) => (c.servers.lab.port = 70000), "servers.lab.port", "expected a TCP port from 1 to 65535, got 70000"],
+        ["a port as text", (c) => (c.servers.lab.port = "5432x"), "servers.lab.port", 'got "5432x"'],
+        ["an unknown sslmode", (c) => (c.servers.lab.sslmode = "on"), "servers.lab.sslmode", 'expected one of disable, allow, prefer, require, verify-ca, verify-full, got "on"'],
+        ["no admin block", (c) => delete c.servers.lab.admin, "servers.lab.admin", "expected"],
+        ["no admin password", (c) => delete c.servers.lab.admin.password, "servers.lab.admin.password", "pulumi config set --secret --path"],
+        ["an empty admin password", (c) => (c.servers.lab.admin.password = ""), "servers.lab.admin.password", 'got ""'],
+        ["superuser as text", (c) => (c.servers.lab.admin.superuser = "yes"), "servers.lab.admin.superuser", 'expected true or false, got "yes"'],
+        ["a negative reserved count", (c) => (c.servers.lab.superuserReservedConnections = -1), "servers.lab.superuserReservedConnections", "got -1"],
+        ["a fractional max_connections", (c) => (c.servers.lab.maxConnections = 99.5), "servers.lab.maxConnections", "got 99.5"],
+        ["a provisioning pool of 50", (c) => (c.servers.lab.provisioningConnections = 50), "servers.lab.provisioningConnections", "from 1 to 20, got 50"],
+        ["an unknown server key", (c) => (c.servers.lab.hots = "x"), "servers.lab", "unknown key hots"],
+        ["an external role with a bad name", (c) => (c.servers.lab.externalRoles["Grafana-RO"] = 5), "servers.lab.externalRoles.Grafana-RO", "plain PostgreSQL identifier"],
+        ["an app name with uppercase", (c) => (c.apps.Grafana = {}), "apps.Grafana", "plain PostgreSQL identifier"],
+        ["an app name with a hyphen", (c) => (c.apps["claude-bridge"] = {}), "apps.claude-bridge", "plain PostgreSQL identifier"],
+        ["an injection attempt as app name", (c) => (c.apps['x"; DROP DATABASE grafana; --'] = {}), 'apps.x"; DROP DATABASE grafana; --', "plain PostgreSQL identifier"],
+        ["an injection attempt as database name", (c) => (c.apps.grafana.database = "grafana; DROP ROLE postgres"), "apps.grafana.database", "plain PostgreSQL identifier"],
+        ["the postgres database", (c) => (c.apps.grafana.database = "postgres"), "apps.grafana.database", "system name"],
+        ["a template database", (c) => (c.apps.grafana.database = "template1"), "apps.grafana.database", "system name"],
+        ["a pg_ prefix", (c) => (c.apps.pg_stats = {}), "apps.pg_stats", "pg_ prefix is reserved"],
+        ["a reserved keyword", (c) => (c.apps.grafana.database = "select"), "apps.grafana.database", "reserved SQL keyword"],
+        ["a name over 63 bytes", (c) => (c.apps.grafana.database = "d".repeat(64)), "apps.grafana.database", "at most 63 bytes, got 64"],
+        ["an app whose derived role name is too long", (c) => (c.apps["a".repeat(60)] = {}), "apps." + "a".repeat(60), "derived role name"],
+        ["an unknown access level", (c) => (c.apps.grafana.access = "admin"), "apps.grafana.access", 'expected one of readwrite, readonly, migrations, got "admin"'],
+        ["a zero connection limit", (c) => (c.apps.grafana.connectionLimit = 0), "apps.grafana.connectionLimit", "from 1 to 10000, got 0"],
+        ["a negative statement timeout", (c) => (c.apps.grafana.statementTimeoutMs = -5), "apps.grafana.statementTimeoutMs", "got -5"],
+        ["a timeout as a duration string", (c) => (c.apps.grafana.idleSessionTimeoutMs = "10min"), "apps.grafana.idleSessionTimeoutMs", 'got "10min"'],
+        ["a negative rotation", (c) => (c.apps.grafana.rotation = { runtime: -1 }), "apps.grafana.rotation.runtime", "got -1"],
+        ["an unknown app key (typo)", (c) => (c.apps.grafana.conectionLimit = 5), "apps.grafana", "unknown key conectionLimit"],
+        ["a server that does not exist", (c) => (c.apps.grafana.server = "nas"), "apps.grafana.server", 'configured servers (lab), got "nas"'],
+        ["no server with two servers", (c) => (c.servers.other = { ...c.servers.lab, externalRoles: {} }), "apps.grafana.server", "required when there is more than one server"],
+        ["two apps on one database", (c) => (c.apps.claude_bridge.database = "grafana"), "apps.claude_bridge.database", "database grafana on server lab is already used by apps.grafana.database"],
+        ["an extra role clashing with a derived role", (c) => (c.apps.claude_bridge.extraRoles = { grafana_app: {} }), "apps.claude_bridge.extraRoles.grafana_app", "role grafana_app on server lab is already used"],
+        ["an extra role named like an external role", (c) => (c.apps.grafana.extraRoles = { grafana_ro: {} }), "apps.grafana.extraRoles.grafana_ro", "already used by servers.lab.externalRoles.grafana_ro"],
+        ["an extra role with migrations access", (c) => (c.apps.grafana.extraRoles = { viewer: { access: "migrations" } }), "apps.grafana.extraRoles.viewer.access", "expected one of readwrite, readonly"],
+        ["protect as text", (c) => (c.protect = "yes"), "protect", 'expected true or false, got "yes"'],
+        ["apps as a list", (c) => (c.apps = ["grafana"]), "apps", "expected"],
+    ];
+
+    it("has a bad-input matrix of at least 25 cases", () => {
+        expect(badInputs.length).toBeGreaterThanOrEqual(25);
+    });
+
+    it.each(badInputs)("throws when given %s", (_case, mutate, path, message) => {
+        const issues = issuesOf(mutate);
+        const match = issues.find((i) => i.path === path);
+        expect(match, `issues were: ${JSON.stringify(issues)}`).toBeDefined();
+        expect(match!.message).toContain(message);
+    });
+
+    it("reports every problem at once, each by its path", () => {
+        const issues = issuesOf((c) => {
+            c.servers.lab.port = 0;
+            c.apps.grafana.access = "admin";
+            c.apps.claude_bridge.connectionLimit = -3;
+            c.apps["Bad-Name"] = {};
+        });
+        expect(issues.map((i) => i.path).sort()).toEqual(
+            ["apps.Bad-Name", "apps.claude_bridge.connectionLimit", "apps.grafana.access", "servers.lab.port"].sort(),
+        );
+    });
+
+    it("never echoes the admin password in an error", () => {
+        const config = baseConfig();
+        config.servers.lab.port = "bad";
+        config.servers.lab.admin.password = "hunter2-very-secret";
+        expect(() => parseStackConfig(config)).toThrow(/servers\.lab\.port/);
+        try {
+            parseStackConfig(config);
+        } catch (err) {
+            expect((err as Error).message).not.toContain("hunter2-very-secret");
+        }
+    });
+
+    it("names the count of problems and says nothing was applied", () => {
+        expect(() => parseStackConfig({ servers: {} })).toThrow(/Invalid stack config \(1 problem\); nothing was applied/);
+    });
+});
+
+describe("identifierProblem", () => {
+    it.each(["grafana", "claude_bridge", "_private", "app2", "a".repeat(63), "tracksolid_db"])("accepts %s", (name) => {
+        expect(identifierProblem(name)).toBeUndefined();
+    });
+
+    it.each([
+        ["", "non-empty"],
+        ["2fast", "plain PostgreSQL identifier"],
+        ["café", "plain PostgreSQL identifier"],
+        ["a b", "plain PostgreSQL identifier"],
+        ['a"b', "plain PostgreSQL identifier"],
+        ["x'; drop table t; --", "plain PostgreSQL identifier"],
+        ["a".repeat(64), "at most 63 bytes"],
+        ["pg_signal", "pg_ prefix"],
+        ["postgres", "system name"],
+        ["template0", "system name"],
+        ["public", "reserved"],
+        ["user", "reserved"],
+        ["table", "reserved"],
+    ])("rejects %j", (name, message) => {
+        expect(identifierProblem(name)).toContain(message);
+    });
+});

@@ -1,0 +1,85 @@
+/**
+ * Pulumi mocks shared by the unit tests: every declared resource is recorded
+ * with its type, name, inputs and parent, so tests can assert exactly what a
+ * component declares.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export interface DeclaredResource {
+    readonly type: string;
+    readonly name: string;
+    /** Inputs with secrets unwrapped to their values. */
+    readonly inputs: Record<string, any>;
+    /** Top-level input names whose value was (or contained) a secret. */
+    readonly secretInputs: string[];
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** Replaces Pulumi's serialized secrets by their values; reports whether any was found. */
+function unwrap(value: any): [any, boolean] {
+    if (value && typeof value === "object") {
+        if (value[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270") return [unwrap(value.value)[0], true];
+        let secret = false;
+        const out: any = Array.isArray(value) ? [] : {};
+        for (const [k, v] of Object.entries(value)) {
+            const [u, s] = unwrap(v);
+            out[k] = u;
+            secret ||= s;
+        }
+        return [out, secret];
+    }
+    return [value, false];
+}
+
+export const declared: DeclaredResource[] = [];
+
+/**
+ * Installs the mocks, once per test file, before constructing resources;
+ * tests call `reset()` between cases instead of installing again.
+ */
+export function installMocks(stack = "test"): void {
+    declared.length = 0;
+    pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs) {
+                const secretInputs = Object.entries(args.inputs)
+                    .filter(([, v]) => unwrap(v)[1])
+                    .map(([k]) => k);
+                declared.push({ type: args.type, name: args.name, inputs: unwrap(args.inputs)[0], secretInputs });
+                const state: Record<string, any> = { ...args.inputs };
+                if (args.type === "random:index/randomPassword:RandomPassword") {
+                    state.result = `pw-${args.name}`;
+                }
+                return { id: `${args.name}-id`, state };
+            },
+            call(args: pulumi.runtime.MockCallArgs) {
+                return args.inputs;
+            },
+        },
+        "app-databases",
+        stack,
+        false,
+    );
+}
+
+/** The resolved value of an output. */
+export function valueOf<T>(output: pulumi.Output<T> | pulumi.Input<T>): Promise<T> {
+    return new Promise((resolve) => pulumi.output(output).apply((v) => resolve(v as T)));
+}
+
+/** Resources of one type, in declaration order. */
+export function ofType(type: string): DeclaredResource[] {
+    return declared.filter((r) => r.type === type);
+}
+
+/** Forgets what earlier cases declared. */
+export async function reset(): Promise<void> {
+    await settle();
+    declared.length = 0;
+}
+
+/** Waits until the mock runtime has seen every registration. */
+export async function settle(): Promise<void> {
+    await new Promise((r) => setTimeout(r, 50));
+}

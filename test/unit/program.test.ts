@@ -1,0 +1,68 @@
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import { declared, installMocks, settle, valueOf } from "./mocks";
+
+// The program reads stack config when imported: set it, then import index.ts.
+installMocks("dev");
+pulumi.runtime.setAllConfig(
+    {
+        "app-databases:servers": JSON.stringify({
+            local: { host: "127.0.0.1", port: 55432, sslmode: "disable", admin: { username: "postgres", password: "admin-pw", superuser: true }, externalRoles: { grafana_ro: 4 } },
+        }),
+        "app-databases:apps": JSON.stringify({
+            grafana: { connectionLimit: 5 },
+            claude_bridge: { access: "migrations", extraRoles: { bridge_ro: { connectionLimit: 2 } } },
+        }),
+        "app-databases:protect": "true",
+    },
+    ["app-databases:servers"],
+);
+
+describe("index.ts", async () => {
+    const program = await import("../../index");
+    await valueOf(program.apps.grafana.runtimeUrl);
+    await settle();
+
+    it("declares one AppDatabase, RolePair and database per app and one budget per server", () => {
+        const count = (type: string) => declared.filter((r) => r.type === type).map((r) => r.name);
+        expect(count("app-databases:index:AppDatabase")).toEqual(["grafana", "claude_bridge"]);
+        expect(count("app-databases:index:RolePair")).toEqual(["grafana", "claude_bridge"]);
+        expect(count("app-databases:index:ConnectionBudget")).toEqual(["local"]);
+        expect(count("app-databases:index:SharedServer")).toEqual(["local"]);
+        expect(count("postgresql:index/database:Database")).toEqual(["grafana", "claude_bridge"]);
+        expect(count("postgresql:index/role:Role").sort()).toEqual(
+            ["claude_bridge-app", "claude_bridge-bridge_ro", "claude_bridge-migrate", "grafana-app", "grafana-migrate"].sort(),
+        );
+    });
+
+    it("exports each app's connection facts, with URLs secret", async () => {
+        const grafana = program.apps.grafana;
+        expect(await valueOf(grafana.host)).toBe("127.0.0.1");
+        expect(await valueOf(grafana.port)).toBe(55432);
+        expect(await valueOf(grafana.database)).toBe("grafana");
+        expect(await valueOf(grafana.runtimeUser)).toBe("grafana_app");
+        expect(await valueOf(grafana.runtimeUrl)).toBe(
+            "postgresql://grafana_app:pw-grafana-app-password@127.0.0.1:55432/grafana?sslmode=disable&connect_timeout=10",
+        );
+        for (const app of Object.values(program.apps)) {
+            for (const url of [app.runtimeUrl, app.migrateUrl, app.extraRoleUrls] as pulumi.Output<unknown>[]) {
+                expect(await pulumi.isSecret(url)).toBe(true);
+            }
+        }
+    });
+
+    it("exports the budget report of every server", async () => {
+        const report = await valueOf(program.budgets.local);
+        // 5+2 grafana, 10+2+2 claude_bridge, 4 external, 2 provisioning, 3 reserved, 5 headroom
+        expect(report).toMatchObject({ server: "local", maxConnections: 100, total: 35, fits: true });
+    });
+
+    it("keeps the admin password secret in the provider and the dynamic resources", () => {
+        const provider = declared.find((r) => r.type === "pulumi:providers:postgresql")!;
+        expect(provider.inputs.password).toBe("admin-pw");
+        expect(provider.secretInputs).toContain("password");
+        for (const r of declared.filter((d) => d.type.startsWith("pulumi-nodejs:dynamic/"))) {
+            expect(r.secretInputs, r.name).toContain("connection");
+        }
+    });
+});
