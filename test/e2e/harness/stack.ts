@@ -1,0 +1,111 @@
+/**
+ * Runs the real program through the Automation API: a copy of the project in
+ * a temp dir (so stack files never touch the work tree), a file state backend,
+ * a passphrase secrets provider, and the toolchain built by scripts/toolchain.sh.
+ */
+import { LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export const PROJECT_ROOT = path.resolve(__dirname, "../../..");
+const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components"];
+
+export interface SecretSetting {
+    /** Config path, e.g. `servers.local.admin.password`. */
+    readonly path: string;
+    readonly value: string;
+}
+
+export interface TestStackOptions {
+    /** Plain config under the project namespace (`servers`, `apps`, `protect`, ...). */
+    readonly config: Record<string, unknown>;
+    /** Secrets set the way users set them: `pulumi config set --secret --path`. */
+    readonly secrets?: readonly SecretSetting[];
+    /** Stack name. @default "e2e-<random>" */
+    readonly stackName?: string;
+}
+
+export class TestStack {
+    private constructor(
+        readonly stack: Stack,
+        /** The project copy the stack runs from. */
+        readonly dir: string,
+        readonly backendDir: string,
+        readonly passphrase: string,
+    ) {}
+
+    static async create(options: TestStackOptions): Promise<TestStack> {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "app-databases-stack-"));
+        const projectDir = path.join(dir, "project");
+        const backendDir = path.join(dir, "state");
+        fs.mkdirSync(projectDir);
+        fs.mkdirSync(backendDir);
+        for (const entry of PROJECT_FILES) {
+            fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(projectDir, entry), { recursive: true });
+        }
+        fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(projectDir, "node_modules"));
+
+        const passphrase = randomBytes(12).toString("hex");
+        const stackName = options.stackName ?? `e2e-${randomBytes(3).toString("hex")}`;
+        const ws = await LocalWorkspace.create({
+            workDir: projectDir,
+            envVars: {
+                PULUMI_BACKEND_URL: `file://${backendDir}`,
+                PULUMI_CONFIG_PASSPHRASE: passphrase,
+                PULUMI_SKIP_UPDATE_CHECK: "true",
+                PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+            },
+        });
+        const stack = await Stack.create(stackName, ws);
+        const t = new TestStack(stack, projectDir, backendDir, passphrase);
+        await t.setConfig(options.config, options.secrets ?? []);
+        return t;
+    }
+
+    /** Rewrites the stack's plain config, then sets each secret by path. */
+    async setConfig(config: Record<string, unknown>, secrets: readonly SecretSetting[] = []): Promise<void> {
+        const file = path.join(this.dir, `Pulumi.${this.stack.name}.yaml`);
+        const current = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+        const salt = /^encryptionsalt:\s*(\S+)/m.exec(current)?.[1];
+        const namespaced = Object.fromEntries(Object.entries(config).map(([k, v]) => [`app-databases:${k}`, v]));
+        // JSON is YAML: no YAML library needed to write the stack file.
+        fs.writeFileSync(file, JSON.stringify({ ...(salt ? { encryptionsalt: salt } : {}), config: namespaced }, null, 2));
+        for (const secret of secrets) {
+            await this.stack.setConfig(`app-databases:${secret.path}`, { value: secret.value, secret: true }, true);
+        }
+    }
+
+    /** The stack's outputs, secrets decrypted, as plain values. */
+    async outputs(): Promise<Record<string, any>> {
+        const out: OutputMap = await this.stack.outputs();
+        return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value]));
+    }
+
+    /** The raw state file of the stack. */
+    stateFile(): string {
+        const stacksDir = path.join(this.backendDir, ".pulumi", "stacks");
+        const found: string[] = [];
+        const walk = (d: string) => {
+            for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+                const p = path.join(d, e.name);
+                if (e.isDirectory()) walk(p);
+                else if (e.name === `${this.stack.name}.json`) found.push(p);
+            }
+        };
+        walk(stacksDir);
+        if (found.length !== 1) throw new Error(`expected one state file for ${this.stack.name}, found ${found.length}`);
+        return fs.readFileSync(found[0], "utf8");
+    }
+
+    /** Destroys what is left and deletes the temp dirs. */
+    async dispose(): Promise<void> {
+        try {
+            await this.stack.destroy({ onOutput: () => undefined });
+        } catch {
+            // the server may already be gone
+        }
+        fs.rmSync(path.dirname(this.dir), { recursive: true, force: true });
+    }
+}
