@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Everything app-databases needs on a fresh Debian machine, idempotent:
+# PostgreSQL's server packages (for local and test clusters), the npm
+# dependencies, and the Pulumi CLI and providers built offline (scripts/toolchain.sh).
+#
+#   scripts/setup.sh            # all of it
+#   scripts/setup.sh --docker   # also a running Docker engine and the local Postgres image
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+SUDO=()
+[ "$(id -u)" -eq 0 ] || SUDO=(sudo -n)
+
+need_apt=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing ${need_apt[*]} from Debian"
+  "${SUDO[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# npm ci only when the lock file changed since the last install.
+stamp=node_modules/.package-lock.sha
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" >"$stamp"
+fi
+
+bash scripts/toolchain.sh
+
+if [ "${1:-}" = "--docker" ]; then
+  bash scripts/docker-engine.sh
+  bash scripts/postgres-image.sh
+fi
