@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { BudgetError, ConfigError, declareStack, parseStackConfig, StackOutputs } from "./components";
 
-const CONFIG_KEYS = ["servers", "apps", "protect"] as const;
+const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated"] as const;
 
 /** Raw config values; read without pulumi.Config so secret paths do not warn, and re-marked secret downstream. */
 function readRawConfig(): Record<string, unknown> {

@@ -45,6 +45,8 @@ export class AppDatabase extends pulumi.ComponentResource {
     public readonly database: postgresql.Database;
     public readonly host: pulumi.Output<string>;
     public readonly port: pulumi.Output<number>;
+    /** Host other containers on the server's network use (dedicated), else the same as host. */
+    public readonly internalHost: pulumi.Output<string>;
     public readonly databaseName: pulumi.Output<string>;
     public readonly runtimeUser: pulumi.Output<string>;
     public readonly migrateUser: pulumi.Output<string>;
@@ -140,6 +142,7 @@ export class AppDatabase extends pulumi.ComponentResource {
 
         this.host = pulumi.output(endpoint.host);
         this.port = pulumi.output(endpoint.port);
+        this.internalHost = pulumi.output(endpoint.internalHost ?? endpoint.host);
         this.databaseName = this.database.name;
         this.runtimeUser = this.roles.runtimeUser;
         this.migrateUser = this.roles.migrateUser;

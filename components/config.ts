@@ -73,9 +73,79 @@ const extraRoleSchema = z.strictObject({
     ...runtimeSettings,
 });
 
+export const PLACEMENTS = ["shared", "dedicated"] as const;
+export type Placement = (typeof PLACEMENTS)[number];
+
+/** Default image of a dedicated server; `{version}` is replaced by the app's version. */
+export const DEFAULT_DEDICATED_IMAGE = "postgres:{version}-alpine";
+export const DEFAULT_DEDICATED_VERSION = "16";
+export const DEFAULT_DEDICATED_MEMORY_MB = 512;
+/** Derived host ports of dedicated servers fall in [base, base + span). */
+export const DERIVED_PORT_BASE = 56_000;
+export const DERIVED_PORT_SPAN = 4_000;
+/** The oldest PostgreSQL with every setting this program sets (idle_session_timeout). */
+export const MIN_POSTGRES_MAJOR = 14;
+
+/** A Docker image reference: [registry[:port]/]path[:tag][@digest], with an optional `{version}`. */
+const IMAGE_REFERENCE =
+    /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::(?:[\w][\w.-]{0,127}|[\w.-]*\{version\}[\w.-]*))?(?:@sha256:[a-f0-9]{64})?$/;
+
+const postgresVersion = z
+    .string({ error: (i) => `expected a PostgreSQL version as text, e.g. "16" or "16.4", got ${describe(i.input)}` })
+    .superRefine((v, ctx) => {
+        const m = /^(\d+)(\.\d+)?$/.exec(v);
+        if (!m) ctx.addIssue({ code: "custom", message: `expected a PostgreSQL version such as "16" or "16.4", got ${JSON.stringify(v)}` });
+        else if (Number(m[1]) < MIN_POSTGRES_MAJOR) {
+            ctx.addIssue({ code: "custom", message: `expected PostgreSQL ${MIN_POSTGRES_MAJOR} or newer (idle_session_timeout), got ${JSON.stringify(v)}` });
+        }
+    });
+
+const imageName = z
+    .string({ error: (i) => `expected a Docker image reference, got ${describe(i.input)}` })
+    .superRefine((v, ctx) => {
+        if (!IMAGE_REFERENCE.test(v)) {
+            ctx.addIssue({ code: "custom", message: `expected a Docker image reference such as "postgres:{version}-alpine" or "registry.lab:5000/postgres:16", got ${JSON.stringify(v)}` });
+        }
+    });
+
+const settingName = z.string().regex(/^[a-z_][a-z0-9_.]*$/, { error: (i) => `expected a PostgreSQL setting name, got ${describe(i.input)}` });
+const settingValue = z.string({ error: (i) => `expected the setting's value as text, e.g. "256MB", got ${describe(i.input)}` }).regex(/^[A-Za-z0-9_.:-]+$/, {
+    error: (i) => `expected a plain setting value (letters, digits, . _ : -), got ${describe(i.input)}`,
+});
+
+/** Stack-wide defaults of dedicated servers; each app may override them. */
+export const dedicatedDefaultsSchema = z.strictObject({
+    image: imageName.default(DEFAULT_DEDICATED_IMAGE),
+    version: postgresVersion.default(DEFAULT_DEDICATED_VERSION),
+    memoryMb: int(64, 1_048_576, "a memory limit in MB, at least 64").default(DEFAULT_DEDICATED_MEMORY_MB),
+    /** Publish each server's port on 127.0.0.1 (dev). Prod stacks publish none. */
+    publishPort: flag.default(false),
+    superuserReservedConnections: int(0, 1000, "an integer >= 0").default(DEFAULT_SUPERUSER_RESERVED_CONNECTIONS),
+    adminHeadroom: int(0, 10_000, "an integer >= 0").default(DEFAULT_ADMIN_HEADROOM),
+    provisioningConnections: int(1, 20, "the provisioning tool's pool size, an integer from 1 to 20").default(DEFAULT_PROVISIONING_CONNECTIONS),
+    /** Extra `-c` settings for every dedicated server. */
+    settings: z.record(settingName, settingValue).default({}),
+});
+
+const dedicatedAppSchema = z.strictObject({
+    image: imageName.optional(),
+    version: postgresVersion.optional(),
+    memoryMb: int(64, 1_048_576, "a memory limit in MB, at least 64").optional(),
+    /** Host port on 127.0.0.1 when ports are published; derived from the app's name when omitted. */
+    hostPort: int(1024, 65_535, "a host port from 1024 to 65535").optional(),
+    /** max_connections; sized from the app's ConnectionBudget when omitted. */
+    maxConnections: int(1, 262_143, "max_connections as an integer").optional(),
+    /** `-c` settings that win over the computed tuning. */
+    settings: z.record(settingName, settingValue).default({}),
+});
+
 export const appSchema = z.strictObject({
-    /** Key of the server in `servers`; may be omitted when there is only one. */
+    /** `shared` (a server in `servers`) or `dedicated` (a container of its own); the stack's `placement` when omitted. */
+    placement: oneOf(PLACEMENTS).optional(),
+    /** Key of the server in `servers` (shared placement); may be omitted when there is only one. */
     server: identifier.optional(),
+    /** Overrides of the stack's `dedicated` defaults (dedicated placement). */
+    dedicated: dedicatedAppSchema.optional(),
     /** Database name; defaults to the app's name. */
     database: identifier.optional(),
     access: oneOf(ACCESS_LEVELS).default("readwrite"),
@@ -118,10 +188,12 @@ export const serverSchema = z.strictObject({
 });
 
 export const stackConfigSchema = z.strictObject({
-    servers: z.record(z.string(), z.unknown()).refine((s) => Object.keys(s).length > 0, {
-        message: "expected at least one server",
-    }),
+    servers: z.record(z.string(), z.unknown()).default({}),
     apps: z.record(z.string(), z.unknown()).default({}),
+    /** Where apps go unless they say otherwise. */
+    placement: oneOf(PLACEMENTS).default("shared"),
+    /** Defaults of dedicated servers. */
+    dedicated: z.unknown().optional(),
     /** Production protection: databases and roles cannot be deleted by Pulumi. */
     protect: flag.default(false),
 });
@@ -130,11 +202,33 @@ export type AppConfig = z.output<typeof appSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
 export type ExtraRoleConfig = z.output<typeof extraRoleSchema>;
 
+export type DedicatedDefaults = z.output<typeof dedicatedDefaultsSchema>;
+
+/** A dedicated server's settings, stack defaults and app overrides merged. */
+export interface DedicatedSpec {
+    /** The image with `{version}` filled in. */
+    readonly image: string;
+    readonly version: string;
+    readonly memoryMb: number;
+    /** Port on 127.0.0.1, or undefined when ports are not published (prod). */
+    readonly hostPort?: number;
+    /** Explicit max_connections, or undefined to size it from the budget. */
+    readonly maxConnections?: number;
+    readonly superuserReservedConnections: number;
+    readonly adminHeadroom: number;
+    readonly provisioningConnections: number;
+    readonly settings: Readonly<Record<string, string>>;
+}
+
 /** An app with its defaults filled in and its names resolved. */
-export interface ResolvedApp extends AppConfig {
+export interface ResolvedApp extends Omit<AppConfig, "dedicated"> {
     readonly name: string;
+    readonly placement: Placement;
+    /** The key of its server: a `servers` entry, or `dedicated-<app>` for its own container. */
     readonly server: string;
     readonly database: string;
+    /** Set for dedicated placement. */
+    readonly dedicated?: DedicatedSpec;
 }
 
 export interface StackConfig {
@@ -142,6 +236,9 @@ export interface StackConfig {
     readonly apps: Readonly<Record<string, ResolvedApp>>;
     readonly protect: boolean;
 }
+
+/** The server key of an app's own container. */
+export const dedicatedServerKey = (app: string) => `dedicated-${app}`;
 
 /** One problem found in the config, at a dotted config path. */
 export interface ConfigIssue {
@@ -181,6 +278,14 @@ export function parseStackConfig(raw: unknown): StackConfig {
         else if (!badKey) servers[key] = parsed.data;
     }
 
+    const dedicatedDefaults = dedicatedDefaultsSchema.safeParse(root.data.dedicated ?? {});
+    if (!dedicatedDefaults.success) issues.push(...zodIssues(dedicatedDefaults.error, ["dedicated"]));
+    const context: ResolveContext = {
+        serverKeys: Object.keys(root.data.servers),
+        placement: root.data.placement,
+        dedicated: dedicatedDefaults.success ? dedicatedDefaults.data : dedicatedDefaultsSchema.parse({}),
+    };
+
     const apps: Record<string, ResolvedApp> = {};
     for (const [key, value] of Object.entries(root.data.apps)) {
         const badKey = keyIssue("apps", key, issues);
@@ -190,11 +295,11 @@ export function parseStackConfig(raw: unknown): StackConfig {
             continue;
         }
         if (badKey) continue;
-        const app = resolveApp(key, parsed.data, Object.keys(root.data.servers), issues);
+        const app = resolveApp(key, parsed.data, context, issues);
         if (app) apps[key] = app;
     }
 
-    issues.push(...namingIssues(apps, servers));
+    issues.push(...namingIssues(apps, servers), ...portIssues(apps, servers));
     if (issues.length > 0) throw new ConfigError(issues);
     return { servers, apps, protect: root.data.protect };
 }
@@ -206,9 +311,61 @@ function keyIssue(section: string, key: string, issues: ConfigIssue[]): boolean 
     return problem !== undefined;
 }
 
-/** Fills in an app's server and database, checking the derived role names. */
-function resolveApp(name: string, app: AppConfig, serverKeys: string[], issues: ConfigIssue[]): ResolvedApp | undefined {
+interface ResolveContext {
+    readonly serverKeys: string[];
+    readonly placement: Placement;
+    readonly dedicated: DedicatedDefaults;
+}
+
+/** A stable host port for an app's container, from its name (FNV-1a). */
+export function derivedHostPort(app: string): number {
+    let hash = 0x811c9dc5;
+    for (const byte of Buffer.from(app, "utf8")) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+    return DERIVED_PORT_BASE + (hash % DERIVED_PORT_SPAN);
+}
+
+/** Fills in an app's placement, server and database, checking the derived role names. */
+function resolveApp(name: string, raw: AppConfig, context: ResolveContext, issues: ConfigIssue[]): ResolvedApp | undefined {
+    for (const role of Object.values(roleNamesFor(name))) {
+        const problem = identifierProblem(role);
+        if (problem) issues.push({ path: `apps.${name}`, message: `derived role name ${role}: ${problem}` });
+    }
+    const { dedicated: overrides, ...app } = raw;
+    const placement = app.placement ?? context.placement;
+    const database = app.database ?? name;
+    if (placement === "dedicated") {
+        if (app.server !== undefined) {
+            issues.push({ path: `apps.${name}.server`, message: "applies to shared placement only; remove it or set placement: shared" });
+            return undefined;
+        }
+        const d = context.dedicated;
+        const version = overrides?.version ?? d.version;
+        const spec: DedicatedSpec = {
+            image: (overrides?.image ?? d.image).replace("{version}", version),
+            version,
+            memoryMb: overrides?.memoryMb ?? d.memoryMb,
+            hostPort: d.publishPort ? (overrides?.hostPort ?? derivedHostPort(name)) : undefined,
+            maxConnections: overrides?.maxConnections,
+            superuserReservedConnections: d.superuserReservedConnections,
+            adminHeadroom: d.adminHeadroom,
+            provisioningConnections: d.provisioningConnections,
+            settings: { ...d.settings, ...overrides?.settings },
+        };
+        return { ...app, name, placement, server: dedicatedServerKey(name), database, dedicated: spec };
+    }
+    if (overrides !== undefined) {
+        issues.push({ path: `apps.${name}.dedicated`, message: "applies to dedicated placement only; remove it or set placement: dedicated" });
+        return undefined;
+    }
+    const serverKeys = context.serverKeys;
     let server = app.server;
+    if (serverKeys.length === 0) {
+        issues.push({
+            path: `apps.${name}.server`,
+            message: "no servers are configured for shared placement: add one under servers, or set placement: dedicated",
+        });
+        return undefined;
+    }
     if (server === undefined) {
         if (serverKeys.length !== 1) {
             issues.push({
@@ -225,11 +382,30 @@ function resolveApp(name: string, app: AppConfig, serverKeys: string[], issues: 
         });
         return undefined;
     }
-    for (const role of Object.values(roleNamesFor(name))) {
-        const problem = identifierProblem(role);
-        if (problem) issues.push({ path: `apps.${name}`, message: `derived role name ${role}: ${problem}` });
+    return { ...app, name, placement, server, database };
+}
+
+/** Published host ports must not clash with each other or with a local shared server. */
+function portIssues(apps: Record<string, ResolvedApp>, servers: Record<string, ServerConfig>): ConfigIssue[] {
+    const issues: ConfigIssue[] = [];
+    const taken = new Map<number, string>();
+    for (const [key, server] of Object.entries(servers)) {
+        if (["127.0.0.1", "localhost", "::1"].includes(server.host)) taken.set(server.port, `servers.${key}.port`);
     }
-    return { ...app, name, server, database: app.database ?? name };
+    for (const app of Object.values(apps)) {
+        const port = app.dedicated?.hostPort;
+        if (port === undefined) continue;
+        const owner = taken.get(port);
+        if (owner) {
+            issues.push({
+                path: `apps.${app.name}.dedicated.hostPort`,
+                message: `host port ${port} is also used by ${owner}; set a different apps.${app.name}.dedicated.hostPort`,
+            });
+        } else {
+            taken.set(port, `apps.${app.name}.dedicated.hostPort`);
+        }
+    }
+    return issues;
 }
 
 /** Database and role names must be unique on each server (roles are cluster-wide). */

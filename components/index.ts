@@ -5,6 +5,7 @@ export * from "./config";
 export * from "./connectionBudget";
 export * from "./connectionUrl";
 export * from "./databaseAccess";
+export * from "./dedicatedServer";
 export * from "./identifiers";
 export * from "./loginRole";
 export * from "./roleSettings";

@@ -8,11 +8,18 @@ import { AppDatabase } from "./appDatabase";
 import { ResolvedApp, ServerConfig, StackConfig } from "./config";
 import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "./connectionBudget";
 import { roleNamesFor } from "./identifiers";
+import { DedicatedServer } from "./dedicatedServer";
 import { PostgresServer, SharedServer } from "./sharedServer";
 
 /** What the stack exports for each app; URLs are secrets. */
 export interface AppOutputs {
+    readonly placement: string;
+    /** A `servers` key, or `dedicated-<app>`. */
     readonly server: string;
+    /** Host other containers on the server's network use (dedicated), else the same as host. */
+    readonly internalHost: pulumi.Output<string>;
+    /** Secret: runtime URL with internalHost. */
+    readonly internalRuntimeUrl: pulumi.Output<string>;
     readonly host: pulumi.Output<string>;
     readonly port: pulumi.Output<number>;
     readonly database: pulumi.Output<string>;
@@ -40,9 +47,12 @@ export function managedRoleLimits(apps: readonly ResolvedApp[]): Record<string, 
     return limits;
 }
 
-/** The budget inputs of each server. */
+/**
+ * The budget inputs of each server: every shared server, and each dedicated
+ * app's own container (whose max_connections is sized from it unless set).
+ */
 export function budgetArgs(config: StackConfig): ConnectionBudgetArgs[] {
-    return Object.entries(config.servers).map(([name, server]) => ({
+    const shared = Object.entries(config.servers).map(([name, server]) => ({
         server: name,
         maxConnections: server.maxConnections,
         roles: managedRoleLimits(Object.values(config.apps).filter((a) => a.server === name)),
@@ -51,6 +61,21 @@ export function budgetArgs(config: StackConfig): ConnectionBudgetArgs[] {
         superuserReservedConnections: server.superuserReservedConnections,
         adminHeadroom: server.adminHeadroom,
     }));
+    const dedicated = Object.values(config.apps).flatMap((app) =>
+        app.dedicated
+            ? [
+                  {
+                      server: app.server,
+                      maxConnections: app.dedicated.maxConnections,
+                      roles: managedRoleLimits([app]),
+                      provisioningConnections: app.dedicated.provisioningConnections,
+                      superuserReservedConnections: app.dedicated.superuserReservedConnections,
+                      adminHeadroom: app.dedicated.adminHeadroom,
+                  },
+              ]
+            : [],
+    );
+    return [...shared, ...dedicated];
 }
 
 /** Throws a BudgetError naming every server over budget; pure, runs before any resource exists. */
@@ -61,7 +86,22 @@ export function checkBudgets(config: StackConfig): BudgetReport[] {
     return reports;
 }
 
-function declareServer(name: string, server: ServerConfig): PostgresServer {
+function declareDedicatedServer(app: ResolvedApp, maxConnections: number, protect: boolean): PostgresServer {
+    const spec = app.dedicated!;
+    return new DedicatedServer(app.server, {
+        app: app.name,
+        stack: pulumi.getStack(),
+        image: spec.image,
+        memoryMb: spec.memoryMb,
+        maxConnections,
+        hostPort: spec.hostPort,
+        settings: spec.settings,
+        provisioningConnections: spec.provisioningConnections,
+        protect,
+    });
+}
+
+function declareSharedServer(name: string, server: ServerConfig): PostgresServer {
     return new SharedServer(name, {
         host: server.host,
         port: server.port,
@@ -80,11 +120,17 @@ function declareServer(name: string, server: ServerConfig): PostgresServer {
 export function declareStack(config: StackConfig): StackOutputs {
     checkBudgets(config);
     const budgets: Record<string, pulumi.Output<BudgetReport>> = {};
+    const sizes: Record<string, number> = {};
     for (const args of budgetArgs(config)) {
-        budgets[args.server] = new ConnectionBudget(args.server, args).report;
+        const budget = new ConnectionBudget(args.server, args);
+        budgets[args.server] = budget.report;
+        sizes[args.server] = budget.maxConnections;
     }
     const servers: Record<string, PostgresServer> = {};
-    for (const [name, server] of Object.entries(config.servers)) servers[name] = declareServer(name, server);
+    for (const [name, server] of Object.entries(config.servers)) servers[name] = declareSharedServer(name, server);
+    for (const app of Object.values(config.apps)) {
+        if (app.dedicated) servers[app.server] = declareDedicatedServer(app, sizes[app.server], config.protect);
+    }
 
     const apps: Record<string, AppOutputs> = {};
     for (const app of Object.values(config.apps)) {
@@ -103,7 +149,10 @@ export function declareStack(config: StackConfig): StackOutputs {
             protect: config.protect,
         });
         apps[app.name] = {
+            placement: app.placement,
             server: app.server,
+            internalHost: db.internalHost,
+            internalRuntimeUrl: db.internalRuntimeUrl,
             host: db.host,
             port: db.port,
             database: db.databaseName,
