@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseStackConfig } from "../../components/config";
+import { ConfigError, derivedHostPort, parseStackConfig } from "../../components/config";
 import { identifierProblem } from "../../components/identifiers";
 
 /** A valid config; each bad-input case below breaks one thing in a copy of it. */
@@ -61,6 +61,40 @@ describe("parseStackConfig", () => {
         expect(config.apps.claude_bridge.extraRoles.bridge_ro).toMatchObject({ access: "readonly", connectionLimit: 2, rotation: 0 });
     });
 
+    it("places apps by the stack default, overridable per app, with dedicated defaults merged", () => {
+        const config = baseConfig();
+        config.placement = "dedicated";
+        config.dedicated = { image: "registry.lab:5000/postgres:{version}", version: "15", publishPort: true, settings: { work_mem: "8MB" } };
+        config.apps.grafana = { dedicated: { version: "16.4", hostPort: 56010, settings: { max_locks_per_transaction: "256" } } };
+        config.apps.claude_bridge = { placement: "shared" };
+        const parsed = parseStackConfig(config);
+        expect(parsed.apps.grafana).toMatchObject({
+            placement: "dedicated",
+            server: "dedicated-grafana",
+            dedicated: {
+                image: "registry.lab:5000/postgres:16.4",
+                version: "16.4",
+                memoryMb: 512,
+                hostPort: 56010,
+                settings: { work_mem: "8MB", max_locks_per_transaction: "256" },
+            },
+        });
+        expect(parsed.apps.claude_bridge).toMatchObject({ placement: "shared", server: "lab" });
+        expect(parsed.apps.claude_bridge.dedicated).toBeUndefined();
+    });
+
+    it("derives a stable host port when publishing and none is chosen, and none when not publishing", () => {
+        const config = baseConfig();
+        config.placement = "dedicated";
+        config.dedicated = { publishPort: true };
+        const port = parseStackConfig(config).apps.grafana.dedicated!.hostPort!;
+        expect(port).toBe(derivedHostPort("grafana"));
+        expect(port).toBeGreaterThanOrEqual(56000);
+        expect(port).toBeLessThan(60000);
+        config.dedicated = { publishPort: false };
+        expect(parseStackConfig(config).apps.grafana.dedicated!.hostPort).toBeUndefined();
+    });
+
     it("accepts a database name different from the app name", () => {
         const config = baseConfig();
         config.apps.grafana.database = "grafana_db";
@@ -69,8 +103,8 @@ describe("parseStackConfig", () => {
 
     // The bad-input matrix: [case, mutation, path, message fragment].
     const badInputs: [string, (c: any) => void, string, string][] = [
-        ["no servers at all", (c) => delete c.servers, "servers", "expected"],
-        ["an empty servers map", (c) => (c.servers = {}), "servers", "at least one server"],
+        ["no servers at all for shared apps", (c) => delete c.servers, "apps.grafana.server", "no servers are configured for shared placement"],
+        ["a list as servers", (c) => (c.servers = ["lab"]), "servers", "expected"],
         ["a server without host", (c) => delete c.servers.lab.host, "servers.lab.host", "expected a host name or IP address"],
         ["a numeric host", (c) => (c.servers.lab.host = 12), "servers.lab.host", "got 12"],
         ["a port out of range", (c) => (c.servers.lab.port = 70000), "servers.lab.port", "expected a TCP port from 1 to 65535, got 70000"],
@@ -109,6 +143,40 @@ describe("parseStackConfig", () => {
         ["an extra role with migrations access", (c) => (c.apps.grafana.extraRoles = { viewer: { access: "migrations" } }), "apps.grafana.extraRoles.viewer.access", "expected one of readwrite, readonly"],
         ["protect as text", (c) => (c.protect = "yes"), "protect", 'expected true or false, got "yes"'],
         ["apps as a list", (c) => (c.apps = ["grafana"]), "apps", "expected"],
+        // Placement
+        ["an unknown stack placement", (c) => (c.placement = "container"), "placement", 'expected one of shared, dedicated, got "container"'],
+        ["an unknown app placement", (c) => (c.apps.grafana.placement = "k8s"), "apps.grafana.placement", 'expected one of shared, dedicated, got "k8s"'],
+        ["a server on a dedicated app", (c) => Object.assign(c.apps.grafana, { placement: "dedicated", server: "lab" }), "apps.grafana.server", "applies to shared placement only"],
+        ["dedicated settings on a shared app", (c) => (c.apps.grafana.dedicated = { version: "16" }), "apps.grafana.dedicated", "applies to dedicated placement only"],
+        ["a version that is not a version", (c) => Object.assign(c.apps.grafana, { placement: "dedicated", dedicated: { version: "latest" } }), "apps.grafana.dedicated.version", 'such as "16" or "16.4", got "latest"'],
+        ["a version too old for idle_session_timeout", (c) => (c.dedicated = { version: "13" }), "dedicated.version", 'PostgreSQL 14 or newer (idle_session_timeout), got "13"'],
+        ["a version as a number", (c) => (c.dedicated = { version: 16 }), "dedicated.version", "got 16"],
+        ["an image name with spaces", (c) => (c.dedicated = { image: "postgres 16" }), "dedicated.image", 'expected a Docker image reference such as "postgres:{version}-alpine"'],
+        ["an image name with uppercase", (c) => Object.assign(c.apps.grafana, { placement: "dedicated", dedicated: { image: "Postgres:16" } }), "apps.grafana.dedicated.image", "expected a Docker image reference"],
+        ["a host port below 1024", (c) => Object.assign(c.apps.grafana, { placement: "dedicated", dedicated: { hostPort: 80 } }), "apps.grafana.dedicated.hostPort", "from 1024 to 65535, got 80"],
+        [
+            "two dedicated apps on one host port",
+            (c) => {
+                c.dedicated = { publishPort: true };
+                c.apps.grafana = { placement: "dedicated", dedicated: { hostPort: 56001 } };
+                c.apps.claude_bridge = { placement: "dedicated", dedicated: { hostPort: 56001 } };
+            },
+            "apps.claude_bridge.dedicated.hostPort",
+            "host port 56001 is also used by apps.grafana.dedicated.hostPort",
+        ],
+        [
+            "a host port taken by a local shared server",
+            (c) => {
+                c.servers.lab.host = "127.0.0.1";
+                c.servers.lab.port = 55432;
+                c.dedicated = { publishPort: true };
+                c.apps.grafana = { placement: "dedicated", dedicated: { hostPort: 55432 } };
+            },
+            "apps.grafana.dedicated.hostPort",
+            "also used by servers.lab.port",
+        ],
+        ["a tuning value with a quote", (c) => (c.dedicated = { settings: { work_mem: "4MB' -c x=y" } }), "dedicated.settings.work_mem", "plain setting value"],
+        ["a memory limit of 10 MB", (c) => (c.dedicated = { memoryMb: 10 }), "dedicated.memoryMb", "at least 64, got 10"],
     ];
 
     it("has a bad-input matrix of at least 25 cases", () => {
@@ -147,7 +215,7 @@ describe("parseStackConfig", () => {
     });
 
     it("names the count of problems and says nothing was applied", () => {
-        expect(() => parseStackConfig({ servers: {} })).toThrow(/Invalid stack config \(1 problem\); nothing was applied/);
+        expect(() => parseStackConfig({ servers: {}, apps: { grafana: {} } })).toThrow(/Invalid stack config \(1 problem\); nothing was applied/);
     });
 });
 

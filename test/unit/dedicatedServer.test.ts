@@ -1,0 +1,100 @@
+import * as pulumi from "@pulumi/pulumi";
+import { beforeEach, describe, expect, it } from "vitest";
+import { declared, installMocks, ofType, reset, settle, valueOf } from "./mocks";
+
+installMocks("dev");
+import { AppDatabase, DedicatedServer, tuningSettings } from "../../components";
+
+beforeEach(reset);
+
+describe("tuningSettings", () => {
+    it.each([
+        [512, 17, { max_connections: "17", shared_buffers: "128MB", effective_cache_size: "384MB", maintenance_work_mem: "32MB", work_mem: "7MB" }],
+        [2048, 200, { max_connections: "200", shared_buffers: "512MB", effective_cache_size: "1536MB", maintenance_work_mem: "128MB", work_mem: "2MB" }],
+        [64, 500, { max_connections: "500", shared_buffers: "16MB", effective_cache_size: "48MB", maintenance_work_mem: "16MB", work_mem: "1MB" }],
+    ])("sizes a %d MB container with %d connections", (memoryMb, maxConnections, expected) => {
+        expect(tuningSettings(memoryMb, maxConnections)).toEqual(expected);
+    });
+
+    it("lets the user's settings win", () => {
+        expect(tuningSettings(512, 20, { shared_buffers: "64MB", max_locks_per_transaction: "256" })).toMatchObject({
+            shared_buffers: "64MB",
+            max_locks_per_transaction: "256",
+        });
+    });
+});
+
+describe("DedicatedServer", () => {
+    const args = { app: "grafana", stack: "dev", image: "postgres:16-alpine", memoryMb: 512, maxConnections: 17 };
+
+    it("declares a network, a volume and a healthy-waited container per app and stack", async () => {
+        const server = new DedicatedServer("dedicated-grafana", { ...args, hostPort: 56001 });
+        await valueOf(server.connection);
+        await settle();
+        expect(ofType("docker:index/network:Network")[0].inputs).toMatchObject({ name: "app-databases-dev-grafana-net", driver: "bridge" });
+        expect(ofType("docker:index/volume:Volume")[0].inputs).toMatchObject({ name: "app-databases-dev-grafana-data" });
+        const [container] = ofType("docker:index/container:Container");
+        expect(container.inputs).toMatchObject({
+            name: "app-databases-dev-grafana-db",
+            image: "postgres:16-alpine",
+            restart: "unless-stopped",
+            memory: 512,
+            wait: true,
+            logDriver: "json-file",
+            logOpts: { "max-size": "10m", "max-file": "3" },
+            ports: [{ internal: 5432, external: 56001, ip: "127.0.0.1" }],
+            volumes: [{ volumeName: "app-databases-dev-grafana-data", containerPath: "/var/lib/postgresql/data" }],
+            healthcheck: { tests: ["CMD-SHELL", "pg_isready -U postgres -d postgres"] },
+        });
+        expect(container.inputs.labels).toEqual([
+            { label: "app-databases.app", value: "grafana" },
+            { label: "app-databases.stack", value: "dev" },
+        ]);
+        expect(container.inputs.command).toEqual([
+            "postgres",
+            "-c", "max_connections=17",
+            "-c", "shared_buffers=128MB",
+            "-c", "effective_cache_size=384MB",
+            "-c", "maintenance_work_mem=32MB",
+            "-c", "work_mem=7MB",
+        ]);
+        expect(container.secretInputs).toContain("envs");
+        expect(container.inputs.envs[0]).toBe("POSTGRES_PASSWORD=pw-dedicated-grafana-superuser-password");
+    });
+
+    it("publishes no port in prod and points apps at the container name", async () => {
+        const server = new DedicatedServer("dedicated-grafana", { ...args, stack: "prod", protect: true });
+        await valueOf(server.connection);
+        await settle();
+        expect(ofType("docker:index/container:Container")[0].inputs.ports).toEqual([]);
+        expect(await valueOf(server.endpoint.host)).toBe("app-databases-prod-grafana-db");
+        expect(await valueOf(server.endpoint.internalHost!)).toBe("app-databases-prod-grafana-db");
+        const volume = server.volume as unknown as { __protect?: boolean };
+        expect(volume.__protect).toBe(true);
+    });
+
+    it("points the postgresql provider at the published port, after the container", async () => {
+        const server = new DedicatedServer("dedicated-grafana", { ...args, hostPort: 56001 });
+        await valueOf(server.connection);
+        await settle();
+        const [provider] = declared.filter((r) => r.type === "pulumi:providers:postgresql");
+        expect(provider.inputs).toMatchObject({ host: "127.0.0.1", port: "56001", username: "postgres", sslmode: "disable", superuser: "true" });
+        expect(provider.secretInputs).toContain("password");
+        expect(await pulumi.isSecret(server.connection)).toBe(true);
+    });
+
+    it("gives an AppDatabase on it the same roles and both addresses", async () => {
+        const server = new DedicatedServer("dedicated-grafana", { ...args, hostPort: 56001 });
+        const db = new AppDatabase("grafana", { app: "grafana", server });
+        expect(await valueOf(db.runtimeUrl)).toBe("postgresql://grafana_app:pw-grafana-app-password@127.0.0.1:56001/grafana?sslmode=disable&connect_timeout=10");
+        expect(await valueOf(db.internalRuntimeUrl)).toBe(
+            "postgresql://grafana_app:pw-grafana-app-password@app-databases-dev-grafana-db:5432/grafana?sslmode=disable&connect_timeout=10",
+        );
+        await settle();
+        expect(ofType("postgresql:index/role:Role").map((r) => r.inputs.name)).toEqual(["grafana_migrate", "grafana_app"]);
+    });
+
+    it("throws naming hostPort when it is not a port", () => {
+        expect(() => new DedicatedServer("x", { ...args, hostPort: 70000 })).toThrow(/`hostPort` must be a TCP port, got 70000/);
+    });
+});
