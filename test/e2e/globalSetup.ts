@@ -20,6 +20,12 @@ export default function setup(): void {
     for (const tool of ["pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs"]) {
         if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) problems.push(`${tool} is not on PATH: run \`bash scripts/toolchain.sh\` and source scripts/pulumi-env.sh`);
     }
+    const image = process.env.APP_DATABASES_PG_IMAGE ?? "app-databases/postgres:15";
+    if (spawnSync("docker", ["info"], { stdio: "ignore" }).status !== 0) {
+        problems.push("no Docker engine answers: run `bash scripts/docker-engine.sh` (scripts/test.sh does)");
+    } else if (spawnSync("docker", ["image", "inspect", image], { stdio: "ignore" }).status !== 0) {
+        problems.push(`the local Postgres image ${image} is missing: run \`bash scripts/postgres-image.sh\``);
+    }
     try {
         postgresBinDir();
     } catch (err) {

@@ -1,0 +1,162 @@
+/**
+ * Dedicated placement on a real Docker engine: a Postgres container per app
+ * (the image built locally from Debian packages by scripts/postgres-image.sh),
+ * next to an app on a shared server, through the real Pulumi engine.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, passwordOf, queryUrl, TestCluster } from "./harness/postgres";
+import { TestStack } from "./harness/stack";
+
+export const LOCAL_IMAGE = process.env.APP_DATABASES_PG_IMAGE ?? "app-databases/postgres:15";
+const [imageName, imageVersion] = LOCAL_IMAGE.split(":");
+
+const docker = (...args: string[]) => execFileSync("docker", args, { encoding: "utf8" }).trim();
+const dockerJson = (...args: string[]) => JSON.parse(docker(...args));
+
+/** Waits until the container's healthcheck passes. */
+async function healthy(container: string): Promise<void> {
+    for (let i = 0; i < 90; i++) {
+        if (docker("inspect", "-f", "{{.State.Health.Status}}", container) === "healthy") return;
+        await new Promise((r) => setTimeout(r, 1000));
+    }
+    throw new Error(`${container} did not become healthy`);
+}
+
+const cluster = new TestCluster();
+let stack: TestStack;
+let ports: { alpha: number; beta: number };
+let outputs: Record<string, any>;
+
+function config(alphaMemoryMb = 256) {
+    return {
+        placement: "dedicated",
+        dedicated: { image: `${imageName}:{version}`, version: imageVersion, memoryMb: 256, publishPort: true },
+        servers: { local: { host: "127.0.0.1", port: cluster.port, sslmode: "disable", admin: { username: "postgres", superuser: true } } },
+        apps: {
+            alpha: { connectionLimit: 4, dedicated: { hostPort: ports.alpha, memoryMb: alphaMemoryMb } },
+            beta: { access: "readonly", connectionLimit: 3, dedicated: { hostPort: ports.beta } },
+            gamma: { placement: "shared", connectionLimit: 2 },
+        },
+    };
+}
+const secrets = () => [{ path: "servers.local.admin.password", value: cluster.adminPassword }];
+const containerOf = (app: string) => `app-databases-${stack.stack.name}-${app}-db`;
+
+beforeAll(async () => {
+    await cluster.start();
+    ports = { alpha: await freePort(), beta: await freePort() };
+    stack = await TestStack.create({ config: config(), secrets: secrets() });
+    const started = Date.now();
+    await stack.stack.up({ onOutput: (s) => process.stdout.write(s) });
+    console.log(`dedicated stack up from nothing: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    outputs = await stack.outputs();
+});
+
+afterAll(async () => {
+    await stack?.dispose();
+    await cluster.stop();
+});
+
+describe("dedicated containers, for real", () => {
+    it("brings up two dedicated apps and a shared one whose roles work only on their own server", async () => {
+        const apps = outputs.apps;
+        expect(apps.alpha).toMatchObject({ placement: "dedicated", host: "127.0.0.1", port: ports.alpha, internalHost: containerOf("alpha") });
+        expect(apps.gamma).toMatchObject({ placement: "shared", port: cluster.port });
+        for (const app of ["alpha", "beta", "gamma"]) {
+            expect(await queryUrl(apps[app].runtimeUrl, "SELECT current_user AS u")).toEqual([{ u: `${app}_app` }]);
+        }
+        // alpha's credentials, pointed at beta's container and the shared server, are refused
+        for (const port of [ports.beta, cluster.port]) {
+            const url = new URL(apps.alpha.runtimeUrl);
+            url.port = String(port);
+            await expect(queryUrl(url.toString(), "SELECT 1")).rejects.toThrow(/password authentication failed|does not exist/);
+        }
+        expect(apps.alpha.internalRuntimeUrl).toContain(`@${containerOf("alpha")}:5432/alpha`);
+    });
+
+    it("publishes each container's port on 127.0.0.1 only", () => {
+        for (const app of ["alpha", "beta"]) {
+            const [info] = dockerJson("inspect", containerOf(app));
+            const bindings = info.HostConfig.PortBindings["5432/tcp"];
+            expect(bindings).toEqual([{ HostIp: "127.0.0.1", HostPort: String(ports[app as "alpha" | "beta"]) }]);
+            expect(info.HostConfig.RestartPolicy.Name).toBe("unless-stopped");
+            expect(info.HostConfig.Memory).toBe(256 * 1024 * 1024);
+            expect(info.Config.Labels).toMatchObject({ "app-databases.app": app, "app-databases.stack": stack.stack.name });
+        }
+    });
+
+    it("sizes max_connections from the app's ConnectionBudget", async () => {
+        const budget = outputs.budgets["dedicated-alpha"];
+        // 4 runtime + 2 migrate + 2 provisioning + 3 reserved + 5 headroom
+        expect(budget.maxConnections).toBe(16);
+        expect(await queryUrl(outputs.apps.alpha.runtimeUrl, "SHOW max_connections")).toEqual([{ max_connections: "16" }]);
+    });
+
+    it("keeps a row across a container restart", async () => {
+        await queryUrl(outputs.apps.alpha.migrateUrl, "CREATE TABLE notes (body text); INSERT INTO notes VALUES ('before restart')");
+        docker("restart", containerOf("alpha"));
+        await healthy(containerOf("alpha"));
+        expect(await queryUrl(outputs.apps.alpha.runtimeUrl, "SELECT body FROM notes")).toEqual([{ body: "before restart" }]);
+    });
+
+    it("keeps the row and the passwords when a config change replaces the container", async () => {
+        const before = docker("inspect", "-f", "{{.Id}}", containerOf("alpha"));
+        await stack.setConfig(config(320), secrets());
+        await stack.stack.up({ onOutput: () => undefined });
+        const after = docker("inspect", "-f", "{{.Id}}", containerOf("alpha"));
+        expect(after).not.toBe(before);
+        expect(dockerJson("inspect", containerOf("alpha"))[0].HostConfig.Memory).toBe(320 * 1024 * 1024);
+        const now = await stack.outputs();
+        expect(passwordOf(now.apps.alpha.runtimeUrl)).toBe(passwordOf(outputs.apps.alpha.runtimeUrl));
+        expect(await queryUrl(now.apps.alpha.runtimeUrl, "SELECT body FROM notes")).toEqual([{ body: "before restart" }]);
+    });
+
+    it("removes its containers, networks and volumes on destroy (dev)", async () => {
+        const label = `label=app-databases.stack=${stack.stack.name}`;
+        expect(docker("ps", "-a", "-q", "--filter", label).split("\n").filter(Boolean)).toHaveLength(2);
+        await stack.stack.destroy({ onOutput: () => undefined });
+        expect(docker("ps", "-a", "-q", "--filter", label)).toBe("");
+        expect(docker("network", "ls", "-q", "--filter", label)).toBe("");
+        expect(docker("volume", "ls", "-q", "--filter", label)).toBe("");
+        expect(await cluster.catalog()).toEqual({ roles: [], databases: [] });
+    });
+});
+
+describe("a prod-like stack", () => {
+    it("refuses to destroy, and keeps the volume with its data once unprotected and destroyed", async () => {
+        const port = await freePort();
+        const prod = await TestStack.create({
+            config: {
+                protect: true,
+                placement: "dedicated",
+                dedicated: { image: `${imageName}:{version}`, version: imageVersion, memoryMb: 256, publishPort: true },
+                apps: { ledger: { dedicated: { hostPort: port } } },
+            },
+        });
+        const volume = `app-databases-${prod.stack.name}-ledger-data`;
+        try {
+            await prod.stack.up({ onOutput: () => undefined });
+            const { apps } = await prod.outputs();
+            await queryUrl(apps.ledger.migrateUrl, "CREATE TABLE entries (amount int); INSERT INTO entries VALUES (42)");
+
+            await expect(prod.stack.destroy({ onOutput: () => undefined })).rejects.toThrow(/protect/);
+            const unprotect = spawnSync("pulumi", ["state", "unprotect", "--all", "--yes", "--stack", prod.stack.name], {
+                cwd: prod.dir,
+                encoding: "utf8",
+                env: { ...process.env, PULUMI_BACKEND_URL: `file://${prod.backendDir}`, PULUMI_CONFIG_PASSPHRASE: prod.passphrase },
+            });
+            expect(unprotect.status, unprotect.stderr).toBe(0);
+            await prod.stack.destroy({ onOutput: () => undefined });
+
+            // The container is gone; the volume (retainOnDelete) and its cluster are still there.
+            expect(docker("ps", "-a", "-q", "--filter", `label=app-databases.stack=${prod.stack.name}`)).toBe("");
+            expect(docker("volume", "ls", "-q", "--filter", `name=${volume}`)).toBe(volume);
+            const pgVersion = docker("run", "--rm", "-v", `${volume}:/data`, "--entrypoint", "cat", LOCAL_IMAGE, "/data/PG_VERSION");
+            expect(pgVersion).toMatch(/^\d+$/);
+        } finally {
+            await prod.dispose();
+            spawnSync("docker", ["volume", "rm", "-f", volume]);
+        }
+    });
+});
