@@ -146,6 +146,8 @@ export const appSchema = z.strictObject({
     server: identifier.optional(),
     /** Overrides of the stack's `dedicated` defaults (dedicated placement). */
     dedicated: dedicatedAppSchema.optional(),
+    /** Acknowledges moving the app away from this server (a new, empty database is created). */
+    allowMoveFrom: text("the server key the app moves away from").optional(),
     /** Database name; defaults to the app's name. */
     database: identifier.optional(),
     access: oneOf(ACCESS_LEVELS).default("readwrite"),

@@ -8,6 +8,7 @@ export * from "./databaseAccess";
 export * from "./dedicatedServer";
 export * from "./identifiers";
 export * from "./loginRole";
+export * from "./placementGuard";
 export * from "./roleSettings";
 export * from "./rolePair";
 export * from "./sharedServer";

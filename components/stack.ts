@@ -9,6 +9,7 @@ import { ResolvedApp, ServerConfig, StackConfig } from "./config";
 import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "./connectionBudget";
 import { roleNamesFor } from "./identifiers";
 import { DedicatedServer } from "./dedicatedServer";
+import { PlacementGuard } from "./placementGuard";
 import { PostgresServer, SharedServer } from "./sharedServer";
 
 /** What the stack exports for each app; URLs are secrets. */
@@ -134,7 +135,15 @@ export function declareStack(config: StackConfig): StackOutputs {
 
     const apps: Record<string, AppOutputs> = {};
     for (const app of Object.values(config.apps)) {
-        const db = new AppDatabase(app.name, {
+        const guard = new PlacementGuard(`${app.name}-placement`, {
+            app: app.name,
+            server: app.server,
+            placement: app.placement,
+            allowMoveFrom: app.allowMoveFrom,
+        });
+        // The server is part of the name: a move creates everything anew on the new
+        // server instead of silently re-pointing state at a server that lacks it.
+        const db = new AppDatabase(`${app.name}@${app.server}`, {
             app: app.name,
             server: servers[app.server],
             database: app.database,
@@ -147,7 +156,7 @@ export function declareStack(config: StackConfig): StackOutputs {
             rotation: app.rotation,
             extraRoles: app.extraRoles,
             protect: config.protect,
-        });
+        }, { dependsOn: [guard] });
         apps[app.name] = {
             placement: app.placement,
             server: app.server,

@@ -27,7 +27,7 @@ class ConsumerStack {
 
     static async create(source: TestStack, config: Record<string, string>): Promise<ConsumerStack> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "app-databases-consumer-"));
-        for (const entry of ["Pulumi.yaml", "index.ts", "tsconfig.json"]) fs.copyFileSync(path.join(CONSUMER_DIR, entry), path.join(dir, entry));
+        for (const entry of ["Pulumi.yaml", "package.json", "index.ts", "tsconfig.json"]) fs.copyFileSync(path.join(CONSUMER_DIR, entry), path.join(dir, entry));
         fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
         const ws = await LocalWorkspace.create({
             workDir: dir,

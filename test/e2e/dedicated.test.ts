@@ -28,7 +28,7 @@ let stack: TestStack;
 let ports: { alpha: number; beta: number };
 let outputs: Record<string, any>;
 
-function config(alphaMemoryMb = 256) {
+function config(alphaMemoryMb = 256, gamma: Record<string, unknown> = { placement: "shared", connectionLimit: 2 }) {
     return {
         placement: "dedicated",
         dedicated: { image: `${imageName}:{version}`, version: imageVersion, memoryMb: 256, publishPort: true },
@@ -36,7 +36,7 @@ function config(alphaMemoryMb = 256) {
         apps: {
             alpha: { connectionLimit: 4, dedicated: { hostPort: ports.alpha, memoryMb: alphaMemoryMb } },
             beta: { access: "readonly", connectionLimit: 3, dedicated: { hostPort: ports.beta } },
-            gamma: { placement: "shared", connectionLimit: 2 },
+            gamma,
         },
     };
 }
@@ -112,9 +112,29 @@ describe("dedicated containers, for real", () => {
         expect(await queryUrl(now.apps.alpha.runtimeUrl, "SELECT body FROM notes")).toEqual([{ body: "before restart" }]);
     });
 
+    it("refuses to move an app to another placement silently, and moves it once acknowledged", async () => {
+        await queryUrl(outputs.apps.gamma.migrateUrl, "CREATE TABLE kept (x int)");
+        const moved = { connectionLimit: 2, dedicated: { hostPort: await freePort() } };
+        await stack.setConfig(config(320, moved), secrets());
+        let preview = "";
+        await expect(stack.stack.preview({ onOutput: (s) => (preview += s) })).rejects.toThrow();
+        expect(preview).toContain("apps.gamma moves from local (shared) to dedicated-gamma (dedicated)");
+        expect(preview).toContain("NEW, EMPTY database");
+        await expect(stack.stack.up({ onOutput: () => undefined })).rejects.toThrow(/allowMoveFrom/);
+        expect((await cluster.catalog()).databases).toContain("gamma"); // nothing was applied
+
+        await stack.setConfig(config(320, { ...moved, allowMoveFrom: "local" }), secrets());
+        await stack.stack.up({ onOutput: () => undefined });
+        const now = (await stack.outputs()).apps.gamma;
+        expect(now.placement).toBe("dedicated");
+        expect(await queryUrl(now.runtimeUrl, "SELECT current_database() AS db")).toEqual([{ db: "gamma" }]);
+        await expect(queryUrl(now.migrateUrl, "SELECT * FROM kept")).rejects.toThrow(/does not exist/); // new and empty, as announced
+        expect((await cluster.catalog()).databases).not.toContain("gamma"); // dev: the old one is gone
+    });
+
     it("removes its containers, networks and volumes on destroy (dev)", async () => {
         const label = `label=app-databases.stack=${stack.stack.name}`;
-        expect(docker("ps", "-a", "-q", "--filter", label).split("\n").filter(Boolean)).toHaveLength(2);
+        expect(docker("ps", "-a", "-q", "--filter", label).split("\n").filter(Boolean)).toHaveLength(3);
         await stack.stack.destroy({ onOutput: () => undefined });
         expect(docker("ps", "-a", "-q", "--filter", label)).toBe("");
         expect(docker("network", "ls", "-q", "--filter", label)).toBe("");

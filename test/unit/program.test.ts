@@ -25,13 +25,14 @@ describe("index.ts", async () => {
 
     it("declares one AppDatabase, RolePair and database per app and one budget per server", () => {
         const count = (type: string) => declared.filter((r) => r.type === type).map((r) => r.name);
-        expect(count("app-databases:index:AppDatabase")).toEqual(["grafana", "claude_bridge"]);
-        expect(count("app-databases:index:RolePair")).toEqual(["grafana", "claude_bridge"]);
+        expect(count("app-databases:index:AppDatabase")).toEqual(["grafana@local", "claude_bridge@local"]);
+        expect(count("app-databases:index:RolePair")).toEqual(["grafana@local", "claude_bridge@local"]);
+        expect(count("pulumi-nodejs:dynamic/app-databases:PlacementGuard")).toEqual(["grafana-placement", "claude_bridge-placement"]);
         expect(count("app-databases:index:ConnectionBudget")).toEqual(["local"]);
         expect(count("app-databases:index:SharedServer")).toEqual(["local"]);
-        expect(count("postgresql:index/database:Database")).toEqual(["grafana", "claude_bridge"]);
+        expect(count("postgresql:index/database:Database")).toEqual(["grafana@local", "claude_bridge@local"]);
         expect(count("postgresql:index/role:Role").sort()).toEqual(
-            ["claude_bridge-app", "claude_bridge-bridge_ro", "claude_bridge-migrate", "grafana-app", "grafana-migrate"].sort(),
+            ["claude_bridge@local-app", "claude_bridge@local-bridge_ro", "claude_bridge@local-migrate", "grafana@local-app", "grafana@local-migrate"].sort(),
         );
     });
 
@@ -42,7 +43,7 @@ describe("index.ts", async () => {
         expect(await valueOf(grafana.database)).toBe("grafana");
         expect(await valueOf(grafana.runtimeUser)).toBe("grafana_app");
         expect(await valueOf(grafana.runtimeUrl)).toBe(
-            "postgresql://grafana_app:pw-grafana-app-password@127.0.0.1:55432/grafana?sslmode=disable&connect_timeout=10",
+            "postgresql://grafana_app:pw-grafana%40local-app-password@127.0.0.1:55432/grafana?sslmode=disable&connect_timeout=10",
         );
         for (const app of Object.values(program.apps)) {
             for (const url of [app.runtimeUrl, app.migrateUrl, app.extraRoleUrls] as pulumi.Output<unknown>[]) {
@@ -61,7 +62,7 @@ describe("index.ts", async () => {
         const provider = declared.find((r) => r.type === "pulumi:providers:postgresql")!;
         expect(provider.inputs.password).toBe("admin-pw");
         expect(provider.secretInputs).toContain("password");
-        for (const r of declared.filter((d) => d.type.startsWith("pulumi-nodejs:dynamic/"))) {
+        for (const r of declared.filter((d) => d.type.startsWith("pulumi-nodejs:dynamic/") && !d.type.endsWith("PlacementGuard"))) {
             expect(r.secretInputs, r.name).toContain("connection");
         }
     });
