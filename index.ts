@@ -1,9 +1,10 @@
 // app-databases: every application gets its own PostgreSQL database, roles and passwords.
-// Config is read once, validated as a whole, and budget-checked before any resource exists.
+// Config is read once and validated as a whole; budgets are checked and the shared
+// servers are reached (preflight) before any resource is declared.
 import * as pulumi from "@pulumi/pulumi";
-import { BudgetError, ConfigError, declareStack, parseStackConfig, StackOutputs } from "./components";
+import { BudgetError, checkBudgets, ConfigError, declareStack, parseStackConfig, preflight, StackConfig } from "./components";
 
-const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated"] as const;
+const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated", "retiredApps", "preflight"] as const;
 
 /** Raw config values; read without pulumi.Config so secret paths do not warn, and re-marked secret downstream. */
 function readRawConfig(): Record<string, unknown> {
@@ -21,16 +22,26 @@ function readRawConfig(): Record<string, unknown> {
     return raw;
 }
 
-function main(): StackOutputs {
+/** Parses and budget-checks config; errors become clean messages without a stack trace. */
+function validConfig(): StackConfig {
     try {
-        return declareStack(parseStackConfig(readRawConfig()));
+        const config = parseStackConfig(readRawConfig());
+        checkBudgets(config);
+        return config;
     } catch (err) {
-        // A clean message, no stack trace: the user fixes config, not code.
         if (err instanceof ConfigError || err instanceof BudgetError) throw new pulumi.RunError(err.message);
         throw err;
     }
 }
 
-const stack = main();
-export const apps = stack.apps;
-export const budgets = stack.budgets;
+export = async () => {
+    const config = validConfig();
+    if (config.preflight) {
+        const problems = await preflight(config.servers);
+        if (problems.length > 0) {
+            throw new pulumi.RunError(`Preflight failed; nothing was applied:\n  - ${problems.join("\n  - ")}`);
+        }
+    }
+    const { apps, budgets, pgHba } = declareStack(config);
+    return { apps, budgets, pgHba };
+};

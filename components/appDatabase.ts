@@ -38,7 +38,15 @@ export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection"> {
     readonly access?: AccessLevel;
     /** More login roles on this database, by role name. @default {} */
     readonly extraRoles?: Readonly<Record<string, ExtraRoleConfig>>;
+    /**
+     * Leave every resource of the app in place if it is ever deleted (retired
+     * from a protected stack): the stack forgets it, the server keeps it. @default false
+     */
+    readonly retainOnDelete?: boolean;
 }
+
+/** A transformation that marks every child of a component retained on delete. */
+const retainChildren: pulumi.ResourceTransformation = (a) => ({ props: a.props, opts: pulumi.mergeOptions(a.opts, { retainOnDelete: true }) });
 
 export class AppDatabase extends pulumi.ComponentResource {
     public readonly roles: RolePair;
@@ -63,7 +71,12 @@ export class AppDatabase extends pulumi.ComponentResource {
         const dbName = args.database ?? args.app;
         const problem = identifierProblem(dbName);
         if (problem) throw new Error(`AppDatabase: \`database\` ${problem}`);
-        super(APP_DATABASE_TYPE, name, {}, pulumi.mergeOptions(opts, { providers: [args.server.provider] }));
+        super(
+            APP_DATABASE_TYPE,
+            name,
+            {},
+            pulumi.mergeOptions(opts, { providers: [args.server.provider], transformations: args.retainOnDelete ? [retainChildren] : [] }),
+        );
         const access = args.access ?? "readwrite";
         const protect = args.protect ?? false;
         const server = args.server;

@@ -6,6 +6,7 @@
  * problem is collected and reported at once, by its config path, before any
  * resource is declared.
  */
+import { isIP } from "node:net";
 import { z } from "zod";
 import { identifierProblem, roleNamesFor } from "./identifiers";
 
@@ -108,6 +109,14 @@ const imageName = z
         }
     });
 
+/** An IPv4 or IPv6 network in CIDR notation, as pg_hba.conf takes it. */
+const cidr = z.string({ error: (i) => `expected a network in CIDR notation, got ${describe(i.input)}` }).superRefine((v, ctx) => {
+    const m = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(v);
+    const family = m ? isIP(m[1]) : 0;
+    const ok = m && family !== 0 && Number(m[2]) <= (family === 4 ? 32 : 128);
+    if (!ok) ctx.addIssue({ code: "custom", message: `expected a network in CIDR notation such as "10.42.0.0/16", got ${JSON.stringify(v)}` });
+});
+
 const settingName = z.string().regex(/^[a-z_][a-z0-9_.]*$/, { error: (i) => `expected a PostgreSQL setting name, got ${describe(i.input)}` });
 const settingValue = z.string({ error: (i) => `expected the setting's value as text, e.g. "256MB", got ${describe(i.input)}` }).regex(/^[A-Za-z0-9_.:-]+$/, {
     error: (i) => `expected a plain setting value (letters, digits, . _ : -), got ${describe(i.input)}`,
@@ -146,6 +155,8 @@ export const appSchema = z.strictObject({
     server: identifier.optional(),
     /** Overrides of the stack's `dedicated` defaults (dedicated placement). */
     dedicated: dedicatedAppSchema.optional(),
+    /** Networks this app connects from (pg_hba lines); the server's clientCidrs when omitted. */
+    clientCidrs: z.array(cidr).optional(),
     /** Acknowledges moving the app away from this server (a new, empty database is created). */
     allowMoveFrom: text("the server key the app moves away from").optional(),
     /** Database name; defaults to the app's name. */
@@ -187,6 +198,14 @@ export const serverSchema = z.strictObject({
     externalRoles: z.record(identifier, int(0, 10_000, "a connection count as an integer >= 0")).default({}),
     /** Parameters added to every connection URL for this server (kept over the defaults). */
     urlParameters: z.record(z.string(), z.string()).default({}),
+    /** Networks the apps connect from, for the narrow pg_hba lines. */
+    clientCidrs: z.array(cidr).default([]),
+    /**
+     * Opt-in hardening (ADR 0006): revoke CONNECT on the system databases
+     * (postgres, template1) from PUBLIC and grant it to these roles (the admin
+     * always keeps it). Omit to leave them as they are.
+     */
+    systemDatabaseAccess: z.array(identifier).optional(),
 });
 
 export const stackConfigSchema = z.strictObject({
@@ -196,8 +215,15 @@ export const stackConfigSchema = z.strictObject({
     placement: oneOf(PLACEMENTS).default("shared"),
     /** Defaults of dedicated servers. */
     dedicated: z.unknown().optional(),
-    /** Production protection: databases and roles cannot be deleted by Pulumi. */
+    /**
+     * Production protection: databases, roles and volumes cannot be deleted by
+     * Pulumi, and every app resource is retained (left in place) if it ever is.
+     */
     protect: flag.default(false),
+    /** Apps deliberately removed from a protected stack; their resources are retained, not dropped. */
+    retiredApps: z.array(z.string()).default([]),
+    /** Connect to each shared server before declaring anything (reachability, password, max_connections). */
+    preflight: flag.default(true),
 });
 
 export type AppConfig = z.output<typeof appSchema>;
@@ -237,6 +263,8 @@ export interface StackConfig {
     readonly servers: Readonly<Record<string, ServerConfig>>;
     readonly apps: Readonly<Record<string, ResolvedApp>>;
     readonly protect: boolean;
+    readonly retiredApps: readonly string[];
+    readonly preflight: boolean;
 }
 
 /** The server key of an app's own container. */
@@ -303,7 +331,7 @@ export function parseStackConfig(raw: unknown): StackConfig {
 
     issues.push(...namingIssues(apps, servers), ...portIssues(apps, servers));
     if (issues.length > 0) throw new ConfigError(issues);
-    return { servers, apps, protect: root.data.protect };
+    return { servers, apps, protect: root.data.protect, retiredApps: root.data.retiredApps, preflight: root.data.preflight };
 }
 
 /** Records a problem with a server or app name; true when there was one. */

@@ -17,17 +17,20 @@ export interface DatabaseAccessArgs {
     readonly connection: pulumi.Input<AdminConnection>;
     /** The database to lock down. */
     readonly database: pulumi.Input<string>;
-    /** The database's owner, whose privileges the grants are made with. */
-    readonly owner: pulumi.Input<string>;
+    /** The database's owner, whose privileges the grants are made with. @default read from the server */
+    readonly owner?: pulumi.Input<string>;
     /** Roles granted CONNECT and TEMPORARY; everyone else is refused. */
     readonly grantees: pulumi.Input<pulumi.Input<string>[]>;
+    /** On delete, give PUBLIC its CONNECT back (undoing the hardening of a system database). @default false */
+    readonly restorePublicOnDelete?: boolean;
 }
 
 interface AccessInputs {
     connection: AdminConnection;
     database: string;
-    owner: string;
+    owner?: string;
     grantees: string[];
+    restorePublicOnDelete?: boolean;
 }
 
 interface AccessState extends AccessInputs {
@@ -50,6 +53,12 @@ export function connectGrantees(acl: readonly string[] | null, owner: string): {
     return { publicConnect, grantees: grantees.sort() };
 }
 
+async function ownerOf(client: import("pg").Client, database: string): Promise<string> {
+    const row = await client.query("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [database]);
+    if (!row.rowCount) throw new Error(`database ${database} does not exist`);
+    return row.rows[0].owner;
+}
+
 const sameSet = (a: readonly string[], b: readonly string[]) =>
     a.length === b.length && [...a].sort().every((v, i) => v === [...b].sort()[i]);
 
@@ -57,14 +66,16 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
     async create(inputs) {
         const state = await withAdminClient(inputs.connection, async (client) => {
             const db = quoteIdent(inputs.database);
-            await asRole(client, inputs.connection, inputs.owner, async () => {
-                await client.query(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`);
+            const owner = inputs.owner ?? (await ownerOf(client, inputs.database));
+            await asRole(client, inputs.connection, owner, async () => {
+                // Grant before revoking, so no legitimate role is ever locked out in between.
                 if (inputs.grantees.length > 0) {
                     await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${inputs.grantees.map(quoteIdent).join(", ")}`);
                 }
+                await client.query(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`);
             });
             const row = await client.query("SELECT datacl::text[] AS acl FROM pg_database WHERE datname = $1", [inputs.database]);
-            return connectGrantees(row.rows[0]?.acl ?? null, inputs.owner);
+            return connectGrantees(row.rows[0]?.acl ?? null, owner);
         });
         return { id: inputs.database, outs: { ...inputs, publicConnect: state.publicConnect } };
     },
@@ -85,14 +96,15 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
         await withAdminClient(news.connection, async (client) => {
             const db = quoteIdent(news.database);
             const removed = olds.grantees.filter((g) => !news.grantees.includes(g));
-            await asRole(client, news.connection, news.owner, async () => {
+            const owner = news.owner ?? (await ownerOf(client, news.database));
+            await asRole(client, news.connection, owner, async () => {
+                if (news.grantees.length > 0) {
+                    await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${news.grantees.map(quoteIdent).join(", ")}`);
+                }
                 await client.query(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`);
                 for (const role of removed) {
                     const exists = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]);
                     if (exists.rowCount) await client.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${db} FROM ${quoteIdent(role)}`);
-                }
-                if (news.grantees.length > 0) {
-                    await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${news.grantees.map(quoteIdent).join(", ")}`);
                 }
             });
         });
@@ -102,8 +114,10 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
     async read(id, props) {
         if (!props) throw new Error(`DatabaseAccess ${id}: nothing to read without prior state`);
         const acl = await withAdminClient(props.connection, async (client) => {
-            const row = await client.query("SELECT datacl::text[] AS acl FROM pg_database WHERE datname = $1", [props.database]);
-            return row.rowCount ? { found: true, ...connectGrantees(row.rows[0].acl, props.owner) } : { found: false };
+            const row = await client.query("SELECT datacl::text[] AS acl, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [
+                props.database,
+            ]);
+            return row.rowCount ? { found: true, ...connectGrantees(row.rows[0].acl, props.owner ?? row.rows[0].owner) } : { found: false };
         });
         if (!acl.found || !("grantees" in acl)) return { id: "", props }; // database gone: resource gone
         return { id, props: { ...props, grantees: acl.grantees ?? [], publicConnect: acl.publicConnect ?? false } };
@@ -114,10 +128,17 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
         await withAdminClient(props.connection, async (client) => {
             const db = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [props.database]);
             if (!db.rowCount) return;
+            if (props.restorePublicOnDelete) {
+                const owner = props.owner ?? (await ownerOf(client, props.database));
+                await asRole(client, props.connection, owner, async () => {
+                    await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(props.database)} TO PUBLIC`);
+                });
+                return;
+            }
             const roles = await client.query("SELECT rolname FROM pg_roles WHERE rolname = ANY($1)", [props.grantees]);
             const existing = roles.rows.map((r: { rolname: string }) => quoteIdent(r.rolname));
             if (existing.length === 0) return;
-            await asRole(client, props.connection, props.owner, async () => {
+            await asRole(client, props.connection, props.owner ?? (await ownerOf(client, props.database)), async () => {
                 await client.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${quoteIdent(props.database)} FROM ${existing.join(", ")}`);
             });
         });
@@ -133,7 +154,7 @@ export class DatabaseAccess extends pulumi.dynamic.Resource {
         super(
             databaseAccessProvider,
             name,
-            { ...args, grantees: pulumi.output(args.grantees).apply((g) => [...g].sort()), publicConnect: undefined },
+            { owner: undefined, restorePublicOnDelete: false, ...args, grantees: pulumi.output(args.grantees).apply((g) => [...g].sort()), publicConnect: undefined },
             pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),
             "app-databases",
             "DatabaseAccess",

@@ -9,7 +9,10 @@ import { ResolvedApp, ServerConfig, StackConfig } from "./config";
 import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "./connectionBudget";
 import { roleNamesFor } from "./identifiers";
 import { DedicatedServer } from "./dedicatedServer";
+import { DatabaseAccess } from "./databaseAccess";
+import { pgHbaLines } from "./pgHba";
 import { PlacementGuard } from "./placementGuard";
+import { RemovalGuard } from "./removalGuard";
 import { PostgresServer, SharedServer } from "./sharedServer";
 
 /** What the stack exports for each app; URLs are secrets. */
@@ -34,6 +37,8 @@ export interface AppOutputs {
 export interface StackOutputs {
     readonly apps: Record<string, AppOutputs>;
     readonly budgets: Record<string, pulumi.Output<BudgetReport>>;
+    /** Per shared server, the narrow pg_hba.conf lines, in the order they must appear. */
+    readonly pgHba: Record<string, string[]>;
 }
 
 /** Every role this stack manages on a server, with its CONNECTION LIMIT. */
@@ -128,7 +133,10 @@ export function declareStack(config: StackConfig): StackOutputs {
         sizes[args.server] = budget.maxConnections;
     }
     const servers: Record<string, PostgresServer> = {};
-    for (const [name, server] of Object.entries(config.servers)) servers[name] = declareSharedServer(name, server);
+    for (const [name, server] of Object.entries(config.servers)) {
+        servers[name] = declareSharedServer(name, server);
+        if (server.systemDatabaseAccess) hardenSystemDatabases(name, server, servers[name]);
+    }
     for (const app of Object.values(config.apps)) {
         if (app.dedicated) servers[app.server] = declareDedicatedServer(app, sizes[app.server], config.protect);
     }
@@ -156,6 +164,7 @@ export function declareStack(config: StackConfig): StackOutputs {
             rotation: app.rotation,
             extraRoles: app.extraRoles,
             protect: config.protect,
+            retainOnDelete: config.protect,
         }, { dependsOn: [guard] });
         apps[app.name] = {
             placement: app.placement,
@@ -172,5 +181,38 @@ export function declareStack(config: StackConfig): StackOutputs {
             extraRoleUrls: db.extraRoleUrls,
         };
     }
-    return { apps, budgets };
+    new RemovalGuard("app-databases-removals", {
+        protect: config.protect,
+        retiredApps: config.retiredApps,
+        apps: Object.fromEntries(
+            Object.values(config.apps).map((app) => [
+                app.name,
+                { server: app.server, database: app.database, roles: Object.keys(managedRoleLimits([app])) },
+            ]),
+        ),
+    });
+
+    const pgHba = Object.fromEntries(
+        Object.entries(config.servers).map(([name, server]) => [
+            name,
+            pgHbaLines(name, server, Object.values(config.apps).filter((a) => a.server === name)),
+        ]),
+    );
+    return { apps, budgets, pgHba };
+}
+
+/**
+ * ADR 0006's opt-in hardening: CONNECT on `postgres` and `template1` only for
+ * the named roles and the admin; granted before PUBLIC loses it, given back to
+ * PUBLIC if the option is removed.
+ */
+function hardenSystemDatabases(name: string, server: ServerConfig, target: PostgresServer): void {
+    const grantees = [...new Set([...(server.systemDatabaseAccess ?? []), server.admin.username])];
+    for (const database of ["postgres", "template1"]) {
+        new DatabaseAccess(
+            `${name}-${database}-access`,
+            { connection: target.connection, database, grantees, restorePublicOnDelete: true },
+            { parent: target as unknown as pulumi.Resource },
+        );
+    }
 }

@@ -7,19 +7,28 @@ installMocks("dev");
 pulumi.runtime.setAllConfig(
     {
         "app-databases:servers": JSON.stringify({
-            local: { host: "127.0.0.1", port: 55432, sslmode: "disable", admin: { username: "postgres", password: "admin-pw", superuser: true }, externalRoles: { grafana_ro: 4 } },
+            local: {
+                host: "127.0.0.1",
+                port: 55432,
+                sslmode: "disable",
+                admin: { username: "postgres", password: "admin-pw", superuser: true },
+                externalRoles: { grafana_ro: 4 },
+                clientCidrs: ["10.42.0.0/16", "10.42.7.0/24"],
+            },
         }),
         "app-databases:apps": JSON.stringify({
             grafana: { connectionLimit: 5 },
             claude_bridge: { access: "migrations", extraRoles: { bridge_ro: { connectionLimit: 2 } } },
         }),
         "app-databases:protect": "true",
+        // Unit tests reach no server; the preflight is exercised end to end.
+        "app-databases:preflight": "false",
     },
     ["app-databases:servers"],
 );
 
 describe("index.ts", async () => {
-    const program = await import("../../index");
+    const program = await (await import("../../index")).default();
     await valueOf(program.apps.grafana.runtimeUrl);
     await settle();
 
@@ -58,11 +67,33 @@ describe("index.ts", async () => {
         expect(report).toMatchObject({ server: "local", maxConnections: 100, total: 35, fits: true });
     });
 
+    it("exports the narrow pg_hba lines, narrowest network first", () => {
+        expect(program.pgHba.local).toEqual([
+            "# app-databases (local): narrow rules, above the broad fallback",
+            "host    claude_bridge bridge_ro             10.42.7.0/24 scram-sha-256",
+            "host    claude_bridge claude_bridge_app     10.42.7.0/24 scram-sha-256",
+            "host    claude_bridge claude_bridge_migrate 10.42.7.0/24 scram-sha-256",
+            "host    grafana       grafana_app           10.42.7.0/24 scram-sha-256",
+            "host    grafana       grafana_migrate       10.42.7.0/24 scram-sha-256",
+            "host    claude_bridge bridge_ro             10.42.0.0/16 scram-sha-256",
+            "host    claude_bridge claude_bridge_app     10.42.0.0/16 scram-sha-256",
+            "host    claude_bridge claude_bridge_migrate 10.42.0.0/16 scram-sha-256",
+            "host    grafana       grafana_app           10.42.0.0/16 scram-sha-256",
+            "host    grafana       grafana_migrate       10.42.0.0/16 scram-sha-256",
+        ]);
+    });
+
+    it("declares a removal guard that knows every app's footprint", () => {
+        const guard = declared.find((r) => r.type === "pulumi-nodejs:dynamic/app-databases:RemovalGuard")!;
+        expect(guard.inputs.protect).toBe(true);
+        expect(guard.inputs.apps.grafana).toEqual({ server: "local", database: "grafana", roles: ["grafana_migrate", "grafana_app"] });
+    });
+
     it("keeps the admin password secret in the provider and the dynamic resources", () => {
         const provider = declared.find((r) => r.type === "pulumi:providers:postgresql")!;
         expect(provider.inputs.password).toBe("admin-pw");
         expect(provider.secretInputs).toContain("password");
-        for (const r of declared.filter((d) => d.type.startsWith("pulumi-nodejs:dynamic/") && !d.type.endsWith("PlacementGuard"))) {
+        for (const r of declared.filter((d) => d.type.startsWith("pulumi-nodejs:dynamic/") && !/(Placement|Removal)Guard$/.test(d.type))) {
             expect(r.secretInputs, r.name).toContain("connection");
         }
     });

@@ -1,0 +1,68 @@
+/**
+ * Preflight: before anything is declared, connect to every shared server as
+ * its admin and check what the plan assumes. An unreachable server, a wrong
+ * password or a budget computed on the wrong max_connections fails the preview
+ * with a message naming the server, host and port; nothing is applied.
+ */
+import { AdminConnection, withAdminClient } from "./adminConnection";
+import { ServerConfig } from "./config";
+
+/** What a server says about itself. */
+export interface ServerFacts {
+    readonly versionNum: number;
+    readonly maxConnections: number;
+    readonly superuserReservedConnections: number;
+}
+
+export function adminConnectionOf(server: ServerConfig): AdminConnection {
+    return {
+        host: server.host,
+        port: server.port,
+        username: server.admin.username,
+        password: server.admin.password,
+        database: server.maintenanceDatabase,
+        sslmode: server.sslmode,
+        connectTimeoutSeconds: server.connectTimeoutSeconds,
+        superuser: server.admin.superuser,
+    };
+}
+
+/** Problems with what the config assumes about a server, given what it says. */
+export function factProblems(name: string, server: ServerConfig, facts: ServerFacts): string[] {
+    const problems: string[] = [];
+    if (facts.versionNum < 140000) {
+        problems.push(`server ${name} runs PostgreSQL ${Math.floor(facts.versionNum / 10000)}; 14 or newer is needed (idle_session_timeout)`);
+    }
+    if (server.maxConnections > facts.maxConnections) {
+        problems.push(
+            `servers.${name}.maxConnections is ${server.maxConnections} but the server's max_connections is ${facts.maxConnections}: the budget would be computed on connections that do not exist`,
+        );
+    }
+    if (server.superuserReservedConnections < facts.superuserReservedConnections) {
+        problems.push(
+            `servers.${name}.superuserReservedConnections is ${server.superuserReservedConnections} but the server reserves ${facts.superuserReservedConnections}`,
+        );
+    }
+    return problems;
+}
+
+/** Connects to each server once; resolves to every problem found (empty when all is well). */
+export async function preflight(servers: Readonly<Record<string, ServerConfig>>): Promise<string[]> {
+    const checks = Object.entries(servers).map(async ([name, server]) => {
+        try {
+            const facts = await withAdminClient(adminConnectionOf(server), async (client) => {
+                const row = await client.query(
+                    `SELECT current_setting('server_version_num')::int AS version_num,
+                            current_setting('max_connections')::int AS max_connections,
+                            current_setting('superuser_reserved_connections')::int AS reserved`,
+                );
+                const r = row.rows[0];
+                return { versionNum: r.version_num, maxConnections: r.max_connections, superuserReservedConnections: r.reserved };
+            });
+            return factProblems(name, server, facts);
+        } catch (err) {
+            return [`server ${name}: ${(err as Error).message}`];
+        }
+    });
+    return (await Promise.all(checks)).flat();
+}
