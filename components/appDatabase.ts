@@ -43,6 +43,13 @@ export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection"> {
      * from a protected stack): the stack forgets it, the server keeps it. @default false
      */
     readonly retainOnDelete?: boolean;
+    /**
+     * Create the database only after this one (another app's on the same server).
+     * The provider holds a lock connection and needs a second one per CREATE
+     * DATABASE, so concurrent creations deadlock its small pool; one at a time
+     * per server needs two connections. @default none
+     */
+    readonly createDatabaseAfter?: pulumi.Resource;
 }
 
 /** A transformation that marks every child of a component retained on delete. */
@@ -87,7 +94,7 @@ export class AppDatabase extends pulumi.ComponentResource {
             name,
             { name: dbName, owner: this.roles.migrateUser, allowConnections: true, isTemplate: false },
             // Dropping a database terminates its sessions and drops it WITH (FORCE): protect it in production.
-            { parent: this, protect },
+            { parent: this, protect, dependsOn: args.createDatabaseAfter ? [args.createDatabaseAfter] : [] },
         );
 
         const extras = Object.entries(args.extraRoles ?? {}).map(([roleName, spec]) => {

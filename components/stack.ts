@@ -142,6 +142,7 @@ export function declareStack(config: StackConfig): StackOutputs {
     }
 
     const apps: Record<string, AppOutputs> = {};
+    const lastDatabase: Record<string, pulumi.Resource> = {}; // per server: databases are created one at a time
     for (const app of Object.values(config.apps)) {
         const guard = new PlacementGuard(`${app.name}-placement`, {
             app: app.name,
@@ -165,7 +166,9 @@ export function declareStack(config: StackConfig): StackOutputs {
             extraRoles: app.extraRoles,
             protect: config.protect,
             retainOnDelete: config.protect,
+            createDatabaseAfter: lastDatabase[app.server],
         }, { dependsOn: [guard] });
+        lastDatabase[app.server] = db.database;
         apps[app.name] = {
             placement: app.placement,
             server: app.server,
