@@ -1,32 +1,32 @@
 #!/usr/bin/env bash
 # Builds the Pulumi toolchain this project needs from Go modules and installs
-# it into <repo>/.pulumi-home; afterwards `source scripts/pulumi-env.sh`.
+# it into <repo>/.pulumi-home. Afterwards: `source scripts/pulumi-env.sh`.
 #
 # Why: this machine reaches package registries only, so the Pulumi CLI and its
 # plugins cannot be downloaded. The Go module proxy here is a mirror holding a
-# subset of module versions, which dictates the versions below:
+# subset of module versions, and that subset dictates the versions below:
 #
-#   PULUMI_VERSION    pkg/v3 is the newest whose module zip the mirror serves
-#                     (v3.260.0 answers .info but its .zip is 403; v3.261+ 403).
-#                     Pin @pulumi/pulumi to the same version.
-#   NODEJS_HOST_SDK   the nodejs language host's own module
-#                     (sdk/nodejs/cmd/pulumi-language-nodejs/v3) is 403 at every
-#                     version; sdk/v3 v3.68.0 is the last release that still
-#                     carries it in-tree. It works with the newer CLI and SDK.
-#   BRIDGE_VERSION    newest pulumi-terraform-bridge in the mirror; it speaks the
-#                     same terraform-plugin-go/sdk/framework as the upstreams.
-#   *_VERSION         the plugin version stamped into each binary; it must equal
-#                     the npm package pinned in package.json (checked below).
-#   *_UPSTREAM        the upstream Terraform provider, fetched by the path the
-#                     mirror holds it under, at the commit that release used.
-#                     The pulumi-<name>/provider modules themselves are 403 at
-#                     every version, so scripts/toolchain/providers/<name> holds
-#                     a small wrapper of our own (token mapping + plugin main).
+#   PULUMI_VERSION   newest pulumi/pkg/v3 whose module zip the mirror serves
+#                    (v3.260.0 answers .info but its .zip is 403; v3.261+ 403).
+#                    Pin @pulumi/pulumi to the same version.
+#   NODEJS_HOST_SDK  the nodejs language host's own module
+#                    (pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3) is 403 at
+#                    every version; sdk/v3 v3.68.0 is the last release that
+#                    still carries it in-tree. It works with the newer CLI/SDK.
+#   BRIDGE_VERSION   newest pulumi-terraform-bridge in the mirror; it uses the
+#                    same terraform-plugin-go/sdk/framework as the upstreams.
+#   <NAME>_VERSION   plugin version stamped into each binary; it must equal the
+#                    npm package pinned in package.json (checked below).
+#   <NAME>_UPSTREAM  the upstream Terraform provider, by the path the mirror
+#                    holds it under, at the commit that plugin release used.
+#                    The pulumi-<name>/provider modules are 403 at every
+#                    version, so scripts/toolchain/providers/<name> holds a small
+#                    wrapper of our own (token mapping and plugin main).
 #
-# Builds are cached outside the clone, keyed by versions, in
-# ${APP_DATABASES_CACHE:-$HOME/.cache/app-databases}/toolchain; Go's own module
-# and build caches are used as configured (go env GOMODCACHE GOCACHE).
-# A cold run takes about 15 minutes on 2 cores; a warm one a few seconds.
+# Built binaries are cached outside the clone, keyed by versions, under
+# ${APP_DATABASES_CACHE:-$HOME/.cache/app-databases}/toolchain; Go's module and
+# build caches are used as configured (`go env GOMODCACHE GOCACHE`).
+# Cold run (empty caches): 10-12 minutes on 2 cores. Warm run: 1-4 seconds.
 set -euo pipefail
 
 PULUMI_VERSION=3.259.0
@@ -40,7 +40,7 @@ POSTGRESQL_UPSTREAM=github.com/cyrilgdn/terraform-provider-postgresql@v1.27.0
 DOCKER_VERSION=5.2.0
 DOCKER_UPSTREAM=github.com/kreuzwerker/terraform-provider-docker@v0.0.0-20260916201441-96d331c98ff4
 
-# Bump when the build recipe changes in a way that must invalidate caches.
+# Bump when the build recipe changes in a way that must invalidate the cache.
 RECIPE=1
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -49,108 +49,298 @@ CACHE=${APP_DATABASES_CACHE:-$HOME/.cache/app-databases}/toolchain
 export PULUMI_HOME=$ROOT/.pulumi-home
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-# A newer go.mod directive must not make go try to download a toolchain.
+# A go directive newer than the local Go must fail, not fetch a toolchain.
 export GOTOOLCHAIN=local
 
 step() { printf '\n==> %s\n' "$*"; }
 info() { printf '    %s\n' "$*"; }
 die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
 
-LOG=
-# Runs a command with its output in $LOG; on failure shows the log's tail.
+# run CMD...: output goes to $LOG; on failure show its tail and stop.
+LOG=/dev/null
 run() {
   if ! "$@" >>"$LOG" 2>&1; then
-    printf '\nERROR: command failed: %s\n--- last lines of %s ---\n' "$*" "$LOG" >&2
+    printf '\nERROR: failed: %s\n--- last lines of %s ---\n' "$*" "$LOG" >&2
     tail -n 40 "$LOG" >&2
     exit 1
   fi
 }
 
-# Directory of a module in the module cache, downloading it if needed.
-moddir() {
+# modjson MOD@VER FIELD: a field of `go mod download -json` (downloads it).
+modjson() {
   local out
-  out=$(go mod download -json "$1" 2>&1) || {
+  if ! out=$(go mod download -json "$1" 2>&1); then
     printf '%s\n' "$out" >&2
-    die "cannot fetch Go module $1 from ${GOPROXY:-$(go env GOPROXY)}"
-  }
-  printf '%s\n' "$out" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p'
+    die "cannot fetch Go module $1 from $(go env GOPROXY)"
+  fi
+  printf '%s\n' "$out" | sed -n "s/^[[:space:]]*\"$2\": \"\(.*\)\",*\$/\1/p"
 }
 
-# The non-local replace directives of a module's go.mod: `go install` and
-# dependency resolution ignore them, so wrapper modules must repeat them.
+# replaces_of MOD@VER...: the non-local replace directives of those go.mod
+# files. Dependencies' replaces are ignored by Go, so a wrapper module must
+# repeat them (first one wins for a given path).
 replaces_of() {
-  local gomod
-  gomod=$(go mod download -json "$1" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')
-  awk '
-    /^replace[[:space:]]*\($/ { block = 1; next }
-    block && /^\)/ { block = 0; next }
-    block { print "replace " $0; next }
-    /^replace[[:space:]]/ { print }
-  ' "$gomod" | grep -v '=>[[:space:]]*\.' | sed 's/^replace[[:space:]]*//; s/^/replace /' || true
+  local m gomod
+  for m in "$@"; do
+    gomod=$(modjson "$m" GoMod)
+    awk '/^replace[[:space:]]*\($/ { b = 1; next }
+         b && /^\)/ { b = 0; next }
+         b { print "replace " $0; next }
+         /^replace[[:space:]]/ { print }' "$gomod"
+  done | awk '$0 !~ /=>[[:space:]]*\./ && !seen[$2]++ { $1 = $1; print }'
 }
 
-hash_of() { sha256sum | cut -c1-12; }
+# publish WORK DEST: move a finished build into the cache in one step.
+publish() {
+  mkdir -p "$(dirname "$2")"
+  rm -rf "$2"
+  mv "$1/out" "$2"
+  rm -rf "$1"
+  info "built in $((SECONDS - STARTED))s: $2"
+}
+
+# prepare NAME: a fresh work dir and log for one component.
+prepare() {
+  WORK=$CACHE/work/$1.$$
+  LOG=$CACHE/logs/$1.log
+  rm -rf "$WORK"
+  mkdir -p "$WORK/out" "$CACHE/logs"
+  : >"$LOG"
+  STARTED=$SECONDS
+  info "building (log: $LOG)"
+}
 
 check_prereqs() {
   command -v go >/dev/null || die "go is not installed (need go >= 1.26)"
-  local gov
-  gov=$(go env GOVERSION)
-  case $gov in
-    go1.2[6-9]* | go1.[3-9]* | go[2-9]*) ;;
-    *) die "need go >= 1.26 (the upstream providers declare go 1.26), found $gov" ;;
+  case $(go env GOVERSION) in
+    go1.2[6-9]* | go1.[3-9][0-9]*) ;;
+    *) die "need go >= 1.26 (the upstream providers declare go 1.26), found $(go env GOVERSION)" ;;
   esac
 }
 
-# package.json (if present) must pin the npm SDKs to the versions built here,
-# or the engine asks for a plugin version that is not installed.
+# package.json, if present, must pin the provider SDKs to the plugin versions
+# built here: the engine asks for exactly the version the npm package names.
 check_package_json() {
   [ -f "$ROOT/package.json" ] || return 0
-  command -v node >/dev/null || { info "node not found; skipping package.json check"; return 0; }
-  local pkg want got bad=0
-  for pkg in random:$RANDOM_VERSION postgresql:$POSTGRESQL_VERSION docker:$DOCKER_VERSION pulumi:$PULUMI_VERSION; do
-    want=${pkg#*:}
-    got=$(node -e 'const p=require(process.argv[1]);const n="@pulumi/"+process.argv[2];
-      process.stdout.write(String((p.dependencies||{})[n]||(p.devDependencies||{})[n]||""))' \
-      "$ROOT/package.json" "${pkg%%:*}")
-    [ -z "$got" ] || [ "$got" = "$want" ] && continue
-    if [ "${pkg%%:*}" = pulumi ]; then
-      info "note: package.json has @pulumi/pulumi $got, CLI is $want (pin $want to match)"
+  command -v node >/dev/null || { info "node not found; package.json not checked"; return 0; }
+  local pair name want got bad=0
+  for pair in random=$RANDOM_VERSION postgresql=$POSTGRESQL_VERSION \
+    docker=$DOCKER_VERSION pulumi=$PULUMI_VERSION; do
+    name=${pair%%=*} want=${pair#*=}
+    got=$(node -e 'const p = require(process.argv[1]), n = "@pulumi/" + process.argv[2];
+      process.stdout.write((p.dependencies || {})[n] || (p.devDependencies || {})[n] || "")' \
+      "$ROOT/package.json" "$name")
+    if [ -z "$got" ] || [ "$got" = "$want" ]; then continue; fi
+    if [ "$name" = pulumi ]; then
+      info "note: package.json has @pulumi/pulumi \"$got\"; the CLI is $want"
     else
-      printf 'ERROR: package.json has @pulumi/%s "%s" but the plugin built here is %s\n' \
-        "${pkg%%:*}" "$got" "$want" >&2
+      printf 'ERROR: package.json has @pulumi/%s "%s", the plugin built here is %s\n' \
+        "$name" "$got" "$want" >&2
       bad=1
     fi
   done
-  [ $bad = 0 ] || die "pin the npm packages above to exactly the versions in scripts/toolchain.sh (or change the versions there)"
+  [ "$bad" = 0 ] || die "pin those npm packages to exactly the versions in scripts/toolchain.sh, or change the versions there"
 }
 
-# build_cli: the CLI from a wrapper module (pkg/v3 has replace directives, so
-# `go install pkg@version` refuses it).
+# The CLI, via a wrapper module: pkg/v3 has replace directives, so
+# `go install github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@vX` refuses it.
+# Beside it, as in Pulumi's release archives, the script that runs dynamic
+# providers (pulumi.dynamic.Resource), taken from the same sdk release.
 build_cli() {
-  local dest=$CACHE/pulumi-cli-$PULUMI_VERSION-r$RECIPE
+  local dest=$CACHE/pulumi-cli-$PULUMI_VERSION-r$RECIPE sdkdir
   CLI_BIN=$dest/pulumi
+  DYNAMIC_BIN=$dest/pulumi-resource-pulumi-nodejs
   step "Pulumi CLI v$PULUMI_VERSION"
-  if [ -x "$CLI_BIN" ]; then info "cached: $CLI_BIN"; return; fi
-  info "building (about 7 minutes cold)..."
-  local work=$CACHE/work/cli.$$
-  LOG=$CACHE/logs/pulumi-cli-$PULUMI_VERSION.log
-  rm -rf "$work" && mkdir -p "$work" && : >"$LOG"
+  if [ -x "$CLI_BIN" ] && [ -x "$DYNAMIC_BIN" ]; then info "cached: $CLI_BIN"; return; fi
+  prepare pulumi-cli
+  sdkdir=$(modjson "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" Dir)
+  install -m 755 "$sdkdir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$WORK/out/"
   {
     printf 'module toolchain.local/pulumi-cli\n\ngo 1.26.0\n\n'
     printf 'require github.com/pulumi/pulumi/pkg/v3 v%s\n\n' "$PULUMI_VERSION"
-    replaces_of "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION"
-    replaces_of "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
-  } | sort -u -s -k1,1 >/dev/null # validate the commands above ran
-  {
-    printf 'module toolchain.local/pulumi-cli\n\ngo 1.26.0\n\n'
-    printf 'require github.com/pulumi/pulumi/pkg/v3 v%s\n\n' "$PULUMI_VERSION"
-    { replaces_of "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION"
-      replaces_of "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"; } | awk '!seen[$2]++'
-  } >"$work/go.mod"
-  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"\n' >"$work/tools.go"
-  (cd "$work" && run go mod tidy &&
-    run go build -trimpath -o "$work/out/pulumi" \
+    replaces_of "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" \
+      "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+  } >"$WORK/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi >"$WORK/tools.go"
+  (
+    cd "$WORK"
+    run go mod tidy
+    run go build -trimpath -o out/pulumi \
       -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
-      github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
-  publish "$work/out" "$dest"
+      github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  )
+  publish "$WORK" "$dest"
 }
+
+# The nodejs language host, from the sdk/v3 release that still contains it.
+build_langhost() {
+  local dest=$CACHE/pulumi-language-nodejs-$NODEJS_HOST_SDK-r$RECIPE
+  local pkg=github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+  LANG_BIN=$dest/pulumi-language-nodejs
+  step "nodejs language host (from pulumi/sdk v$NODEJS_HOST_SDK)"
+  if [ -x "$LANG_BIN" ]; then info "cached: $LANG_BIN"; return; fi
+  prepare pulumi-language-nodejs
+  printf 'module toolchain.local/pulumi-language-nodejs\n\ngo 1.26.0\n\nrequire github.com/pulumi/pulumi/sdk/v3 v%s\n' \
+    "$NODEJS_HOST_SDK" >"$WORK/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$WORK/tools.go"
+  (
+    cd "$WORK"
+    run go mod tidy
+    run go build -trimpath -o out/pulumi-language-nodejs \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$NODEJS_HOST_SDK" \
+      "$pkg"
+  )
+  publish "$WORK" "$dest"
+}
+
+# build_provider NAME VERSION UPSTREAM: copy the wrapper, put the upstream
+# module in ./upstream (its go.mod declares a module path other than the one
+# it is fetched by, so it is used through a directory replace), generate the
+# schema with the wrapper's tfgen, then build the plugin that embeds it.
+build_provider() {
+  local name=$1 version=$2 upstream=$3 src=$WRAPPERS/$1 key dest declared updir
+  [ -f "$src/provider.go" ] || die "missing wrapper sources in $src"
+  key=$({
+    echo "$RECIPE $version $upstream $BRIDGE_VERSION $PULUMI_VERSION"
+    cd "$src" && find . -type f -name '*.go' | LC_ALL=C sort | xargs sha256sum
+  } | sha256sum | cut -c1-12)
+  dest=$CACHE/pulumi-resource-$name-$version-$key
+  PLUGIN_BIN[$name]=$dest/pulumi-resource-$name
+  step "resource plugin $name v$version (upstream ${upstream#github.com/})"
+  if [ -x "${PLUGIN_BIN[$name]}" ]; then info "cached: ${PLUGIN_BIN[$name]}"; return; fi
+  prepare "pulumi-resource-$name"
+  cp -R "$src/." "$WORK/"
+  updir=$(modjson "$upstream" Dir)
+  cp -R "$updir" "$WORK/upstream"
+  chmod -R u+w "$WORK/upstream"
+  declared=$(awk '$1 == "module" { print $2; exit }' "$WORK/upstream/go.mod")
+  {
+    printf 'module toolchain.local/pulumi-%s\n\ngo 1.26.0\n\nrequire (\n' "$name"
+    printf '\tgithub.com/pulumi/pulumi-terraform-bridge/v3 v%s\n' "$BRIDGE_VERSION"
+    # Same pulumi as the CLI: left to MVS it picks versions whose
+    # dependencies the mirror lacks.
+    printf '\tgithub.com/pulumi/pulumi/pkg/v3 v%s\n' "$PULUMI_VERSION"
+    printf '\tgithub.com/pulumi/pulumi/sdk/v3 v%s\n' "$PULUMI_VERSION"
+    printf '\t%s v0.0.0\n' "$declared"
+    [ ! -d "$WORK/shim" ] || printf '\t%s/shim v0.0.0\n' "$declared"
+    printf ')\n\nreplace %s => ./upstream\n' "$declared"
+    [ ! -d "$WORK/shim" ] || printf 'replace %s/shim => ./shim\n' "$declared"
+    replaces_of "github.com/pulumi/pulumi-terraform-bridge/v3@v$BRIDGE_VERSION" \
+      "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" \
+      "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+  } >"$WORK/go.mod"
+  if [ -d "$WORK/shim" ]; then
+    printf 'module %s/shim\n\ngo 1.26.0\n\nrequire %s v0.0.0\n' "$declared" "$declared" >"$WORK/shim/go.mod"
+  fi
+  local cmd=$WORK/cmd/pulumi-resource-$name ldflags="-s -w -X main.version=$version"
+  # Placeholders so the packages compile before tfgen writes the real files.
+  echo '{}' >"$cmd/bridge-metadata.json"
+  echo '{}' >"$cmd/schema.json"
+  (
+    cd "$WORK"
+    run go mod tidy
+    run go build -trimpath -ldflags "$ldflags" -o "$WORK/tfgen" "./cmd/pulumi-tfgen-$name"
+    run "$WORK/tfgen" schema --out "$cmd" --skip-docs --skip-examples
+    run go build -trimpath -ldflags "$ldflags" -o "out/pulumi-resource-$name" "./cmd/pulumi-resource-$name"
+    cp "$cmd/schema.json" "$cmd/bridge-metadata.json" out/
+  )
+  publish "$WORK" "$dest"
+}
+
+# The CLI looks for the plugins it ships with (language host, dynamic-provider
+# script) beside its own resolved path, and warns on every run when the ones
+# on PATH live elsewhere; so lay them out in one directory, as a release does.
+assemble_bundle() {
+  local dir=$CACHE/bundle-$PULUMI_VERSION-nodejs-$NODEJS_HOST_SDK-r$RECIPE f tmp complete=1
+  BUNDLE=(pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs)
+  BUNDLE_DIR=$dir
+  for f in "${BUNDLE[@]}"; do [ -x "$dir/$f" ] || complete=0; done
+  [ "$complete" = 0 ] || return 0
+  tmp=$dir.$$
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  for f in "$CLI_BIN" "$LANG_BIN" "$DYNAMIC_BIN"; do
+    ln "$f" "$tmp/" 2>/dev/null || cp -p "$f" "$tmp/"
+  done
+  rm -rf "$dir" && mv "$tmp" "$dir"
+}
+
+# Install into PULUMI_HOME: the bundle as links on its bin/ (no provider
+# plugins there: a pulumi-resource-<name> on PATH overrides the installed
+# plugin, with a warning on every run), the provider plugins with
+# `pulumi plugin install --file`.
+install_home() {
+  step "installing into $PULUMI_HOME"
+  assemble_bundle
+  mkdir -p "$PULUMI_HOME/bin"
+  local f name version installed
+  for f in "${BUNDLE[@]}"; do ln -sfn "$BUNDLE_DIR/$f" "$PULUMI_HOME/bin/$f"; done
+  for name in random postgresql docker; do
+    version=${VERSIONS[$name]}
+    installed=$PULUMI_HOME/plugins/resource-$name-v$version/pulumi-resource-$name
+    if cmp -s "$installed" "${PLUGIN_BIN[$name]}"; then
+      info "$name v$version already installed"
+      continue
+    fi
+    LOG=$CACHE/logs/install-$name.log && : >"$LOG"
+    run "$CLI_BIN" plugin install resource "$name" "$version" --file "${PLUGIN_BIN[$name]}" --reinstall
+    info "$name v$version installed"
+  done
+}
+
+# Check the result the way a user will see it, then print what was built.
+verify() {
+  step "verifying"
+  local bins=$PULUMI_HOME/bin got name plugins
+  got=$("$bins/pulumi" version) || die "$bins/pulumi does not run"
+  [ "$got" = "v$PULUMI_VERSION" ] || die "pulumi version says $got, expected v$PULUMI_VERSION"
+  for name in pulumi-language-nodejs pulumi-resource-pulumi-nodejs; do
+    [ -x "$bins/$name" ] || die "missing $bins/$name"
+  done
+  plugins=$("$bins/pulumi" plugin ls) || die "pulumi plugin ls failed"
+  for name in random postgresql docker; do
+    got=$("${PLUGIN_BIN[$name]}" -version) || die "${PLUGIN_BIN[$name]} does not run"
+    [ "$got" = "${VERSIONS[$name]}" ] || die "pulumi-resource-$name says $got, expected ${VERSIONS[$name]}"
+    printf '%s\n' "$plugins" | grep -Eq "^$name +resource +${VERSIONS[$name]} " ||
+      die "pulumi plugin ls does not list $name ${VERSIONS[$name]}"
+  done
+
+  step "done"
+  printf '    %-30s %-9s %s\n' \
+    pulumi "$PULUMI_VERSION" "$BUNDLE_DIR/pulumi" \
+    pulumi-language-nodejs "$NODEJS_HOST_SDK" "$BUNDLE_DIR/pulumi-language-nodejs" \
+    pulumi-resource-pulumi-nodejs "$PULUMI_VERSION" "$BUNDLE_DIR/pulumi-resource-pulumi-nodejs"
+  for name in random postgresql docker; do
+    printf '    %-30s %-9s %s\n' "pulumi-resource-$name" "${VERSIONS[$name]}" "${PLUGIN_BIN[$name]}"
+  done
+  printf '\n    PULUMI_HOME=%s\n    next: source scripts/pulumi-env.sh\n' "$PULUMI_HOME"
+}
+
+main() {
+  check_prereqs
+  check_package_json
+  mkdir -p "$CACHE"
+  CACHE=$(cd "$CACHE" && pwd)
+  # Module look-ups outside any go.mod the caller may be standing in.
+  cd "$CACHE"
+  # Serialise concurrent runs (e.g. two clones) on the shared cache.
+  if command -v flock >/dev/null; then
+    exec 9>"$CACHE/.lock"
+    flock 9
+  fi
+  # Leftovers of interrupted builds (upstream copies may be read-only).
+  chmod -R u+w "$CACHE/work" 2>/dev/null || true
+  rm -rf "$CACHE/work"
+  declare -gA PLUGIN_BIN=()
+  declare -gA VERSIONS=([random]=$RANDOM_VERSION [postgresql]=$POSTGRESQL_VERSION [docker]=$DOCKER_VERSION)
+  printf 'Pulumi toolchain cache: %s\n' "$CACHE"
+  build_cli
+  build_langhost
+  build_provider random "$RANDOM_VERSION" "$RANDOM_UPSTREAM"
+  build_provider postgresql "$POSTGRESQL_VERSION" "$POSTGRESQL_UPSTREAM"
+  build_provider docker "$DOCKER_VERSION" "$DOCKER_UPSTREAM"
+  install_home
+  verify
+}
+
+main "$@"

@@ -1,24 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, derivedHostPort, parseStackConfig } from "../../components/config";
 import { identifierProblem } from "../../components/identifiers";
-
-/** A valid config; each bad-input case below breaks one thing in a copy of it. */
-function baseConfig(): any {
-    return {
-        servers: {
-            lab: {
-                host: "192.168.1.123",
-                admin: { username: "pulumi_admin", password: "s3cret" },
-                externalRoles: { grafana_ro: 5 },
-            },
-        },
-        apps: {
-            grafana: { connectionLimit: 10 },
-            claude_bridge: { access: "migrations", extraRoles: { bridge_ro: { access: "readonly", connectionLimit: 2 } } },
-        },
-        protect: false,
-    };
-}
+import { badInputs, baseConfig } from "../badInputs";
 
 function issuesOf(mutate: (c: any) => void) {
     const config = baseConfig();
@@ -101,83 +84,6 @@ describe("parseStackConfig", () => {
         expect(parseStackConfig(config).apps.grafana.database).toBe("grafana_db");
     });
 
-    // The bad-input matrix: [case, mutation, path, message fragment].
-    const badInputs: [string, (c: any) => void, string, string][] = [
-        ["no servers at all for shared apps", (c) => delete c.servers, "apps.grafana.server", "no servers are configured for shared placement"],
-        ["a list as servers", (c) => (c.servers = ["lab"]), "servers", "expected"],
-        ["a server without host", (c) => delete c.servers.lab.host, "servers.lab.host", "expected a host name or IP address"],
-        ["a numeric host", (c) => (c.servers.lab.host = 12), "servers.lab.host", "got 12"],
-        ["a port out of range", (c) => (c.servers.lab.port = 70000), "servers.lab.port", "expected a TCP port from 1 to 65535, got 70000"],
-        ["a port as text", (c) => (c.servers.lab.port = "5432x"), "servers.lab.port", 'got "5432x"'],
-        ["an unknown sslmode", (c) => (c.servers.lab.sslmode = "on"), "servers.lab.sslmode", 'expected one of disable, allow, prefer, require, verify-ca, verify-full, got "on"'],
-        ["no admin block", (c) => delete c.servers.lab.admin, "servers.lab.admin", "expected"],
-        ["no admin password", (c) => delete c.servers.lab.admin.password, "servers.lab.admin.password", "pulumi config set --secret --path"],
-        ["an empty admin password", (c) => (c.servers.lab.admin.password = ""), "servers.lab.admin.password", 'got ""'],
-        ["superuser as text", (c) => (c.servers.lab.admin.superuser = "yes"), "servers.lab.admin.superuser", 'expected true or false, got "yes"'],
-        ["a negative reserved count", (c) => (c.servers.lab.superuserReservedConnections = -1), "servers.lab.superuserReservedConnections", "got -1"],
-        ["a fractional max_connections", (c) => (c.servers.lab.maxConnections = 99.5), "servers.lab.maxConnections", "got 99.5"],
-        ["a provisioning pool of 50", (c) => (c.servers.lab.provisioningConnections = 50), "servers.lab.provisioningConnections", "from 1 to 20, got 50"],
-        ["an unknown server key", (c) => (c.servers.lab.hots = "x"), "servers.lab", "unknown key hots"],
-        ["an external role with a bad name", (c) => (c.servers.lab.externalRoles["Grafana-RO"] = 5), "servers.lab.externalRoles.Grafana-RO", "plain PostgreSQL identifier"],
-        ["an app name with uppercase", (c) => (c.apps.Grafana = {}), "apps.Grafana", "plain PostgreSQL identifier"],
-        ["an app name with a hyphen", (c) => (c.apps["claude-bridge"] = {}), "apps.claude-bridge", "plain PostgreSQL identifier"],
-        ["an injection attempt as app name", (c) => (c.apps['x"; DROP DATABASE grafana; --'] = {}), 'apps.x"; DROP DATABASE grafana; --', "plain PostgreSQL identifier"],
-        ["an injection attempt as database name", (c) => (c.apps.grafana.database = "grafana; DROP ROLE postgres"), "apps.grafana.database", "plain PostgreSQL identifier"],
-        ["the postgres database", (c) => (c.apps.grafana.database = "postgres"), "apps.grafana.database", "system name"],
-        ["a template database", (c) => (c.apps.grafana.database = "template1"), "apps.grafana.database", "system name"],
-        ["a pg_ prefix", (c) => (c.apps.pg_stats = {}), "apps.pg_stats", "pg_ prefix is reserved"],
-        ["a reserved keyword", (c) => (c.apps.grafana.database = "select"), "apps.grafana.database", "reserved SQL keyword"],
-        ["a name over 63 bytes", (c) => (c.apps.grafana.database = "d".repeat(64)), "apps.grafana.database", "at most 63 bytes, got 64"],
-        ["an app whose derived role name is too long", (c) => (c.apps["a".repeat(60)] = {}), "apps." + "a".repeat(60), "derived role name"],
-        ["an unknown access level", (c) => (c.apps.grafana.access = "admin"), "apps.grafana.access", 'expected one of readwrite, readonly, migrations, got "admin"'],
-        ["a zero connection limit", (c) => (c.apps.grafana.connectionLimit = 0), "apps.grafana.connectionLimit", "from 1 to 10000, got 0"],
-        ["a negative statement timeout", (c) => (c.apps.grafana.statementTimeoutMs = -5), "apps.grafana.statementTimeoutMs", "got -5"],
-        ["a timeout as a duration string", (c) => (c.apps.grafana.idleSessionTimeoutMs = "10min"), "apps.grafana.idleSessionTimeoutMs", 'got "10min"'],
-        ["a negative rotation", (c) => (c.apps.grafana.rotation = { runtime: -1 }), "apps.grafana.rotation.runtime", "got -1"],
-        ["an unknown app key (typo)", (c) => (c.apps.grafana.conectionLimit = 5), "apps.grafana", "unknown key conectionLimit"],
-        ["a server that does not exist", (c) => (c.apps.grafana.server = "nas"), "apps.grafana.server", 'configured servers (lab), got "nas"'],
-        ["no server with two servers", (c) => (c.servers.other = { ...c.servers.lab, externalRoles: {} }), "apps.grafana.server", "required when there is more than one server"],
-        ["two apps on one database", (c) => (c.apps.claude_bridge.database = "grafana"), "apps.claude_bridge.database", "database grafana on server lab is already used by apps.grafana.database"],
-        ["an extra role clashing with a derived role", (c) => (c.apps.claude_bridge.extraRoles = { grafana_app: {} }), "apps.claude_bridge.extraRoles.grafana_app", "role grafana_app on server lab is already used"],
-        ["an extra role named like an external role", (c) => (c.apps.grafana.extraRoles = { grafana_ro: {} }), "apps.grafana.extraRoles.grafana_ro", "already used by servers.lab.externalRoles.grafana_ro"],
-        ["an extra role with migrations access", (c) => (c.apps.grafana.extraRoles = { viewer: { access: "migrations" } }), "apps.grafana.extraRoles.viewer.access", "expected one of readwrite, readonly"],
-        ["protect as text", (c) => (c.protect = "yes"), "protect", 'expected true or false, got "yes"'],
-        ["apps as a list", (c) => (c.apps = ["grafana"]), "apps", "expected"],
-        // Placement
-        ["an unknown stack placement", (c) => (c.placement = "container"), "placement", 'expected one of shared, dedicated, got "container"'],
-        ["an unknown app placement", (c) => (c.apps.grafana.placement = "k8s"), "apps.grafana.placement", 'expected one of shared, dedicated, got "k8s"'],
-        ["a server on a dedicated app", (c) => Object.assign(c.apps.grafana, { placement: "dedicated", server: "lab" }), "apps.grafana.server", "applies to shared placement only"],
-        ["dedicated settings on a shared app", (c) => (c.apps.grafana.dedicated = { version: "16" }), "apps.grafana.dedicated", "applies to dedicated placement only"],
-        ["a version that is not a version", (c) => Object.assign(c.apps.grafana, { placement: "dedicated", dedicated: { version: "latest" } }), "apps.grafana.dedicated.version", 'such as "16" or "16.4", got "latest"'],
-        ["a version too old for idle_session_timeout", (c) => (c.dedicated = { version: "13" }), "dedicated.version", 'PostgreSQL 14 or newer (idle_session_timeout), got "13"'],
-        ["a version as a number", (c) => (c.dedicated = { version: 16 }), "dedicated.version", "got 16"],
-        ["an image name with spaces", (c) => (c.dedicated = { image: "postgres 16" }), "dedicated.image", 'expected a Docker image reference such as "postgres:{version}-alpine"'],
-        ["an image name with uppercase", (c) => Object.assign(c.apps.grafana, { placement: "dedicated", dedicated: { image: "Postgres:16" } }), "apps.grafana.dedicated.image", "expected a Docker image reference"],
-        ["a host port below 1024", (c) => Object.assign(c.apps.grafana, { placement: "dedicated", dedicated: { hostPort: 80 } }), "apps.grafana.dedicated.hostPort", "from 1024 to 65535, got 80"],
-        [
-            "two dedicated apps on one host port",
-            (c) => {
-                c.dedicated = { publishPort: true };
-                c.apps.grafana = { placement: "dedicated", dedicated: { hostPort: 56001 } };
-                c.apps.claude_bridge = { placement: "dedicated", dedicated: { hostPort: 56001 } };
-            },
-            "apps.claude_bridge.dedicated.hostPort",
-            "host port 56001 is also used by apps.grafana.dedicated.hostPort",
-        ],
-        [
-            "a host port taken by a local shared server",
-            (c) => {
-                c.servers.lab.host = "127.0.0.1";
-                c.servers.lab.port = 55432;
-                c.dedicated = { publishPort: true };
-                c.apps.grafana = { placement: "dedicated", dedicated: { hostPort: 55432 } };
-            },
-            "apps.grafana.dedicated.hostPort",
-            "also used by servers.lab.port",
-        ],
-        ["a tuning value with a quote", (c) => (c.dedicated = { settings: { work_mem: "4MB' -c x=y" } }), "dedicated.settings.work_mem", "plain setting value"],
-        ["a memory limit of 10 MB", (c) => (c.dedicated = { memoryMb: 10 }), "dedicated.memoryMb", "at least 64, got 10"],
-    ];
 
     it("has a bad-input matrix of at least 25 cases", () => {
         expect(badInputs.length).toBeGreaterThanOrEqual(25);

@@ -48,6 +48,8 @@ export class TestCluster {
     readonly adminPassword = randomBytes(18).toString("base64url");
     port = 0;
     private dir = "";
+    /** The `-o` options of pg_ctl start, reused when a paused server resumes. */
+    private serverOptions = "";
     private readonly asPostgres = process.getuid?.() === 0;
 
     constructor(private readonly options: ClusterOptions = {}) {}
@@ -78,10 +80,10 @@ export class TestCluster {
             fsync: "off", // a test cluster: speed over durability
             ...this.options.settings,
         };
-        const opts = Object.entries(settings)
+        this.serverOptions = Object.entries(settings)
             .map(([k, v]) => `-c ${k}=${v}`)
             .join(" ");
-        this.run("pg_ctl", ["-D", data, "-l", path.join(this.dir, "server.log"), "-o", opts, "-w", "-t", "60", "start"]);
+        this.resume();
         return this;
     }
 
@@ -101,9 +103,10 @@ export class TestCluster {
         this.run("pg_ctl", ["-D", path.join(this.dir, "data"), "-m", "fast", "-w", "stop"]);
     }
 
-    /** Starts a paused server again on the same port. */
+    /** Starts the server (again, after pause) on the same port with the same settings. */
     resume(): void {
-        this.run("pg_ctl", ["-D", path.join(this.dir, "data"), "-l", path.join(this.dir, "server.log"), "-w", "-t", "60", "start"]);
+        const data = path.join(this.dir, "data");
+        this.run("pg_ctl", ["-D", data, "-l", path.join(this.dir, "server.log"), "-o", this.serverOptions, "-w", "-t", "60", "start"]);
     }
 
     clientConfig(user: string, password: string, database = "postgres"): ClientConfig {

@@ -1,0 +1,226 @@
+/**
+ * The trust promises under faults and bad input, each against a real server:
+ * nothing lost, nothing leaked, nothing applied when the input is wrong.
+ */
+import { spawnSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { badInputs, baseConfig } from "../badInputs";
+import { freePort, passwordOf, queryUrl, TestCluster, withDatabase } from "./harness/postgres";
+import { TestStack } from "./harness/stack";
+
+const cluster = new TestCluster();
+const stacks: TestStack[] = [];
+
+beforeAll(async () => {
+    await cluster.start();
+});
+
+afterAll(async () => {
+    for (const s of stacks) await s.dispose();
+    await cluster.stop();
+});
+
+function server(extra: Record<string, unknown> = {}) {
+    return { host: "127.0.0.1", port: cluster.port, sslmode: "disable", admin: { username: "postgres", superuser: true }, ...extra };
+}
+const adminSecret = () => [{ path: "servers.local.admin.password", value: cluster.adminPassword }];
+
+async function newStack(config: Record<string, unknown>, secrets = adminSecret()): Promise<TestStack> {
+    const stack = await TestStack.create({ config, secrets });
+    stacks.push(stack);
+    return stack;
+}
+
+/** Runs the pulumi CLI against a test stack (for what the Automation API does not offer). */
+function cli(stack: TestStack, ...args: string[]) {
+    return spawnSync("pulumi", [...args, "--stack", stack.stack.name], {
+        cwd: stack.dir,
+        encoding: "utf8",
+        env: { ...process.env, PULUMI_BACKEND_URL: `file://${stack.backendDir}`, PULUMI_CONFIG_PASSPHRASE: stack.passphrase },
+    });
+}
+
+/** Every RandomPassword result in the stack's state, by resource name. */
+function statePasswords(stack: TestStack): Record<string, string> {
+    const exported = cli(stack, "stack", "export", "--show-secrets");
+    expect(exported.status, exported.stderr).toBe(0);
+    const resources = JSON.parse(exported.stdout).deployment.resources ?? [];
+    const passwords: Record<string, string> = {};
+    for (const r of resources) {
+        if (r.type === "random:index/randomPassword:RandomPassword") {
+            const result = r.outputs.result;
+            passwords[r.urn.split("::").pop()] = typeof result === "string" ? result : result.plaintext ?? JSON.stringify(result);
+        }
+    }
+    return passwords;
+}
+
+describe("bad input through the real CLI", () => {
+    let stack: TestStack;
+    let catalogBefore: Awaited<ReturnType<TestCluster["catalog"]>>;
+
+    beforeAll(async () => {
+        stack = await newStack({ servers: { local: server() } });
+        catalogBefore = await cluster.catalog();
+    });
+
+    it.each(badInputs)("fails preview before any resource when given %s", async (_case, mutate, path, message) => {
+        const config = baseConfig("127.0.0.1", cluster.port);
+        mutate(config);
+        const admin = config?.servers?.lab?.admin;
+        const secrets = admin && typeof admin === "object" && typeof admin.password === "string" ? [{ path: "servers.lab.admin.password", value: admin.password }] : [];
+        if (secrets.length > 0) delete admin.password;
+        await stack.setConfig(config, secrets);
+        let output = "";
+        await expect(stack.stack.preview({ onOutput: (s) => (output += s) })).rejects.toThrow();
+        expect(output).toContain("Invalid stack config");
+        expect(output).toContain("nothing was applied");
+        expect(output).toContain(`${path}: `);
+        expect(output).toContain(message);
+        expect(output).not.toMatch(/\+\s+postgresql:/); // no resource was even planned
+        expect(await cluster.catalog()).toEqual(catalogBefore);
+    });
+});
+
+describe("faults", () => {
+    it("fails preview naming host and port when the server is unreachable, and applies nothing", async () => {
+        const closed = await freePort();
+        const stack = await newStack({ servers: { local: server({ port: closed }) }, apps: { unreach: {} } });
+        let output = "";
+        await expect(stack.stack.preview({ onOutput: (s) => (output += s) })).rejects.toThrow();
+        expect(output).toContain(`Preflight failed; nothing was applied`);
+        expect(output).toContain(`server local: cannot connect to PostgreSQL at 127.0.0.1:${closed} as postgres`);
+        expect(await cluster.catalog()).toEqual({ roles: [], databases: [] });
+    });
+
+    it("fails preview with a clear error when the admin password is wrong, and applies nothing", async () => {
+        const stack = await newStack({ servers: { local: server() }, apps: { wrongpw: {} } }, [
+            { path: "servers.local.admin.password", value: "not-the-password" },
+        ]);
+        let output = "";
+        await expect(stack.stack.up({ onOutput: (s) => (output += s) })).rejects.toThrow();
+        expect(output).toContain(`cannot connect to PostgreSQL at 127.0.0.1:${cluster.port} as postgres: password authentication failed`);
+        expect(output).not.toContain("not-the-password");
+        expect(await cluster.catalog()).toEqual({ roles: [], databases: [] });
+    });
+
+    it("refuses to take over a role that exists but is not managed by the stack", async () => {
+        await cluster.admin("CREATE ROLE taken_app LOGIN PASSWORD 'owned-by-someone-else' CONNECTION LIMIT 7");
+        const before = await cluster.admin("SELECT rolpassword, rolconnlimit FROM pg_authid WHERE rolname = 'taken_app'");
+        const stack = await newStack({ servers: { local: server() }, apps: { taken: {} } });
+        await expect(stack.stack.up({ onOutput: () => undefined })).rejects.toThrow(/role "taken_app" already exists/);
+        expect(await cluster.admin("SELECT rolpassword, rolconnlimit FROM pg_authid WHERE rolname = 'taken_app'")).toEqual(before);
+        await stack.stack.destroy({ onOutput: () => undefined });
+        await cluster.admin("DROP ROLE taken_app");
+    });
+
+    it("fails cleanly when the server stops mid-up, then converges without duplicates or new passwords", async () => {
+        const apps = { mid_a: {}, mid_b: {}, mid_c: {} };
+        const stack = await newStack({ servers: { local: server() }, apps });
+        let paused = false;
+        const run = stack.stack.up({
+            onOutput: (s) => {
+                // Stop the server as soon as the first database exists.
+                if (!paused && /Database mid_\w+@local created/.test(s)) {
+                    paused = true;
+                    cluster.pause();
+                }
+            },
+        });
+        try {
+            await expect(run).rejects.toThrow();
+            expect(paused).toBe(true);
+        } finally {
+            if (paused) cluster.resume();
+        }
+        const generated = statePasswords(stack);
+        expect(Object.keys(generated).length).toBeGreaterThan(0);
+
+        await stack.stack.up({ onOutput: () => undefined });
+        const catalog = await cluster.catalog();
+        expect(catalog.databases).toEqual(["mid_a", "mid_b", "mid_c"]);
+        expect(catalog.roles).toEqual(["mid_a_app", "mid_a_migrate", "mid_b_app", "mid_b_migrate", "mid_c_app", "mid_c_migrate"]);
+        const after = statePasswords(stack);
+        for (const [name, pw] of Object.entries(generated)) expect(after[name], name).toBe(pw);
+        const { apps: out } = await stack.outputs();
+        for (const app of Object.keys(apps)) await queryUrl(out[app].runtimeUrl, "SELECT 1");
+        await stack.stack.destroy({ onOutput: () => undefined });
+    });
+});
+
+describe("passwords", () => {
+    it("leaves every password unchanged across ten consecutive ups", async () => {
+        const stack = await newStack({ servers: { local: server() }, apps: { steady: { extraRoles: { steady_ro: {} } } } });
+        await stack.stack.up({ onOutput: () => undefined });
+        const first = statePasswords(stack);
+        expect(Object.keys(first).sort()).toEqual(["steady@local-app-password", "steady@local-migrate-password", "steady@local-steady_ro-password"]);
+        for (let i = 0; i < 10; i++) {
+            const up = await stack.stack.up({ onOutput: () => undefined });
+            expect(Object.keys(up.summary.resourceChanges ?? {}).filter((k) => k !== "same"), `up #${i + 2}`).toEqual([]);
+        }
+        expect(statePasswords(stack)).toEqual(first);
+        const { apps } = await stack.outputs();
+        expect(passwordOf(apps.steady.runtimeUrl)).toBe(first["steady@local-app-password"]);
+        await queryUrl(apps.steady.runtimeUrl, "SELECT 1");
+        await stack.stack.destroy({ onOutput: () => undefined });
+    });
+});
+
+describe("production protection", () => {
+    it("refuses to drop a removed app or destroy the stack, and retains the data when retired deliberately", async () => {
+        const config = (apps: Record<string, unknown>, retiredApps: string[] = []) => ({ protect: true, servers: { local: server() }, apps, retiredApps });
+        const stack = await newStack(config({ ledger: {}, books: {} }));
+        await stack.stack.up({ onOutput: () => undefined });
+        const { apps } = await stack.outputs();
+        await queryUrl(apps.ledger.migrateUrl, "CREATE TABLE entries (amount int); INSERT INTO entries VALUES (42)");
+
+        // Removing the app: refused at preview, saying what would be lost.
+        await stack.setConfig(config({ books: {} }), adminSecret());
+        let output = "";
+        await expect(stack.stack.up({ onOutput: (s) => (output += s) })).rejects.toThrow();
+        expect(output).toContain("apps.ledger: database ledger on local with all its data, and roles ledger_migrate, ledger_app");
+        expect(await queryUrl(apps.ledger.runtimeUrl, "SELECT amount FROM entries")).toEqual([{ amount: 42 }]);
+
+        // Destroying the stack: refused, the databases are protected.
+        await expect(stack.stack.destroy({ onOutput: () => undefined })).rejects.toThrow(/protect/);
+        expect((await cluster.catalog()).databases).toEqual(["books", "ledger"]);
+
+        // Deliberately: retire the app and unprotect; its resources are retained, the data stays and still works.
+        await stack.setConfig(config({ books: {} }, ["ledger"]), adminSecret());
+        expect(cli(stack, "state", "unprotect", "--all", "--yes").status).toBe(0);
+        await stack.stack.up({ onOutput: () => undefined });
+        expect(await queryUrl(apps.ledger.runtimeUrl, "SELECT amount FROM entries")).toEqual([{ amount: 42 }]);
+        expect(Object.keys((await stack.outputs()).apps)).toEqual(["books"]);
+
+        await stack.stack.destroy({ onOutput: () => undefined }); // retained too: nothing is dropped
+        expect((await cluster.catalog()).databases).toEqual(["books", "ledger"]);
+        for (const db of ["books", "ledger"]) await cluster.admin(`DROP DATABASE ${db}`);
+        for (const role of ["books_app", "books_migrate", "ledger_app", "ledger_migrate"]) await cluster.admin(`DROP ROLE ${role}`);
+    });
+});
+
+describe("shared server hardening", () => {
+    it("closes the system databases to PUBLIC, keeps them open to the named roles, and gives them back when turned off", async () => {
+        await cluster.admin("CREATE ROLE monitor LOGIN PASSWORD 'monitor-pw'");
+        const monitorUrl = `postgresql://monitor:monitor-pw@127.0.0.1:${cluster.port}/postgres`;
+        const config = (hardened: boolean) => ({
+            servers: { local: server(hardened ? { systemDatabaseAccess: ["monitor"], clientCidrs: ["10.42.0.0/16"] } : {}) },
+            apps: { hardy: {} },
+        });
+        const stack = await newStack(config(true));
+        await stack.stack.up({ onOutput: () => undefined });
+        const { apps, pgHba } = await stack.outputs();
+        for (const db of ["postgres", "template1"]) {
+            await expect(queryUrl(withDatabase(apps.hardy.runtimeUrl, db), "SELECT 1")).rejects.toThrow(/permission denied for database/);
+            await queryUrl(withDatabase(monitorUrl, db), "SELECT 1");
+            await cluster.admin("SELECT 1", [], db);
+        }
+        expect(pgHba.local).toContain("host    hardy hardy_app     10.42.0.0/16 scram-sha-256");
+
+        await stack.setConfig(config(false), adminSecret());
+        await stack.stack.up({ onOutput: () => undefined });
+        await queryUrl(withDatabase(apps.hardy.runtimeUrl, "postgres"), "SELECT 1");
+        await stack.stack.destroy({ onOutput: () => undefined });
+        await cluster.admin("DROP ROLE monitor");
+    });
+});
