@@ -129,11 +129,11 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
             const db = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [props.database]);
             if (!db.rowCount) return;
             if (props.restorePublicOnDelete) {
+                // Undo the hardening: PUBLIC first, so nobody is locked out, then the explicit grants.
                 const owner = props.owner ?? (await ownerOf(client, props.database));
                 await asRole(client, props.connection, owner, async () => {
                     await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(props.database)} TO PUBLIC`);
                 });
-                return;
             }
             const roles = await client.query("SELECT rolname FROM pg_roles WHERE rolname = ANY($1)", [props.grantees]);
             const existing = roles.rows.map((r: { rolname: string }) => quoteIdent(r.rolname));
