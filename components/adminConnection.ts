@@ -37,13 +37,9 @@ export function sslOption(sslmode: string): false | { rejectUnauthorized: boolea
 }
 
 /** Runs `work` on a fresh session to `database` (default: the maintenance database), then closes it. */
-export async function withAdminClient<T>(
-    connection: AdminConnection,
-    work: (client: Client) => Promise<T>,
-    database?: string,
-): Promise<T> {
+export async function withAdminClient<T>(connection: AdminConnection, work: (client: Client) => Promise<T>, database?: string): Promise<T> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const pg: typeof import("pg") = require("pg");
+    const pg = require("pg") as typeof import("pg");
     const client = new pg.Client({
         host: connection.host,
         port: connection.port,
@@ -80,7 +76,7 @@ export function quoteIdent(name: string): string {
  */
 export async function asRole<T>(client: Client, connection: AdminConnection, owner: string, work: () => Promise<T>): Promise<T> {
     if (connection.superuser) return work();
-    const member = await client.query("SELECT pg_has_role(current_user, $1, 'USAGE') AS ok", [owner]);
+    const member = await client.query<{ ok: boolean }>("SELECT pg_has_role(current_user, $1, 'USAGE') AS ok", [owner]);
     if (member.rows[0]?.ok) return work();
     await client.query(`GRANT ${quoteIdent(owner)} TO CURRENT_USER`);
     try {

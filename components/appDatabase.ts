@@ -53,7 +53,10 @@ export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection"> {
 }
 
 /** A transformation that marks every child of a component retained on delete. */
-const retainChildren: pulumi.ResourceTransformation = (a) => ({ props: a.props, opts: pulumi.mergeOptions(a.opts, { retainOnDelete: true }) });
+const retainChildren: pulumi.ResourceTransformation = (a) => ({
+    props: a.props,
+    opts: pulumi.mergeOptions(a.opts, { retainOnDelete: true }),
+});
 
 export class AppDatabase extends pulumi.ComponentResource {
     public readonly roles: RolePair;
@@ -106,7 +109,7 @@ export class AppDatabase extends pulumi.ComponentResource {
                 connection: server.connection,
                 protect,
             });
-            return { roleName, access: spec.access as AccessLevel, ...login };
+            return { roleName, access: spec.access, ...login };
         });
 
         new DatabaseAccess(
@@ -134,7 +137,7 @@ export class AppDatabase extends pulumi.ComponentResource {
                         owner: this.roles.migrateUser,
                         role: grantee,
                         objectType,
-                        privileges: privileges!,
+                        privileges,
                     },
                     { parent: this, dependsOn: [previous], deleteBeforeReplace: true },
                 );

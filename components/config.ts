@@ -8,7 +8,7 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
-import { identifierProblem, roleNamesFor } from "./identifiers";
+import { identifierProblem, roleListFor, roleNamesFor } from "./identifiers";
 
 /** What the runtime role may do with the objects the migrate role creates. */
 export const ACCESS_LEVELS = ["readwrite", "readonly", "migrations"] as const;
@@ -49,12 +49,10 @@ const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
 const text = (what: string) =>
     z.string({ error: (i) => `expected ${what}, got ${describe(i.input)}` }).min(1, { error: `expected ${what}, got ""` });
 
-const identifier = z
-    .string({ error: (i) => `expected a name, got ${describe(i.input)}` })
-    .superRefine((name, ctx) => {
-        const problem = identifierProblem(name);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-    });
+const identifier = z.string({ error: (i) => `expected a name, got ${describe(i.input)}` }).superRefine((name, ctx) => {
+    const problem = identifierProblem(name);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
 const flag = z.boolean({ error: (i) => `expected true or false, got ${describe(i.input)}` });
 
@@ -97,30 +95,39 @@ const postgresVersion = z
         const m = /^(\d+)(\.\d+)?$/.exec(v);
         if (!m) ctx.addIssue({ code: "custom", message: `expected a PostgreSQL version such as "16" or "16.4", got ${JSON.stringify(v)}` });
         else if (Number(m[1]) < MIN_POSTGRES_MAJOR) {
-            ctx.addIssue({ code: "custom", message: `expected PostgreSQL ${MIN_POSTGRES_MAJOR} or newer (idle_session_timeout), got ${JSON.stringify(v)}` });
+            ctx.addIssue({
+                code: "custom",
+                message: `expected PostgreSQL ${MIN_POSTGRES_MAJOR} or newer (idle_session_timeout), got ${JSON.stringify(v)}`,
+            });
         }
     });
 
-const imageName = z
-    .string({ error: (i) => `expected a Docker image reference, got ${describe(i.input)}` })
-    .superRefine((v, ctx) => {
-        if (!IMAGE_REFERENCE.test(v)) {
-            ctx.addIssue({ code: "custom", message: `expected a Docker image reference such as "postgres:{version}-alpine" or "registry.lab:5000/postgres:16", got ${JSON.stringify(v)}` });
-        }
-    });
+const imageName = z.string({ error: (i) => `expected a Docker image reference, got ${describe(i.input)}` }).superRefine((v, ctx) => {
+    if (!IMAGE_REFERENCE.test(v)) {
+        ctx.addIssue({
+            code: "custom",
+            message: `expected a Docker image reference such as "postgres:{version}-alpine" or "registry.lab:5000/postgres:16", got ${JSON.stringify(v)}`,
+        });
+    }
+});
 
 /** An IPv4 or IPv6 network in CIDR notation, as pg_hba.conf takes it. */
 const cidr = z.string({ error: (i) => `expected a network in CIDR notation, got ${describe(i.input)}` }).superRefine((v, ctx) => {
     const m = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(v);
     const family = m ? isIP(m[1]) : 0;
     const ok = m && family !== 0 && Number(m[2]) <= (family === 4 ? 32 : 128);
-    if (!ok) ctx.addIssue({ code: "custom", message: `expected a network in CIDR notation such as "10.42.0.0/16", got ${JSON.stringify(v)}` });
+    if (!ok)
+        ctx.addIssue({ code: "custom", message: `expected a network in CIDR notation such as "10.42.0.0/16", got ${JSON.stringify(v)}` });
 });
 
-const settingName = z.string().regex(/^[a-z_][a-z0-9_.]*$/, { error: (i) => `expected a PostgreSQL setting name, got ${describe(i.input)}` });
-const settingValue = z.string({ error: (i) => `expected the setting's value as text, e.g. "256MB", got ${describe(i.input)}` }).regex(/^[A-Za-z0-9_.:-]+$/, {
-    error: (i) => `expected a plain setting value (letters, digits, . _ : -), got ${describe(i.input)}`,
-});
+const settingName = z
+    .string()
+    .regex(/^[a-z_][a-z0-9_.]*$/, { error: (i) => `expected a PostgreSQL setting name, got ${describe(i.input)}` });
+const settingValue = z
+    .string({ error: (i) => `expected the setting's value as text, e.g. "256MB", got ${describe(i.input)}` })
+    .regex(/^[A-Za-z0-9_.:-]+$/, {
+        error: (i) => `expected a plain setting value (letters, digits, . _ : -), got ${describe(i.input)}`,
+    });
 
 /** Stack-wide defaults of dedicated servers; each app may override them. */
 export const dedicatedDefaultsSchema = z.strictObject({
@@ -131,7 +138,9 @@ export const dedicatedDefaultsSchema = z.strictObject({
     publishPort: flag.default(false),
     superuserReservedConnections: int(0, 1000, "an integer >= 0").default(DEFAULT_SUPERUSER_RESERVED_CONNECTIONS),
     adminHeadroom: int(0, 10_000, "an integer >= 0").default(DEFAULT_ADMIN_HEADROOM),
-    provisioningConnections: int(1, 20, "the provisioning tool's pool size, an integer from 1 to 20").default(DEFAULT_PROVISIONING_CONNECTIONS),
+    provisioningConnections: int(1, 20, "the provisioning tool's pool size, an integer from 1 to 20").default(
+        DEFAULT_PROVISIONING_CONNECTIONS,
+    ),
     /** Extra `-c` settings for every dedicated server. */
     settings: z.record(settingName, settingValue).default({}),
 });
@@ -168,9 +177,7 @@ export const appSchema = z.strictObject({
     migrateConnectionLimit: connectionLimit.default(DEFAULT_MIGRATE_CONNECTION_LIMIT),
     ...runtimeSettings,
     /** Bump a counter to give that role a new password on the next `up`. */
-    rotation: z
-        .strictObject({ runtime: rotation.default(0), migrate: rotation.default(0) })
-        .default({ runtime: 0, migrate: 0 }),
+    rotation: z.strictObject({ runtime: rotation.default(0), migrate: rotation.default(0) }).default({ runtime: 0, migrate: 0 }),
     /** More login roles on the same database (other services, dashboards). */
     extraRoles: z.record(identifier, extraRoleSchema).default({}),
 });
@@ -356,7 +363,7 @@ export function derivedHostPort(app: string): number {
 
 /** Fills in an app's placement, server and database, checking the derived role names. */
 function resolveApp(name: string, raw: AppConfig, context: ResolveContext, issues: ConfigIssue[]): ResolvedApp | undefined {
-    for (const role of Object.values(roleNamesFor(name))) {
+    for (const role of roleListFor(name)) {
         const problem = identifierProblem(role);
         if (problem) issues.push({ path: `apps.${name}`, message: `derived role name ${role}: ${problem}` });
     }
@@ -384,7 +391,10 @@ function resolveApp(name: string, raw: AppConfig, context: ResolveContext, issue
         return { ...app, name, placement, server: dedicatedServerKey(name), database, dedicated: spec };
     }
     if (overrides !== undefined) {
-        issues.push({ path: `apps.${name}.dedicated`, message: "applies to dedicated placement only; remove it or set placement: dedicated" });
+        issues.push({
+            path: `apps.${name}.dedicated`,
+            message: "applies to dedicated placement only; remove it or set placement: dedicated",
+        });
         return undefined;
     }
     const serverKeys = context.serverKeys;
@@ -447,7 +457,10 @@ function namingIssues(apps: Record<string, ResolvedApp>, servers: Record<string,
         const key = `${server}/${name}`;
         const previous = owners.get(key);
         if (previous) {
-            issues.push({ path, message: `${kind} ${name} on server ${server} is already used by ${previous}; names must be unique per server` });
+            issues.push({
+                path,
+                message: `${kind} ${name} on server ${server} is already used by ${previous}; names must be unique per server`,
+            });
         } else {
             owners.set(key, path);
         }

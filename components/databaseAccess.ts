@@ -54,7 +54,9 @@ export function connectGrantees(acl: readonly string[] | null, owner: string): {
 }
 
 async function ownerOf(client: import("pg").Client, database: string): Promise<string> {
-    const row = await client.query("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [database]);
+    const row = await client.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [
+        database,
+    ]);
     if (!row.rowCount) throw new Error(`database ${database} does not exist`);
     return row.rows[0].owner;
 }
@@ -74,7 +76,9 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
                 }
                 await client.query(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`);
             });
-            const row = await client.query("SELECT datacl::text[] AS acl FROM pg_database WHERE datname = $1", [inputs.database]);
+            const row = await client.query<{ acl: string[] | null }>("SELECT datacl::text[] AS acl FROM pg_database WHERE datname = $1", [
+                inputs.database,
+            ]);
             return connectGrantees(row.rows[0]?.acl ?? null, owner);
         });
         return { id: inputs.database, outs: { ...inputs, publicConnect: state.publicConnect } };
@@ -114,9 +118,10 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
     async read(id, props) {
         if (!props) throw new Error(`DatabaseAccess ${id}: nothing to read without prior state`);
         const acl = await withAdminClient(props.connection, async (client) => {
-            const row = await client.query("SELECT datacl::text[] AS acl, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [
-                props.database,
-            ]);
+            const row = await client.query<{ acl: string[] | null; owner: string }>(
+                "SELECT datacl::text[] AS acl, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1",
+                [props.database],
+            );
             return row.rowCount ? { found: true, ...connectGrantees(row.rows[0].acl, props.owner ?? row.rows[0].owner) } : { found: false };
         });
         if (!acl.found || !("grantees" in acl)) return { id: "", props }; // database gone: resource gone
@@ -154,7 +159,13 @@ export class DatabaseAccess extends pulumi.dynamic.Resource {
         super(
             databaseAccessProvider,
             name,
-            { owner: undefined, restorePublicOnDelete: false, ...args, grantees: pulumi.output(args.grantees).apply((g) => [...g].sort()), publicConnect: undefined },
+            {
+                owner: undefined,
+                restorePublicOnDelete: false,
+                ...args,
+                grantees: pulumi.output(args.grantees).apply((g) => [...g].sort()),
+                publicConnect: undefined,
+            },
             pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),
             "app-databases",
             "DatabaseAccess",

@@ -51,7 +51,11 @@ const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, M
  * shared_buffers ~25%, effective_cache_size ~75%, work_mem small because it
  * multiplies by connections), then the user's settings on top.
  */
-export function tuningSettings(memoryMb: number, maxConnections: number, overrides: Readonly<Record<string, string>> = {}): Record<string, string> {
+export function tuningSettings(
+    memoryMb: number,
+    maxConnections: number,
+    overrides: Readonly<Record<string, string>> = {},
+): Record<string, string> {
     return {
         max_connections: String(maxConnections),
         shared_buffers: `${clamp(memoryMb / 4, 16, 65_536)}MB`,
@@ -100,11 +104,7 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
         this.network = new docker.Network(`${name}-network`, { name: names.network, driver: "bridge", labels }, { parent: this });
 
         // The data outlives containers; in prod it also outlives the stack.
-        this.volume = new docker.Volume(
-            `${name}-data`,
-            { name: names.volume, labels },
-            { parent: this, protect, retainOnDelete: protect },
-        );
+        this.volume = new docker.Volume(`${name}-data`, { name: names.volume, labels }, { parent: this, protect, retainOnDelete: protect });
 
         const settings = tuningSettings(args.memoryMb, args.maxConnections, args.settings);
         this.container = new docker.Container(

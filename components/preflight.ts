@@ -31,7 +31,9 @@ export function adminConnectionOf(server: ServerConfig): AdminConnection {
 export function factProblems(name: string, server: ServerConfig, facts: ServerFacts): string[] {
     const problems: string[] = [];
     if (facts.versionNum < 140000) {
-        problems.push(`server ${name} runs PostgreSQL ${Math.floor(facts.versionNum / 10000)}; 14 or newer is needed (idle_session_timeout)`);
+        problems.push(
+            `server ${name} runs PostgreSQL ${Math.floor(facts.versionNum / 10000)}; 14 or newer is needed (idle_session_timeout)`,
+        );
     }
     if (server.maxConnections > facts.maxConnections) {
         problems.push(
@@ -51,7 +53,7 @@ export async function preflight(servers: Readonly<Record<string, ServerConfig>>)
     const checks = Object.entries(servers).map(async ([name, server]) => {
         try {
             const facts = await withAdminClient(adminConnectionOf(server), async (client) => {
-                const row = await client.query(
+                const row = await client.query<{ version_num: number; max_connections: number; reserved: number }>(
                     `SELECT current_setting('server_version_num')::int AS version_num,
                             current_setting('max_connections')::int AS max_connections,
                             current_setting('superuser_reserved_connections')::int AS reserved`,

@@ -15,7 +15,7 @@ import {
     DEFAULT_RUNTIME_CONNECTION_LIMIT,
     DEFAULT_STATEMENT_TIMEOUT_MS,
 } from "./config";
-import { identifierProblem, roleNamesFor } from "./identifiers";
+import { identifierProblem, roleListFor, roleNamesFor } from "./identifiers";
 import { declareLoginRole, RoleTimeouts } from "./loginRole";
 
 export const ROLE_PAIR_TYPE = "app-databases:index:RolePair";
@@ -45,7 +45,7 @@ export interface RolePairArgs {
 export function resolveRolePairArgs(args: RolePairArgs): Required<Omit<RolePairArgs, "rotation">> & {
     rotation: { runtime: number; migrate: number };
 } {
-    for (const role of Object.values(roleNamesFor(args.app))) {
+    for (const role of roleListFor(args.app)) {
         const problem = identifierProblem(role);
         if (problem) throw new Error(`RolePair: \`app\` gives role name ${role}: ${problem}`);
     }

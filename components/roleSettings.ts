@@ -47,7 +47,7 @@ async function apply(inputs: SettingsInputs, removed: string[]): Promise<void> {
 /** Reads the role-wide (any database) settings that `names` lists. */
 async function readSettings(connection: AdminConnection, role: string, names: string[]): Promise<Record<string, string> | undefined> {
     return withAdminClient(connection, async (client) => {
-        const found = await client.query(
+        const found = await client.query<{ setconfig: string[] | null }>(
             `SELECT s.setconfig FROM pg_roles r
                LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = 0
               WHERE r.rolname = $1`,
@@ -55,7 +55,7 @@ async function readSettings(connection: AdminConnection, role: string, names: st
         );
         if (!found.rowCount) return undefined;
         const current: Record<string, string> = {};
-        for (const entry of (found.rows[0].setconfig as string[] | null) ?? []) {
+        for (const entry of found.rows[0].setconfig ?? []) {
             const at = entry.indexOf("=");
             const name = entry.slice(0, at);
             if (names.includes(name)) current[name] = entry.slice(at + 1);
@@ -79,7 +79,10 @@ const roleSettingsProvider: pulumi.dynamic.ResourceProvider<SettingsInputs, Sett
         return { changes: changed, replaces, deleteBeforeReplace: true };
     },
     async update(_id, olds, news) {
-        await apply(news, Object.keys(olds.settings).filter((n) => !(n in news.settings)));
+        await apply(
+            news,
+            Object.keys(olds.settings).filter((n) => !(n in news.settings)),
+        );
         return { outs: news };
     },
     async read(id, props) {

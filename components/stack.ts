@@ -152,22 +152,26 @@ export function declareStack(config: StackConfig): StackOutputs {
         });
         // The server is part of the name: a move creates everything anew on the new
         // server instead of silently re-pointing state at a server that lacks it.
-        const db = new AppDatabase(`${app.name}@${app.server}`, {
-            app: app.name,
-            server: servers[app.server],
-            database: app.database,
-            access: app.access,
-            runtimeConnectionLimit: app.connectionLimit,
-            migrateConnectionLimit: app.migrateConnectionLimit,
-            statementTimeoutMs: app.statementTimeoutMs,
-            idleInTransactionSessionTimeoutMs: app.idleInTransactionSessionTimeoutMs,
-            idleSessionTimeoutMs: app.idleSessionTimeoutMs,
-            rotation: app.rotation,
-            extraRoles: app.extraRoles,
-            protect: config.protect,
-            retainOnDelete: config.protect,
-            createDatabaseAfter: lastDatabase[app.server],
-        }, { dependsOn: [guard] });
+        const db = new AppDatabase(
+            `${app.name}@${app.server}`,
+            {
+                app: app.name,
+                server: servers[app.server],
+                database: app.database,
+                access: app.access,
+                runtimeConnectionLimit: app.connectionLimit,
+                migrateConnectionLimit: app.migrateConnectionLimit,
+                statementTimeoutMs: app.statementTimeoutMs,
+                idleInTransactionSessionTimeoutMs: app.idleInTransactionSessionTimeoutMs,
+                idleSessionTimeoutMs: app.idleSessionTimeoutMs,
+                rotation: app.rotation,
+                extraRoles: app.extraRoles,
+                protect: config.protect,
+                retainOnDelete: config.protect,
+                createDatabaseAfter: lastDatabase[app.server],
+            },
+            { dependsOn: [guard] },
+        );
         lastDatabase[app.server] = db.database;
         apps[app.name] = {
             placement: app.placement,
@@ -198,7 +202,11 @@ export function declareStack(config: StackConfig): StackOutputs {
     const pgHba = Object.fromEntries(
         Object.entries(config.servers).map(([name, server]) => [
             name,
-            pgHbaLines(name, server, Object.values(config.apps).filter((a) => a.server === name)),
+            pgHbaLines(
+                name,
+                server,
+                Object.values(config.apps).filter((a) => a.server === name),
+            ),
         ]),
     );
     return { apps, budgets, pgHba };

@@ -17,4 +17,5 @@ bash scripts/setup.sh --docker
 # shellcheck source=scripts/pulumi-env.sh
 source scripts/pulumi-env.sh
 npx tsc --noEmit
+npm run --silent lint
 exec npx vitest run "$@"

@@ -32,7 +32,10 @@ const envFilePath = config.get("envFilePath");
 const namespace = config.get("namespace");
 
 /** Kubernetes object names are DNS-1123 subdomains: `claude_bridge` becomes `claude-bridge-database`. */
-export const kubernetesSecretName = `${app}-database`.toLowerCase().replace(/[^a-z0-9.-]+/g, "-").replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, "");
+export const kubernetesSecretName = `${app}-database`
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, "-")
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, "");
 
 const databases = new pulumi.StackReference("app-databases", { name: source });
 
@@ -40,7 +43,13 @@ const databases = new pulumi.StackReference("app-databases", { name: source });
 function pickUrl(apps: Record<string, AppFacts> | undefined): string {
     const facts = apps?.[app];
     if (!facts) {
-        throw new pulumi.RunError(`app "${app}" is not in ${source}'s apps output (it has: ${Object.keys(apps ?? {}).sort().join(", ") || "none"})`);
+        throw new pulumi.RunError(
+            `app "${app}" is not in ${source}'s apps output (it has: ${
+                Object.keys(apps ?? {})
+                    .sort()
+                    .join(", ") || "none"
+            })`,
+        );
     }
     const url = role === "runtime" ? facts.runtimeUrl : role === "migrate" ? facts.migrateUrl : facts.extraRoleUrls?.[role];
     if (!url) {

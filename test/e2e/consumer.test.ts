@@ -27,7 +27,8 @@ class ConsumerStack {
 
     static async create(source: TestStack, config: Record<string, string>): Promise<ConsumerStack> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "app-databases-consumer-"));
-        for (const entry of ["Pulumi.yaml", "package.json", "index.ts", "tsconfig.json"]) fs.copyFileSync(path.join(CONSUMER_DIR, entry), path.join(dir, entry));
+        for (const entry of ["Pulumi.yaml", "package.json", "index.ts", "tsconfig.json"])
+            fs.copyFileSync(path.join(CONSUMER_DIR, entry), path.join(dir, entry));
         fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
         const ws = await LocalWorkspace.create({
             workDir: dir,
@@ -84,7 +85,9 @@ beforeAll(async () => {
     await cluster.start();
     databases = await TestStack.create({
         config: {
-            servers: { local: { host: "127.0.0.1", port: cluster.port, sslmode: "disable", admin: { username: "postgres", superuser: true } } },
+            servers: {
+                local: { host: "127.0.0.1", port: cluster.port, sslmode: "disable", admin: { username: "postgres", superuser: true } },
+            },
             apps: { [APP]: { access: "readwrite", connectionLimit: 3 } },
         },
         secrets: [{ path: "servers.local.admin.password", value: cluster.adminPassword }],

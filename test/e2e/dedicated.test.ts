@@ -61,7 +61,12 @@ afterAll(async () => {
 describe("dedicated containers, for real", () => {
     it("brings up two dedicated apps and a shared one whose roles work only on their own server", async () => {
         const apps = outputs.apps;
-        expect(apps.alpha).toMatchObject({ placement: "dedicated", host: "127.0.0.1", port: ports.alpha, internalHost: containerOf("alpha") });
+        expect(apps.alpha).toMatchObject({
+            placement: "dedicated",
+            host: "127.0.0.1",
+            port: ports.alpha,
+            internalHost: containerOf("alpha"),
+        });
         expect(apps.gamma).toMatchObject({ placement: "shared", port: cluster.port });
         for (const app of ["alpha", "beta", "gamma"]) {
             expect(await queryUrl(apps[app].runtimeUrl, "SELECT current_user AS u")).toEqual([{ u: `${app}_app` }]);

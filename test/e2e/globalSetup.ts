@@ -9,16 +9,22 @@ export default function setup(): void {
     const problems: string[] = [];
     const pulumi = spawnSync("pulumi", ["version"], { encoding: "utf8" });
     if (pulumi.status !== 0) {
-        problems.push("the pulumi CLI is not on PATH: build it with `bash scripts/toolchain.sh`, then `source scripts/pulumi-env.sh` (scripts/test.sh does both)");
+        problems.push(
+            "the pulumi CLI is not on PATH: build it with `bash scripts/toolchain.sh`, then `source scripts/pulumi-env.sh` (scripts/test.sh does both)",
+        );
     } else {
         const plugins = spawnSync("pulumi", ["plugin", "ls", "--json"], { encoding: "utf8" });
         const names = plugins.status === 0 ? (JSON.parse(plugins.stdout || "[]") as { name: string }[]).map((p) => p.name) : [];
         for (const wanted of ["postgresql", "random", "docker"]) {
-            if (!names.includes(wanted)) problems.push(`the ${wanted} provider plugin is not installed in PULUMI_HOME=${process.env.PULUMI_HOME ?? "(unset)"}: run \`bash scripts/toolchain.sh\``);
+            if (!names.includes(wanted))
+                problems.push(
+                    `the ${wanted} provider plugin is not installed in PULUMI_HOME=${process.env.PULUMI_HOME ?? "(unset)"}: run \`bash scripts/toolchain.sh\``,
+                );
         }
     }
     for (const tool of ["pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs"]) {
-        if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) problems.push(`${tool} is not on PATH: run \`bash scripts/toolchain.sh\` and source scripts/pulumi-env.sh`);
+        if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0)
+            problems.push(`${tool} is not on PATH: run \`bash scripts/toolchain.sh\` and source scripts/pulumi-env.sh`);
     }
     const image = process.env.APP_DATABASES_PG_IMAGE ?? "app-databases/postgres:15";
     if (spawnSync("docker", ["info"], { stdio: "ignore" }).status !== 0) {

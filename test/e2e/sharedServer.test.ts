@@ -15,9 +15,19 @@ let outputs: Record<string, any>;
 
 function appConfig() {
     return {
-        shop: { access: "readwrite", connectionLimit: 3, statementTimeoutMs: 1500, idleInTransactionSessionTimeoutMs: 2500, idleSessionTimeoutMs: 60000 },
+        shop: {
+            access: "readwrite",
+            connectionLimit: 3,
+            statementTimeoutMs: 1500,
+            idleInTransactionSessionTimeoutMs: 2500,
+            idleSessionTimeoutMs: 60000,
+        },
         reports: { access: "readonly", connectionLimit: 2 },
-        billing: { access: "migrations", connectionLimit: 2, extraRoles: { billing_dashboard: { access: "readonly", connectionLimit: 1 } } },
+        billing: {
+            access: "migrations",
+            connectionLimit: 2,
+            extraRoles: { billing_dashboard: { access: "readonly", connectionLimit: 1 } },
+        },
     } as Record<string, any>;
 }
 
@@ -28,7 +38,8 @@ function config(apps = appConfig()) {
     };
 }
 
-const urls = () => outputs.apps as Record<string, { runtimeUrl: string; migrateUrl: string; database: string; extraRoleUrls: Record<string, string> }>;
+const urls = () =>
+    outputs.apps as Record<string, { runtimeUrl: string; migrateUrl: string; database: string; extraRoleUrls: Record<string, string> }>;
 
 beforeAll(async () => {
     await cluster.start();
@@ -68,7 +79,10 @@ describe("a shared server, for real", () => {
 
     it("gives the runtime role what its access level says on tables the migrate role creates", async () => {
         for (const facts of Object.values(urls())) {
-            await queryUrl(facts.migrateUrl, "CREATE TABLE items (id serial PRIMARY KEY, name text); INSERT INTO items (name) VALUES ('seed')");
+            await queryUrl(
+                facts.migrateUrl,
+                "CREATE TABLE items (id serial PRIMARY KEY, name text); INSERT INTO items (name) VALUES ('seed')",
+            );
         }
         // readwrite: read, write, use the sequence
         await queryUrl(urls().shop.runtimeUrl, "INSERT INTO items (name) VALUES ('from app')");
@@ -76,7 +90,9 @@ describe("a shared server, for real", () => {
         await queryUrl(urls().shop.runtimeUrl, "UPDATE items SET name = 'x'; DELETE FROM items WHERE id = 1");
         // readonly: read only
         expect(await queryUrl(urls().reports.runtimeUrl, "SELECT name FROM items")).toEqual([{ name: "seed" }]);
-        await expect(queryUrl(urls().reports.runtimeUrl, "INSERT INTO items (name) VALUES ('no')")).rejects.toThrow(/permission denied for table items/);
+        await expect(queryUrl(urls().reports.runtimeUrl, "INSERT INTO items (name) VALUES ('no')")).rejects.toThrow(
+            /permission denied for table items/,
+        );
         // migrations: nothing until the app's migrations grant it
         await expect(queryUrl(urls().billing.runtimeUrl, "SELECT * FROM items")).rejects.toThrow(/permission denied for table items/);
         // an extra readonly role on the same database
@@ -89,10 +105,23 @@ describe("a shared server, for real", () => {
                FROM pg_roles WHERE rolname ~ '_(app|migrate|dashboard)$' ORDER BY 1`,
         );
         expect(roles.map((r) => r.rolname)).toEqual([
-            "billing_app", "billing_dashboard", "billing_migrate", "reports_app", "reports_migrate", "shop_app", "shop_migrate",
+            "billing_app",
+            "billing_dashboard",
+            "billing_migrate",
+            "reports_app",
+            "reports_migrate",
+            "shop_app",
+            "shop_migrate",
         ]);
         for (const r of roles) {
-            expect(r, r.rolname).toMatchObject({ rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolreplication: false, rolbypassrls: false, rolcanlogin: true });
+            expect(r, r.rolname).toMatchObject({
+                rolsuper: false,
+                rolcreaterole: false,
+                rolcreatedb: false,
+                rolreplication: false,
+                rolbypassrls: false,
+                rolcanlogin: true,
+            });
         }
     });
 
@@ -150,7 +179,11 @@ describe("a shared server, for real", () => {
     it("keeps every password out of the state file, the plain outputs and the preview", async () => {
         const passwords = [cluster.adminPassword];
         for (const facts of Object.values(urls())) {
-            passwords.push(passwordOf(facts.runtimeUrl), passwordOf(facts.migrateUrl), ...Object.values(facts.extraRoleUrls).map(passwordOf));
+            passwords.push(
+                passwordOf(facts.runtimeUrl),
+                passwordOf(facts.migrateUrl),
+                ...Object.values(facts.extraRoleUrls).map(passwordOf),
+            );
         }
         expect(passwords.length).toBe(8);
         const state = stack.stateFile();

@@ -69,7 +69,10 @@ describe("bad input through the real CLI", () => {
         const config = baseConfig("127.0.0.1", cluster.port);
         mutate(config);
         const admin = config?.servers?.lab?.admin;
-        const secrets = admin && typeof admin === "object" && typeof admin.password === "string" ? [{ path: "servers.lab.admin.password", value: admin.password }] : [];
+        const secrets =
+            admin && typeof admin === "object" && typeof admin.password === "string"
+                ? [{ path: "servers.lab.admin.password", value: admin.password }]
+                : [];
         if (secrets.length > 0) delete admin.password;
         await stack.setConfig(config, secrets);
         let output = "";
@@ -154,16 +157,23 @@ describe("passwords", () => {
         const stack = await newStack({ servers: { local: server() }, apps: { steady: { extraRoles: { steady_ro: {} } } } });
         await stack.stack.up({ onOutput: () => undefined });
         try {
-        const first = statePasswords(stack);
-        expect(Object.keys(first).sort()).toEqual(["steady@local-app-password", "steady@local-migrate-password", "steady@local-steady_ro-password"]);
-        for (let i = 0; i < 10; i++) {
-            const up = await stack.stack.up({ onOutput: () => undefined });
-            expect(Object.keys(up.summary.resourceChanges ?? {}).filter((k) => k !== "same"), `up #${i + 2}`).toEqual([]);
-        }
-        expect(statePasswords(stack)).toEqual(first);
-        const { apps } = await stack.outputs();
-        expect(passwordOf(apps.steady.runtimeUrl)).toBe(first["steady@local-app-password"]);
-        await queryUrl(apps.steady.runtimeUrl, "SELECT 1");
+            const first = statePasswords(stack);
+            expect(Object.keys(first).sort()).toEqual([
+                "steady@local-app-password",
+                "steady@local-migrate-password",
+                "steady@local-steady_ro-password",
+            ]);
+            for (let i = 0; i < 10; i++) {
+                const up = await stack.stack.up({ onOutput: () => undefined });
+                expect(
+                    Object.keys(up.summary.resourceChanges ?? {}).filter((k) => k !== "same"),
+                    `up #${i + 2}`,
+                ).toEqual([]);
+            }
+            expect(statePasswords(stack)).toEqual(first);
+            const { apps } = await stack.outputs();
+            expect(passwordOf(apps.steady.runtimeUrl)).toBe(first["steady@local-app-password"]);
+            await queryUrl(apps.steady.runtimeUrl, "SELECT 1");
         } finally {
             await stack.stack.destroy({ onOutput: () => undefined });
         }
@@ -172,7 +182,12 @@ describe("passwords", () => {
 
 describe("production protection", () => {
     it("refuses to drop a removed app or destroy the stack, and retains the data when retired deliberately", async () => {
-        const config = (apps: Record<string, unknown>, retiredApps: string[] = []) => ({ protect: true, servers: { local: server() }, apps, retiredApps });
+        const config = (apps: Record<string, unknown>, retiredApps: string[] = []) => ({
+            protect: true,
+            servers: { local: server() },
+            apps,
+            retiredApps,
+        });
         const stack = await newStack(config({ ledger: {}, books: {} }));
         await stack.stack.up({ onOutput: () => undefined });
         const { apps } = await stack.outputs();

@@ -87,9 +87,10 @@ describe("RolePair", () => {
     });
 
     it("throws when the app name gives an unusable role name", () => {
-        expect(() => new RolePair("x", { app: "Bad Name", connection: server().connection })).toThrow(/RolePair: `app` gives role name Bad Name_migrate/);
+        expect(() => new RolePair("x", { app: "Bad Name", connection: server().connection })).toThrow(
+            /RolePair: `app` gives role name Bad Name_migrate/,
+        );
     });
-
 });
 
 describe("AppDatabase", () => {
@@ -107,7 +108,16 @@ describe("AppDatabase", () => {
     });
 
     it("revokes CONNECT from PUBLIC and grants it to the app's own roles only", async () => {
-        app("readwrite", { grafana_ro: { access: "readonly", connectionLimit: 3, rotation: 0, statementTimeoutMs: 1000, idleInTransactionSessionTimeoutMs: 1000, idleSessionTimeoutMs: 1000 } });
+        app("readwrite", {
+            grafana_ro: {
+                access: "readonly",
+                connectionLimit: 3,
+                rotation: 0,
+                statementTimeoutMs: 1000,
+                idleInTransactionSessionTimeoutMs: 1000,
+                idleSessionTimeoutMs: 1000,
+            },
+        });
         await settle();
         await settle();
         const access = declared.find((r) => r.type === DATABASE_ACCESS && r.name === "grafana-access")!;
@@ -134,7 +144,14 @@ describe("AppDatabase", () => {
 
     it("gives each extra role its own login, limit, password and access", async () => {
         const db = app("migrations", {
-            grafana_ro: { access: "readonly", connectionLimit: 3, rotation: 1, statementTimeoutMs: 1000, idleInTransactionSessionTimeoutMs: 2000, idleSessionTimeoutMs: 3000 },
+            grafana_ro: {
+                access: "readonly",
+                connectionLimit: 3,
+                rotation: 1,
+                statementTimeoutMs: 1000,
+                idleInTransactionSessionTimeoutMs: 2000,
+                idleSessionTimeoutMs: 3000,
+            },
         });
         const urls = await valueOf(db.extraRoleUrls);
         await settle();
@@ -145,7 +162,9 @@ describe("AppDatabase", () => {
             ["grafana_ro", "table"],
             ["grafana_ro", "sequence"],
         ]);
-        expect(urls).toEqual({ grafana_ro: "postgresql://grafana_ro:pw-grafana-grafana_ro-password@10.0.0.5:5433/grafana?sslmode=require&connect_timeout=10" });
+        expect(urls).toEqual({
+            grafana_ro: "postgresql://grafana_ro:pw-grafana-grafana_ro-password@10.0.0.5:5433/grafana?sslmode=require&connect_timeout=10",
+        });
     });
 
     it("outputs connection facts and secret URLs with sslmode and connect_timeout", async () => {
@@ -169,7 +188,16 @@ describe("AppDatabase", () => {
             app: "grafana",
             server: server(),
             protect,
-            extraRoles: { grafana_ro: { access: "readonly", connectionLimit: 1, rotation: 0, statementTimeoutMs: 0, idleInTransactionSessionTimeoutMs: 0, idleSessionTimeoutMs: 0 } },
+            extraRoles: {
+                grafana_ro: {
+                    access: "readonly",
+                    connectionLimit: 1,
+                    rotation: 0,
+                    statementTimeoutMs: 0,
+                    idleInTransactionSessionTimeoutMs: 0,
+                    idleSessionTimeoutMs: 0,
+                },
+            },
         });
         await valueOf(db.runtimeUrl);
         const flag = (r: pulumi.Resource) => (r as unknown as { __protect?: boolean }).__protect === true;
@@ -179,7 +207,9 @@ describe("AppDatabase", () => {
     });
 
     it("throws naming `database` when the database name is unusable", () => {
-        expect(() => new AppDatabase("x", { app: "x", server: server(), database: "template1" })).toThrow(/AppDatabase: `database`.*system name/);
+        expect(() => new AppDatabase("x", { app: "x", server: server(), database: "template1" })).toThrow(
+            /AppDatabase: `database`.*system name/,
+        );
     });
 });
 
@@ -189,7 +219,14 @@ describe("SharedServer", () => {
         await valueOf(s.connection);
         await settle();
         const [provider] = declared.filter((r) => r.type === "pulumi:providers:postgresql");
-        expect(provider.inputs).toMatchObject({ host: "10.0.0.5", port: "5433", username: "pulumi_admin", sslmode: "require", maxConnections: "2", superuser: "false" });
+        expect(provider.inputs).toMatchObject({
+            host: "10.0.0.5",
+            port: "5433",
+            username: "pulumi_admin",
+            sslmode: "require",
+            maxConnections: "2",
+            superuser: "false",
+        });
         expect(await pulumi.isSecret(s.connection)).toBe(true);
     });
 });

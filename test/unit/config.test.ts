@@ -47,7 +47,12 @@ describe("parseStackConfig", () => {
     it("places apps by the stack default, overridable per app, with dedicated defaults merged", () => {
         const config = baseConfig();
         config.placement = "dedicated";
-        config.dedicated = { image: "registry.lab:5000/postgres:{version}", version: "15", publishPort: true, settings: { work_mem: "8MB" } };
+        config.dedicated = {
+            image: "registry.lab:5000/postgres:{version}",
+            version: "15",
+            publishPort: true,
+            settings: { work_mem: "8MB" },
+        };
         config.apps.grafana = { dedicated: { version: "16.4", hostPort: 56010, settings: { max_locks_per_transaction: "256" } } };
         config.apps.claude_bridge = { placement: "shared" };
         const parsed = parseStackConfig(config);
@@ -83,7 +88,6 @@ describe("parseStackConfig", () => {
         config.apps.grafana.database = "grafana_db";
         expect(parseStackConfig(config).apps.grafana.database).toBe("grafana_db");
     });
-
 
     it("has a bad-input matrix of at least 25 cases", () => {
         expect(badInputs.length).toBeGreaterThanOrEqual(25);
@@ -121,7 +125,9 @@ describe("parseStackConfig", () => {
     });
 
     it("names the count of problems and says nothing was applied", () => {
-        expect(() => parseStackConfig({ servers: {}, apps: { grafana: {} } })).toThrow(/Invalid stack config \(1 problem\); nothing was applied/);
+        expect(() => parseStackConfig({ servers: {}, apps: { grafana: {} } })).toThrow(
+            /Invalid stack config \(1 problem\); nothing was applied/,
+        );
     });
 });
 

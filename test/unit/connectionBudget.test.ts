@@ -18,7 +18,9 @@ const seed002 = {
 describe("computeBudget", () => {
     it("fits seed 002's 81-connection plan under 100 with 3 reserved and headroom", () => {
         const report = computeBudget(seed002);
-        const roleTotal = report.entries.filter((e) => e.kind === "app role" || e.kind === "external role").reduce((s, e) => s + e.connections, 0);
+        const roleTotal = report.entries
+            .filter((e) => e.kind === "app role" || e.kind === "external role")
+            .reduce((s, e) => s + e.connections, 0);
         expect(roleTotal).toBe(81);
         expect(report.total).toBe(81 + 2 + 3 + 5);
         expect(report.fits).toBe(true);
@@ -69,8 +71,15 @@ describe("checkBudgets over stack config", () => {
         const [report] = checkBudgets(config(10));
         expect(report.total).toBe(37);
         expect(report.entries.map((e) => e.name)).toEqual([
-            "one_migrate", "one_app", "two_migrate", "two_app", "two_ro", "grafana_ro",
-            "(provisioning tool)", "(superuser_reserved_connections)", "(admin headroom)",
+            "one_migrate",
+            "one_app",
+            "two_migrate",
+            "two_app",
+            "two_ro",
+            "grafana_ro",
+            "(provisioning tool)",
+            "(superuser_reserved_connections)",
+            "(admin headroom)",
         ]);
     });
 

@@ -9,9 +9,33 @@ beforeEach(reset);
 
 describe("tuningSettings", () => {
     it.each([
-        [512, 17, { max_connections: "17", shared_buffers: "128MB", effective_cache_size: "384MB", maintenance_work_mem: "32MB", work_mem: "7MB" }],
-        [2048, 200, { max_connections: "200", shared_buffers: "512MB", effective_cache_size: "1536MB", maintenance_work_mem: "128MB", work_mem: "2MB" }],
-        [64, 500, { max_connections: "500", shared_buffers: "16MB", effective_cache_size: "48MB", maintenance_work_mem: "16MB", work_mem: "1MB" }],
+        [
+            512,
+            17,
+            {
+                max_connections: "17",
+                shared_buffers: "128MB",
+                effective_cache_size: "384MB",
+                maintenance_work_mem: "32MB",
+                work_mem: "7MB",
+            },
+        ],
+        [
+            2048,
+            200,
+            {
+                max_connections: "200",
+                shared_buffers: "512MB",
+                effective_cache_size: "1536MB",
+                maintenance_work_mem: "128MB",
+                work_mem: "2MB",
+            },
+        ],
+        [
+            64,
+            500,
+            { max_connections: "500", shared_buffers: "16MB", effective_cache_size: "48MB", maintenance_work_mem: "16MB", work_mem: "1MB" },
+        ],
     ])("sizes a %d MB container with %d connections", (memoryMb, maxConnections, expected) => {
         expect(tuningSettings(memoryMb, maxConnections)).toEqual(expected);
     });
@@ -52,11 +76,16 @@ describe("DedicatedServer", () => {
         ]);
         expect(container.inputs.command).toEqual([
             "postgres",
-            "-c", "max_connections=17",
-            "-c", "shared_buffers=128MB",
-            "-c", "effective_cache_size=384MB",
-            "-c", "maintenance_work_mem=32MB",
-            "-c", "work_mem=7MB",
+            "-c",
+            "max_connections=17",
+            "-c",
+            "shared_buffers=128MB",
+            "-c",
+            "effective_cache_size=384MB",
+            "-c",
+            "maintenance_work_mem=32MB",
+            "-c",
+            "work_mem=7MB",
         ]);
         expect(container.secretInputs).toContain("envs");
         expect(container.inputs.envs[0]).toBe("POSTGRES_PASSWORD=pw-dedicated-grafana-superuser-password");
@@ -78,7 +107,13 @@ describe("DedicatedServer", () => {
         await valueOf(server.connection);
         await settle();
         const [provider] = declared.filter((r) => r.type === "pulumi:providers:postgresql");
-        expect(provider.inputs).toMatchObject({ host: "127.0.0.1", port: "56001", username: "postgres", sslmode: "disable", superuser: "true" });
+        expect(provider.inputs).toMatchObject({
+            host: "127.0.0.1",
+            port: "56001",
+            username: "postgres",
+            sslmode: "disable",
+            superuser: "true",
+        });
         expect(provider.secretInputs).toContain("password");
         expect(await pulumi.isSecret(server.connection)).toBe(true);
     });
@@ -86,7 +121,9 @@ describe("DedicatedServer", () => {
     it("gives an AppDatabase on it the same roles and both addresses", async () => {
         const server = new DedicatedServer("dedicated-grafana", { ...args, hostPort: 56001 });
         const db = new AppDatabase("grafana", { app: "grafana", server });
-        expect(await valueOf(db.runtimeUrl)).toBe("postgresql://grafana_app:pw-grafana-app-password@127.0.0.1:56001/grafana?sslmode=disable&connect_timeout=10");
+        expect(await valueOf(db.runtimeUrl)).toBe(
+            "postgresql://grafana_app:pw-grafana-app-password@127.0.0.1:56001/grafana?sslmode=disable&connect_timeout=10",
+        );
         expect(await valueOf(db.internalRuntimeUrl)).toBe(
             "postgresql://grafana_app:pw-grafana-app-password@app-databases-dev-grafana-db:5432/grafana?sslmode=disable&connect_timeout=10",
         );

@@ -47,7 +47,8 @@ describe("moveProblem", () => {
 });
 
 describe("factProblems", () => {
-    const server = parseStackConfig({ servers: { lab: { host: "h", admin: { username: "a", password: "p" }, maxConnections: 200 } } }).servers.lab;
+    const server = parseStackConfig({ servers: { lab: { host: "h", admin: { username: "a", password: "p" }, maxConnections: 200 } } })
+        .servers.lab;
     it("flags a budget computed on more connections than the server has", () => {
         expect(factProblems("lab", server, { versionNum: 160004, maxConnections: 100, superuserReservedConnections: 3 })).toEqual([
             "servers.lab.maxConnections is 200 but the server's max_connections is 100: the budget would be computed on connections that do not exist",
@@ -74,8 +75,8 @@ describe("pg_hba helpers", () => {
         expect(hbaConnectionType(sslmode)).toBe(type);
     });
     it.each(["10.0.0.0/33", "10.0.0/8", "fe80::/129", "lab-net"])("rejects the CIDR %s with its path", (cidr) => {
-        expect(() => parseStackConfig({ servers: { lab: { host: "h", admin: { username: "a", password: "p" }, clientCidrs: [cidr] } } })).toThrow(
-            /servers\.lab\.clientCidrs\.0: expected a network in CIDR notation/,
-        );
+        expect(() =>
+            parseStackConfig({ servers: { lab: { host: "h", admin: { username: "a", password: "p" }, clientCidrs: [cidr] } } }),
+        ).toThrow(/servers\.lab\.clientCidrs\.0: expected a network in CIDR notation/);
     });
 });

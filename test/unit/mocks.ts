@@ -40,7 +40,7 @@ export const declared: DeclaredResource[] = [];
  */
 export function installMocks(stack = "test"): void {
     declared.length = 0;
-    pulumi.runtime.setMocks(
+    void pulumi.runtime.setMocks(
         {
             newResource(args: pulumi.runtime.MockResourceArgs) {
                 const secretInputs = Object.entries(args.inputs)

@@ -41,7 +41,13 @@ describe("index.ts", async () => {
         expect(count("app-databases:index:SharedServer")).toEqual(["local"]);
         expect(count("postgresql:index/database:Database")).toEqual(["grafana@local", "claude_bridge@local"]);
         expect(count("postgresql:index/role:Role").sort()).toEqual(
-            ["claude_bridge@local-app", "claude_bridge@local-bridge_ro", "claude_bridge@local-migrate", "grafana@local-app", "grafana@local-migrate"].sort(),
+            [
+                "claude_bridge@local-app",
+                "claude_bridge@local-bridge_ro",
+                "claude_bridge@local-migrate",
+                "grafana@local-app",
+                "grafana@local-migrate",
+            ].sort(),
         );
     });
 

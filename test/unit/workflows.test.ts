@@ -48,7 +48,7 @@ const isPulumiAction = (step: Dict) => typeof step.uses === "string" && step.use
 
 /** The stacks a step's `stack-name` can take: a literal, or every value of the matrix key it names. */
 function stacksOf(job: Dict, stackName: unknown): string[] {
-    const text = String(stackName ?? "");
+    const text = typeof stackName === "string" ? stackName : "";
     const m = /^\$\{\{\s*matrix\.([A-Za-z_][\w-]*)\s*\}\}$/.exec(text);
     if (!m) return [text];
     const values = job.strategy?.matrix?.[m[1]];
@@ -71,8 +71,7 @@ function upsOf(job: Dict): string[] {
     return stacks;
 }
 
-const environmentName = (job: Dict): string | undefined =>
-    typeof job.environment === "string" ? job.environment : job.environment?.name;
+const environmentName = (job: Dict): string | undefined => (typeof job.environment === "string" ? job.environment : job.environment?.name);
 
 /** Every key/value of `env:` and `with:` maps anywhere in a workflow. */
 function settings(doc: Dict): [string, unknown][] {
@@ -91,18 +90,14 @@ function settings(doc: Dict): [string, unknown][] {
 }
 
 describe("GitHub Actions workflows", () => {
-    it(
-        "pass actionlint",
-        () => {
-            // The first run on a machine builds actionlint (cached outside the repo); later runs take well under a second.
-            const result = spawnSync("bash", [path.join(ROOT, "scripts", "actionlint.sh")], { cwd: ROOT, encoding: "utf8" });
-            const report = `${result.stdout}\n${result.stderr}`;
-            if (result.status !== 0) console.error(report);
-            expect(result.error, report).toBeUndefined();
-            expect(result.status, report).toBe(0);
-        },
-        300_000,
-    );
+    it("pass actionlint", () => {
+        // The first run on a machine builds actionlint (cached outside the repo); later runs take well under a second.
+        const result = spawnSync("bash", [path.join(ROOT, "scripts", "actionlint.sh")], { cwd: ROOT, encoding: "utf8" });
+        const report = `${result.stdout}\n${result.stderr}`;
+        if (result.status !== 0) console.error(report);
+        expect(result.error, report).toBeUndefined();
+        expect(result.status, report).toBe(0);
+    }, 300_000);
 
     it("are a preview workflow and a deploy workflow", () => {
         expect(workflows().map((w) => w.file)).toEqual(["deploy.yml", "preview.yml"]);

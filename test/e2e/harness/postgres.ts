@@ -15,7 +15,12 @@ import { Client, ClientConfig } from "pg";
 export function postgresBinDir(): string {
     if (process.env.PG_BIN) return process.env.PG_BIN;
     const root = "/usr/lib/postgresql";
-    const versions = fs.existsSync(root) ? fs.readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => +b - +a) : [];
+    const versions = fs.existsSync(root)
+        ? fs
+              .readdirSync(root)
+              .filter((v) => /^\d+$/.test(v))
+              .sort((a, b) => +b - +a)
+        : [];
     for (const v of versions) {
         const dir = path.join(root, v, "bin");
         if (fs.existsSync(path.join(dir, "initdb"))) return dir;
