@@ -221,7 +221,7 @@ export const stackConfigSchema = z.strictObject({
     /** Where apps go unless they say otherwise. */
     placement: oneOf(PLACEMENTS).default("shared"),
     /** Defaults of dedicated servers. */
-    dedicated: z.unknown().optional(),
+    dedicated: z.unknown().default({}),
     /**
      * Production protection: databases, roles and volumes cannot be deleted by
      * Pulumi, and every app resource is retained (left in place) if it ever is.
