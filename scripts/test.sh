@@ -17,5 +17,6 @@ bash scripts/setup.sh --docker
 # shellcheck source=scripts/pulumi-env.sh
 source scripts/pulumi-env.sh
 npx tsc --noEmit
+npm run --silent build # dist/: the package entry point other programs import
 npm run --silent lint
 exec npx vitest run "$@"

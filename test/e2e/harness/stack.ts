@@ -25,6 +25,12 @@ export interface TestStackOptions {
     readonly secrets?: readonly SecretSetting[];
     /** Stack name. @default "e2e-<random>" */
     readonly stackName?: string;
+    /**
+     * Run another program instead of this project: its directory is copied and
+     * given a node_modules where `app-databases` is this package (as an npm
+     * install of it would be) next to this project's dependencies.
+     */
+    readonly program?: { readonly dir: string; readonly project: string };
 }
 
 export class TestStack {
@@ -34,18 +40,30 @@ export class TestStack {
         readonly dir: string,
         readonly backendDir: string,
         readonly passphrase: string,
+        /** The Pulumi project name, which is also the config namespace. */
+        readonly project: string,
     ) {}
 
     static async create(options: TestStackOptions): Promise<TestStack> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "app-databases-stack-"));
         const projectDir = path.join(dir, "project");
         const backendDir = path.join(dir, "state");
-        fs.mkdirSync(projectDir);
         fs.mkdirSync(backendDir);
-        for (const entry of PROJECT_FILES) {
-            fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(projectDir, entry), { recursive: true });
+        if (options.program) {
+            fs.cpSync(options.program.dir, projectDir, { recursive: true });
+            const modules = path.join(projectDir, "node_modules");
+            fs.mkdirSync(modules);
+            for (const entry of fs.readdirSync(path.join(PROJECT_ROOT, "node_modules"))) {
+                fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules", entry), path.join(modules, entry));
+            }
+            fs.symlinkSync(PROJECT_ROOT, path.join(modules, "app-databases"));
+        } else {
+            fs.mkdirSync(projectDir);
+            for (const entry of PROJECT_FILES) {
+                fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(projectDir, entry), { recursive: true });
+            }
+            fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(projectDir, "node_modules"));
         }
-        fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(projectDir, "node_modules"));
 
         const passphrase = randomBytes(12).toString("hex");
         const stackName = options.stackName ?? `e2e-${randomBytes(3).toString("hex")}`;
@@ -59,7 +77,7 @@ export class TestStack {
             },
         });
         const stack = await Stack.create(stackName, ws);
-        const t = new TestStack(stack, projectDir, backendDir, passphrase);
+        const t = new TestStack(stack, projectDir, backendDir, passphrase, options.program?.project ?? "app-databases");
         await t.setConfig(options.config, options.secrets ?? []);
         return t;
     }
@@ -69,11 +87,11 @@ export class TestStack {
         const file = path.join(this.dir, `Pulumi.${this.stack.name}.yaml`);
         const current = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
         const salt = /^encryptionsalt:\s*(\S+)/m.exec(current)?.[1];
-        const namespaced = Object.fromEntries(Object.entries(config).map(([k, v]) => [`app-databases:${k}`, v]));
+        const namespaced = Object.fromEntries(Object.entries(config).map(([k, v]) => [`${this.project}:${k}`, v]));
         // JSON is YAML: no YAML library needed to write the stack file.
         fs.writeFileSync(file, JSON.stringify({ ...(salt ? { encryptionsalt: salt } : {}), config: namespaced }, null, 2));
         for (const secret of secrets) {
-            await this.stack.setConfig(`app-databases:${secret.path}`, { value: secret.value, secret: true }, true);
+            await this.stack.setConfig(`${this.project}:${secret.path}`, { value: secret.value, secret: true }, true);
         }
     }
 
