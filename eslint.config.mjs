@@ -4,7 +4,7 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/", "bin/", ".pulumi-home/", ".dev/", "bench/results/", "bench/work/", "**/*.js", "**/*.mjs"] },
+    { ignores: ["node_modules/", "bin/", "dist/", ".pulumi-home/", ".dev/", "bench/results/", "bench/work/", "**/*.js", "**/*.mjs"] },
     ...tseslint.configs.recommendedTypeChecked,
     {
         languageOptions: {
