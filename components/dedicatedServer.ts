@@ -133,6 +133,8 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
                 wait: true,
                 waitTimeout: 180,
                 memory: args.memoryMb,
+                // Equal to memory: no swap for a database (and Docker's default of twice memory reads back as a diff).
+                memorySwap: args.memoryMb,
                 restart: "unless-stopped",
                 logDriver: "json-file",
                 logOpts: { "max-size": "10m", "max-file": "3" },

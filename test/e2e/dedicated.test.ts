@@ -80,6 +80,11 @@ describe("dedicated containers, for real", () => {
         expect(apps.alpha.internalRuntimeUrl).toContain(`@${containerOf("alpha")}:5432/alpha`);
     });
 
+    it("changes nothing on a second preview", async () => {
+        const preview = await stack.stack.preview({ onOutput: () => undefined });
+        expect(Object.keys(preview.changeSummary).filter((k) => k !== "same")).toEqual([]);
+    });
+
     it("publishes each container's port on 127.0.0.1 only", () => {
         for (const app of ["alpha", "beta"]) {
             const [info] = dockerJson("inspect", containerOf(app));

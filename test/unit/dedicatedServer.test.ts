@@ -63,6 +63,7 @@ describe("DedicatedServer", () => {
             image: "postgres:16-alpine",
             restart: "unless-stopped",
             memory: 512,
+            memorySwap: 512,
             wait: true,
             logDriver: "json-file",
             logOpts: { "max-size": "10m", "max-file": "3" },
