@@ -3,8 +3,8 @@
  * SQL helpers the dynamic resources (DatabaseAccess, RoleSettings) share.
  *
  * These run inside Pulumi's dynamic provider process: `pg` is required lazily
- * so the functions serialize cleanly, and every connection is closed at once,
- * so the tool holds at most one extra session per operation.
+ * so the functions serialize cleanly, sessions are opened one at a time and
+ * closed at once, so the dynamic resources hold at most one connection.
  */
 import type { Client } from "pg";
 
@@ -36,8 +36,25 @@ export function sslOption(sslmode: string): false | { rejectUnauthorized: boolea
     }
 }
 
+/**
+ * One session at a time per provider process: the engine runs many dynamic
+ * resources at once, and each would otherwise hold its own connection. Kept on
+ * globalThis so it is shared by every serialized provider in the process.
+ */
+async function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const g = globalThis as { __appDatabasesSqlGate?: Promise<unknown> };
+    const previous = g.__appDatabasesSqlGate ?? Promise.resolve();
+    const run = previous.then(work, work);
+    g.__appDatabasesSqlGate = run.catch(() => undefined);
+    return run;
+}
+
 /** Runs `work` on a fresh session to `database` (default: the maintenance database), then closes it. */
 export async function withAdminClient<T>(connection: AdminConnection, work: (client: Client) => Promise<T>, database?: string): Promise<T> {
+    return oneAtATime(() => withAdminSession(connection, work, database));
+}
+
+async function withAdminSession<T>(connection: AdminConnection, work: (client: Client) => Promise<T>, database?: string): Promise<T> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const pg = require("pg") as typeof import("pg");
     const client = new pg.Client({

@@ -425,6 +425,9 @@ function resolveApp(name: string, raw: AppConfig, context: ResolveContext, issue
     return { ...app, name, placement, server, database };
 }
 
+/** Apps in name order (stack config arrives with its keys sorted; tests may not). */
+const byName = (apps: Record<string, ResolvedApp>) => Object.values(apps).sort((a, b) => a.name.localeCompare(b.name));
+
 /** Published host ports must not clash with each other or with a local shared server. */
 function portIssues(apps: Record<string, ResolvedApp>, servers: Record<string, ServerConfig>): ConfigIssue[] {
     const issues: ConfigIssue[] = [];
@@ -432,7 +435,7 @@ function portIssues(apps: Record<string, ResolvedApp>, servers: Record<string, S
     for (const [key, server] of Object.entries(servers)) {
         if (["127.0.0.1", "localhost", "::1"].includes(server.host)) taken.set(server.port, `servers.${key}.port`);
     }
-    for (const app of Object.values(apps)) {
+    for (const app of byName(apps)) {
         const port = app.dedicated?.hostPort;
         if (port === undefined) continue;
         const owner = taken.get(port);
@@ -471,12 +474,17 @@ function namingIssues(apps: Record<string, ResolvedApp>, servers: Record<string,
         }
         claim(roleOwners, server, config.admin.username, `servers.${server}.admin.username`, "role");
     }
-    for (const app of Object.values(apps)) {
+    // Derived names first, then extra roles, each in name order: the same
+    // config gives the same message whatever order its keys arrive in.
+    const sorted = byName(apps);
+    for (const app of sorted) {
         claim(databaseOwners, app.server, app.database, `apps.${app.name}.database`, "database");
         const roles = roleNamesFor(app.name);
         claim(roleOwners, app.server, roles.migrate, `apps.${app.name}`, "role");
         claim(roleOwners, app.server, roles.runtime, `apps.${app.name}`, "role");
-        for (const role of Object.keys(app.extraRoles)) {
+    }
+    for (const app of sorted) {
+        for (const role of Object.keys(app.extraRoles).sort()) {
             claim(roleOwners, app.server, role, `apps.${app.name}.extraRoles.${role}`, "role");
         }
     }

@@ -112,14 +112,14 @@ export const badInputs: [string, (c: any) => void, string, string][] = [
     [
         "two apps on one database",
         (c) => (c.apps.claude_bridge.database = "grafana"),
-        "apps.claude_bridge.database",
-        "database grafana on server lab is already used by apps.grafana.database",
+        "apps.grafana.database",
+        "database grafana on server lab is already used by apps.claude_bridge.database",
     ],
     [
         "an extra role clashing with a derived role",
         (c) => (c.apps.claude_bridge.extraRoles = { grafana_app: {} }),
         "apps.claude_bridge.extraRoles.grafana_app",
-        "role grafana_app on server lab is already used",
+        "role grafana_app on server lab is already used by apps.grafana",
     ],
     [
         "an extra role named like an external role",
@@ -193,8 +193,8 @@ export const badInputs: [string, (c: any) => void, string, string][] = [
             c.apps.grafana = { placement: "dedicated", dedicated: { hostPort: 56001 } };
             c.apps.claude_bridge = { placement: "dedicated", dedicated: { hostPort: 56001 } };
         },
-        "apps.claude_bridge.dedicated.hostPort",
-        "host port 56001 is also used by apps.grafana.dedicated.hostPort",
+        "apps.grafana.dedicated.hostPort",
+        "host port 56001 is also used by apps.claude_bridge.dedicated.hostPort",
     ],
     [
         "a host port taken by a local shared server",
