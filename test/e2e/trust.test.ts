@@ -3,10 +3,13 @@
  * nothing lost, nothing leaked, nothing applied when the input is wrong.
  */
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { load } from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { badInputs, baseConfig } from "../badInputs";
 import { freePort, passwordOf, queryUrl, TestCluster, withDatabase } from "./harness/postgres";
-import { TestStack } from "./harness/stack";
+import { PROJECT_ROOT, TestStack } from "./harness/stack";
 
 const cluster = new TestCluster();
 const stacks: TestStack[] = [];
@@ -56,6 +59,14 @@ function statePasswords(stack: TestStack): Record<string, string> {
     return passwords;
 }
 
+/** The first top-level key whose value breaks the type Pulumi.yaml declares for it, if any. */
+function declaredTypeViolation(config: Record<string, unknown>): string | undefined {
+    const declared = (load(fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { type: string }> })
+        .config;
+    const typeOf = (v: unknown) => (Array.isArray(v) ? "array" : typeof v === "number" ? "integer" : typeof v);
+    return Object.keys(config).find((key) => key in declared && config[key] !== undefined && typeOf(config[key]) !== declared[key].type);
+}
+
 describe("bad input through the real CLI", () => {
     let stack: TestStack;
     let catalogBefore: Awaited<ReturnType<TestCluster["catalog"]>>;
@@ -65,7 +76,7 @@ describe("bad input through the real CLI", () => {
         catalogBefore = await cluster.catalog();
     });
 
-    it.each(badInputs)("fails preview before any resource when given %s", async (_case, mutate, path, message) => {
+    it.each(badInputs)("fails preview before any resource when given %s", async (_case, mutate, configPath, message) => {
         const config = baseConfig("127.0.0.1", cluster.port);
         mutate(config);
         const admin = config?.servers?.lab?.admin;
@@ -76,10 +87,19 @@ describe("bad input through the real CLI", () => {
         if (secrets.length > 0) delete admin.password;
         await stack.setConfig(config, secrets);
         let output = "";
-        await expect(stack.stack.preview({ onOutput: (s) => (output += s) })).rejects.toThrow();
+        const run = stack.stack.preview({ onOutput: (s) => (output += s) });
+        const mistyped = declaredTypeViolation(config);
+        if (mistyped) {
+            // Pulumi.yaml declares the key's type: the engine refuses it before the program runs.
+            await expect(run).rejects.toThrow(`configuration key '${mistyped}' must be of type`);
+            expect(configPath.split(".")[0]).toBe(mistyped);
+            expect(await cluster.catalog()).toEqual(catalogBefore);
+            return;
+        }
+        await expect(run).rejects.toThrow();
         expect(output).toContain("Invalid stack config");
         expect(output).toContain("nothing was applied");
-        expect(output).toContain(`${path}: `);
+        expect(output).toContain(`${configPath}: `);
         expect(output).toContain(message);
         expect(output).not.toMatch(/\+\s+postgresql:/); // no resource was even planned
         expect(await cluster.catalog()).toEqual(catalogBefore);
