@@ -1,0 +1,376 @@
+/**
+ * The benchmark: for N apps on one throwaway PostgreSQL server, the program
+ * (Pulumi CLI, file backend) against Ansible and raw SQL, with the end states
+ * checked equal before any time is compared. See bench/README.md.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { TestCluster } from "../../test/e2e/harness/postgres";
+import { appSpecs, Catalog, compareCatalogs, expectedCatalog, forceClean, isEmpty, snapshot } from "./catalog";
+import { AnsibleTool, SqlTool } from "./otherTools";
+import { PulumiProject, PulumiVariant, VARIANTS } from "./pulumiTool";
+import { writeReport } from "./report";
+import { maxConnectionsForPool } from "./sizing";
+import { appNames, BENCH_DIR, log, PgTarget, run, RunResult, sampled, SampleSummary } from "./util";
+
+export interface Measurement {
+    /** `pulumi` (default variant), `pulumi:<variant>`, `ansible` or `sql`. */
+    tool: string;
+    n: number;
+    run: number;
+    phase: "create" | "preview" | "noop" | "change" | "destroy";
+    seconds: number;
+    /** user + system CPU seconds of the command's process tree (GNU time), load-independent. */
+    cpuSeconds: number | null;
+    /** 1-minute load average when it started: other work on the machine inflates wall time. */
+    loadAvg: number;
+    /** Resource changes (Pulumi history / preview summary) or Ansible's changed count. */
+    changes: Record<string, number>;
+    sample: SampleSummary;
+}
+
+export interface CatalogCheck {
+    tool: string;
+    n: number;
+    run: number;
+    stage: "create" | "change";
+    pass: boolean;
+    diffs: string[];
+}
+
+export interface StateFacts {
+    tool: string;
+    n: number;
+    resources: number;
+    perApp: number;
+    perAppCustom: number;
+    stateBytes: number;
+    dynamicProviderBytes: number;
+}
+
+export interface Options {
+    sizes: number[];
+    /** Runs of Pulumi and raw SQL per N. */
+    runs: Record<number, number>;
+    /** Runs of Ansible per N (it is the slowest; 0 skips it at that N). */
+    ansibleRuns: Record<number, number>;
+    /** `worktree` or a git revision. */
+    program: string;
+    /** The sizes at which the non-default variants run too (default: every size). */
+    variantSizes?: number[];
+    /** Hang guard of each Pulumi command, seconds (0: none). */
+    guardSec: number;
+    tools: string[];
+    variants: PulumiVariant[];
+    venv: string;
+    keep: boolean;
+    quick: boolean;
+    /** provisioningConnections in the stack config; undefined: the program's default (2). */
+    pool?: number;
+}
+
+function parseArgs(argv: string[]): Options {
+    const opts: Options = {
+        sizes: [10, 50, 100],
+        runs: { 10: 3, 50: 3, 100: 1 },
+        ansibleRuns: { 10: 3, 50: 1, 100: 0 },
+        program: "worktree",
+        guardSec: 1800,
+        tools: ["pulumi", "ansible", "sql"],
+        variants: [VARIANTS.default],
+        venv: process.env.BENCH_VENV ?? "",
+        keep: false,
+        quick: false,
+    };
+    /** `3` (every N) or `10=3,50=1` (per N; N not named keep their value). */
+    const perN = (text: string, into: Record<number, number>) => {
+        if (/^\d+$/.test(text)) {
+            for (const n of [...opts.sizes, ...Object.keys(into).map(Number)]) into[n] = Number(text);
+            into[-1] = Number(text); // for sizes named later
+            return;
+        }
+        for (const part of text.split(",")) {
+            const m = /^(\d+)=(\d+)$/.exec(part);
+            if (!m) throw new Error(`expected RUNS or N=RUNS,N=RUNS, got ${text}`);
+            into[Number(m[1])] = Number(m[2]);
+        }
+    };
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        const value = () => {
+            const v = argv[++i];
+            if (v === undefined) throw new Error(`${a} needs a value`);
+            return v;
+        };
+        if (a === "--quick") {
+            opts.quick = true;
+            opts.sizes = [10];
+            opts.runs = { 10: 1 };
+            opts.ansibleRuns = { 10: 1 };
+        } else if (a === "--full") {
+            opts.runs = { 10: 3, 50: 3, 100: 3, [-1]: 3 };
+            opts.ansibleRuns = { 10: 3, 50: 3, 100: 3, [-1]: 3 };
+        } else if (a === "--sizes") opts.sizes = value().split(",").map(Number);
+        else if (a === "--runs") perN(value(), opts.runs);
+        else if (a === "--ansible-runs") perN(value(), opts.ansibleRuns);
+        else if (a === "--program") opts.program = value();
+        else if (a === "--variant-sizes") opts.variantSizes = value().split(",").map(Number);
+        else if (a === "--guard") opts.guardSec = Number(value());
+        else if (a === "--tools") opts.tools = value().split(",");
+        else if (a === "--variants") {
+            opts.variants = value()
+                .split(",")
+                .map((v) => {
+                    if (!VARIANTS[v]) throw new Error(`unknown variant ${v}; known: ${Object.keys(VARIANTS).join(", ")}`);
+                    return VARIANTS[v];
+                });
+        } else if (a === "--keep") opts.keep = true;
+        else if (a === "--pool") opts.pool = Number(value());
+        else throw new Error(`unknown argument ${a} (see bench/README.md)`);
+    }
+    if (opts.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 999)) throw new Error("--sizes: integers from 1 to 999");
+    // N not named: the value given for every N, else 3 (Pulumi, SQL) and 1 (Ansible).
+    for (const n of opts.sizes) {
+        opts.runs[n] ??= opts.runs[-1] ?? 3;
+        opts.ansibleRuns[n] ??= opts.ansibleRuns[-1] ?? 1;
+    }
+    delete opts.runs[-1];
+    delete opts.ansibleRuns[-1];
+    return opts;
+}
+
+const toolName = (v: PulumiVariant) => (v.name === "default" ? "pulumi" : `pulumi:${v.name}`);
+
+async function versions(venv: string): Promise<Record<string, string>> {
+    const out = async (cmd: string, args: string[]) => {
+        try {
+            return (await run(cmd, args, { check: false })).stdout.trim().split("\n")[0];
+        } catch {
+            return "(not found)";
+        }
+    };
+    const collection = await out(path.join(venv, "bin", "ansible-galaxy"), [
+        "collection",
+        "list",
+        "community.postgresql",
+        "--format",
+        "json",
+    ]);
+    let communityPostgresql = "(unknown)";
+    try {
+        const raw = (
+            await run(path.join(venv, "bin", "ansible-galaxy"), ["collection", "list", "community.postgresql", "--format", "json"], {
+                check: false,
+            })
+        ).stdout;
+        const parsed = JSON.parse(raw) as Record<string, Record<string, { version: string }>>;
+        communityPostgresql = Object.values(parsed)[0]?.["community.postgresql"]?.version ?? collection;
+    } catch {
+        // keep unknown
+    }
+    return {
+        pulumi: await out("pulumi", ["version"]),
+        node: process.version,
+        postgres: await out(path.join(process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin", "postgres"), ["--version"]),
+        psql: await out("psql", ["--version"]),
+        ansibleCore: (await out(path.join(venv, "bin", "ansible"), ["--version"])).replace(/^ansible /, ""),
+        communityPostgresql,
+        cpus: String(os.cpus().length),
+        memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+        repoCommit: await out("git", ["-C", path.resolve(BENCH_DIR, ".."), "rev-parse", "--short", "HEAD"]),
+        programFilesChangedSinceCommit: (
+            await run(
+                "git",
+                [
+                    "-C",
+                    path.resolve(BENCH_DIR, ".."),
+                    "status",
+                    "--porcelain",
+                    "--",
+                    "Pulumi.yaml",
+                    "package.json",
+                    "tsconfig.json",
+                    "index.ts",
+                    "components",
+                ],
+                { check: false },
+            )
+        ).stdout
+            .trim()
+            .split("\n")
+            .filter(Boolean)
+            .join("; "),
+    };
+}
+
+async function main(): Promise<void> {
+    const opts = parseArgs(process.argv.slice(2));
+    if (opts.tools.includes("ansible") && !opts.venv) throw new Error("BENCH_VENV is not set (bench/run.sh sets it)");
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/Z$/, "");
+    const work = path.join(BENCH_DIR, "work", stamp);
+    fs.mkdirSync(work, { recursive: true });
+    // A git revision is resolved once, so every run measures the same program while others commit.
+    PulumiProject.source =
+        opts.program === "worktree"
+            ? opts.program
+            : (await run("git", ["-C", path.resolve(BENCH_DIR, ".."), "rev-parse", "--short", opts.program])).stdout.trim();
+    PulumiProject.hangGuardSec = opts.guardSec;
+    log(
+        `work dir ${work}; sizes ${opts.sizes.join(",")}; runs ${JSON.stringify(opts.runs)}; Ansible runs ${JSON.stringify(opts.ansibleRuns)}; program ${PulumiProject.source}; provisioningConnections ${opts.pool ?? "2 (default)"}; tools ${opts.tools.join(",")}; variants ${opts.variants.map((v) => v.name).join(",")}`,
+    );
+
+    const measurements: Measurement[] = [];
+    const checks: CatalogCheck[] = [];
+    const facts: StateFacts[] = [];
+    const started = Date.now();
+    const meta = {
+        started: new Date().toISOString(),
+        program: PulumiProject.source,
+        options: { ...opts, variants: opts.variants.map((v) => ({ ...v })) },
+        versions: await versions(opts.venv),
+    };
+
+    const check = async (tool: string, n: number, runNo: number, stage: "create" | "change", pg: PgTarget, names: string[]) => {
+        const actual: Catalog = await snapshot(pg);
+        const diffs = compareCatalogs(expectedCatalog(appSpecs(names, stage === "change")), actual);
+        checks.push({ tool, n, run: runNo, stage, pass: diffs.length === 0, diffs });
+        log(`catalog ${tool} N=${n} run ${runNo} after ${stage}: ${diffs.length === 0 ? "PASS" : "FAIL\n  " + diffs.join("\n  ")}`);
+    };
+
+    for (const n of opts.sizes) {
+        const names = appNames(n);
+        const apps = appSpecs(names);
+        const changed = appSpecs(names, true);
+        const maxConnections = maxConnectionsForPool(n, opts.pool ?? 2);
+        const cluster = await new TestCluster({ maxConnections }).start();
+        const pg: PgTarget = { host: "127.0.0.1", port: cluster.port, user: cluster.adminUser, password: cluster.adminPassword };
+        log(`N=${n}: PostgreSQL on 127.0.0.1:${cluster.port}, max_connections ${maxConnections}`);
+        try {
+            const projects = new Map<string, PulumiProject>();
+            if (opts.tools.includes("pulumi")) {
+                for (const v of opts.variants) {
+                    if (v.name !== "default" && opts.variantSizes && !opts.variantSizes.includes(n)) continue;
+                    const p = new PulumiProject(path.join(work, `pulumi-${v.name}-n${n}`), v, pg);
+                    await p.init();
+                    projects.set(toolName(v), p);
+                }
+            }
+            const ansible = new AnsibleTool(path.join(work, `ansible-n${n}`), opts.venv, pg);
+            const sql = new SqlTool(path.join(work, `sql-n${n}`), pg);
+
+            const measure = async (
+                tool: string,
+                runNo: number,
+                phase: Measurement["phase"],
+                fn: () => Promise<{ r: RunResult; changes: Record<string, number> }>,
+            ) => {
+                const { result, sample } = await sampled(pg, fn);
+                const { r, changes } = result;
+                measurements.push({
+                    tool,
+                    n,
+                    run: runNo,
+                    phase,
+                    seconds: r.seconds,
+                    cpuSeconds: r.cpuSeconds,
+                    loadAvg: r.loadAvg,
+                    changes,
+                    sample,
+                });
+                log(
+                    `${tool} N=${n} run ${runNo} ${phase}: ${r.seconds.toFixed(2)} s (cpu ${r.cpuSeconds?.toFixed(1) ?? "?"} s, load ${r.loadAvg}) ${JSON.stringify(changes)}; ` +
+                        `peak ${sample.connections} conns ${JSON.stringify(sample.byApplication)}, RSS ${(sample.rssTotalKiB / 1024).toFixed(0)} MiB`,
+                );
+            };
+            const clean = async (tool: string) => {
+                const c = await snapshot(pg);
+                if (!isEmpty(c)) {
+                    log(
+                        `WARNING: before ${tool}, the server still has ${c.roles.length} roles and ${c.databases.length} databases; dropping them`,
+                    );
+                    await forceClean(pg);
+                }
+            };
+
+            const runs = Math.max(opts.runs[n], opts.tools.includes("ansible") ? opts.ansibleRuns[n] : 0);
+            for (let runNo = 1; runNo <= runs; runNo++) {
+                const pulumiAndSql = runNo <= opts.runs[n];
+                for (const [tool, p] of pulumiAndSql ? projects : new Map<string, PulumiProject>()) {
+                    await clean(tool);
+                    await p.configure(apps, { maxConnections, provisioningConnections: opts.pool });
+                    await measure(tool, runNo, "create", async () => ({ r: await p.up(), changes: {} }));
+                    measurements[measurements.length - 1].changes = await p.lastChanges();
+                    await check(tool, n, runNo, "create", pg, names);
+                    if (runNo === 1) facts.push({ tool, n, ...(await p.stateFacts()) });
+                    await measure(tool, runNo, "preview", async () => {
+                        const r = await p.preview();
+                        return { r, changes: PulumiProject.changeSummary(r) };
+                    });
+                    await measure(tool, runNo, "noop", async () => ({ r: await p.up(), changes: {} }));
+                    measurements[measurements.length - 1].changes = await p.lastChanges();
+                    await p.configure(changed, { maxConnections, provisioningConnections: opts.pool });
+                    await measure(tool, runNo, "change", async () => ({ r: await p.up(), changes: {} }));
+                    measurements[measurements.length - 1].changes = await p.lastChanges();
+                    await check(tool, n, runNo, "change", pg, names);
+                    await measure(tool, runNo, "destroy", async () => ({ r: await p.destroy(), changes: {} }));
+                    measurements[measurements.length - 1].changes = await p.lastChanges();
+                }
+                if (opts.tools.includes("ansible") && runNo <= opts.ansibleRuns[n]) {
+                    await clean("ansible");
+                    const play = async (book: "apps.yml" | "remove.yml", a: typeof apps) => {
+                        const r = await ansible.play(book, a);
+                        return { r, changes: { changed: r.changed, ok: r.ok } };
+                    };
+                    await measure("ansible", runNo, "create", () => play("apps.yml", apps));
+                    await check("ansible", n, runNo, "create", pg, names);
+                    await measure("ansible", runNo, "noop", () => play("apps.yml", apps));
+                    await measure("ansible", runNo, "change", () => play("apps.yml", changed));
+                    await check("ansible", n, runNo, "change", pg, names);
+                    await measure("ansible", runNo, "destroy", () => play("remove.yml", changed));
+                }
+                if (opts.tools.includes("sql") && pulumiAndSql) {
+                    await clean("sql");
+                    await measure("sql", runNo, "create", async () => ({
+                        r: await sql.psql("create", SqlTool.createSql(apps)),
+                        changes: {},
+                    }));
+                    await check("sql", n, runNo, "create", pg, names);
+                    await measure("sql", runNo, "destroy", async () => ({ r: await sql.psql("drop", SqlTool.dropSql(apps)), changes: {} }));
+                }
+                const left = await snapshot(pg);
+                if (!isEmpty(left))
+                    log(`WARNING: after run ${runNo} the server still has ${left.roles.length} roles, ${left.databases.length} databases`);
+            }
+            if (!opts.keep) for (const p of projects.values()) p.cleanup();
+        } finally {
+            await cluster.stop();
+        }
+        log(`N=${n} done; ${((Date.now() - started) / 60000).toFixed(1)} min so far`);
+    }
+
+    const totalMinutes = (Date.now() - started) / 60000;
+    const ok = await writeReport({
+        meta: { ...meta, finished: new Date().toISOString(), totalMinutes },
+        measurements,
+        checks,
+        facts,
+        workDir: work,
+    });
+    if (!opts.keep) {
+        for (const entry of fs.readdirSync(work)) {
+            const dir = path.join(work, entry);
+            for (const f of fs.readdirSync(dir)) if (!f.endsWith(".log")) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
+        }
+    }
+    log(`logs kept in ${work}`);
+    if (!ok) {
+        log("FAIL: the tools did not reach the same end state (see the catalog comparison above)");
+        process.exit(1);
+    }
+}
+
+main().catch((err) => {
+    log(`benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+});

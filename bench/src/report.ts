@@ -1,0 +1,315 @@
+/** Tables (stdout and bench/results/*.md), JSON (timestamped and latest.json) and the PNG chart. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { CatalogCheck, Measurement, StateFacts } from "./main";
+import { BENCH_DIR, log, median, run } from "./util";
+
+export interface ReportInput {
+    meta: Record<string, unknown> & { totalMinutes: number; started: string };
+    measurements: Measurement[];
+    checks: CatalogCheck[];
+    facts: StateFacts[];
+    workDir: string;
+}
+
+const PHASES: Measurement["phase"][] = ["create", "preview", "noop", "change", "destroy"];
+const PHASE_LABEL: Record<string, string> = {
+    create: "first up / create",
+    preview: "no-op preview",
+    noop: "no-op up / re-run",
+    change: "one limit changed",
+    destroy: "destroy / removal",
+};
+const MEM_KINDS = [
+    "engine",
+    "language-host",
+    "program",
+    "language-host+program",
+    "provider-postgresql",
+    "provider-random",
+    "provider-dynamic",
+    "ansible",
+    "psql",
+];
+
+const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? "–" : x.toFixed(digits));
+const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? "–" : `${(a / b).toFixed(1)}×`);
+
+function table(header: string[], rows: string[][]): string {
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+    const line = (cells: string[]) => "| " + cells.map((c, i) => (c ?? "").padEnd(widths[i])).join(" | ") + " |";
+    return [line(header), "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|", ...rows.map(line)].join("\n");
+}
+
+export interface Summary {
+    tool: string;
+    n: number;
+    phase: string;
+    runs: number;
+    seconds: number | null;
+    secondsMin: number | null;
+    secondsMax: number | null;
+    peakConnections: number | null;
+    cpuSeconds: number | null;
+    cpuByKind: Record<string, number> | null;
+    loadAvg: number | null;
+    peakRssMiB: Record<string, number | null>;
+    changes: Record<string, number>;
+}
+
+function medianRecord(records: Record<string, number>[]): Record<string, number> | null {
+    if (records.length === 0) return null;
+    const keys = new Set(records.flatMap((r) => Object.keys(r)));
+    return Object.fromEntries([...keys].map((k) => [k, median(records.map((r) => r[k] ?? 0)) ?? 0]));
+}
+
+export function summarize(measurements: Measurement[]): Summary[] {
+    const groups = new Map<string, Measurement[]>();
+    for (const m of measurements) {
+        const key = `${m.tool}|${m.n}|${m.phase}`;
+        if (!groups.has(key)) groups.set(key, []);
+        groups.get(key)!.push(m);
+    }
+    return [...groups.values()].map((ms) => {
+        const rss: Record<string, number | null> = {};
+        for (const kind of [...MEM_KINDS, "providers", "total"]) {
+            const v = ms.map((m) => (kind === "total" ? m.sample.rssTotalKiB : m.sample.rssKiB[kind]) ?? NaN).map((k) => k / 1024);
+            rss[kind] = median(v);
+        }
+        const secs = ms.map((m) => m.seconds);
+        return {
+            tool: ms[0].tool,
+            n: ms[0].n,
+            phase: ms[0].phase,
+            runs: ms.length,
+            seconds: median(secs),
+            secondsMin: Math.min(...secs),
+            secondsMax: Math.max(...secs),
+            peakConnections: median(ms.map((m) => m.sample.connections)),
+            cpuSeconds: median(ms.map((m) => m.cpuSeconds ?? NaN)),
+            cpuByKind: medianRecord(ms.map((m) => m.sample.cpuSeconds ?? {})),
+            loadAvg: median(ms.map((m) => m.loadAvg)),
+            peakRssMiB: rss,
+            changes: ms[0].changes,
+        };
+    });
+}
+
+export async function writeReport(input: ReportInput): Promise<boolean> {
+    const summaries = summarize(input.measurements);
+    const get = (tool: string, n: number, phase: string) => summaries.find((s) => s.tool === tool && s.n === n && s.phase === phase);
+    const tools = [...new Set(input.measurements.map((m) => m.tool))];
+    const pulumiTools = tools.filter((t) => t.startsWith("pulumi"));
+    const sizes = [...new Set(input.measurements.map((m) => m.n))].sort((a, b) => a - b);
+    const out: string[] = [];
+
+    out.push(`# app-databases benchmark, ${input.meta.started}`, "");
+    out.push(
+        `Wall seconds, median of the runs shown in brackets; ratios are this program (${"`pulumi`"}) over Ansible and over raw SQL.`,
+        "",
+    );
+    const timeHeader = [
+        "N",
+        "phase",
+        ...tools.map((t) => `${t} s`),
+        "pulumi/ansible",
+        "pulumi/SQL",
+        ...pulumiTools.filter((t) => t !== "pulumi").map((t) => `${t}/pulumi`),
+    ];
+    const timeRows: string[][] = [];
+    for (const n of sizes) {
+        for (const phase of PHASES) {
+            const cells = tools.map((t) => {
+                const s = get(t, n, phase);
+                return s ? `${fmt(s.seconds)} [${s.runs}]` : "–";
+            });
+            if (cells.every((c) => c === "–")) continue;
+            const p = get("pulumi", n, phase)?.seconds ?? null;
+            timeRows.push([
+                String(n),
+                PHASE_LABEL[phase],
+                ...cells,
+                ratio(p, get("ansible", n, phase)?.seconds ?? null),
+                ratio(p, get("sql", n, phase)?.seconds ?? null),
+                ...pulumiTools.filter((t) => t !== "pulumi").map((t) => ratio(get(t, n, phase)?.seconds ?? null, p)),
+            ]);
+        }
+    }
+    out.push("## Time", "", table(timeHeader, timeRows), "");
+
+    const resRows = input.facts.map((f) => {
+        const created = get(f.tool, f.n, "create")?.changes.create;
+        const ansibleChanged = get("ansible", f.n, "create")?.changes.changed;
+        return [
+            String(f.n),
+            f.tool,
+            String(created ?? "–"),
+            String(f.resources),
+            `${f.perApp} (${f.perAppCustom} custom)`,
+            `${(f.stateBytes / 1024).toFixed(0)} KiB`,
+            String(ansibleChanged ?? "–"),
+        ];
+    });
+    out.push(
+        "## Resources",
+        "",
+        table(
+            [
+                "N",
+                "tool",
+                "resources created",
+                "in state (with stack, providers, components)",
+                "per app",
+                "state size",
+                "Ansible changed items (create)",
+            ],
+            resRows,
+        ),
+        "",
+    );
+
+    const connRows: string[][] = [];
+    for (const n of sizes) {
+        for (const t of tools) {
+            const per = PHASES.map((ph) => {
+                const s = get(t, n, ph);
+                return s ? String(s.peakConnections) : "–";
+            });
+            if (per.every((c) => c === "–")) continue;
+            const createRuns = input.measurements.filter((m) => m.tool === t && m.n === n && m.phase === "create");
+            const at = createRuns.map((m) => m.sample.connectionsAt).find(Boolean);
+            const pool = (input.meta.options as { pool?: number } | undefined)?.pool ?? 2;
+            const budget = t.startsWith("pulumi") ? `${pool} (provisioningConnections)` : "–";
+            connRows.push([String(n), t, ...per, budget, at ? JSON.stringify(at.byApplication) + ` in ${at.databases} dbs` : "–"]);
+        }
+    }
+    out.push(
+        "## Peak admin-user connections held by the tool (pg_stat_activity every 100 ms, sampler excluded)",
+        "",
+        table(["N", "tool", ...PHASES.map((p) => PHASE_LABEL[p]), "budget reserves", "at the create peak, by application_name"], connRows),
+        "",
+    );
+
+    const pulumiKinds = [
+        "engine",
+        "language-host",
+        "program",
+        "language-host+program",
+        "provider-postgresql",
+        "provider-random",
+        "provider-dynamic",
+        "total",
+    ];
+    const memRows: string[][] = [];
+    for (const n of sizes) {
+        for (const t of tools) {
+            const s = get(t, n, "create");
+            if (!s) continue;
+            memRows.push([
+                String(n),
+                t,
+                ...pulumiKinds.map((k) => {
+                    if (t.startsWith("pulumi") || k === "total") return fmt(s.peakRssMiB[k], 0);
+                    return k === "engine" ? `${t}: ${fmt(s.peakRssMiB[t === "sql" ? "psql" : "ansible"], 0)}` : "";
+                }),
+            ]);
+        }
+    }
+    out.push(
+        "## Peak RSS during the first up / create, MiB (summed per kind of process, /proc every 100 ms)",
+        "",
+        table(
+            [
+                "N",
+                "tool",
+                "engine (pulumi)",
+                "language host",
+                "node program",
+                "host + program",
+                "postgresql provider",
+                "random provider",
+                "dynamic provider (node)",
+                "all processes",
+            ],
+            memRows,
+        ),
+        "",
+    );
+
+    const cpuRows: string[][] = [];
+    for (const n of sizes) {
+        for (const t of tools) {
+            const cells = PHASES.map((ph) => {
+                const s = get(t, n, ph);
+                return s ? fmt(s.cpuSeconds, 1) : "–";
+            });
+            if (cells.every((c) => c === "–")) continue;
+            const c = get(t, n, "create");
+            const split = c?.cpuByKind
+                ? Object.entries(c.cpuByKind)
+                      .filter(([, v]) => v >= 0.05)
+                      .sort((a, b) => b[1] - a[1])
+                      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+                      .join(", ")
+                : "–";
+            cpuRows.push([String(n), t, ...cells, split]);
+        }
+    }
+    out.push(
+        "## CPU seconds (user + system of the command's process tree; load-independent, unlike wall time)",
+        "",
+        table(["N", "tool", ...PHASES.map((p) => PHASE_LABEL[p]), "create: by kind of process (median run)"], cpuRows),
+        "",
+    );
+
+    const byTool = new Map<string, CatalogCheck[]>();
+    for (const c of input.checks) {
+        if (!byTool.has(c.tool)) byTool.set(c.tool, []);
+        byTool.get(c.tool)!.push(c);
+    }
+    out.push("## End state (catalog: roles + attributes + connlimit + rolconfig, databases + owner + datacl, pg_default_acl)", "");
+    let ok = true;
+    for (const [tool, cs] of byTool) {
+        const failed = cs.filter((c) => !c.pass);
+        if (failed.length) ok = false;
+        out.push(
+            `- ${tool}: ${failed.length === 0 ? "PASS" : "FAIL"} (${cs.length - failed.length}/${cs.length} checks equal to the expected catalog` +
+                `, after ${[...new Set(cs.map((c) => c.stage))].join(" and ")})`,
+        );
+        for (const f of failed.slice(0, 3)) out.push(`  - N=${f.n} run ${f.run} ${f.stage}: ${f.diffs.slice(0, 5).join("; ")}`);
+    }
+    out.push(
+        "",
+        `Every tool is compared with the same expected catalog, so PASS for all means the three end states are identical.`,
+        "",
+        `Total benchmark time: ${input.meta.totalMinutes.toFixed(1)} min.`,
+        "",
+    );
+
+    const text = out.join("\n");
+    process.stdout.write("\n" + text + "\n");
+
+    const resultsDir = path.join(BENCH_DIR, "results");
+    fs.mkdirSync(resultsDir, { recursive: true });
+    const stamp = String(input.meta.started).replace(/[:.]/g, "-").replace(/Z$/, "");
+    const json = JSON.stringify(
+        { ...input.meta, pass: ok, summaries, checks: input.checks, facts: input.facts, measurements: input.measurements },
+        null,
+        2,
+    );
+    const stamped = path.join(resultsDir, `bench-${stamp}.json`);
+    fs.writeFileSync(stamped, json);
+    fs.writeFileSync(path.join(resultsDir, "latest.json"), json);
+    fs.writeFileSync(path.join(resultsDir, `bench-${stamp}.md`), text);
+    fs.writeFileSync(path.join(resultsDir, "latest.md"), text);
+    log(`results: ${stamped}, ${path.join(resultsDir, "latest.json")}, latest.md`);
+
+    const python = process.env.BENCH_VENV ? path.join(process.env.BENCH_VENV, "bin", "python") : "python3";
+    const png = path.join(resultsDir, `bench-${stamp}.png`);
+    const chart = await run(python, [path.join(BENCH_DIR, "chart.py"), stamped, png, path.join(resultsDir, "latest.png")], {
+        check: false,
+    });
+    if (chart.code === 0) log(`chart: ${png} and ${path.join(resultsDir, "latest.png")}`);
+    else log(`chart failed (${chart.code}): ${chart.stderr.trim().split("\n").slice(-3).join(" ")}`);
+    return ok;
+}
