@@ -41,6 +41,13 @@ export interface StackOutputs {
     readonly pgHba: Record<string, string[]>;
 }
 
+/**
+ * Sessions the dynamic resources (CONNECT lock-down, role settings) hold on top
+ * of the provider's pool: they run one at a time (adminConnection.ts). The
+ * benchmark measured 3 tool sessions at peak with a pool of 2.
+ */
+export const DYNAMIC_SQL_SESSIONS = 1;
+
 /** Every role this stack manages on a server, with its CONNECTION LIMIT. */
 export function managedRoleLimits(apps: readonly ResolvedApp[]): Record<string, number> {
     const limits: Record<string, number> = {};
@@ -63,7 +70,7 @@ export function budgetArgs(config: StackConfig): ConnectionBudgetArgs[] {
         maxConnections: server.maxConnections,
         roles: managedRoleLimits(Object.values(config.apps).filter((a) => a.server === name)),
         externalRoles: server.externalRoles,
-        provisioningConnections: server.provisioningConnections,
+        provisioningConnections: server.provisioningConnections + DYNAMIC_SQL_SESSIONS,
         superuserReservedConnections: server.superuserReservedConnections,
         adminHeadroom: server.adminHeadroom,
     }));
@@ -74,7 +81,7 @@ export function budgetArgs(config: StackConfig): ConnectionBudgetArgs[] {
                       server: app.server,
                       maxConnections: app.dedicated.maxConnections,
                       roles: managedRoleLimits([app]),
-                      provisioningConnections: app.dedicated.provisioningConnections,
+                      provisioningConnections: app.dedicated.provisioningConnections + DYNAMIC_SQL_SESSIONS,
                       superuserReservedConnections: app.dedicated.superuserReservedConnections,
                       adminHeadroom: app.dedicated.adminHeadroom,
                   },

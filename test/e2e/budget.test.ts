@@ -37,9 +37,9 @@ afterAll(async () => {
 it("fails preview and up with the budget table when the plan does not fit, and applies nothing", async () => {
     const before = await cluster.catalog();
     let output = "";
-    // 10+2 + 6+2 + 5 external + 2 provisioning + 3 reserved + 5 headroom = 35 > 30
+    // 10+2 + 6+2 + 5 external + 2+1 provisioning + 3 reserved + 5 headroom = 36 > 30
     await expect(stack.stack.preview({ onOutput: (s) => (output += s) })).rejects.toThrow();
-    expect(output).toMatch(/Connection budget for server local: 35 of max_connections 30 \(OVER BUDGET by 5\)/);
+    expect(output).toMatch(/Connection budget for server local: 36 of max_connections 30 \(OVER BUDGET by 6\)/);
     expect(output).toMatch(/shop_app\s+app role\s+10/);
     expect(output).toMatch(/grafana_ro\s+external role\s+5/);
     await expect(stack.stack.up({ onOutput: () => undefined })).rejects.toThrow(/OVER BUDGET/);

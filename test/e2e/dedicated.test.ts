@@ -98,9 +98,9 @@ describe("dedicated containers, for real", () => {
 
     it("sizes max_connections from the app's ConnectionBudget", async () => {
         const budget = outputs.budgets["dedicated-alpha"];
-        // 4 runtime + 2 migrate + 2 provisioning + 3 reserved + 5 headroom
-        expect(budget.maxConnections).toBe(16);
-        expect(await queryUrl(outputs.apps.alpha.runtimeUrl, "SHOW max_connections")).toEqual([{ max_connections: "16" }]);
+        // 4 runtime + 2 migrate + 2+1 provisioning + 3 reserved + 5 headroom
+        expect(budget.maxConnections).toBe(17);
+        expect(await queryUrl(outputs.apps.alpha.runtimeUrl, "SHOW max_connections")).toEqual([{ max_connections: "17" }]);
     });
 
     it("keeps a row across a container restart", async () => {

@@ -69,8 +69,8 @@ describe("index.ts", async () => {
 
     it("exports the budget report of every server", async () => {
         const report = await valueOf(program.budgets.local);
-        // 5+2 grafana, 10+2+2 claude_bridge, 4 external, 2 provisioning, 3 reserved, 5 headroom
-        expect(report).toMatchObject({ server: "local", maxConnections: 100, total: 35, fits: true });
+        // 5+2 grafana, 10+2+2 claude_bridge, 4 external, 2+1 provisioning, 3 reserved, 5 headroom
+        expect(report).toMatchObject({ server: "local", maxConnections: 100, total: 36, fits: true });
     });
 
     it("exports the narrow pg_hba lines, narrowest network first", () => {
