@@ -292,24 +292,27 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
     const resultsDir = path.join(BENCH_DIR, "results");
     fs.mkdirSync(resultsDir, { recursive: true });
     const stamp = String(input.meta.started).replace(/[:.]/g, "-").replace(/Z$/, "");
+    // A smoke test (--quick) keeps its own "latest", so latest.* stays the last real benchmark.
+    const kind = (input.meta.options as { quick?: boolean } | undefined)?.quick ? "quick" : "bench";
+    const latest = kind === "quick" ? "quick-latest" : "latest";
     const json = JSON.stringify(
         { ...input.meta, pass: ok, summaries, checks: input.checks, facts: input.facts, measurements: input.measurements },
         null,
         2,
     );
-    const stamped = path.join(resultsDir, `bench-${stamp}.json`);
+    const stamped = path.join(resultsDir, `${kind}-${stamp}.json`);
     fs.writeFileSync(stamped, json);
-    fs.writeFileSync(path.join(resultsDir, "latest.json"), json);
-    fs.writeFileSync(path.join(resultsDir, `bench-${stamp}.md`), text);
-    fs.writeFileSync(path.join(resultsDir, "latest.md"), text);
-    log(`results: ${stamped}, ${path.join(resultsDir, "latest.json")}, latest.md`);
+    fs.writeFileSync(path.join(resultsDir, `${latest}.json`), json);
+    fs.writeFileSync(path.join(resultsDir, `${kind}-${stamp}.md`), text);
+    fs.writeFileSync(path.join(resultsDir, `${latest}.md`), text);
+    log(`results: ${stamped}, ${path.join(resultsDir, `${latest}.json`)}, ${latest}.md`);
 
     const python = process.env.BENCH_VENV ? path.join(process.env.BENCH_VENV, "bin", "python") : "python3";
-    const png = path.join(resultsDir, `bench-${stamp}.png`);
-    const chart = await run(python, [path.join(BENCH_DIR, "chart.py"), stamped, png, path.join(resultsDir, "latest.png")], {
+    const png = path.join(resultsDir, `${kind}-${stamp}.png`);
+    const chart = await run(python, [path.join(BENCH_DIR, "chart.py"), stamped, png, path.join(resultsDir, `${latest}.png`)], {
         check: false,
     });
-    if (chart.code === 0) log(`chart: ${png} and ${path.join(resultsDir, "latest.png")}`);
+    if (chart.code === 0) log(`chart: ${png} and ${path.join(resultsDir, `${latest}.png`)}`);
     else log(`chart failed (${chart.code}): ${chart.stderr.trim().split("\n").slice(-3).join(" ")}`);
     return ok;
 }

@@ -43,6 +43,30 @@ export interface RunOptions {
 
 const HAVE_GNU_TIME = fs.existsSync("/usr/bin/time");
 
+/** Every descendant of `root`, from /proc (children before their parent dies and they are re-parented). */
+export function descendants(root: number): number[] {
+    const children = new Map<number, number[]>();
+    for (const name of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(name)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8");
+            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+            if (!children.has(ppid)) children.set(ppid, []);
+            children.get(ppid)!.push(Number(name));
+        } catch {
+            // gone already
+        }
+    }
+    const out: number[] = [];
+    const stack = [...(children.get(root) ?? [])];
+    while (stack.length) {
+        const pid = stack.pop()!;
+        out.push(pid);
+        stack.push(...(children.get(pid) ?? []));
+    }
+    return out;
+}
+
 export function loadAvg(): number {
     try {
         return Number(fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
@@ -68,6 +92,14 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
                       log(
                           `hang guard: ${cmd} ${args.slice(0, 2).join(" ")} still running after ${opts.timeoutSec} s; killing its process group ${child.pid}`,
                       );
+                      // Plugins run in process groups of their own: end every descendant by its pid, then the group.
+                      for (const pid of [...descendants(child.pid!), child.pid!]) {
+                          try {
+                              process.kill(pid, "SIGKILL");
+                          } catch {
+                              // gone already
+                          }
+                      }
                       try {
                           process.kill(-child.pid!, "SIGKILL");
                       } catch {
