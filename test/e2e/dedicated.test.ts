@@ -171,11 +171,7 @@ describe("a prod-like stack", () => {
             await queryUrl(apps.ledger.migrateUrl, "CREATE TABLE entries (amount int); INSERT INTO entries VALUES (42)");
 
             await expect(prod.stack.destroy({ onOutput: () => undefined })).rejects.toThrow(/protect/);
-            const unprotect = spawnSync("pulumi", ["state", "unprotect", "--all", "--yes", "--stack", prod.stack.name], {
-                cwd: prod.dir,
-                encoding: "utf8",
-                env: { ...process.env, PULUMI_BACKEND_URL: `file://${prod.backendDir}`, PULUMI_CONFIG_PASSPHRASE: prod.passphrase },
-            });
+            const unprotect = prod.cli("state", "unprotect", "--all", "--yes");
             expect(unprotect.status, unprotect.stderr).toBe(0);
             await prod.stack.destroy({ onOutput: () => undefined });
 

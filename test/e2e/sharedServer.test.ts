@@ -3,7 +3,6 @@
  * Pulumi engine and providers: every assertion connects as the generated roles
  * with the passwords from the stack outputs.
  */
-import { spawnSync } from "node:child_process";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectUrl, passwordOf, queryUrl, TestCluster, withDatabase } from "./harness/postgres";
@@ -187,11 +186,7 @@ describe("a shared server, for real", () => {
         }
         expect(passwords.length).toBe(8);
         const state = stack.stateFile();
-        const plainOutputs = spawnSync("pulumi", ["stack", "output", "--json", "--stack", stack.stack.name], {
-            cwd: stack.dir,
-            encoding: "utf8",
-            env: { ...process.env, PULUMI_BACKEND_URL: `file://${stack.backendDir}`, PULUMI_CONFIG_PASSPHRASE: stack.passphrase },
-        });
+        const plainOutputs = stack.cli("stack", "output", "--json");
         expect(plainOutputs.status, plainOutputs.stderr).toBe(0);
         let previewText = "";
         await stack.stack.preview({ diff: true, onOutput: (s) => (previewText += s) });

@@ -2,7 +2,6 @@
  * The trust promises under faults and bad input, each against a real server:
  * nothing lost, nothing leaked, nothing applied when the input is wrong.
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { load } from "js-yaml";
@@ -34,18 +33,9 @@ async function newStack(config: Record<string, unknown>, secrets = adminSecret()
     return stack;
 }
 
-/** Runs the pulumi CLI against a test stack (for what the Automation API does not offer). */
-function cli(stack: TestStack, ...args: string[]) {
-    return spawnSync("pulumi", [...args, "--stack", stack.stack.name], {
-        cwd: stack.dir,
-        encoding: "utf8",
-        env: { ...process.env, PULUMI_BACKEND_URL: `file://${stack.backendDir}`, PULUMI_CONFIG_PASSPHRASE: stack.passphrase },
-    });
-}
-
 /** Every RandomPassword result in the stack's state, by resource name. */
 function statePasswords(stack: TestStack): Record<string, string> {
-    const exported = cli(stack, "stack", "export", "--show-secrets");
+    const exported = stack.cli("stack", "export", "--show-secrets");
     expect(exported.status, exported.stderr).toBe(0);
     const resources = JSON.parse(exported.stdout).deployment.resources ?? [];
     const passwords: Record<string, string> = {};
@@ -226,14 +216,14 @@ describe("production protection", () => {
 
         // Deliberately: retire the app and unprotect; its resources are retained, the data stays and still works.
         await stack.setConfig(config({ books: {} }, ["ledger"]), adminSecret());
-        expect(cli(stack, "state", "unprotect", "--all", "--yes").status).toBe(0);
+        expect(stack.cli("state", "unprotect", "--all", "--yes").status).toBe(0);
         await stack.stack.up({ onOutput: () => undefined });
         expect(await queryUrl(apps.ledger.runtimeUrl, "SELECT amount FROM entries")).toEqual([{ amount: 42 }]);
         expect(Object.keys((await stack.outputs()).apps)).toEqual(["books"]);
 
         // books is still protected: destroy refuses again; unprotected, everything is retained, nothing dropped.
         await expect(stack.stack.destroy({ onOutput: () => undefined })).rejects.toThrow(/books@local" cannot be deleted/);
-        expect(cli(stack, "state", "unprotect", "--all", "--yes").status).toBe(0);
+        expect(stack.cli("state", "unprotect", "--all", "--yes").status).toBe(0);
         await stack.stack.destroy({ onOutput: () => undefined });
         expect((await cluster.catalog()).databases).toEqual(expect.arrayContaining(["books", "ledger"]));
         for (const db of ["books", "ledger"]) await cluster.admin(`DROP DATABASE ${db}`);

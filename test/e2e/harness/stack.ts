@@ -4,6 +4,7 @@
  * a passphrase secrets provider, and the toolchain built by scripts/toolchain.sh.
  */
 import { LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
+import { spawnSync, SpawnSyncReturns } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -93,6 +94,15 @@ export class TestStack {
         for (const secret of secrets) {
             await this.stack.setConfig(`${this.project}:${secret.path}`, { value: secret.value, secret: true }, true);
         }
+    }
+
+    /** Runs the pulumi CLI on this stack, for what the Automation API does not offer. */
+    cli(...args: string[]): SpawnSyncReturns<string> {
+        return spawnSync("pulumi", [...args, "--stack", this.stack.name], {
+            cwd: this.dir,
+            encoding: "utf8",
+            env: { ...process.env, PULUMI_BACKEND_URL: `file://${this.backendDir}`, PULUMI_CONFIG_PASSPHRASE: this.passphrase },
+        });
     }
 
     /** The stack's outputs, secrets decrypted, as plain values. */
