@@ -44,12 +44,15 @@ export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection"> {
      */
     readonly retainOnDelete?: boolean;
     /**
-     * Create the database only after this one (another app's on the same server).
-     * The provider holds a lock connection and needs a second one per CREATE
-     * DATABASE, so concurrent creations deadlock its small pool; one at a time
-     * per server needs two connections. @default none
+     * Every other database on the same server declared before this one. The
+     * provider holds a lock connection and needs a second one for each CREATE
+     * and DROP DATABASE, so two at once deadlock its small pool. Depending on
+     * each earlier database directly (not only the previous one) orders the
+     * drops too: the engine orders deletes by direct dependencies between the
+     * resources being deleted, so removing any set of apps in one run drops
+     * their databases one at a time. @default none
      */
-    readonly createDatabaseAfter?: pulumi.Resource;
+    readonly databasesBefore?: readonly pulumi.Resource[];
 }
 
 /** A transformation that marks every child of a component retained on delete. */
@@ -97,7 +100,7 @@ export class AppDatabase extends pulumi.ComponentResource {
             name,
             { name: dbName, owner: this.roles.migrateUser, allowConnections: true, isTemplate: false },
             // Dropping a database terminates its sessions and drops it WITH (FORCE): protect it in production.
-            { parent: this, protect, dependsOn: args.createDatabaseAfter ? [args.createDatabaseAfter] : [] },
+            { parent: this, protect, dependsOn: [...(args.databasesBefore ?? [])] },
         );
 
         const extras = Object.entries(args.extraRoles ?? {}).map(([roleName, spec]) => {

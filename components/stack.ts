@@ -149,7 +149,7 @@ export function declareStack(config: StackConfig): StackOutputs {
     }
 
     const apps: Record<string, AppOutputs> = {};
-    const lastDatabase: Record<string, pulumi.Resource> = {}; // per server: databases are created one at a time
+    const databases: Record<string, pulumi.Resource[]> = {}; // per server: created and dropped one at a time
     for (const app of Object.values(config.apps)) {
         const guard = new PlacementGuard(`${app.name}-placement`, {
             app: app.name,
@@ -175,11 +175,11 @@ export function declareStack(config: StackConfig): StackOutputs {
                 extraRoles: app.extraRoles,
                 protect: config.protect,
                 retainOnDelete: config.protect,
-                createDatabaseAfter: lastDatabase[app.server],
+                databasesBefore: [...(databases[app.server] ?? [])],
             },
             { dependsOn: [guard] },
         );
-        lastDatabase[app.server] = db.database;
+        (databases[app.server] ??= []).push(db.database);
         apps[app.name] = {
             placement: app.placement,
             server: app.server,

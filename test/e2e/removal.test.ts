@@ -1,0 +1,81 @@
+/**
+ * Removing several apps from one shared server in a single `up` (a dev stack,
+ * so removal deletes): the run must finish, drop exactly the removed apps'
+ * databases and roles, and leave the others working.
+ *
+ * This once hung forever: the provider's DROP DATABASE holds an advisory-lock
+ * transaction and needs a second pooled connection, so two drops running at
+ * once exhausted its two-connection pool.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { queryUrl, TestCluster } from "./harness/postgres";
+import { TestStack } from "./harness/stack";
+
+const cluster = new TestCluster();
+let stack: TestStack;
+
+const ALL = ["app_a", "app_b", "app_c", "app_d", "app_e", "app_f", "app_g", "app_h", "app_i", "app_j"];
+// Non-neighbours in name order, so no chain of creation order links them.
+const KEPT = ["app_b", "app_e", "app_i"];
+
+function config(apps: readonly string[]) {
+    return {
+        servers: {
+            local: { host: "127.0.0.1", port: cluster.port, sslmode: "disable", admin: { username: "postgres", superuser: true } },
+        },
+        apps: Object.fromEntries(apps.map((a) => [a, { access: "readwrite", connectionLimit: 2 }])),
+    };
+}
+
+const secrets = () => [{ path: "servers.local.admin.password", value: cluster.adminPassword }];
+
+/** What the provisioning sessions are waiting on, for the failure message of a stuck run. */
+async function waits(): Promise<string> {
+    const rows = await cluster.admin<{ usename: string; state: string; wait: string; query: string }>(
+        "SELECT usename, state, coalesce(wait_event_type || ':' || wait_event, '') AS wait, left(query, 80) AS query " +
+            "FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+    );
+    return rows.map((r) => `${r.usename} ${r.state} ${r.wait} ${r.query}`).join("\n");
+}
+
+/** Rejects with the server's view of the sessions if `run` takes longer than `seconds`. */
+async function within<T>(seconds: number, run: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+            void waits().then((w) => reject(new Error(`up still running after ${seconds} s; sessions:\n${w}`)));
+        }, seconds * 1000);
+    });
+    try {
+        return await Promise.race([run, stuck]);
+    } finally {
+        clearTimeout(timer);
+    }
+}
+
+beforeAll(async () => {
+    await cluster.start();
+    stack = await TestStack.create({ config: config(ALL), secrets: secrets() });
+    await stack.stack.up({ onOutput: () => undefined });
+});
+
+afterAll(async () => {
+    await stack?.dispose();
+    await cluster.stop();
+});
+
+describe("removing several apps at once", () => {
+    it("drops exactly the removed apps' databases and roles in one up, and the rest keep working", async () => {
+        const before = await stack.outputs();
+        await stack.setConfig(config(KEPT), secrets());
+        await within(120, stack.stack.up({ onOutput: () => undefined }));
+
+        const { roles, databases } = await cluster.catalog();
+        expect(databases).toEqual(KEPT);
+        expect(roles).toEqual(KEPT.flatMap((a) => [`${a}_migrate`, `${a}_app`]).sort());
+        for (const app of KEPT) {
+            const rows = await queryUrl<{ db: string }>(before.apps[app].runtimeUrl, "SELECT current_database() AS db");
+            expect(rows[0].db).toBe(app);
+        }
+    }, 400_000);
+});
