@@ -4,6 +4,7 @@
 #   bash bench/run.sh --quick    # smoke test: N = 10, 1 run
 #   bash bench/run.sh --explore  # where the time goes (bench/src/explore.ts)
 #   bash bench/run.sh --sizes 10,50 --runs 3 --variants default,fast --tools pulumi,sql
+#   bash bench/run.sh --baseline 70bfc37   # before/after: adds pulumi:before, the program at 70bfc37
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

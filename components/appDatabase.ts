@@ -94,7 +94,7 @@ export class AppDatabase extends pulumi.ComponentResource {
         const protect = args.protect ?? false;
         const server = args.server;
 
-        this.roles = new RolePair(name, { ...args, connection: server.connection }, { parent: this });
+        this.roles = new RolePair(name, { ...args, connection: server.connection, applySessionSettings: false }, { parent: this });
 
         this.database = new postgresql.Database(
             name,
@@ -111,6 +111,7 @@ export class AppDatabase extends pulumi.ComponentResource {
                 timeouts: spec,
                 connection: server.connection,
                 protect,
+                applySettings: false,
             });
             return { roleName, access: spec.access, ...login };
         });
@@ -122,6 +123,7 @@ export class AppDatabase extends pulumi.ComponentResource {
                 database: this.database.name,
                 owner: this.roles.migrateUser,
                 grantees: [this.roles.runtimeUser, ...extras.map((e) => e.role.name)],
+                roleSettings: [...this.roles.sessionSettings, ...extras.map((e) => ({ role: e.role.name, settings: e.settings }))],
             },
             { parent: this, dependsOn: [this.database, ...extras.map((e) => e.role)] },
         );

@@ -30,16 +30,25 @@ export interface LoginRoleSpec {
     readonly connection: pulumi.Input<AdminConnection>;
     /** Refuse deletion (production). */
     readonly protect: boolean;
+    /**
+     * Declare a RoleSettings resource for the settings the provider cannot set;
+     * false when the caller applies `settings` itself (AppDatabase does, in its
+     * DatabaseAccess). @default true
+     */
+    readonly applySettings?: boolean;
 }
 
 export interface LoginRole {
     readonly role: postgresql.Role;
     readonly password: random.RandomPassword;
+    /** What the provider cannot set (idle_session_timeout), for whoever applies it; empty without timeouts. */
+    readonly settings: Readonly<Record<string, string>>;
 }
 
 /**
  * Declares `<resourceName>-password`, `<resourceName>` (the role) and, with
- * timeouts, `<resourceName>-settings`, all children of `parent`.
+ * timeouts and unless `applySettings` is false, `<resourceName>-settings`,
+ * all children of `parent`.
  */
 export function declareLoginRole(parent: pulumi.Resource, resourceName: string, spec: LoginRoleSpec): LoginRole {
     const password = new random.RandomPassword(
@@ -73,16 +82,9 @@ export function declareLoginRole(parent: pulumi.Resource, resourceName: string, 
         },
         { parent, protect: spec.protect },
     );
-    if (spec.timeouts) {
-        new RoleSettings(
-            `${resourceName}-settings`,
-            {
-                connection: spec.connection,
-                role: role.name,
-                settings: { idle_session_timeout: String(spec.timeouts.idleSessionTimeoutMs) },
-            },
-            { parent },
-        );
+    const settings: Record<string, string> = spec.timeouts ? { idle_session_timeout: String(spec.timeouts.idleSessionTimeoutMs) } : {};
+    if (spec.timeouts && spec.applySettings !== false) {
+        new RoleSettings(`${resourceName}-settings`, { connection: spec.connection, role: role.name, settings }, { parent });
     }
-    return { role, password };
+    return { role, password, settings };
 }

@@ -39,10 +39,16 @@ export interface RolePairArgs {
     readonly rotation?: { readonly runtime?: number; readonly migrate?: number };
     /** Refuse to delete the roles (production). @default false */
     readonly protect?: boolean;
+    /**
+     * Set idle_session_timeout with a RoleSettings resource of the pair's own.
+     * AppDatabase passes false and applies `sessionSettings` in its
+     * DatabaseAccess instead (one dynamic resource per app). @default true
+     */
+    readonly applySessionSettings?: boolean;
 }
 
 /** Fills in RolePair defaults; throws naming the argument when a name is unusable. */
-export function resolveRolePairArgs(args: RolePairArgs): Required<Omit<RolePairArgs, "rotation">> & {
+export function resolveRolePairArgs(args: RolePairArgs): Required<Omit<RolePairArgs, "rotation" | "applySessionSettings">> & {
     rotation: { runtime: number; migrate: number };
 } {
     for (const role of roleListFor(args.app)) {
@@ -73,6 +79,8 @@ export class RolePair extends pulumi.ComponentResource {
     public readonly migratePassword: pulumi.Output<string>;
     /** Secret. */
     public readonly runtimePassword: pulumi.Output<string>;
+    /** Settings the provider cannot set, per role (empty for a role without timeouts). */
+    public readonly sessionSettings: { role: pulumi.Output<string>; settings: Readonly<Record<string, string>> }[];
 
     constructor(name: string, args: RolePairArgs, opts: pulumi.ComponentResourceOptions = {}) {
         const a = resolveRolePairArgs(args); // bad input fails before anything is registered
@@ -98,6 +106,7 @@ export class RolePair extends pulumi.ComponentResource {
             timeouts,
             connection: a.connection,
             protect: a.protect,
+            applySettings: args.applySessionSettings,
         });
 
         this.migrateRole = migrate.role;
@@ -106,6 +115,7 @@ export class RolePair extends pulumi.ComponentResource {
         this.runtimeUser = runtime.role.name;
         this.migratePassword = pulumi.secret(migrate.password.result);
         this.runtimePassword = pulumi.secret(runtime.password.result);
+        this.sessionSettings = [{ role: runtime.role.name, settings: runtime.settings }];
         this.registerOutputs({
             migrateUser: this.migrateUser,
             runtimeUser: this.runtimeUser,

@@ -5,8 +5,12 @@
  * idle_in_transaction_session_timeout but not idle_session_timeout
  * (cyrilgdn #559); this dynamic resource sets the parameters it is given and
  * leaves the others alone, so the two never fight over the same setting.
+ * AppDatabase does not use it: it applies the same SQL (applyRoleSettings)
+ * from its DatabaseAccess, one dynamic resource per app instead of several,
+ * which keeps the state, and the engine's work per step, small.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
 
 export interface RoleSettingsArgs {
@@ -32,36 +36,53 @@ function assertNames(settings: Record<string, string>): void {
     }
 }
 
-async function apply(inputs: SettingsInputs, removed: string[]): Promise<void> {
-    assertNames(inputs.settings);
-    await withAdminClient(inputs.connection, async (client) => {
-        const role = quoteIdent(inputs.role);
-        for (const [name, value] of Object.entries(inputs.settings)) {
-            // Values cannot be bound parameters in ALTER ROLE; quote them as literals.
-            await client.query(`ALTER ROLE ${role} SET ${name} = ${client.escapeLiteral(value)}`);
-        }
-        for (const name of removed) await client.query(`ALTER ROLE ${role} RESET ${name}`);
-    });
+/** Sets `settings` on `role` in every database and resets the parameters named in `removed`. */
+export async function applyRoleSettings(
+    client: Client,
+    role: string,
+    settings: Record<string, string>,
+    removed: readonly string[],
+): Promise<void> {
+    assertNames(settings);
+    const quoted = quoteIdent(role);
+    for (const [name, value] of Object.entries(settings)) {
+        // Values cannot be bound parameters in ALTER ROLE; quote them as literals.
+        await client.query(`ALTER ROLE ${quoted} SET ${name} = ${client.escapeLiteral(value)}`);
+    }
+    for (const name of removed) {
+        if (!PARAMETER_NAME.test(name)) throw new Error(`RoleSettings: invalid parameter name ${JSON.stringify(name)}`);
+        await client.query(`ALTER ROLE ${quoted} RESET ${name}`);
+    }
 }
 
-/** Reads the role-wide (any database) settings that `names` lists. */
+/** The role-wide (any database) settings of `role` that `names` lists; undefined if the role does not exist. */
+export async function readRoleSettings(
+    client: Client,
+    role: string,
+    names: readonly string[],
+): Promise<Record<string, string> | undefined> {
+    const found = await client.query<{ setconfig: string[] | null }>(
+        `SELECT s.setconfig FROM pg_roles r
+           LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = 0
+          WHERE r.rolname = $1`,
+        [role],
+    );
+    if (!found.rowCount) return undefined;
+    const current: Record<string, string> = {};
+    for (const entry of found.rows[0].setconfig ?? []) {
+        const at = entry.indexOf("=");
+        const name = entry.slice(0, at);
+        if (names.includes(name)) current[name] = entry.slice(at + 1);
+    }
+    return current;
+}
+
+async function apply(inputs: SettingsInputs, removed: string[]): Promise<void> {
+    await withAdminClient(inputs.connection, (client) => applyRoleSettings(client, inputs.role, inputs.settings, removed));
+}
+
 async function readSettings(connection: AdminConnection, role: string, names: string[]): Promise<Record<string, string> | undefined> {
-    return withAdminClient(connection, async (client) => {
-        const found = await client.query<{ setconfig: string[] | null }>(
-            `SELECT s.setconfig FROM pg_roles r
-               LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = 0
-              WHERE r.rolname = $1`,
-            [role],
-        );
-        if (!found.rowCount) return undefined;
-        const current: Record<string, string> = {};
-        for (const entry of found.rows[0].setconfig ?? []) {
-            const at = entry.indexOf("=");
-            const name = entry.slice(0, at);
-            if (names.includes(name)) current[name] = entry.slice(at + 1);
-        }
-        return current;
-    });
+    return withAdminClient(connection, (client) => readRoleSettings(client, role, names));
 }
 
 const roleSettingsProvider: pulumi.dynamic.ResourceProvider<SettingsInputs, SettingsInputs> = {

@@ -11,8 +11,7 @@ import { roleNamesFor } from "./identifiers";
 import { DedicatedServer } from "./dedicatedServer";
 import { DatabaseAccess } from "./databaseAccess";
 import { pgHbaLines } from "./pgHba";
-import { PlacementGuard } from "./placementGuard";
-import { RemovalGuard } from "./removalGuard";
+import { DataLossGuard } from "./dataLossGuard";
 import { PostgresServer, SharedServer } from "./sharedServer";
 
 /** What the stack exports for each app; URLs are secrets. */
@@ -148,15 +147,32 @@ export function declareStack(config: StackConfig): StackOutputs {
         if (app.dedicated) servers[app.server] = declareDedicatedServer(app, sizes[app.server], config.protect);
     }
 
+    // Before any app resource: a refused move or removal fails before anything is applied.
+    const guard = new DataLossGuard(
+        "app-databases-guard",
+        {
+            protect: config.protect,
+            retiredApps: config.retiredApps,
+            apps: Object.fromEntries(
+                Object.values(config.apps).map((app) => [
+                    app.name,
+                    {
+                        server: app.server,
+                        placement: app.placement,
+                        database: app.database,
+                        roles: Object.keys(managedRoleLimits([app])),
+                        ...(app.allowMoveFrom ? { allowMoveFrom: app.allowMoveFrom } : {}),
+                    },
+                ]),
+            ),
+        },
+        // It guarded removals alone under this name and type; the alias keeps what it remembers.
+        { aliases: [{ name: "app-databases-removals", type: "pulumi-nodejs:dynamic/app-databases:RemovalGuard" }] },
+    );
+
     const apps: Record<string, AppOutputs> = {};
     const databases: Record<string, pulumi.Resource[]> = {}; // per server: created and dropped one at a time
     for (const app of Object.values(config.apps)) {
-        const guard = new PlacementGuard(`${app.name}-placement`, {
-            app: app.name,
-            server: app.server,
-            placement: app.placement,
-            allowMoveFrom: app.allowMoveFrom,
-        });
         // The server is part of the name: a move creates everything anew on the new
         // server instead of silently re-pointing state at a server that lacks it.
         const db = new AppDatabase(
@@ -195,16 +211,6 @@ export function declareStack(config: StackConfig): StackOutputs {
             extraRoleUrls: db.extraRoleUrls,
         };
     }
-    new RemovalGuard("app-databases-removals", {
-        protect: config.protect,
-        retiredApps: config.retiredApps,
-        apps: Object.fromEntries(
-            Object.values(config.apps).map((app) => [
-                app.name,
-                { server: app.server, database: app.database, roles: Object.keys(managedRoleLimits([app])) },
-            ]),
-        ),
-    });
 
     const pgHba = Object.fromEntries(
         Object.entries(config.servers).map(([name, server]) => [

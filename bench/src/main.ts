@@ -9,13 +9,13 @@ import * as path from "node:path";
 import { TestCluster } from "../../test/e2e/harness/postgres";
 import { appSpecs, Catalog, compareCatalogs, expectedCatalog, forceClean, isEmpty, snapshot } from "./catalog";
 import { AnsibleTool, SqlTool } from "./otherTools";
-import { PulumiProject, PulumiVariant, VARIANTS } from "./pulumiTool";
+import { BASELINE_VARIANT, describeSource, PulumiProject, PulumiVariant, resolveSource, toolName, VARIANTS } from "./pulumiTool";
 import { writeReport } from "./report";
 import { maxConnectionsForPool } from "./sizing";
 import { appNames, BENCH_DIR, log, PgTarget, run, RunResult, sampled, SampleSummary } from "./util";
 
 export interface Measurement {
-    /** `pulumi` (default variant), `pulumi:<variant>`, `ansible` or `sql`. */
+    /** `pulumi` (default variant), `pulumi:<variant>` (`pulumi:before`: --baseline), `ansible` or `sql`. */
     tool: string;
     n: number;
     run: number;
@@ -55,9 +55,11 @@ export interface Options {
     runs: Record<number, number>;
     /** Runs of Ansible per N (it is the slowest; 0 skips it at that N). */
     ansibleRuns: Record<number, number>;
-    /** `worktree` or a git revision. */
+    /** `worktree` or a git revision: the program of every variant but `before`. */
     program: string;
-    /** The sizes at which the non-default variants run too (default: every size). */
+    /** A git revision: adds the variant `before`, the default variant on the program at that revision. */
+    baseline?: string;
+    /** The sizes at which the variants other than `default` and `before` run too (default: every size). */
     variantSizes?: number[];
     /** Hang guard of each Pulumi command, seconds (0: none). */
     guardSec: number;
@@ -115,6 +117,7 @@ function parseArgs(argv: string[]): Options {
         else if (a === "--runs") perN(value(), opts.runs);
         else if (a === "--ansible-runs") perN(value(), opts.ansibleRuns);
         else if (a === "--program") opts.program = value();
+        else if (a === "--baseline") opts.baseline = value();
         else if (a === "--variant-sizes") opts.variantSizes = value().split(",").map(Number);
         else if (a === "--guard") opts.guardSec = Number(value());
         else if (a === "--tools") opts.tools = value().split(",");
@@ -122,7 +125,10 @@ function parseArgs(argv: string[]): Options {
             opts.variants = value()
                 .split(",")
                 .map((v) => {
-                    if (!VARIANTS[v]) throw new Error(`unknown variant ${v}; known: ${Object.keys(VARIANTS).join(", ")}`);
+                    if (!VARIANTS[v])
+                        throw new Error(
+                            `unknown variant ${v}; known: ${Object.keys(VARIANTS).join(", ")} (and ${BASELINE_VARIANT}, from --baseline <rev>)`,
+                        );
                     return VARIANTS[v];
                 });
         } else if (a === "--keep") opts.keep = true;
@@ -139,8 +145,6 @@ function parseArgs(argv: string[]): Options {
     delete opts.ansibleRuns[-1];
     return opts;
 }
-
-const toolName = (v: PulumiVariant) => (v.name === "default" ? "pulumi" : `pulumi:${v.name}`);
 
 async function versions(venv: string): Promise<Record<string, string>> {
     const out = async (cmd: string, args: string[]) => {
@@ -209,15 +213,31 @@ async function main(): Promise<void> {
     if (opts.tools.includes("ansible") && !opts.venv) throw new Error("BENCH_VENV is not set (bench/run.sh sets it)");
     const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/Z$/, "");
     const work = path.join(BENCH_DIR, "work", stamp);
-    fs.mkdirSync(work, { recursive: true });
     // A git revision is resolved once, so every run measures the same program while others commit.
-    PulumiProject.source =
-        opts.program === "worktree"
-            ? opts.program
-            : (await run("git", ["-C", path.resolve(BENCH_DIR, ".."), "rev-parse", "--short", opts.program])).stdout.trim();
+    const program = await resolveSource(opts.program);
+    const baseline = opts.baseline === undefined ? undefined : await resolveSource(opts.baseline);
+    // Each variant names its program: --program for all of them, --baseline for `before`
+    // (the default variant's flags, right after it so that the two run back to back).
+    const variants: PulumiVariant[] = opts.variants.map((v) => ({
+        ...v,
+        description: `${v.description}; ${describeSource(program)}`,
+        source: program,
+    }));
+    if (baseline !== undefined) {
+        if (baseline === program) log(`WARNING: --baseline ${opts.baseline} is the same commit as --program ${opts.program} (${program})`);
+        const at = variants.findIndex((v) => v.name === "default") + 1 || variants.length;
+        variants.splice(at, 0, {
+            ...VARIANTS.default,
+            name: BASELINE_VARIANT,
+            description: `${VARIANTS.default.description}; ${describeSource(baseline)} (--baseline ${opts.baseline})`,
+            source: baseline,
+        });
+    }
+    opts.variants = variants;
+    fs.mkdirSync(work, { recursive: true });
     PulumiProject.hangGuardSec = opts.guardSec;
     log(
-        `work dir ${work}; sizes ${opts.sizes.join(",")}; runs ${JSON.stringify(opts.runs)}; Ansible runs ${JSON.stringify(opts.ansibleRuns)}; program ${PulumiProject.source}; provisioningConnections ${opts.pool ?? "2 (default)"}; tools ${opts.tools.join(",")}; variants ${opts.variants.map((v) => v.name).join(",")}`,
+        `work dir ${work}; sizes ${opts.sizes.join(",")}; runs ${JSON.stringify(opts.runs)}; Ansible runs ${JSON.stringify(opts.ansibleRuns)}; program ${program}${baseline !== undefined ? `; baseline ${baseline}` : ""}; provisioningConnections ${opts.pool ?? "2 (default)"}; tools ${opts.tools.join(",")}; variants ${opts.variants.map((v) => `${v.name} (${v.source})`).join(", ")}`,
     );
 
     const measurements: Measurement[] = [];
@@ -226,7 +246,10 @@ async function main(): Promise<void> {
     const started = Date.now();
     const meta = {
         started: new Date().toISOString(),
-        program: PulumiProject.source,
+        program,
+        baseline: baseline ?? null,
+        /** Which program each Pulumi tool ran: "worktree" or a short commit hash. */
+        programs: Object.fromEntries(opts.variants.map((v) => [toolName(v), v.source])),
         options: { ...opts, variants: opts.variants.map((v) => ({ ...v })) },
         versions: await versions(opts.venv),
     };
@@ -250,7 +273,8 @@ async function main(): Promise<void> {
             const projects = new Map<string, PulumiProject>();
             if (opts.tools.includes("pulumi")) {
                 for (const v of opts.variants) {
-                    if (v.name !== "default" && opts.variantSizes && !opts.variantSizes.includes(n)) continue;
+                    const everyN = v.name === "default" || v.name === BASELINE_VARIANT;
+                    if (!everyN && opts.variantSizes && !opts.variantSizes.includes(n)) continue;
                     const p = new PulumiProject(path.join(work, `pulumi-${v.name}-n${n}`), v, pg);
                     await p.init();
                     projects.set(toolName(v), p);

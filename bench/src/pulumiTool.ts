@@ -13,14 +13,39 @@ import { log, PgTarget, REPO_ROOT, run, RunResult } from "./util";
 export const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components"];
 const STACK = "bench";
 
-/** A way of running the same program: extra CLI flags and environment. */
+/** A way of running the program: extra CLI flags and environment, and optionally which version of the program. */
 export interface PulumiVariant {
     readonly name: string;
     readonly description: string;
     /** Added to `pulumi up` and `pulumi destroy` (and preview where it applies). */
     readonly args: readonly string[];
     readonly env: Readonly<Record<string, string>>;
+    /**
+     * Where this variant's program comes from: "worktree" or a git revision, resolved
+     * once with resolveSource(); undefined: PulumiProject.source.
+     */
+    readonly source?: string;
 }
+
+/** The name of the variant `--baseline <rev>` adds: the default variant run on the program at that revision. */
+export const BASELINE_VARIANT = "before";
+
+/**
+ * "worktree", or the revision as a short commit hash: resolved once, so every run
+ * measures the same program while others commit (a branch name or HEAD~1 would move).
+ */
+export async function resolveSource(program: string): Promise<string> {
+    if (program === "worktree") return program;
+    const r = await run("git", ["-C", REPO_ROOT, "rev-parse", "--verify", "--short", `${program}^{commit}`], { check: false });
+    if (r.code !== 0) throw new Error(`not a git revision of ${REPO_ROOT}: ${program} (${r.stderr.trim()})`);
+    return r.stdout.trim();
+}
+
+/** The tool name of a variant in measurements and tables: `pulumi` (default) or `pulumi:<name>`. */
+export const toolName = (v: { readonly name: string }) => (v.name === "default" ? "pulumi" : `pulumi:${v.name}`);
+
+/** "program at 70bfc37", or the work tree. */
+export const describeSource = (source: string) => (source === "worktree" ? "program from the work tree" : `program at ${source}`);
 
 export const VARIANTS: Readonly<Record<string, PulumiVariant>> = {
     default: {
@@ -53,7 +78,10 @@ export interface ServerSettings {
 export class PulumiProject {
     /** Hang guard for up/preview/destroy: their process group is killed after this many seconds (0: never). */
     static hangGuardSec = 900;
-    /** Where the program comes from: "worktree" (the files as they are now) or a git revision (`git archive`). */
+    /**
+     * Where the program comes from when the variant does not say (PulumiVariant.source):
+     * "worktree" (the files as they are now) or a git revision (`git archive`).
+     */
     static source = "worktree";
     readonly projectDir: string;
     readonly stateDir: string;
@@ -96,18 +124,24 @@ export class PulumiProject {
         });
     }
 
+    /** The program this project runs: the variant's source, else PulumiProject.source. */
+    get source(): string {
+        return this.variant.source ?? PulumiProject.source;
+    }
+
     async init(): Promise<void> {
         fs.mkdirSync(this.projectDir, { recursive: true });
         fs.mkdirSync(this.stateDir, { recursive: true });
-        if (PulumiProject.source === "worktree") {
+        const source = this.source;
+        if (source === "worktree") {
             for (const entry of PROJECT_FILES) {
                 fs.cpSync(path.join(REPO_ROOT, entry), path.join(this.projectDir, entry), { recursive: true });
             }
         } else {
-            if (!/^[\w./~^@-]+$/.test(PulumiProject.source)) throw new Error(`--program: not a git revision: ${PulumiProject.source}`);
+            if (!/^[\w./~^@-]+$/.test(source)) throw new Error(`variant ${this.variant.name}: not a git revision: ${source}`);
             execSync(
-                `git -C '${REPO_ROOT}' archive --format=tar '${PulumiProject.source}' ${PROJECT_FILES.join(" ")} | tar -x -C '${this.projectDir}'`,
-                { stdio: "inherit" },
+                `set -o pipefail; git -C '${REPO_ROOT}' archive --format=tar '${source}' ${PROJECT_FILES.join(" ")} | tar -x -C '${this.projectDir}'`,
+                { stdio: "inherit", shell: "/bin/bash" },
             );
         }
         fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(this.projectDir, "node_modules"));

@@ -2,6 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { CatalogCheck, Measurement, StateFacts } from "./main";
+import { BASELINE_VARIANT, describeSource, toolName } from "./pulumiTool";
 import { BENCH_DIR, log, median, run } from "./util";
 
 export interface ReportInput {
@@ -34,6 +35,18 @@ const MEM_KINDS = [
 
 const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? "–" : x.toFixed(digits));
 const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? "–" : `${(a / b).toFixed(1)}×`);
+/** The after's change relative to the before, `+4.3%` / `−20%`. */
+const change = (before: number, after: number, digits = 0) => {
+    const pct = (after / before - 1) * 100;
+    return `${pct < 0 ? "−" : "+"}${Math.abs(pct).toFixed(digits)}%`;
+};
+/** Before over after, finer than ratio(), with the after's change: `1.25× (−20%)` (> 1×: the after is faster). */
+const speedup = (before: number | null | undefined, after: number | null | undefined) => {
+    if (before === null || before === undefined || after === null || after === undefined || before === 0 || after === 0) return "–";
+    return `${(before / after).toFixed(2)}× (${change(before, after)})`;
+};
+/** The tool of `--baseline`'s variant: the program before, against `pulumi`, the program after. */
+const BEFORE = toolName({ name: BASELINE_VARIANT });
 
 function table(header: string[], rows: string[][]): string {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -95,19 +108,53 @@ export function summarize(measurements: Measurement[]): Summary[] {
     });
 }
 
+export interface BeforeAfter {
+    n: number;
+    phase: string;
+    /** Median wall and CPU seconds of `pulumi:before` (--baseline) and of `pulumi` (--program). */
+    beforeSeconds: number | null;
+    afterSeconds: number | null;
+    /** before / after: > 1 when the after is faster. */
+    speedup: number | null;
+    beforeCpuSeconds: number | null;
+    afterCpuSeconds: number | null;
+    cpuSpeedup: number | null;
+}
+
 export async function writeReport(input: ReportInput): Promise<boolean> {
     const summaries = summarize(input.measurements);
     const get = (tool: string, n: number, phase: string) => summaries.find((s) => s.tool === tool && s.n === n && s.phase === phase);
     const tools = [...new Set(input.measurements.map((m) => m.tool))];
     const pulumiTools = tools.filter((t) => t.startsWith("pulumi"));
     const sizes = [...new Set(input.measurements.map((m) => m.n))].sort((a, b) => a - b);
+    const hasBefore = pulumiTools.includes(BEFORE) && pulumiTools.includes("pulumi");
+    const programs = (input.meta.programs ?? {}) as Record<string, string>;
+    const variants = (input.meta.options as { variants?: { name: string; description: string }[] } | undefined)?.variants ?? [];
     const out: string[] = [];
 
     out.push(`# app-databases benchmark, ${input.meta.started}`, "");
     out.push(
-        `Wall seconds, median of the runs shown in brackets; ratios are this program (${"`pulumi`"}) over Ansible and over raw SQL.`,
+        `Wall seconds, median of the runs shown in brackets; ratios are this program (${"`pulumi`"}) over Ansible and over raw SQL` +
+            `, and each other Pulumi variant over ${"`pulumi`"}.`,
         "",
     );
+    if (pulumiTools.length) {
+        out.push("Pulumi variants (tool: how it ran, which program):", "");
+        for (const t of pulumiTools) {
+            const v = variants.find((x) => toolName(x) === t);
+            out.push(`- ${"`"}${t}${"`"}: ${v?.description ?? `program ${programs[t] ?? "?"}`}`);
+        }
+        out.push("");
+    }
+    if (hasBefore) {
+        out.push(
+            `Before/after: ${"`pulumi:before`"} is the ${describeSource(programs[BEFORE] ?? "?")} (before), ` +
+                `${"`pulumi`"} the ${describeSource(programs.pulumi ?? "?")} (after), same flags, server and runs. ` +
+                `"speed-up" = before seconds / after seconds (> 1×: the after is faster), with the after's change in time in brackets; ` +
+                `CPU seconds vary less than wall seconds with other load on the machine.`,
+            "",
+        );
+    }
     const timeHeader = [
         "N",
         "phase",
@@ -115,8 +162,10 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
         "pulumi/ansible",
         "pulumi/SQL",
         ...pulumiTools.filter((t) => t !== "pulumi").map((t) => `${t}/pulumi`),
+        ...(hasBefore ? ["speed-up before/after (wall)", "speed-up before/after (CPU)"] : []),
     ];
     const timeRows: string[][] = [];
+    const beforeAfter: BeforeAfter[] = [];
     for (const n of sizes) {
         for (const phase of PHASES) {
             const cells = tools.map((t) => {
@@ -132,7 +181,29 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
                 ratio(p, get("ansible", n, phase)?.seconds ?? null),
                 ratio(p, get("sql", n, phase)?.seconds ?? null),
                 ...pulumiTools.filter((t) => t !== "pulumi").map((t) => ratio(get(t, n, phase)?.seconds ?? null, p)),
+                ...(hasBefore
+                    ? [
+                          speedup(get(BEFORE, n, phase)?.seconds, p),
+                          speedup(get(BEFORE, n, phase)?.cpuSeconds, get("pulumi", n, phase)?.cpuSeconds),
+                      ]
+                    : []),
             ]);
+            const b = get(BEFORE, n, phase);
+            const a = get("pulumi", n, phase);
+            if (hasBefore && (a || b)) {
+                const div = (x: number | null | undefined, y: number | null | undefined) =>
+                    x === null || x === undefined || y === null || y === undefined || y === 0 ? null : x / y;
+                beforeAfter.push({
+                    n,
+                    phase,
+                    beforeSeconds: b?.seconds ?? null,
+                    afterSeconds: a?.seconds ?? null,
+                    speedup: div(b?.seconds, a?.seconds),
+                    beforeCpuSeconds: b?.cpuSeconds ?? null,
+                    afterCpuSeconds: a?.cpuSeconds ?? null,
+                    cpuSpeedup: div(b?.cpuSeconds, a?.cpuSeconds),
+                });
+            }
         }
     }
     out.push("## Time", "", table(timeHeader, timeRows), "");
@@ -140,13 +211,16 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
     const resRows = input.facts.map((f) => {
         const created = get(f.tool, f.n, "create")?.changes.create;
         const ansibleChanged = get("ansible", f.n, "create")?.changes.changed;
+        // The after's row also shows the before's state and the change, when --baseline ran.
+        const before = hasBefore && f.tool === "pulumi" ? input.facts.find((x) => x.tool === BEFORE && x.n === f.n) : undefined;
         return [
             String(f.n),
-            f.tool,
+            f.tool + (programs[f.tool] ? ` (${programs[f.tool]})` : ""),
             String(created ?? "–"),
-            String(f.resources),
+            String(f.resources) + (before ? ` (before: ${before.resources})` : ""),
             `${f.perApp} (${f.perAppCustom} custom)`,
-            `${(f.stateBytes / 1024).toFixed(0)} KiB`,
+            `${(f.stateBytes / 1024).toFixed(0)} KiB` +
+                (before ? ` (before: ${(before.stateBytes / 1024).toFixed(0)} KiB, ${change(before.stateBytes, f.stateBytes, 1)})` : ""),
             String(ansibleChanged ?? "–"),
         ];
     });
@@ -296,7 +370,15 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
     const kind = (input.meta.options as { quick?: boolean } | undefined)?.quick ? "quick" : "bench";
     const latest = kind === "quick" ? "quick-latest" : "latest";
     const json = JSON.stringify(
-        { ...input.meta, pass: ok, summaries, checks: input.checks, facts: input.facts, measurements: input.measurements },
+        {
+            ...input.meta,
+            pass: ok,
+            summaries,
+            ...(hasBefore ? { beforeAfter } : {}),
+            checks: input.checks,
+            facts: input.facts,
+            measurements: input.measurements,
+        },
         null,
         2,
     );

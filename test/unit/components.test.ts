@@ -94,6 +94,14 @@ describe("RolePair", () => {
 });
 
 describe("AppDatabase", () => {
+    const readonlyExtra = (idleSessionTimeoutMs: number) => ({
+        access: "readonly" as const,
+        connectionLimit: 3,
+        rotation: 0,
+        statementTimeoutMs: 1000,
+        idleInTransactionSessionTimeoutMs: 1000,
+        idleSessionTimeoutMs,
+    });
     function app(access: "readwrite" | "readonly" | "migrations" = "readwrite", extra = {}) {
         return new AppDatabase("grafana", { app: "grafana", server: server(), access, extraRoles: extra });
     }
@@ -108,22 +116,26 @@ describe("AppDatabase", () => {
     });
 
     it("revokes CONNECT from PUBLIC and grants it to the app's own roles only", async () => {
-        app("readwrite", {
-            grafana_ro: {
-                access: "readonly",
-                connectionLimit: 3,
-                rotation: 0,
-                statementTimeoutMs: 1000,
-                idleInTransactionSessionTimeoutMs: 1000,
-                idleSessionTimeoutMs: 1000,
-            },
-        });
+        app("readwrite", { grafana_ro: readonlyExtra(1000) });
         await settle();
         await settle();
         const access = declared.find((r) => r.type === DATABASE_ACCESS && r.name === "grafana-access")!;
         expect(access.inputs.database).toBe("grafana");
         expect(access.inputs.owner).toBe("grafana_migrate");
         expect(access.inputs.grantees).toEqual(["grafana_app", "grafana_ro"]);
+    });
+
+    it("sets every role's idle_session_timeout from that one DatabaseAccess: one dynamic resource per app", async () => {
+        app("readwrite", { grafana_ro: readonlyExtra(1500) });
+        await settle();
+        await settle();
+        expect(ofType(ROLE_SETTINGS)).toEqual([]);
+        expect(declared.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/")).map((r) => r.name)).toEqual(["grafana-access"]);
+        const access = declared.find((r) => r.type === DATABASE_ACCESS)!;
+        expect(access.inputs.roleSettings).toEqual([
+            { role: "grafana_app", settings: { idle_session_timeout: "600000" } },
+            { role: "grafana_ro", settings: { idle_session_timeout: "1500" } },
+        ]);
     });
 
     it.each([

@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { parseStackConfig } from "../../components/config";
 import { hbaConnectionType } from "../../components/pgHba";
-import { moveProblem } from "../../components/placementGuard";
+import { moveProblem, moveProblems, removalProblem } from "../../components/dataLossGuard";
 import { factProblems } from "../../components/preflight";
-import { removalProblem } from "../../components/removalGuard";
 
-const footprint = { server: "lab", database: "grafana", roles: ["grafana_migrate", "grafana_app"] };
+const footprint = { server: "lab", placement: "shared", database: "grafana", roles: ["grafana_migrate", "grafana_app"] };
 
 describe("removalProblem", () => {
     it("says what would be lost when an app leaves a protected stack", () => {
@@ -29,20 +28,30 @@ describe("removalProblem", () => {
 });
 
 describe("moveProblem", () => {
-    const news = { app: "grafana", server: "dedicated-grafana", placement: "dedicated" };
+    const news = { ...footprint, server: "dedicated-grafana", placement: "dedicated" };
     it("refuses an unacknowledged move and says a new, empty database is made", () => {
-        expect(moveProblem({ server: "lab", placement: "shared" }, news)).toMatch(
+        expect(moveProblem("grafana", footprint, news)).toMatch(
             /apps.grafana moves from lab \(shared\) to dedicated-grafana \(dedicated\): this creates a NEW, EMPTY database/,
         );
     });
     it.each([
         ["no earlier state", undefined],
-        ["the same server", { server: "dedicated-grafana", placement: "dedicated" }],
+        ["the same server", news],
     ])("allows %s", (_case, olds) => {
-        expect(moveProblem(olds, news)).toBeUndefined();
+        expect(moveProblem("grafana", olds, news)).toBeUndefined();
     });
     it("allows an acknowledged move", () => {
-        expect(moveProblem({ server: "lab", placement: "shared" }, { ...news, allowMoveFrom: "lab" })).toBeUndefined();
+        expect(moveProblem("grafana", footprint, { ...news, allowMoveFrom: "lab" })).toBeUndefined();
+    });
+    it("reports every moved app of the stack and none of the others", () => {
+        const olds = { apps: { grafana: footprint, shop: { ...footprint, database: "shop" }, fresh: undefined } };
+        const problems = moveProblems(olds as never, {
+            protect: false,
+            retiredApps: [],
+            apps: { grafana: news, shop: { ...footprint, database: "shop" }, fresh: { ...footprint, server: "other" } },
+        });
+        expect(problems).toHaveLength(1);
+        expect(problems[0]).toMatch(/^apps.grafana moves from lab/);
     });
 });
 

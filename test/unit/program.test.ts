@@ -36,7 +36,7 @@ describe("index.ts", async () => {
         const count = (type: string) => declared.filter((r) => r.type === type).map((r) => r.name);
         expect(count("app-databases:index:AppDatabase")).toEqual(["grafana@local", "claude_bridge@local"]);
         expect(count("app-databases:index:RolePair")).toEqual(["grafana@local", "claude_bridge@local"]);
-        expect(count("pulumi-nodejs:dynamic/app-databases:PlacementGuard")).toEqual(["grafana-placement", "claude_bridge-placement"]);
+        expect(count("pulumi-nodejs:dynamic/app-databases:DataLossGuard")).toEqual(["app-databases-guard"]);
         expect(count("app-databases:index:ConnectionBudget")).toEqual(["local"]);
         expect(count("app-databases:index:SharedServer")).toEqual(["local"]);
         expect(count("postgresql:index/database:Database")).toEqual(["grafana@local", "claude_bridge@local"]);
@@ -89,17 +89,22 @@ describe("index.ts", async () => {
         ]);
     });
 
-    it("declares a removal guard that knows every app's footprint", () => {
-        const guard = declared.find((r) => r.type === "pulumi-nodejs:dynamic/app-databases:RemovalGuard")!;
+    it("declares one data-loss guard that knows every app's footprint", () => {
+        const guard = declared.find((r) => r.type === "pulumi-nodejs:dynamic/app-databases:DataLossGuard")!;
         expect(guard.inputs.protect).toBe(true);
-        expect(guard.inputs.apps.grafana).toEqual({ server: "local", database: "grafana", roles: ["grafana_migrate", "grafana_app"] });
+        expect(guard.inputs.apps.grafana).toEqual({
+            server: "local",
+            placement: "shared",
+            database: "grafana",
+            roles: ["grafana_migrate", "grafana_app"],
+        });
     });
 
     it("keeps the admin password secret in the provider and the dynamic resources", () => {
         const provider = declared.find((r) => r.type === "pulumi:providers:postgresql")!;
         expect(provider.inputs.password).toBe("admin-pw");
         expect(provider.secretInputs).toContain("password");
-        for (const r of declared.filter((d) => d.type.startsWith("pulumi-nodejs:dynamic/") && !/(Placement|Removal)Guard$/.test(d.type))) {
+        for (const r of declared.filter((d) => d.type.startsWith("pulumi-nodejs:dynamic/") && !d.type.endsWith("DataLossGuard"))) {
             expect(r.secretInputs, r.name).toContain("connection");
         }
     });

@@ -1,0 +1,104 @@
+/**
+ * DataLossGuard: config changes that would lose data fail the preview, with
+ * what would be lost and how to go on deliberately, before anything is applied.
+ *
+ * - A move (shared server to dedicated container, or between servers) creates
+ *   a new, empty database on the new server and deletes the old one; no data
+ *   is copied. Refused until `allowMoveFrom: <old server>` acknowledges it.
+ * - In a protected stack, an app that disappears from the config would be
+ *   deleted: refused unless it is listed in `retiredApps` (retained on delete:
+ *   forgotten by the stack, left on the server with its data). Renaming an app
+ *   is a removal plus a new app, so it is refused the same way.
+ *
+ * One resource for the whole stack remembers where each app lives: a dynamic
+ * resource's state carries its serialized provider, and one per app made the
+ * state, which the engine rewrites after every step, grow with every app.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+/** What an app leaves on its server, and what a change to it must acknowledge. */
+export interface AppFootprint {
+    /** Server key the app lives on (`servers` entry or `dedicated-<app>`). */
+    readonly server: string;
+    readonly placement: string;
+    readonly database: string;
+    readonly roles: readonly string[];
+    /** The server the user acknowledges moving away from. */
+    readonly allowMoveFrom?: string;
+}
+
+interface GuardState {
+    protect: boolean;
+    apps: Record<string, AppFootprint>;
+    retiredApps: string[];
+}
+
+/** The preview error for apps removed from a protected stack, or undefined. */
+export function removalProblem(olds: Partial<GuardState> | undefined, news: GuardState): string | undefined {
+    if (!news.protect || !olds?.apps) return undefined;
+    const removed = Object.keys(olds.apps).filter((app) => !(app in news.apps) && !news.retiredApps.includes(app));
+    if (removed.length === 0) return undefined;
+    const lines = removed.map((app) => {
+        const f = olds.apps![app];
+        return `  - apps.${app}: database ${f.database} on ${f.server} with all its data, and roles ${f.roles.join(", ")}`;
+    });
+    return [
+        `This stack is protected, and ${removed.length === 1 ? "an app was" : "apps were"} removed from its config; deleting would lose:`,
+        ...lines,
+        "Nothing was applied. To go on deliberately:",
+        "  - keep managing it: put the app back under apps;",
+        `  - stop managing it and keep its data: add ${removed.join(", ")} to app-databases:retiredApps, run \`pulumi state unprotect\` on its resources (pulumi lists them), then \`pulumi up\`: they are retained on delete, left in place;`,
+        "  - drop it for good: do that by hand on the server after retiring it.",
+    ].join("\n");
+}
+
+/** The preview error for one app's unacknowledged move, or undefined when there is none. */
+export function moveProblem(app: string, old: Partial<AppFootprint> | undefined, now: AppFootprint): string | undefined {
+    if (!old?.server || old.server === now.server || now.allowMoveFrom === old.server) return undefined;
+    return (
+        `apps.${app} moves from ${old.server} (${old.placement ?? "its placement"}) to ${now.server} (${now.placement}): ` +
+        `this creates a NEW, EMPTY database on ${now.server} and deletes the one on ${old.server} ` +
+        `(no data is copied). Copy the data first (README: "Moving an app between placements"), ` +
+        `then set apps.${app}.allowMoveFrom: ${old.server} to proceed.`
+    );
+}
+
+/** Every unacknowledged move in the stack. */
+export function moveProblems(olds: Partial<GuardState> | undefined, news: GuardState): string[] {
+    return Object.entries(news.apps).flatMap(([app, now]) => {
+        const problem = moveProblem(app, olds?.apps?.[app], now);
+        return problem ? [problem] : [];
+    });
+}
+
+const dataLossGuardProvider: pulumi.dynamic.ResourceProvider<GuardState, GuardState> = {
+    async check(olds, news) {
+        const failures = [
+            ...moveProblems(olds, news).map((reason) => ({ property: "apps", reason })),
+            ...[removalProblem(olds, news)].flatMap((reason) => (reason ? [{ property: "apps", reason }] : [])),
+        ];
+        return { inputs: news, failures };
+    },
+    async create(inputs) {
+        return { id: "app-databases", outs: inputs };
+    },
+    async diff(_id, olds, news) {
+        return { changes: JSON.stringify(olds) !== JSON.stringify(news) };
+    },
+    async update(_id, _olds, news) {
+        return { outs: news };
+    },
+};
+
+export interface DataLossGuardArgs {
+    readonly protect: boolean;
+    readonly apps: Readonly<Record<string, AppFootprint>>;
+    /** Apps deliberately removed; their resources are retained, not dropped. */
+    readonly retiredApps: readonly string[];
+}
+
+export class DataLossGuard extends pulumi.dynamic.Resource {
+    constructor(name: string, args: DataLossGuardArgs, opts: pulumi.CustomResourceOptions = {}) {
+        super(dataLossGuardProvider, name, { ...args }, opts, "app-databases", "DataLossGuard");
+    }
+}
