@@ -122,7 +122,8 @@ export class AppDatabase extends pulumi.ComponentResource {
                 connection: server.connection,
                 database: this.database.name,
                 owner: this.roles.migrateUser,
-                grantees: [this.roles.runtimeUser, ...extras.map((e) => e.role.name)],
+                // <app>_app holds the privileges; <app>_app_alt has them by membership.
+                grantees: [this.roles.runtimeRole.name, ...extras.map((e) => e.role.name)],
                 roleSettings: [...this.roles.sessionSettings, ...extras.map((e) => ({ role: e.role.name, settings: e.settings }))],
             },
             { parent: this, dependsOn: [this.database, ...extras.map((e) => e.role)] },
@@ -148,7 +149,7 @@ export class AppDatabase extends pulumi.ComponentResource {
                 );
             }
         };
-        grant(this.roles.runtimeUser, access, "app");
+        grant(this.roles.runtimeRole.name, access, "app");
         for (const extra of extras) grant(extra.role.name, extra.access, extra.roleName);
 
         const endpoint = server.endpoint;

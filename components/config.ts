@@ -8,7 +8,7 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
-import { identifierProblem, roleListFor, roleNamesFor } from "./identifiers";
+import { identifierProblem, roleListFor } from "./identifiers";
 
 /** What the runtime role may do with the objects the migrate role creates. */
 export const ACCESS_LEVELS = ["readwrite", "readonly", "migrations"] as const;
@@ -176,8 +176,14 @@ export const appSchema = z.strictObject({
     /** CONNECTION LIMIT of `<app>_migrate`. */
     migrateConnectionLimit: connectionLimit.default(DEFAULT_MIGRATE_CONNECTION_LIMIT),
     ...runtimeSettings,
-    /** Bump a counter to give that role a new password on the next `up`. */
-    rotation: z.strictObject({ runtime: rotation.default(0), migrate: rotation.default(0) }).default({ runtime: 0, migrate: 0 }),
+    /**
+     * Bump a counter to give that role a new password on the next `up`. With
+     * zeroDowntime, the runtime role alternates between two logins and the one
+     * handed out before stays valid until the next rotation (README: rotating passwords).
+     */
+    rotation: z
+        .strictObject({ runtime: rotation.default(0), migrate: rotation.default(0), zeroDowntime: flag.default(false) })
+        .default({ runtime: 0, migrate: 0, zeroDowntime: false }),
     /** More login roles on the same database (other services, dashboards). */
     extraRoles: z.record(identifier, extraRoleSchema).default({}),
 });
@@ -363,7 +369,7 @@ export function derivedHostPort(app: string): number {
 
 /** Fills in an app's placement, server and database, checking the derived role names. */
 function resolveApp(name: string, raw: AppConfig, context: ResolveContext, issues: ConfigIssue[]): ResolvedApp | undefined {
-    for (const role of roleListFor(name)) {
+    for (const role of roleListFor(name, raw.rotation.zeroDowntime)) {
         const problem = identifierProblem(role);
         if (problem) issues.push({ path: `apps.${name}`, message: `derived role name ${role}: ${problem}` });
     }
@@ -479,9 +485,7 @@ function namingIssues(apps: Record<string, ResolvedApp>, servers: Record<string,
     const sorted = byName(apps);
     for (const app of sorted) {
         claim(databaseOwners, app.server, app.database, `apps.${app.name}.database`, "database");
-        const roles = roleNamesFor(app.name);
-        claim(roleOwners, app.server, roles.migrate, `apps.${app.name}`, "role");
-        claim(roleOwners, app.server, roles.runtime, `apps.${app.name}`, "role");
+        for (const role of roleListFor(app.name, app.rotation.zeroDowntime)) claim(roleOwners, app.server, role, `apps.${app.name}`, "role");
     }
     for (const app of sorted) {
         for (const role of Object.keys(app.extraRoles).sort()) {

@@ -9,6 +9,9 @@
  *   deleted: refused unless it is listed in `retiredApps` (retained on delete:
  *   forgotten by the stack, left on the server with its data). Renaming an app
  *   is a removal plus a new app, so it is refused the same way.
+ * - A changed `database` of an existing app on the same server would rename
+ *   the database under grants that still name the old one, and fail halfway
+ *   through: refused, with the way to keep the old name.
  *
  * One resource for the whole stack remembers where each app lives: a dynamic
  * resource's state carries its serialized provider, and one per app made the
@@ -63,18 +66,27 @@ export function moveProblem(app: string, old: Partial<AppFootprint> | undefined,
     );
 }
 
-/** Every unacknowledged move in the stack. */
-export function moveProblems(olds: Partial<GuardState> | undefined, news: GuardState): string[] {
-    return Object.entries(news.apps).flatMap(([app, now]) => {
-        const problem = moveProblem(app, olds?.apps?.[app], now);
-        return problem ? [problem] : [];
-    });
+/** The preview error for an app whose database name changed on the same server, or undefined. */
+export function renameProblem(app: string, old: Partial<AppFootprint> | undefined, now: AppFootprint): string | undefined {
+    if (!old?.database || old.server !== now.server || old.database === now.database) return undefined;
+    return (
+        `apps.${app}.database changes from ${old.database} to ${now.database} on ${now.server}: renaming an app's ` +
+        `database is not supported (its grants name the old database). Set apps.${app}.database: ${old.database} ` +
+        `to keep it; the app's name and its database's name may differ.`
+    );
+}
+
+/** Every unacknowledged move and every database rename in the stack. */
+export function changeProblems(olds: Partial<GuardState> | undefined, news: GuardState): string[] {
+    return Object.entries(news.apps).flatMap(([app, now]) =>
+        [moveProblem(app, olds?.apps?.[app], now), renameProblem(app, olds?.apps?.[app], now)].filter((p): p is string => !!p),
+    );
 }
 
 const dataLossGuardProvider: pulumi.dynamic.ResourceProvider<GuardState, GuardState> = {
     async check(olds, news) {
         const failures = [
-            ...moveProblems(olds, news).map((reason) => ({ property: "apps", reason })),
+            ...changeProblems(olds, news).map((reason) => ({ property: "apps", reason })),
             ...[removalProblem(olds, news)].flatMap((reason) => (reason ? [{ property: "apps", reason }] : [])),
         ];
         return { inputs: news, failures };

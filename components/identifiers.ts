@@ -15,6 +15,13 @@ export const MIGRATE_ROLE_SUFFIX = "_migrate";
 /** Suffix of the role the application runs as. */
 export const RUNTIME_ROLE_SUFFIX = "_app";
 
+/**
+ * The second runtime login of an app with zero-downtime rotation
+ * (`<app>_app_alt`, a member of `<app>_app`); no longer than the migrate
+ * suffix, so the length check on `<app>_migrate` covers it.
+ */
+export const ALTERNATE_RUNTIME_ROLE_SUFFIX = "_app_alt";
+
 const UNQUOTED_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
 /**
@@ -158,19 +165,25 @@ export function identifierProblem(name: string): string | undefined {
     return undefined;
 }
 
-/** The two role names an application gets. */
+/** The role names an application gets. */
 export interface RoleNames {
     readonly migrate: string;
     readonly runtime: string;
+    /** The second runtime login, made only with zero-downtime rotation. */
+    readonly alternateRuntime: string;
 }
 
-/** `<app>_migrate` and `<app>_app`. */
+/** `<app>_migrate`, `<app>_app` and (zero-downtime rotation only) `<app>_app_alt`. */
 export function roleNamesFor(app: string): RoleNames {
-    return { migrate: app + MIGRATE_ROLE_SUFFIX, runtime: app + RUNTIME_ROLE_SUFFIX };
+    return {
+        migrate: app + MIGRATE_ROLE_SUFFIX,
+        runtime: app + RUNTIME_ROLE_SUFFIX,
+        alternateRuntime: app + ALTERNATE_RUNTIME_ROLE_SUFFIX,
+    };
 }
 
-/** Both role names of an app, migrate first. */
-export function roleListFor(app: string): string[] {
+/** Every role name an app gets, migrate first; the alternate runtime login with zero-downtime rotation. */
+export function roleListFor(app: string, zeroDowntime = false): string[] {
     const names = roleNamesFor(app);
-    return [names.migrate, names.runtime];
+    return zeroDowntime ? [names.migrate, names.runtime, names.alternateRuntime] : [names.migrate, names.runtime];
 }

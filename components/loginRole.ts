@@ -24,6 +24,8 @@ export interface LoginRoleSpec {
     readonly connectionLimit: number;
     /** Bump to generate a new password; any other change leaves it alone. */
     readonly rotation: number;
+    /** Roles this one is a member of (INHERIT), whose privileges it uses. @default none */
+    readonly memberOf?: pulumi.Input<string>[];
     /** Timeouts set on the role; none are set when omitted. */
     readonly timeouts?: RoleTimeouts;
     /** Admin connection used to set what the provider cannot (idle_session_timeout). */
@@ -77,6 +79,7 @@ export function declareLoginRole(parent: pulumi.Resource, resourceName: string, 
             replication: false,
             bypassRowLevelSecurity: false,
             inherit: true,
+            ...(spec.memberOf ? { roles: spec.memberOf } : {}),
             statementTimeout: spec.timeouts?.statementTimeoutMs,
             idleInTransactionSessionTimeout: spec.timeouts?.idleInTransactionSessionTimeoutMs,
         },

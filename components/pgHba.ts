@@ -21,7 +21,7 @@ export function pgHbaLines(serverName: string, server: ServerConfig, apps: reado
     const type = hbaConnectionType(server.sslmode);
     const rows: { hostBits: number; db: string; role: string; cidr: string }[] = [];
     for (const app of apps) {
-        const roles = [...roleListFor(app.name), ...Object.keys(app.extraRoles)];
+        const roles = [...roleListFor(app.name, app.rotation.zeroDowntime), ...Object.keys(app.extraRoles)];
         for (const cidr of app.clientCidrs ?? server.clientCidrs) {
             for (const role of roles) rows.push({ hostBits: prefixLength(cidr), db: app.database, role, cidr });
         }

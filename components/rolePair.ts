@@ -4,6 +4,13 @@
  * `<app>_migrate` owns the database and runs DDL at deploy time; `<app>_app`
  * is what the application runs as, with timeouts that free stuck sessions.
  * Neither can create roles or databases, replicate or bypass row security.
+ *
+ * Zero-downtime rotation (opt-in): `<app>_app` keeps every privilege, and a
+ * second login `<app>_app_alt`, a member of it, shares them. The rotation
+ * counter picks the login handed out (even: `<app>_app`, odd:
+ * `<app>_app_alt`); a bump gives the other login a new password and hands it
+ * out, while the previous one keeps working until the next bump. Apps roll
+ * over to the new URL at their own pace; nothing in use is cut off.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
@@ -35,8 +42,12 @@ export interface RolePairArgs {
     readonly idleInTransactionSessionTimeoutMs?: number;
     /** idle_session_timeout of `<app>_app`, ms. @default 600000 */
     readonly idleSessionTimeoutMs?: number;
-    /** Bump `runtime` or `migrate` to give that role a new password. @default 0 each */
-    readonly rotation?: { readonly runtime?: number; readonly migrate?: number };
+    /**
+     * Bump `runtime` or `migrate` to give that role a new password; with
+     * `zeroDowntime`, runtime rotation alternates between two logins.
+     * @default 0 each, zeroDowntime false
+     */
+    readonly rotation?: { readonly runtime?: number; readonly migrate?: number; readonly zeroDowntime?: boolean };
     /** Refuse to delete the roles (production). @default false */
     readonly protect?: boolean;
     /**
@@ -49,9 +60,9 @@ export interface RolePairArgs {
 
 /** Fills in RolePair defaults; throws naming the argument when a name is unusable. */
 export function resolveRolePairArgs(args: RolePairArgs): Required<Omit<RolePairArgs, "rotation" | "applySessionSettings">> & {
-    rotation: { runtime: number; migrate: number };
+    rotation: { runtime: number; migrate: number; zeroDowntime: boolean };
 } {
-    for (const role of roleListFor(args.app)) {
+    for (const role of roleListFor(args.app, args.rotation?.zeroDowntime)) {
         const problem = identifierProblem(role);
         if (problem) throw new Error(`RolePair: \`app\` gives role name ${role}: ${problem}`);
     }
@@ -63,21 +74,46 @@ export function resolveRolePairArgs(args: RolePairArgs): Required<Omit<RolePairA
         statementTimeoutMs: args.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
         idleInTransactionSessionTimeoutMs: args.idleInTransactionSessionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
         idleSessionTimeoutMs: args.idleSessionTimeoutMs ?? DEFAULT_IDLE_SESSION_TIMEOUT_MS,
-        rotation: { runtime: args.rotation?.runtime ?? 0, migrate: args.rotation?.migrate ?? 0 },
+        rotation: {
+            runtime: args.rotation?.runtime ?? 0,
+            migrate: args.rotation?.migrate ?? 0,
+            zeroDowntime: args.rotation?.zeroDowntime ?? false,
+        },
         protect: args.protect ?? false,
+    };
+}
+
+/**
+ * The rotation keepers of the runtime logins and which one is handed out.
+ * Without zeroDowntime: one login, renewed at every bump. With it: a bump to
+ * an odd count renews `<app>_app_alt` and hands it out, to an even count
+ * renews `<app>_app`; the other login keeps its password meanwhile. At an
+ * even count `<app>_app` keeps the keeper it had without zeroDowntime, so
+ * opting in then changes no password in use.
+ */
+export function runtimeSlots(rotation: number, zeroDowntime: boolean): { primary: number; alternate?: number; alternateActive: boolean } {
+    if (!zeroDowntime) return { primary: rotation, alternateActive: false };
+    const odd = rotation % 2 === 1;
+    return {
+        primary: odd ? rotation - 1 : rotation,
+        alternate: odd ? rotation : Math.max(rotation - 1, 0),
+        alternateActive: odd,
     };
 }
 
 export class RolePair extends pulumi.ComponentResource {
     /** `<app>_migrate`: owns the database, runs DDL. */
     public readonly migrateRole: postgresql.Role;
-    /** `<app>_app`: the application's runtime role. */
+    /** `<app>_app`: the application's runtime role, which holds its privileges. */
     public readonly runtimeRole: postgresql.Role;
+    /** `<app>_app_alt`, a member of `<app>_app`: only with zero-downtime rotation. */
+    public readonly alternateRuntimeRole?: postgresql.Role;
     public readonly migrateUser: pulumi.Output<string>;
+    /** The runtime login to hand out: `<app>_app`, or `<app>_app_alt` at an odd rotation with zeroDowntime. */
     public readonly runtimeUser: pulumi.Output<string>;
     /** Secret. */
     public readonly migratePassword: pulumi.Output<string>;
-    /** Secret. */
+    /** Secret: the password of runtimeUser. */
     public readonly runtimePassword: pulumi.Output<string>;
     /** Settings the provider cannot set, per role (empty for a role without timeouts). */
     public readonly sessionSettings: { role: pulumi.Output<string>; settings: Readonly<Record<string, string>> }[];
@@ -99,23 +135,33 @@ export class RolePair extends pulumi.ComponentResource {
             connection: a.connection,
             protect: a.protect,
         });
-        const runtime = declareLoginRole(this, `${name}-app`, {
-            roleName: names.runtime,
-            connectionLimit: a.runtimeConnectionLimit,
-            rotation: a.rotation.runtime,
-            timeouts,
-            connection: a.connection,
-            protect: a.protect,
-            applySettings: args.applySessionSettings,
-        });
+        const slots = runtimeSlots(a.rotation.runtime, a.rotation.zeroDowntime);
+        const runtimeLogin = (resourceName: string, roleName: string, rotation: number, memberOf?: pulumi.Input<string>[]) =>
+            declareLoginRole(this, resourceName, {
+                roleName,
+                connectionLimit: a.runtimeConnectionLimit,
+                rotation,
+                memberOf,
+                timeouts,
+                connection: a.connection,
+                protect: a.protect,
+                applySettings: args.applySessionSettings,
+            });
+        const runtime = runtimeLogin(`${name}-app`, names.runtime, slots.primary);
+        const alternate =
+            slots.alternate === undefined
+                ? undefined
+                : runtimeLogin(`${name}-app-alt`, names.alternateRuntime, slots.alternate, [runtime.role.name]);
+        const active = slots.alternateActive && alternate ? alternate : runtime;
 
         this.migrateRole = migrate.role;
         this.runtimeRole = runtime.role;
+        this.alternateRuntimeRole = alternate?.role;
         this.migrateUser = migrate.role.name;
-        this.runtimeUser = runtime.role.name;
+        this.runtimeUser = active.role.name;
         this.migratePassword = pulumi.secret(migrate.password.result);
-        this.runtimePassword = pulumi.secret(runtime.password.result);
-        this.sessionSettings = [{ role: runtime.role.name, settings: runtime.settings }];
+        this.runtimePassword = pulumi.secret(active.password.result);
+        this.sessionSettings = [runtime, ...(alternate ? [alternate] : [])].map((l) => ({ role: l.role.name, settings: l.settings }));
         this.registerOutputs({
             migrateUser: this.migrateUser,
             runtimeUser: this.runtimeUser,

@@ -54,6 +54,8 @@ export function managedRoleLimits(apps: readonly ResolvedApp[]): Record<string, 
         const names = roleNamesFor(app.name);
         limits[names.migrate] = app.migrateConnectionLimit;
         limits[names.runtime] = app.connectionLimit;
+        // Both runtime logins may hold connections while the previous one is still in use.
+        if (app.rotation.zeroDowntime) limits[names.alternateRuntime] = app.connectionLimit;
         for (const [role, spec] of Object.entries(app.extraRoles)) limits[role] = spec.connectionLimit;
     }
     return limits;

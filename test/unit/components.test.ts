@@ -80,6 +80,42 @@ describe("RolePair", () => {
         expect(settings[0].secretInputs).toContain("connection");
     });
 
+    it.each([
+        // rotation, keeper of <app>_app, keeper of <app>_app_alt, login handed out
+        [0, "0", "0", "grafana_app"],
+        [1, "0", "1", "grafana_app_alt"],
+        [2, "2", "1", "grafana_app"],
+        [3, "2", "3", "grafana_app_alt"],
+    ])("zero-downtime rotation %i renews only the login it hands out, the other keeps its password", async (rotation, app, alt, user) => {
+        const pair = new RolePair("grafana", {
+            app: "grafana",
+            connection: server().connection,
+            rotation: { runtime: rotation, zeroDowntime: true },
+        });
+        const handedOut = await valueOf(pair.runtimeUser);
+        await settle();
+        const keepers = Object.fromEntries(ofType(PASSWORD).map((p) => [p.name, p.inputs.keepers.rotation]));
+        expect(keepers).toEqual({ "grafana-migrate-password": "0", "grafana-app-password": app, "grafana-app-alt-password": alt });
+        expect(handedOut).toBe(user);
+        expect(await valueOf(pair.runtimePassword)).toBe(
+            user === "grafana_app" ? "pw-grafana-app-password" : "pw-grafana-app-alt-password",
+        );
+        const altRole = ofType(ROLE).find((r) => r.name === "grafana-app-alt")!;
+        expect(altRole.inputs).toMatchObject({
+            name: "grafana_app_alt",
+            roles: ["grafana_app"],
+            inherit: true,
+            superuser: false,
+            statementTimeout: 30_000,
+        });
+    });
+
+    it("makes no second login without zero-downtime rotation", async () => {
+        new RolePair("grafana", { app: "grafana", connection: server().connection, rotation: { runtime: 1 } });
+        await settle();
+        expect(ofType(ROLE).map((r) => r.inputs.name)).toEqual(["grafana_migrate", "grafana_app"]);
+    });
+
     it("marks both passwords secret", async () => {
         const pair = new RolePair("grafana", { app: "grafana", connection: server().connection });
         expect(await pulumi.isSecret(pair.runtimePassword)).toBe(true);

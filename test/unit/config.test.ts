@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, derivedHostPort, parseStackConfig } from "../../components/config";
 import { identifierProblem } from "../../components/identifiers";
+import { pgHbaLines } from "../../components/pgHba";
+import { managedRoleLimits } from "../../components/stack";
 import { badInputs, baseConfig } from "../badInputs";
 
 function issuesOf(mutate: (c: any) => void) {
@@ -87,6 +89,30 @@ describe("parseStackConfig", () => {
         const config = baseConfig();
         config.apps.grafana.database = "grafana_db";
         expect(parseStackConfig(config).apps.grafana.database).toBe("grafana_db");
+    });
+
+    it("with zero-downtime rotation, reserves the second runtime login's name, budget and pg_hba lines", () => {
+        const zeroDowntime = (c: any) => {
+            c.apps.grafana.rotation = { runtime: 1, zeroDowntime: true };
+            c.servers.lab.clientCidrs = ["10.0.0.0/24"];
+        };
+        const issues = issuesOf((c) => {
+            zeroDowntime(c);
+            c.apps.claude_bridge.extraRoles = { grafana_app_alt: {} };
+        });
+        expect(issues).toEqual([
+            {
+                path: "apps.claude_bridge.extraRoles.grafana_app_alt",
+                message: expect.stringContaining("role grafana_app_alt on server lab is already used by apps.grafana"),
+            },
+        ]);
+        const config = baseConfig();
+        zeroDowntime(config);
+        const parsed = parseStackConfig(config);
+        expect(managedRoleLimits([parsed.apps.grafana])).toEqual({ grafana_migrate: 2, grafana_app: 10, grafana_app_alt: 10 });
+        expect(pgHbaLines("lab", parsed.servers.lab, [parsed.apps.grafana])).toContainEqual(
+            expect.stringMatching(/^host\s+grafana\s+grafana_app_alt\s+10\.0\.0\.0\/24\s+scram-sha-256$/),
+        );
     });
 
     it("has a bad-input matrix of at least 25 cases", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseStackConfig } from "../../components/config";
 import { hbaConnectionType } from "../../components/pgHba";
-import { moveProblem, moveProblems, removalProblem } from "../../components/dataLossGuard";
+import { moveProblem, changeProblems, removalProblem, renameProblem } from "../../components/dataLossGuard";
 import { factProblems } from "../../components/preflight";
 
 const footprint = { server: "lab", placement: "shared", database: "grafana", roles: ["grafana_migrate", "grafana_app"] };
@@ -45,13 +45,29 @@ describe("moveProblem", () => {
     });
     it("reports every moved app of the stack and none of the others", () => {
         const olds = { apps: { grafana: footprint, shop: { ...footprint, database: "shop" }, fresh: undefined } };
-        const problems = moveProblems(olds as never, {
+        const problems = changeProblems(olds as never, {
             protect: false,
             retiredApps: [],
             apps: { grafana: news, shop: { ...footprint, database: "shop" }, fresh: { ...footprint, server: "other" } },
         });
         expect(problems).toHaveLength(1);
         expect(problems[0]).toMatch(/^apps.grafana moves from lab/);
+    });
+});
+
+describe("renameProblem", () => {
+    it("refuses a changed database name on the same server and says how to keep the old one", () => {
+        expect(renameProblem("grafana", footprint, { ...footprint, database: "grafana_v2" })).toBe(
+            "apps.grafana.database changes from grafana to grafana_v2 on lab: renaming an app's database is not supported " +
+                "(its grants name the old database). Set apps.grafana.database: grafana to keep it; the app's name and its database's name may differ.",
+        );
+    });
+    it.each([
+        ["a new app", undefined],
+        ["the same name", footprint],
+        ["a move to another server (the move guard speaks)", { ...footprint, server: "other" }],
+    ])("lets %s through", (_case, olds) => {
+        expect(renameProblem("grafana", olds, { ...footprint, database: olds === footprint ? "grafana" : "grafana_v2" })).toBeUndefined();
     });
 });
 
