@@ -485,7 +485,8 @@ function namingIssues(apps: Record<string, ResolvedApp>, servers: Record<string,
     const sorted = byName(apps);
     for (const app of sorted) {
         claim(databaseOwners, app.server, app.database, `apps.${app.name}.database`, "database");
-        for (const role of roleListFor(app.name, app.rotation.zeroDowntime)) claim(roleOwners, app.server, role, `apps.${app.name}`, "role");
+        for (const role of roleListFor(app.name, app.rotation.zeroDowntime))
+            claim(roleOwners, app.server, role, `apps.${app.name}`, "role");
     }
     for (const app of sorted) {
         for (const role of Object.keys(app.extraRoles).sort()) {
