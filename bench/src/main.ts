@@ -261,7 +261,18 @@ async function main(): Promise<void> {
         log(`catalog ${tool} N=${n} run ${runNo} after ${stage}: ${diffs.length === 0 ? "PASS" : "FAIL\n  " + diffs.join("\n  ")}`);
     };
 
+    // A failure at one N is reported and the next N still runs: the figures measured so far are kept.
+    const failures: string[] = [];
     for (const n of opts.sizes) {
+        try {
+            await measureSize(n);
+        } catch (err) {
+            failures.push(`N=${n}: ${err instanceof Error ? err.message : String(err)}`);
+            log(`N=${n} failed, going on with the next size: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        }
+    }
+
+    async function measureSize(n: number): Promise<void> {
         const names = appNames(n);
         const apps = appSpecs(names);
         const changed = appSpecs(names, true);
@@ -388,6 +399,10 @@ async function main(): Promise<void> {
         }
     }
     log(`logs kept in ${work}`);
+    if (failures.length > 0) {
+        log(`FAIL: ${failures.length} size(s) did not finish:\n  ${failures.join("\n  ")}`);
+        process.exit(1);
+    }
     if (!ok) {
         log("FAIL: the tools did not reach the same end state (see the catalog comparison above)");
         process.exit(1);

@@ -180,7 +180,8 @@ export class PulumiProject {
         };
         // JSON is YAML.
         fs.writeFileSync(file, JSON.stringify({ ...(salt ? { encryptionsalt: salt } : {}), config }, null, 2));
-        await this.cli(["config", "set", "--secret", "--path", "servers.local.admin.password", this.pg.password]);
+        // `--`: a generated password may start with "-".
+        await this.cli(["config", "set", "--secret", "--path", "servers.local.admin.password", "--", this.pg.password]);
     }
 
     up(extraArgs: readonly string[] = [], env: Record<string, string> = {}, check = true): Promise<RunResult> {
