@@ -113,7 +113,13 @@ export class PulumiProject {
     }
 
     cli(args: readonly string[], opts: { check?: boolean; env?: Record<string, string>; measured?: boolean } = {}): Promise<RunResult> {
-        return run("pulumi", [...args, "--stack", STACK, "--non-interactive"], {
+        // The stack flags go before a `--`, after which everything is a value.
+        const end = args.indexOf("--");
+        const argv =
+            end < 0
+                ? [...args, "--stack", STACK, "--non-interactive"]
+                : [...args.slice(0, end), "--stack", STACK, "--non-interactive", ...args.slice(end)];
+        return run("pulumi", argv, {
             cwd: this.projectDir,
             env: this.env(opts.env),
             logFile: this.logFile,
