@@ -1,7 +1,8 @@
 /**
  * Removing several apps from one shared server in a single `up` (a dev stack,
  * so removal deletes): the run must finish, drop exactly the removed apps'
- * databases and roles, and leave the others working.
+ * databases and roles, and leave the others working. A changed database name
+ * is refused before anything is applied.
  *
  * This once hung forever: the provider's DROP DATABASE holds an advisory-lock
  * transaction and needs a second pooled connection, so two drops running at
@@ -78,4 +79,19 @@ describe("removing several apps at once", () => {
             expect(rows[0].db).toBe(app);
         }
     }, 400_000);
+
+    it("refuses to rename an app's database before anything is applied, and says how to keep it", async () => {
+        const before = await cluster.catalog();
+        const renamed = config(KEPT);
+        (renamed.apps.app_b as Record<string, unknown>).database = "app_b_v2";
+        await stack.setConfig(renamed, secrets());
+        const preview = stack.cli("preview", "--non-interactive");
+        expect(preview.status).not.toBe(0);
+        expect(preview.stdout + preview.stderr).toContain(
+            "apps.app_b.database changes from app_b to app_b_v2 on local: renaming an app's database is not supported",
+        );
+        await expect(stack.stack.up({ onOutput: () => undefined })).rejects.toThrow(/Set apps.app_b.database: app_b to keep it/);
+        expect(await cluster.catalog()).toEqual(before);
+        await stack.setConfig(config(KEPT), secrets());
+    });
 });
