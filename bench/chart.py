@@ -93,8 +93,10 @@ for tool in tools:
         xs, ys = series(tool, phase, key=lambda s: s["peakConnections"])
         if xs:
             ax.plot(xs, ys, marker=marker, linestyle=PHASE_STYLE[phase], color=color(tool), label=f"{tool}: {phase}")
-ax.axhline(2, color="black", linestyle="--", linewidth=1)
-ax.annotate("budget: provisioningConnections = 2", (sizes[0], 2), textcoords="offset points", xytext=(0, 5), fontsize=9)
+# The budget counts the provider's pool (provisioningConnections, default 2) plus one dynamic-resource session.
+budget = ((data.get("meta", {}).get("options") or {}).get("pool") or 2) + 1
+ax.axhline(budget, color="black", linestyle="--", linewidth=1)
+ax.annotate(f"budget: provisioningConnections + 1 = {budget}", (sizes[0], budget), textcoords="offset points", xytext=(0, 5), fontsize=9)
 ax.set_title("Peak server connections held by the tool (admin user)")
 ax.set_xlabel("apps (N)")
 ax.set_ylabel("sessions (lines that coincide overlap)")

@@ -10,7 +10,7 @@ import { TestCluster } from "../../test/e2e/harness/postgres";
 import { appSpecs, Catalog, compareCatalogs, expectedCatalog, forceClean, isEmpty, snapshot } from "./catalog";
 import { AnsibleTool, SqlTool } from "./otherTools";
 import { BASELINE_VARIANT, describeSource, PulumiProject, PulumiVariant, resolveSource, toolName, VARIANTS } from "./pulumiTool";
-import { writeReport } from "./report";
+import { ReportInput, writeReport } from "./report";
 import { maxConnectionsForPool } from "./sizing";
 import { appNames, BENCH_DIR, log, PgTarget, run, RunResult, sampled, SampleSummary } from "./util";
 
@@ -208,7 +208,15 @@ async function versions(venv: string): Promise<Record<string, string>> {
     };
 }
 
+/** `--render <results json>`: rewrites the tables and the chart of a saved run (after a report change), measuring nothing. */
+async function render(file: string): Promise<void> {
+    const saved = JSON.parse(fs.readFileSync(file, "utf8")) as ReportInput["meta"] & Omit<ReportInput, "meta" | "workDir">;
+    const { measurements, checks, facts, ...meta } = saved;
+    await writeReport({ meta, measurements, checks, facts, workDir: path.dirname(file) });
+}
+
 async function main(): Promise<void> {
+    if (process.argv[2] === "--render") return render(process.argv[3]);
     const opts = parseArgs(process.argv.slice(2));
     if (opts.tools.includes("ansible") && !opts.venv) throw new Error("BENCH_VENV is not set (bench/run.sh sets it)");
     const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/Z$/, "");
