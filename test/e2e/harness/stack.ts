@@ -75,6 +75,9 @@ export class TestStack {
                 PULUMI_CONFIG_PASSPHRASE: passphrase,
                 PULUMI_SKIP_UPDATE_CHECK: "true",
                 PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+                // scripts/test.sh type-checks with tsc before the tests, as the workflows do
+                // before Pulumi: ts-node need not type-check again on every command.
+                PULUMI_NODEJS_TRANSPILE_ONLY: "true",
             },
         });
         const stack = await Stack.create(stackName, ws);
@@ -101,7 +104,12 @@ export class TestStack {
         return spawnSync("pulumi", [...args, "--stack", this.stack.name], {
             cwd: this.dir,
             encoding: "utf8",
-            env: { ...process.env, PULUMI_BACKEND_URL: `file://${this.backendDir}`, PULUMI_CONFIG_PASSPHRASE: this.passphrase },
+            env: {
+                ...process.env,
+                PULUMI_BACKEND_URL: `file://${this.backendDir}`,
+                PULUMI_CONFIG_PASSPHRASE: this.passphrase,
+                PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+            },
         });
     }
 
