@@ -85,11 +85,8 @@ export function changeProblems(olds: Partial<GuardState> | undefined, news: Guar
 
 const dataLossGuardProvider: pulumi.dynamic.ResourceProvider<GuardState, GuardState> = {
     async check(olds, news) {
-        const failures = [
-            ...changeProblems(olds, news).map((reason) => ({ property: "apps", reason })),
-            ...[removalProblem(olds, news)].flatMap((reason) => (reason ? [{ property: "apps", reason }] : [])),
-        ];
-        return { inputs: news, failures };
+        const problems = [...changeProblems(olds, news), removalProblem(olds, news)].filter((p): p is string => !!p);
+        return { inputs: news, failures: problems.map((reason) => ({ property: "apps", reason })) };
     },
     async create(inputs) {
         return { id: "app-databases", outs: inputs };

@@ -30,8 +30,8 @@ interface SettingsInputs {
 
 const PARAMETER_NAME = /^[a-z_][a-z0-9_.]*$/;
 
-function assertNames(settings: Record<string, string>): void {
-    for (const name of Object.keys(settings)) {
+function assertNames(names: readonly string[]): void {
+    for (const name of names) {
         if (!PARAMETER_NAME.test(name)) throw new Error(`RoleSettings: invalid parameter name ${JSON.stringify(name)}`);
     }
 }
@@ -43,16 +43,13 @@ export async function applyRoleSettings(
     settings: Record<string, string>,
     removed: readonly string[],
 ): Promise<void> {
-    assertNames(settings);
+    assertNames([...Object.keys(settings), ...removed]);
     const quoted = quoteIdent(role);
     for (const [name, value] of Object.entries(settings)) {
         // Values cannot be bound parameters in ALTER ROLE; quote them as literals.
         await client.query(`ALTER ROLE ${quoted} SET ${name} = ${client.escapeLiteral(value)}`);
     }
-    for (const name of removed) {
-        if (!PARAMETER_NAME.test(name)) throw new Error(`RoleSettings: invalid parameter name ${JSON.stringify(name)}`);
-        await client.query(`ALTER ROLE ${quoted} RESET ${name}`);
-    }
+    for (const name of removed) await client.query(`ALTER ROLE ${quoted} RESET ${name}`);
 }
 
 /** The role-wide (any database) settings of `role` that `names` lists; undefined if the role does not exist. */

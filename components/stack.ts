@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AppDatabase } from "./appDatabase";
 import { ResolvedApp, ServerConfig, StackConfig } from "./config";
 import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "./connectionBudget";
-import { roleNamesFor } from "./identifiers";
+import { roleListFor, roleNamesFor } from "./identifiers";
 import { DedicatedServer } from "./dedicatedServer";
 import { DatabaseAccess } from "./databaseAccess";
 import { pgHbaLines } from "./pgHba";
@@ -51,11 +51,11 @@ export const DYNAMIC_SQL_SESSIONS = 1;
 export function managedRoleLimits(apps: readonly ResolvedApp[]): Record<string, number> {
     const limits: Record<string, number> = {};
     for (const app of apps) {
-        const names = roleNamesFor(app.name);
-        limits[names.migrate] = app.migrateConnectionLimit;
-        limits[names.runtime] = app.connectionLimit;
-        // Both runtime logins may hold connections while the previous one is still in use.
-        if (app.rotation.zeroDowntime) limits[names.alternateRuntime] = app.connectionLimit;
+        // With zero-downtime rotation both runtime logins may hold connections at once.
+        const migrate = roleNamesFor(app.name).migrate;
+        for (const role of roleListFor(app.name, app.rotation.zeroDowntime)) {
+            limits[role] = role === migrate ? app.migrateConnectionLimit : app.connectionLimit;
+        }
         for (const [role, spec] of Object.entries(app.extraRoles)) limits[role] = spec.connectionLimit;
     }
     return limits;

@@ -124,6 +124,14 @@ export interface BeforeAfter {
 export async function writeReport(input: ReportInput): Promise<boolean> {
     const summaries = summarize(input.measurements);
     const get = (tool: string, n: number, phase: string) => summaries.find((s) => s.tool === tool && s.n === n && s.phase === phase);
+    /** One cell per phase ("–" where the tool did not run it), or undefined if it ran none at this N. */
+    const phaseCells = (tool: string, n: number, cell: (s: NonNullable<ReturnType<typeof get>>) => string): string[] | undefined => {
+        const cells = PHASES.map((ph) => {
+            const s = get(tool, n, ph);
+            return s ? cell(s) : "–";
+        });
+        return cells.every((c) => c === "–") ? undefined : cells;
+    };
     const tools = [...new Set(input.measurements.map((m) => m.tool))];
     const pulumiTools = tools.filter((t) => t.startsWith("pulumi"));
     const sizes = [...new Set(input.measurements.map((m) => m.n))].sort((a, b) => a - b);
@@ -245,11 +253,8 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
     const connRows: string[][] = [];
     for (const n of sizes) {
         for (const t of tools) {
-            const per = PHASES.map((ph) => {
-                const s = get(t, n, ph);
-                return s ? String(s.peakConnections) : "–";
-            });
-            if (per.every((c) => c === "–")) continue;
+            const per = phaseCells(t, n, (s) => String(s.peakConnections));
+            if (!per) continue;
             const createRuns = input.measurements.filter((m) => m.tool === t && m.n === n && m.phase === "create");
             const at = createRuns.map((m) => m.sample.connectionsAt).find(Boolean);
             const pool = (input.meta.options as { pool?: number } | undefined)?.pool ?? 2;
@@ -314,11 +319,8 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
     const cpuRows: string[][] = [];
     for (const n of sizes) {
         for (const t of tools) {
-            const cells = PHASES.map((ph) => {
-                const s = get(t, n, ph);
-                return s ? fmt(s.cpuSeconds, 1) : "–";
-            });
-            if (cells.every((c) => c === "–")) continue;
+            const cells = phaseCells(t, n, (s) => fmt(s.cpuSeconds, 1));
+            if (!cells) continue;
             const c = get(t, n, "create");
             const split = c?.cpuByKind
                 ? Object.entries(c.cpuByKind)
