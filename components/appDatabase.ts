@@ -125,6 +125,8 @@ export class AppDatabase extends pulumi.ComponentResource {
                 // <app>_app holds the privileges; <app>_app_alt has them by membership.
                 grantees: [this.roles.runtimeRole.name, ...extras.map((e) => e.role.name)],
                 roleSettings: [...this.roles.sessionSettings, ...extras.map((e) => ({ role: e.role.name, settings: e.settings }))],
+                // PostgreSQL 14 lets every role create in schema public: only the migrate role may.
+                publicSchemaCreators: [this.roles.migrateUser],
             },
             { parent: this, dependsOn: [this.database, ...extras.map((e) => e.role)] },
         );

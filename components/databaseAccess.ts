@@ -9,6 +9,11 @@
  * runs the SQL itself, in one transaction-free pass per change, and reads
  * `datacl` back on refresh.
  *
+ * In an app's database it also takes CREATE on schema `public` away from
+ * PUBLIC, as PostgreSQL 15 and later do by default: on 14 every role may
+ * create objects there, so the runtime and read-only roles could run DDL. The
+ * roles that should create there (the migrate role) keep or get CREATE first.
+ *
  * It also sets the session settings of the roles that connect (`ALTER ROLE
  * ... SET`, for what the provider's Role lacks: idle_session_timeout), in the
  * same session: one dynamic resource per app instead of one per role. Each
@@ -40,6 +45,12 @@ export interface DatabaseAccessArgs {
     readonly restorePublicOnDelete?: boolean;
     /** Session settings per role, set server-wide; parameters not listed are left alone. @default none */
     readonly roleSettings?: pulumi.Input<pulumi.Input<{ role: pulumi.Input<string>; settings: Record<string, string> }>[]>;
+    /**
+     * Revoke CREATE on schema `public` from PUBLIC (the PostgreSQL 14 default
+     * grant) in this database, after making sure these roles can create there.
+     * @default undefined: the schema is left as it is (system databases)
+     */
+    readonly publicSchemaCreators?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 interface AccessInputs {
@@ -49,11 +60,14 @@ interface AccessInputs {
     grantees: string[];
     restorePublicOnDelete?: boolean;
     roleSettings?: RoleSettingsEntry[];
+    publicSchemaCreators?: string[];
 }
 
 interface AccessState extends AccessInputs {
     /** Whether PUBLIC can connect (true only if someone granted it back behind our back). */
     publicConnect: boolean;
+    /** Whether PUBLIC can create in schema `public` (PostgreSQL 14's default, or granted back). */
+    publicSchemaCreate?: boolean;
 }
 
 /** Parses `datacl` entries (`grantee=privs/grantor`, empty grantee = PUBLIC). */
@@ -77,6 +91,54 @@ async function ownerOf(client: import("pg").Client, database: string): Promise<s
     ]);
     if (!row.rowCount) throw new Error(`database ${database} does not exist`);
     return row.rows[0].owner;
+}
+
+/** Whether PUBLIC holds CREATE on schema `public` of the session's database; undefined when there is no such schema. */
+async function publicSchemaCreate(client: Client): Promise<{ open: boolean; owner: string } | undefined> {
+    const row = await client.query<{ open: boolean; owner: string }>(
+        `SELECT EXISTS (SELECT 1 FROM aclexplode(coalesce(nspacl, acldefault('n', nspowner))) a
+                         WHERE a.grantee = 0 AND a.privilege_type = 'CREATE') AS open,
+                pg_get_userbyid(nspowner) AS owner
+           FROM pg_namespace WHERE nspname = 'public'`,
+    );
+    return row.rows[0];
+}
+
+/**
+ * In `database`: gives each of `creators` CREATE (and USAGE) on schema
+ * `public` unless it has it already (the database owner does on 15+), then
+ * revokes CREATE from PUBLIC. Checks the result: a REVOKE by someone without
+ * the right only warns, and that must not pass as done.
+ */
+async function lockPublicSchema(connection: AdminConnection, database: string, owner: string, creators: readonly string[]): Promise<void> {
+    await withAdminClient(
+        connection,
+        async (client) => {
+            const before = await publicSchemaCreate(client);
+            if (!before) return; // no public schema: nothing to lock
+            await asRole(client, connection, owner, async () => {
+                for (const role of creators) {
+                    const has = await client.query<{ ok: boolean }>("SELECT has_schema_privilege($1, 'public', 'CREATE') AS ok", [role]);
+                    if (!has.rows[0]?.ok) await client.query(`GRANT CREATE, USAGE ON SCHEMA public TO ${quoteIdent(role)}`);
+                }
+                if (before.open) await client.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC");
+            });
+            const after = await publicSchemaCreate(client);
+            const missing: string[] = [];
+            for (const role of creators) {
+                const has = await client.query<{ ok: boolean }>("SELECT has_schema_privilege($1, 'public', 'CREATE') AS ok", [role]);
+                if (!has.rows[0]?.ok) missing.push(role);
+            }
+            if (after?.open || missing.length > 0) {
+                throw new Error(
+                    `database ${database}: cannot ${after?.open ? "revoke CREATE on schema public from PUBLIC" : `grant CREATE on schema public to ${missing.join(", ")}`}: ` +
+                        `the schema belongs to ${before.owner} and ${connection.username} may not change its privileges. ` +
+                        `Run as ${before.owner} in ${database}: GRANT CREATE, USAGE ON SCHEMA public TO ${creators.join(", ")}; REVOKE CREATE ON SCHEMA public FROM PUBLIC`,
+                );
+            }
+        },
+        database,
+    );
 }
 
 /** Applies `news` settings; resets what `olds` set that `news` no longer does (on roles that still exist). */
@@ -118,9 +180,15 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
             const row = await client.query<{ acl: string[] | null }>("SELECT datacl::text[] AS acl FROM pg_database WHERE datname = $1", [
                 inputs.database,
             ]);
-            return connectGrantees(row.rows[0]?.acl ?? null, owner);
+            return { ...connectGrantees(row.rows[0]?.acl ?? null, owner), owner };
         });
-        return { id: inputs.database, outs: { ...inputs, publicConnect: state.publicConnect } };
+        if (inputs.publicSchemaCreators) {
+            await lockPublicSchema(inputs.connection, inputs.database, state.owner, inputs.publicSchemaCreators);
+        }
+        return {
+            id: inputs.database,
+            outs: { ...inputs, publicConnect: state.publicConnect, ...(inputs.publicSchemaCreators ? { publicSchemaCreate: false } : {}) },
+        };
     },
 
     async diff(_id, olds, news) {
@@ -129,7 +197,11 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
             replaces.length > 0 ||
             olds.owner !== news.owner ||
             olds.publicConnect ||
+            olds.publicSchemaCreate === true ||
             !sameSet(olds.grantees, news.grantees) ||
+            // A state from before the public-schema lock has no creators: the next up applies it.
+            (olds.publicSchemaCreators === undefined) !== (news.publicSchemaCreators === undefined) ||
+            !sameSet(olds.publicSchemaCreators ?? [], news.publicSchemaCreators ?? []) ||
             settingsKey(olds.roleSettings) !== settingsKey(news.roleSettings) ||
             olds.connection.host !== news.connection.host ||
             olds.connection.port !== news.connection.port;
@@ -137,7 +209,7 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
     },
 
     async update(_id, olds, news) {
-        await withAdminClient(news.connection, async (client) => {
+        const owner = await withAdminClient(news.connection, async (client) => {
             const db = quoteIdent(news.database);
             const removed = olds.grantees.filter((g) => !news.grantees.includes(g));
             const owner = news.owner ?? (await ownerOf(client, news.database));
@@ -152,8 +224,10 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
                 }
             });
             await syncRoleSettings(client, olds.roleSettings ?? [], news.roleSettings ?? []);
+            return owner;
         });
-        return { outs: { ...news, publicConnect: false } };
+        if (news.publicSchemaCreators) await lockPublicSchema(news.connection, news.database, owner, news.publicSchemaCreators);
+        return { outs: { ...news, publicConnect: false, ...(news.publicSchemaCreators ? { publicSchemaCreate: false } : {}) } };
     },
 
     async read(id, props) {
@@ -172,6 +246,7 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
             return { found: true, settings, ...connectGrantees(row.rows[0].acl, props.owner ?? row.rows[0].owner) };
         });
         if (!acl.found || !("grantees" in acl)) return { id: "", props }; // database gone: resource gone
+        const schema = props.publicSchemaCreators ? await withAdminClient(props.connection, publicSchemaCreate, props.database) : undefined;
         return {
             id,
             props: {
@@ -179,6 +254,7 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
                 grantees: acl.grantees ?? [],
                 publicConnect: acl.publicConnect ?? false,
                 ...(props.roleSettings ? { roleSettings: acl.settings } : {}),
+                ...(props.publicSchemaCreators ? { publicSchemaCreate: schema?.open ?? false } : {}),
             },
         };
     },
@@ -220,6 +296,8 @@ export class DatabaseAccess extends pulumi.dynamic.Resource {
                 restorePublicOnDelete: false,
                 ...args,
                 roleSettings: args.roleSettings ?? [],
+                publicSchemaCreators: args.publicSchemaCreators,
+                publicSchemaCreate: undefined,
                 grantees: pulumi.output(args.grantees).apply((g) => [...g].sort()),
                 publicConnect: undefined,
             },

@@ -1,7 +1,9 @@
 /**
  * The narrow pg_hba.conf lines for a shared server (ADR 0006): one per
- * (database, role, network), narrowest network first, to paste above the
- * broad fallback rule so they match before it.
+ * (database, role, network), narrowest network first, then one `reject` line
+ * per role for every other address. Pasted above the broad fallback rule they
+ * match before it: a managed role gets in only from its own networks, to its
+ * own database, whatever the fallback allows everyone else.
  */
 import { ResolvedApp, ServerConfig } from "./config";
 import { roleListFor } from "./identifiers";
@@ -17,6 +19,9 @@ function prefixLength(cidr: string): number {
     return (address.includes(":") ? 128 : 32) - Number(bits);
 }
 
+/** pg_hba.conf's keyword for "any database" and "any address". */
+const ANY = "all";
+
 export function pgHbaLines(serverName: string, server: ServerConfig, apps: readonly ResolvedApp[]): string[] {
     const type = hbaConnectionType(server.sslmode);
     const rows: { hostBits: number; db: string; role: string; cidr: string }[] = [];
@@ -28,10 +33,18 @@ export function pgHbaLines(serverName: string, server: ServerConfig, apps: reado
     }
     rows.sort((a, b) => a.hostBits - b.hostBits || a.db.localeCompare(b.db) || a.role.localeCompare(b.role));
     if (rows.length === 0) return [];
-    const width = (f: (r: (typeof rows)[number]) => string) => Math.max(...rows.map((r) => f(r).length));
+    // Only roles that have an allow line are rejected elsewhere: an app without networks keeps the fallback.
+    // `host` matches TLS and plain connections alike, so plain text is refused where the allow lines say hostssl.
+    const rejects = [...new Set(rows.map((r) => r.role))].sort().map((role) => ({ db: ANY, role, cidr: ANY }));
+    const all = [...rows, ...rejects];
+    const width = (f: (r: (typeof all)[number]) => string) => Math.max(...all.map((r) => f(r).length));
     const [dw, rw, cw] = [width((r) => r.db), width((r) => r.role), width((r) => r.cidr)];
+    const line = (t: string, r: (typeof all)[number], method: string) =>
+        `${t.padEnd(7)} ${r.db.padEnd(dw)} ${r.role.padEnd(rw)} ${r.cidr.padEnd(cw)} ${method}`;
     return [
         `# app-databases (${serverName}): narrow rules, above the broad fallback`,
-        ...rows.map((r) => `${type.padEnd(7)} ${r.db.padEnd(dw)} ${r.role.padEnd(rw)} ${r.cidr.padEnd(cw)} scram-sha-256`),
+        ...rows.map((r) => line(type, r, "scram-sha-256")),
+        `# app-databases (${serverName}): the same roles from anywhere else, or to any other database`,
+        ...rejects.map((r) => line("host", r, "reject")),
     ];
 }

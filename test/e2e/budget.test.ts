@@ -13,16 +13,7 @@ beforeAll(async () => {
     await cluster.start();
     stack = await TestStack.create({
         config: {
-            servers: {
-                local: {
-                    host: "127.0.0.1",
-                    port: cluster.port,
-                    sslmode: "disable",
-                    admin: { username: "postgres", superuser: true },
-                    maxConnections: 30,
-                    externalRoles: { grafana_ro: 5 },
-                },
-            },
+            servers: { local: cluster.serverConfig({ maxConnections: 30, externalRoles: { grafana_ro: 5 } }) },
             apps: { shop: { connectionLimit: 10 }, ledger: { connectionLimit: 6 } },
         },
         secrets: [{ path: "servers.local.admin.password", value: cluster.adminPassword }],

@@ -5,7 +5,7 @@
  */
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectUrl, passwordOf, queryUrl, TestCluster, withDatabase } from "./harness/postgres";
+import { connectUrl, NO_ROLE_POWERS, passwordOf, queryUrl, TestCluster, withDatabase } from "./harness/postgres";
 import { TestStack } from "./harness/stack";
 
 const cluster = new TestCluster();
@@ -113,14 +113,7 @@ describe("a shared server, for real", () => {
             "shop_migrate",
         ]);
         for (const r of roles) {
-            expect(r, r.rolname).toMatchObject({
-                rolsuper: false,
-                rolcreaterole: false,
-                rolcreatedb: false,
-                rolreplication: false,
-                rolbypassrls: false,
-                rolcanlogin: true,
-            });
+            expect(r, r.rolname).toMatchObject({ ...NO_ROLE_POWERS, rolcanlogin: true });
         }
     });
 

@@ -159,6 +159,8 @@ describe("AppDatabase", () => {
         expect(access.inputs.database).toBe("grafana");
         expect(access.inputs.owner).toBe("grafana_migrate");
         expect(access.inputs.grantees).toEqual(["grafana_app", "grafana_ro"]);
+        // PostgreSQL 14's CREATE on schema public goes from PUBLIC; only the migrate role creates there.
+        expect(access.inputs.publicSchemaCreators).toEqual(["grafana_migrate"]);
     });
 
     it("sets every role's idle_session_timeout from that one DatabaseAccess: one dynamic resource per app", async () => {

@@ -115,6 +115,22 @@ describe("parseStackConfig", () => {
         );
     });
 
+    it("rejects the managed roles from every other address after hostssl allow lines, on plain TCP too", () => {
+        const config = baseConfig();
+        config.servers.lab.sslmode = "require";
+        config.servers.lab.clientCidrs = ["10.0.0.0/24"];
+        const parsed = parseStackConfig(config);
+        const lines = pgHbaLines("lab", parsed.servers.lab, [parsed.apps.grafana]);
+        const allow = lines.findIndex((l) => l.startsWith("hostssl"));
+        const reject = lines.findIndex((l) => /\breject$/.test(l));
+        expect(allow).toBeGreaterThan(0);
+        expect(reject).toBeGreaterThan(allow);
+        expect(lines.filter((l) => /\breject$/.test(l))).toEqual([
+            expect.stringMatching(/^host\s+all\s+grafana_app\s+all\s+reject$/),
+            expect.stringMatching(/^host\s+all\s+grafana_migrate\s+all\s+reject$/),
+        ]);
+    });
+
     it("has a bad-input matrix of at least 25 cases", () => {
         expect(badInputs.length).toBeGreaterThanOrEqual(25);
     });

@@ -73,7 +73,7 @@ describe("index.ts", async () => {
         expect(report).toMatchObject({ server: "local", maxConnections: 100, total: 36, fits: true });
     });
 
-    it("exports the narrow pg_hba lines, narrowest network first", () => {
+    it("exports the narrow pg_hba lines, narrowest network first, then a reject line per role", () => {
         expect(program.pgHba.local).toEqual([
             "# app-databases (local): narrow rules, above the broad fallback",
             "host    claude_bridge bridge_ro             10.42.7.0/24 scram-sha-256",
@@ -86,6 +86,12 @@ describe("index.ts", async () => {
             "host    claude_bridge claude_bridge_migrate 10.42.0.0/16 scram-sha-256",
             "host    grafana       grafana_app           10.42.0.0/16 scram-sha-256",
             "host    grafana       grafana_migrate       10.42.0.0/16 scram-sha-256",
+            "# app-databases (local): the same roles from anywhere else, or to any other database",
+            "host    all           bridge_ro             all          reject",
+            "host    all           claude_bridge_app     all          reject",
+            "host    all           claude_bridge_migrate all          reject",
+            "host    all           grafana_app           all          reject",
+            "host    all           grafana_migrate       all          reject",
         ]);
     });
 

@@ -1,7 +1,8 @@
 /**
- * A throwaway PostgreSQL cluster from the machine's own PostgreSQL packages:
- * initdb into a temp dir, scram-sha-256 password auth, a free loopback port,
- * torn down (and deleted) after.
+ * A throwaway PostgreSQL cluster: initdb into a temp dir, scram-sha-256
+ * password auth, a free loopback port, torn down (and deleted) after. The
+ * machine's own PostgreSQL packages by default; a given major version from the
+ * binaries the test set-up installs (harness/postgresVersions.ts).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -10,6 +11,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Client, ClientConfig } from "pg";
+import { installPostgres } from "./postgresVersions";
 
 /** The directory holding initdb and pg_ctl: PG_BIN, or the newest under /usr/lib/postgresql. */
 export function postgresBinDir(): string {
@@ -42,6 +44,8 @@ export async function freePort(): Promise<number> {
 }
 
 export interface ClusterOptions {
+    /** PostgreSQL major version, from the installed matrix binaries. @default the machine's own PostgreSQL (Debian's) */
+    readonly version?: number;
     /** max_connections of the server. @default 100 */
     readonly maxConnections?: number;
     /** Extra `-c name=value` settings. */
@@ -59,9 +63,14 @@ export class TestCluster {
 
     constructor(private readonly options: ClusterOptions = {}) {}
 
+    /** The directory of this cluster's initdb, pg_ctl and postgres. */
+    private binDir(): string {
+        return this.options.version === undefined ? postgresBinDir() : installPostgres(this.options.version);
+    }
+
     /** Runs a PostgreSQL tool, as the postgres user when we are root (initdb refuses root). */
     private run(tool: string, args: string[]): void {
-        const bin = path.join(postgresBinDir(), tool);
+        const bin = path.join(this.binDir(), tool);
         const [cmd, argv] = this.asPostgres ? ["runuser", ["-u", "postgres", "--", bin, ...args]] : [bin, args];
         const result = spawnSync(cmd, argv, { encoding: "utf8" });
         if (result.status !== 0) {
@@ -114,6 +123,28 @@ export class TestCluster {
         this.run("pg_ctl", ["-D", data, "-l", path.join(this.dir, "server.log"), "-o", this.serverOptions, "-w", "-t", "60", "start"]);
     }
 
+    /**
+     * Replaces pg_hba.conf with `lines` and reloads the server; fails if the
+     * server found an error in any line (pg_hba_file_rules).
+     */
+    async setHba(lines: readonly string[]): Promise<void> {
+        const loadTime = async () => (await this.admin<{ t: string }>("SELECT pg_conf_load_time()::text AS t"))[0].t;
+        const before = await loadTime();
+        fs.writeFileSync(path.join(this.dir, "data", "pg_hba.conf"), lines.join("\n") + "\n");
+        await this.admin("SELECT pg_reload_conf()");
+        // The postmaster reloads asynchronously; each new session sees when it last did.
+        for (let i = 0; i < 100 && (await loadTime()) === before; i++) await new Promise((r) => setTimeout(r, 100));
+        const errors = await this.admin<{ line_number: number; error: string }>(
+            "SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL",
+        );
+        if (errors.length > 0) throw new Error(`pg_hba.conf: ${errors.map((e) => `line ${e.line_number}: ${e.error}`).join("; ")}`);
+    }
+
+    /** Stack config of this cluster as shared server: plain text, the superuser as admin, plus `extra`. */
+    serverConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
+        return { host: "127.0.0.1", port: this.port, sslmode: "disable", admin: { username: this.adminUser, superuser: true }, ...extra };
+    }
+
     clientConfig(user: string, password: string, database = "postgres"): ClientConfig {
         return { host: "127.0.0.1", port: this.port, user, password, database, connectionTimeoutMillis: 10_000 };
     }
@@ -142,9 +173,40 @@ export class TestCluster {
     }
 }
 
+/** What pg_roles says of every app role: no power beyond its own database. */
+export const NO_ROLE_POWERS = {
+    rolsuper: false,
+    rolcreaterole: false,
+    rolcreatedb: false,
+    rolreplication: false,
+    rolbypassrls: false,
+} as const;
+
 /** Connects with a libpq URL; the caller ends the client. */
 export async function connectUrl(url: string): Promise<Client> {
     const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+    await client.connect();
+    return client;
+}
+
+/**
+ * Connects with a libpq URL from a given loopback source address (127.0.0.2
+ * reaches a server on 127.0.0.1 from another address, as far as pg_hba.conf
+ * is concerned); the caller ends the client.
+ */
+export async function connectUrlFrom(url: string, localAddress: string): Promise<Client> {
+    const client = new Client({
+        connectionString: url,
+        connectionTimeoutMillis: 10_000,
+        stream: () => {
+            const socket = new net.Socket();
+            const connect = socket.connect.bind(socket) as (options: net.TcpSocketConnectOpts) => net.Socket;
+            // node-postgres calls connect(port, host): bind the source address on the way.
+            (socket as unknown as { connect: (port: number, host: string) => net.Socket }).connect = (port, host) =>
+                connect({ port, host, localAddress });
+            return socket;
+        },
+    });
     await client.connect();
     return client;
 }
