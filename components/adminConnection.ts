@@ -17,23 +17,68 @@ export interface AdminConnection {
     /** Database used for server-wide statements. */
     readonly database: string;
     readonly sslmode: string;
+    /** CA certificate file (PEM) the server's certificate is verified with, or `system`. @default none */
+    readonly sslrootcert?: string;
+    /** Client certificate and key files (PEM) the admin presents. @default none */
+    readonly sslcert?: string;
+    readonly sslkey?: string;
     readonly connectTimeoutSeconds: number;
     /** Whether the admin is a superuser; if not, ownership is borrowed per statement. */
     readonly superuser: boolean;
 }
 
-/** The `ssl` option of node-postgres for a libpq sslmode. */
-export function sslOption(sslmode: string): false | { rejectUnauthorized: boolean } {
+/** TLS files of a connection, as libpq names them. */
+export interface TlsFiles {
+    readonly sslrootcert?: string;
+    readonly sslcert?: string;
+    readonly sslkey?: string;
+}
+
+/** How one connection attempt treats TLS: plain text, TLS without checks, or TLS verified against a CA. */
+export type TlsAttempt = "plain" | "tls" | "verify-ca" | "verify-full";
+
+/**
+ * The attempts libpq (and the provider's lib/pq) makes for an sslmode, in
+ * order: `prefer` tries TLS and then plain text, `allow` the other way round,
+ * `require` never falls back to plain text and, with a CA file, verifies the
+ * CA as libpq does. node-postgres on its own has no fallback, so the dynamic
+ * resources make these attempts themselves and mean what the provider means.
+ */
+export function tlsAttempts(sslmode: string, sslrootcert?: string): TlsAttempt[] {
     switch (sslmode) {
+        case "disable":
+            return ["plain"];
+        case "allow":
+            return ["plain", "tls"];
+        case "prefer":
+            return [sslrootcert ? "verify-ca" : "tls", "plain"];
         case "require":
-            return { rejectUnauthorized: false };
+            return [sslrootcert ? "verify-ca" : "tls"];
         case "verify-ca":
+            return ["verify-ca"];
         case "verify-full":
-            return { rejectUnauthorized: true };
+            return ["verify-full"];
         default:
-            // disable, allow, prefer: node-postgres has no fallback, so stay in plain text
-            return false;
+            throw new Error(`unknown sslmode ${JSON.stringify(sslmode)}`);
     }
+}
+
+/** The `ssl` option of node-postgres for one attempt; reads the PEM files (in the provider process, where they are). */
+export function sslOption(attempt: TlsAttempt, files: TlsFiles = {}): false | import("node:tls").ConnectionOptions {
+    if (attempt === "plain") return false;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fs = require("node:fs") as typeof import("node:fs");
+    const client = files.sslcert && files.sslkey ? { cert: fs.readFileSync(files.sslcert), key: fs.readFileSync(files.sslkey) } : {};
+    if (attempt === "tls") return { rejectUnauthorized: false, ...client };
+    // `system`: Node's trusted CAs, as libpq's sslrootcert=system means the system's.
+    const ca = files.sslrootcert && files.sslrootcert !== "system" ? { ca: fs.readFileSync(files.sslrootcert) } : {};
+    return {
+        rejectUnauthorized: true,
+        ...ca,
+        ...client,
+        // verify-ca: the chain must lead to the CA, whatever name the certificate carries.
+        ...(attempt === "verify-ca" ? { checkServerIdentity: () => undefined } : {}),
+    };
 }
 
 /**
@@ -57,21 +102,33 @@ export async function withAdminClient<T>(connection: AdminConnection, work: (cli
 async function withAdminSession<T>(connection: AdminConnection, work: (client: Client) => Promise<T>, database?: string): Promise<T> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const pg = require("pg") as typeof import("pg");
-    const client = new pg.Client({
-        host: connection.host,
-        port: connection.port,
-        user: connection.username,
-        password: connection.password,
-        database: database ?? connection.database,
-        ssl: sslOption(connection.sslmode),
-        connectionTimeoutMillis: connection.connectTimeoutSeconds * 1000,
-        application_name: "app-databases",
-    });
-    try {
-        await client.connect();
-    } catch (err) {
+    let client: Client | undefined;
+    const failures: string[] = [];
+    for (const attempt of tlsAttempts(connection.sslmode, connection.sslrootcert)) {
+        const candidate = new pg.Client({
+            host: connection.host,
+            port: connection.port,
+            user: connection.username,
+            password: connection.password,
+            database: database ?? connection.database,
+            ssl: sslOption(attempt, connection),
+            connectionTimeoutMillis: connection.connectTimeoutSeconds * 1000,
+            application_name: "app-databases",
+        });
+        try {
+            await candidate.connect();
+            client = candidate;
+            break;
+        } catch (err) {
+            // One attempt: its error as is; several: each named.
+            const message = (err as Error).message;
+            failures.push(tlsAttempts(connection.sslmode, connection.sslrootcert).length > 1 ? `${attempt}: ${message}` : message);
+        }
+    }
+    if (!client) {
         throw new Error(
-            `cannot connect to PostgreSQL at ${connection.host}:${connection.port} as ${connection.username}: ${(err as Error).message}`,
+            `cannot connect to PostgreSQL at ${connection.host}:${connection.port} as ${connection.username}: ` +
+                `${failures.join("; ")} (sslmode ${connection.sslmode})`,
         );
     }
     try {

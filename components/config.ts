@@ -6,6 +6,7 @@
  * problem is collected and reported at once, by its config path, before any
  * resource is declared.
  */
+import { existsSync } from "node:fs";
 import { isIP } from "node:net";
 import { z } from "zod";
 import { identifierProblem, roleListFor } from "./identifiers";
@@ -188,38 +189,76 @@ export const appSchema = z.strictObject({
     extraRoles: z.record(identifier, extraRoleSchema).default({}),
 });
 
-export const serverSchema = z.strictObject({
-    host: text("a host name or IP address"),
-    port: int(1, 65_535, "a TCP port from 1 to 65535").default(5432),
-    sslmode: oneOf(SSL_MODES).default("prefer"),
-    connectTimeoutSeconds: int(1, 300, "seconds from 1 to 300").default(DEFAULT_CONNECT_TIMEOUT_SECONDS),
-    /** Database the provisioning tool connects to for server-wide statements. */
-    maintenanceDatabase: text("a database name").default("postgres"),
-    admin: z.strictObject({
-        username: text("the admin role's name"),
-        password: text("the admin password (set it with `pulumi config set --secret --path`)"),
-        /** false for managed services (RDS, Cloud SQL) whose admin is not a superuser. */
-        superuser: flag.default(false),
-    }),
-    maxConnections: int(1, 262_143, "max_connections of the server as an integer").default(DEFAULT_MAX_CONNECTIONS),
-    superuserReservedConnections: int(0, 1000, "an integer >= 0").default(DEFAULT_SUPERUSER_RESERVED_CONNECTIONS),
-    adminHeadroom: int(0, 10_000, "an integer >= 0").default(DEFAULT_ADMIN_HEADROOM),
-    provisioningConnections: int(1, 20, "the provisioning tool's pool size, an integer from 1 to 20").default(
-        DEFAULT_PROVISIONING_CONNECTIONS,
-    ),
-    /** Roles on the server that this program does not manage, with the connections they may take. */
-    externalRoles: z.record(identifier, int(0, 10_000, "a connection count as an integer >= 0")).default({}),
-    /** Parameters added to every connection URL for this server (kept over the defaults). */
-    urlParameters: z.record(z.string(), z.string()).default({}),
-    /** Networks the apps connect from, for the narrow pg_hba lines. */
-    clientCidrs: z.array(cidr).default([]),
-    /**
-     * Opt-in hardening (ADR 0006): revoke CONNECT on the system databases
-     * (postgres, template1) from PUBLIC and grant it to these roles (the admin
-     * always keeps it). Omit to leave them as they are.
-     */
-    systemDatabaseAccess: z.array(identifier).optional(),
-});
+/** libpq's sslrootcert value for the system's trusted CAs instead of a file. */
+export const SYSTEM_CA = "system";
+
+/** A PEM file the tool reads when it connects: it must exist where `pulumi` runs. */
+const pemFile = (what: string) =>
+    text(what).superRefine((file, ctx) => {
+        if (file !== SYSTEM_CA && !existsSync(file)) {
+            ctx.addIssue({ code: "custom", message: `expected ${what}, got ${JSON.stringify(file)}, which does not exist here` });
+        }
+    });
+
+export const serverSchema = z
+    .strictObject({
+        host: text("a host name or IP address"),
+        port: int(1, 65_535, "a TCP port from 1 to 65535").default(5432),
+        sslmode: oneOf(SSL_MODES).default("prefer"),
+        /**
+         * CA certificate(s) the tool verifies the server's certificate with (libpq's
+         * sslrootcert): a PEM file path, or `system` for the system's trusted CAs.
+         * Needed for verify-ca and verify-full; with require it verifies the CA too, as libpq does.
+         */
+        sslrootcert: pemFile(`a CA certificate file (PEM) or "${SYSTEM_CA}"`).optional(),
+        connectTimeoutSeconds: int(1, 300, "seconds from 1 to 300").default(DEFAULT_CONNECT_TIMEOUT_SECONDS),
+        /** Database the provisioning tool connects to for server-wide statements. */
+        maintenanceDatabase: text("a database name").default("postgres"),
+        admin: z.strictObject({
+            username: text("the admin role's name"),
+            password: text("the admin password (set it with `pulumi config set --secret --path`)"),
+            /** false for managed services (RDS, Cloud SQL) whose admin is not a superuser. */
+            superuser: flag.default(false),
+            /** Client certificate (PEM file) the admin presents, with `sslkey`. */
+            sslcert: pemFile("a client certificate file (PEM)").optional(),
+            /** The client certificate's private key (PEM file). */
+            sslkey: pemFile("a client key file (PEM)").optional(),
+        }),
+        maxConnections: int(1, 262_143, "max_connections of the server as an integer").default(DEFAULT_MAX_CONNECTIONS),
+        superuserReservedConnections: int(0, 1000, "an integer >= 0").default(DEFAULT_SUPERUSER_RESERVED_CONNECTIONS),
+        adminHeadroom: int(0, 10_000, "an integer >= 0").default(DEFAULT_ADMIN_HEADROOM),
+        provisioningConnections: int(1, 20, "the provisioning tool's pool size, an integer from 1 to 20").default(
+            DEFAULT_PROVISIONING_CONNECTIONS,
+        ),
+        /** Roles on the server that this program does not manage, with the connections they may take. */
+        externalRoles: z.record(identifier, int(0, 10_000, "a connection count as an integer >= 0")).default({}),
+        /** Parameters added to every connection URL for this server (kept over the defaults). */
+        urlParameters: z.record(z.string(), z.string()).default({}),
+        /** Networks the apps connect from, for the narrow pg_hba lines. */
+        clientCidrs: z.array(cidr).default([]),
+        /**
+         * Opt-in hardening (ADR 0006): revoke CONNECT on the system databases
+         * (postgres, template1) from PUBLIC and grant it to these roles (the admin
+         * always keeps it). Omit to leave them as they are.
+         */
+        systemDatabaseAccess: z.array(identifier).optional(),
+    })
+    .superRefine((server, ctx) => {
+        if ((server.sslmode === "verify-ca" || server.sslmode === "verify-full") && server.sslrootcert === undefined) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["sslrootcert"],
+                message: `expected the CA certificate file that signed the server's certificate (or "${SYSTEM_CA}") with sslmode ${server.sslmode}, got nothing`,
+            });
+        }
+        if ((server.admin.sslcert === undefined) !== (server.admin.sslkey === undefined)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["admin", server.admin.sslcert === undefined ? "sslcert" : "sslkey"],
+                message: "expected a client certificate and its key together (admin.sslcert and admin.sslkey), got only one",
+            });
+        }
+    });
 
 export const stackConfigSchema = z.strictObject({
     servers: z.record(z.string(), z.unknown()).default({}),

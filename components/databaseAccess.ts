@@ -105,6 +105,22 @@ async function publicSchemaCreate(client: Client): Promise<{ open: boolean; owne
 }
 
 /**
+ * Whether `role` may create in schema `public` by its own right: as (a member
+ * of) the owner or a grantee, PUBLIC not counted (on 14 PUBLIC has it, and is
+ * about to lose it). On 15+ the database owner has it through pg_database_owner.
+ */
+async function createsInPublic(client: Client, role: string): Promise<boolean> {
+    const row = await client.query<{ ok: boolean }>(
+        `SELECT pg_has_role($1, nspowner, 'USAGE')
+                OR EXISTS (SELECT 1 FROM aclexplode(coalesce(nspacl, acldefault('n', nspowner))) a
+                            WHERE a.grantee <> 0 AND a.privilege_type = 'CREATE' AND pg_has_role($1, a.grantee, 'USAGE')) AS ok
+           FROM pg_namespace WHERE nspname = 'public'`,
+        [role],
+    );
+    return row.rows[0]?.ok ?? false;
+}
+
+/**
  * In `database`: gives each of `creators` CREATE (and USAGE) on schema
  * `public` unless it has it already (the database owner does on 15+), then
  * revokes CREATE from PUBLIC. Checks the result: a REVOKE by someone without
@@ -118,16 +134,16 @@ async function lockPublicSchema(connection: AdminConnection, database: string, o
             if (!before) return; // no public schema: nothing to lock
             await asRole(client, connection, owner, async () => {
                 for (const role of creators) {
-                    const has = await client.query<{ ok: boolean }>("SELECT has_schema_privilege($1, 'public', 'CREATE') AS ok", [role]);
-                    if (!has.rows[0]?.ok) await client.query(`GRANT CREATE, USAGE ON SCHEMA public TO ${quoteIdent(role)}`);
+                    if (!(await createsInPublic(client, role))) {
+                        await client.query(`GRANT CREATE, USAGE ON SCHEMA public TO ${quoteIdent(role)}`);
+                    }
                 }
                 if (before.open) await client.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC");
             });
             const after = await publicSchemaCreate(client);
             const missing: string[] = [];
             for (const role of creators) {
-                const has = await client.query<{ ok: boolean }>("SELECT has_schema_privilege($1, 'public', 'CREATE') AS ok", [role]);
-                if (!has.rows[0]?.ok) missing.push(role);
+                if (!(await createsInPublic(client, role))) missing.push(role);
             }
             if (after?.open || missing.length > 0) {
                 throw new Error(

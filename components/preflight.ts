@@ -22,6 +22,9 @@ export function adminConnectionOf(server: ServerConfig): AdminConnection {
         password: server.admin.password,
         database: server.maintenanceDatabase,
         sslmode: server.sslmode,
+        sslrootcert: server.sslrootcert,
+        sslcert: server.admin.sslcert,
+        sslkey: server.admin.sslkey,
         connectTimeoutSeconds: server.connectTimeoutSeconds,
         superuser: server.admin.superuser,
     };

@@ -43,6 +43,15 @@ export interface SharedServerArgs {
     readonly port?: number;
     /** libpq sslmode for the admin connection and the apps' URLs. @default "prefer" */
     readonly sslmode?: string;
+    /**
+     * CA certificate file (PEM) the admin connection verifies the server with,
+     * or `system` for the system's trusted CAs; used by the provider and the
+     * dynamic resources alike. @default none: verify-ca and verify-full cannot succeed
+     */
+    readonly sslrootcert?: string;
+    /** Client certificate and key files (PEM) the admin presents. @default none */
+    readonly adminSslcert?: string;
+    readonly adminSslkey?: string;
     /** @default 10 */
     readonly connectTimeoutSeconds?: number;
     /** Database for server-wide statements. @default "postgres" */
@@ -72,6 +81,12 @@ export class SharedServer extends pulumi.ComponentResource implements PostgresSe
         const database = args.maintenanceDatabase ?? "postgres";
         const superuser = args.adminSuperuser ?? false;
         const password = pulumi.secret(args.adminPassword);
+        // Only what is set, so connections without TLS files look as they always did in the state.
+        const tlsFiles = Object.fromEntries(
+            Object.entries({ sslrootcert: args.sslrootcert, sslcert: args.adminSslcert, sslkey: args.adminSslkey }).filter(
+                ([, v]) => v !== undefined,
+            ),
+        );
 
         this.provider = new postgresql.Provider(
             `${name}-provider`,
@@ -81,6 +96,8 @@ export class SharedServer extends pulumi.ComponentResource implements PostgresSe
                 username: args.adminUsername,
                 password,
                 sslmode,
+                sslrootcert: args.sslrootcert,
+                clientcert: args.adminSslcert && args.adminSslkey ? { cert: args.adminSslcert, key: args.adminSslkey } : undefined,
                 database,
                 superuser,
                 connectTimeout: connectTimeoutSeconds,
@@ -96,6 +113,7 @@ export class SharedServer extends pulumi.ComponentResource implements PostgresSe
                 password: pw,
                 database,
                 sslmode,
+                ...tlsFiles,
                 connectTimeoutSeconds,
                 superuser,
             })),

@@ -175,6 +175,24 @@ export const badInputs: [string, (c: any) => void, string, string][] = [
         'expected a Docker image reference such as "postgres:{version}-alpine"',
     ],
     [
+        "verify-full without a CA certificate",
+        (c) => (c.servers.lab.sslmode = "verify-full"),
+        "servers.lab.sslrootcert",
+        "with sslmode verify-full, got nothing",
+    ],
+    [
+        "a CA certificate file that does not exist",
+        (c) => Object.assign(c.servers.lab, { sslmode: "verify-full", sslrootcert: "/nonexistent/lab-ca.pem" }),
+        "servers.lab.sslrootcert",
+        'got "/nonexistent/lab-ca.pem", which does not exist here',
+    ],
+    [
+        "a client certificate without its key",
+        (c) => (c.servers.lab.admin.sslcert = "/etc/hostname"),
+        "servers.lab.admin.sslkey",
+        "expected a client certificate and its key together",
+    ],
+    [
         "an image name with uppercase",
         (c) => Object.assign(c.apps.grafana, { placement: "dedicated", dedicated: { image: "Postgres:16" } }),
         "apps.grafana.dedicated.image",

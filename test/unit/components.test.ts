@@ -279,4 +279,27 @@ describe("SharedServer", () => {
         });
         expect(await pulumi.isSecret(s.connection)).toBe(true);
     });
+
+    it("gives the provider and the dynamic resources the same CA and client certificate", async () => {
+        const s = new SharedServer("lab", {
+            host: "db.lab",
+            sslmode: "verify-full",
+            sslrootcert: "/etc/ssl/lab-ca.pem",
+            adminSslcert: "/etc/ssl/admin.crt",
+            adminSslkey: "/etc/ssl/admin.key",
+            adminUsername: "pulumi_admin",
+            adminPassword: "admin-secret",
+        });
+        const connection = await valueOf(s.connection);
+        await settle();
+        const [provider] = declared.filter((r) => r.type === "pulumi:providers:postgresql");
+        expect(provider.inputs).toMatchObject({ sslmode: "verify-full", sslrootcert: "/etc/ssl/lab-ca.pem" });
+        expect(JSON.parse(provider.inputs.clientcert)).toEqual({ cert: "/etc/ssl/admin.crt", key: "/etc/ssl/admin.key" });
+        expect(connection).toMatchObject({
+            sslmode: "verify-full",
+            sslrootcert: "/etc/ssl/lab-ca.pem",
+            sslcert: "/etc/ssl/admin.crt",
+            sslkey: "/etc/ssl/admin.key",
+        });
+    });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseStackConfig } from "../../components/config";
+import { sslOption, tlsAttempts } from "../../components/adminConnection";
 import { hbaConnectionType } from "../../components/pgHba";
 import { moveProblem, changeProblems, removalProblem, renameProblem } from "../../components/dataLossGuard";
 import { factProblems } from "../../components/preflight";
@@ -87,6 +88,35 @@ describe("factProblems", () => {
     });
     it("is quiet when the server matches the plan", () => {
         expect(factProblems("lab", server, { versionNum: 150018, maxConnections: 200, superuserReservedConnections: 3 })).toEqual([]);
+    });
+});
+
+describe("TLS of the tool's own connections (libpq's sslmode)", () => {
+    it.each([
+        ["disable", undefined, ["plain"]],
+        ["allow", undefined, ["plain", "tls"]],
+        ["prefer", undefined, ["tls", "plain"]],
+        ["prefer", "/ca.pem", ["verify-ca", "plain"]],
+        ["require", undefined, ["tls"]],
+        ["require", "/ca.pem", ["verify-ca"]],
+        ["verify-ca", "/ca.pem", ["verify-ca"]],
+        ["verify-full", "/ca.pem", ["verify-full"]],
+        ["verify-full", "system", ["verify-full"]],
+    ] as const)("makes %s (sslrootcert %s) try %j", (sslmode, rootcert, attempts) => {
+        expect(tlsAttempts(sslmode, rootcert)).toEqual(attempts);
+    });
+
+    it("never lets require fall back to plain text", () => {
+        expect(tlsAttempts("require")).not.toContain("plain");
+        expect(sslOption("tls")).toEqual({ rejectUnauthorized: false });
+    });
+
+    it("verifies the chain with verify-ca but not the name, and both with verify-full", () => {
+        const ca = sslOption("verify-ca", { sslrootcert: "system" });
+        expect(ca).toMatchObject({ rejectUnauthorized: true });
+        expect(ca && ca.checkServerIdentity?.("other.host", {} as never)).toBeUndefined();
+        const full = sslOption("verify-full", { sslrootcert: "system" });
+        expect(full).toEqual({ rejectUnauthorized: true });
     });
 });
 
