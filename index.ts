@@ -12,7 +12,8 @@ function readRawConfig(): Record<string, unknown> {
     const raw: Record<string, unknown> = {};
     for (const key of CONFIG_KEYS) {
         const value = pulumi.runtime.getConfig(`${project}:${key}`);
-        if (value === undefined) continue;
+        // An emptied key (`apps:` with nothing under it, after removing the last app) is absent.
+        if (value === undefined || value === "" || value === "null") continue;
         try {
             raw[key] = JSON.parse(value);
         } catch {
@@ -22,6 +23,13 @@ function readRawConfig(): Record<string, unknown> {
     return raw;
 }
 
+/**
+ * Said under every refusal: the engine lists the stack's outputs with `-` when
+ * the program stops before declaring them, which reads like a deletion.
+ */
+const OUTPUTS_UNCHANGED =
+    "\nThe stack's outputs are unchanged (Pulumi lists them with '-' because the program stopped before declaring them).";
+
 /** Parses and budget-checks config; errors become clean messages without a stack trace. */
 function validConfig(): StackConfig {
     try {
@@ -29,7 +37,7 @@ function validConfig(): StackConfig {
         checkBudgets(config);
         return config;
     } catch (err) {
-        if (err instanceof ConfigError || err instanceof BudgetError) throw new pulumi.RunError(err.message);
+        if (err instanceof ConfigError || err instanceof BudgetError) throw new pulumi.RunError(err.message + OUTPUTS_UNCHANGED);
         throw err;
     }
 }
@@ -39,7 +47,7 @@ export = async () => {
     if (config.preflight) {
         const problems = await preflight(config.servers);
         if (problems.length > 0) {
-            throw new pulumi.RunError(`Preflight failed; nothing was applied:\n  - ${problems.join("\n  - ")}`);
+            throw new pulumi.RunError(`Preflight failed; nothing was applied:\n  - ${problems.join("\n  - ")}${OUTPUTS_UNCHANGED}`);
         }
     }
     const { apps, budgets, pgHba } = declareStack(config);
