@@ -146,4 +146,54 @@ describe.each(matrixVersions())("PostgreSQL %i", (major) => {
         );
         await admin.end();
     });
+
+    describe("with a non-superuser admin (CREATEROLE, CREATEDB: RDS, Cloud SQL)", () => {
+        const ADMIN = "provisioner";
+        const ADMIN_PASSWORD = "provisioner-password";
+        let admined: TestStack;
+
+        beforeAll(async () => {
+            await cluster.admin(`CREATE ROLE ${ADMIN} LOGIN CREATEROLE CREATEDB PASSWORD '${ADMIN_PASSWORD}'`);
+            admined = await TestStack.create({
+                config: {
+                    servers: { local: cluster.serverConfig({ admin: { username: ADMIN, superuser: false } }) },
+                    apps: { notes: { extraRoles: { notes_ro: { access: "readonly", connectionLimit: 1 } } } },
+                },
+                secrets: [{ path: "servers.local.admin.password", value: ADMIN_PASSWORD }],
+            });
+        });
+
+        afterAll(async () => {
+            await admined?.dispose();
+        });
+
+        it("provisions an app whose runtime and read-only roles create nothing, and changes nothing on a second preview", async () => {
+            if (major < 15) {
+                // On 14 the program cannot take CREATE on public from PUBLIC without a superuser: the preflight says what to do.
+                let output = "";
+                await expect(admined.stack.preview({ onOutput: (t) => (output += t) })).rejects.toThrow();
+                expect(output).toContain(`its admin ${ADMIN} is not a superuser`);
+                expect(await cluster.catalog()).toMatchObject({ databases: [] });
+                await cluster.admin("REVOKE CREATE ON SCHEMA public FROM PUBLIC", [], "template1");
+                await cluster.admin(`GRANT CREATE, USAGE ON SCHEMA public TO ${ADMIN} WITH GRANT OPTION`, [], "template1");
+            }
+            await admined.stack.up({ onOutput: () => undefined });
+            const { apps: out } = await admined.outputs();
+            await queryUrl(out.notes.migrateUrl, "CREATE TABLE notes (id int)");
+            for (const url of [out.notes.runtimeUrl, out.notes.extraRoleUrls.notes_ro]) {
+                await expect(queryUrl(url, "CREATE TABLE public.sneaky (id int)")).rejects.toThrow(/permission denied/);
+            }
+            await queryUrl(out.notes.runtimeUrl, "INSERT INTO notes VALUES (1)");
+            const preview = await admined.stack.preview({ onOutput: () => undefined });
+            expect(Object.keys(preview.changeSummary).filter((k) => k !== "same")).toEqual([]);
+        });
+
+        it("leaves the admin no membership it could use the app roles' privileges through", async () => {
+            const usable = await cluster.admin<{ rolname: string }>(
+                `SELECT rolname FROM pg_roles WHERE rolname ~ '^notes_' AND pg_has_role($1, oid, 'USAGE') ORDER BY 1`,
+                [ADMIN],
+            );
+            expect(usable).toEqual([]);
+        });
+    });
 });
