@@ -85,6 +85,15 @@ export function connectGrantees(acl: readonly string[] | null, owner: string): {
     return { publicConnect, grantees: grantees.sort() };
 }
 
+/**
+ * A non-superuser admin needs CONNECT itself, or it cannot reach the database
+ * once PUBLIC has lost it (the provider's default privileges, the schema lock,
+ * every later refresh). Granted by the owner, before PUBLIC's is revoked.
+ */
+async function keepAdminConnect(client: Client, connection: AdminConnection, db: string): Promise<void> {
+    if (!connection.superuser) await client.query(`GRANT CONNECT ON DATABASE ${db} TO CURRENT_USER`);
+}
+
 async function ownerOf(client: import("pg").Client, database: string): Promise<string> {
     const row = await client.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [
         database,
@@ -190,6 +199,7 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
                 if (inputs.grantees.length > 0) {
                     await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${inputs.grantees.map(quoteIdent).join(", ")}`);
                 }
+                await keepAdminConnect(client, inputs.connection, db);
                 await client.query(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`);
             });
             await syncRoleSettings(client, [], inputs.roleSettings ?? []);
@@ -233,6 +243,7 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
                 if (news.grantees.length > 0) {
                     await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${news.grantees.map(quoteIdent).join(", ")}`);
                 }
+                await keepAdminConnect(client, news.connection, db);
                 await client.query(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`);
                 for (const role of removed) {
                     const exists = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]);
@@ -259,7 +270,11 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
                 const current = await readRoleSettings(client, entry.role, Object.keys(entry.settings));
                 if (current !== undefined) settings.push({ role: entry.role, settings: current });
             }
-            return { found: true, settings, ...connectGrantees(row.rows[0].acl, props.owner ?? row.rows[0].owner) };
+            const found = connectGrantees(row.rows[0].acl, props.owner ?? row.rows[0].owner);
+            // The CONNECT a non-superuser admin keeps for itself is not one of the grantees.
+            const admin =
+                props.connection.superuser || props.grantees.includes(props.connection.username) ? [] : [props.connection.username];
+            return { found: true, settings, ...found, grantees: found.grantees.filter((g) => !admin.includes(g)) };
         });
         if (!acl.found || !("grantees" in acl)) return { id: "", props }; // database gone: resource gone
         const schema = props.publicSchemaCreators ? await withAdminClient(props.connection, publicSchemaCreate, props.database) : undefined;

@@ -86,19 +86,6 @@ describe("factProblems", () => {
             "servers.lab.superuserReservedConnections is 3 but the server reserves 5",
         ]);
     });
-    it.each([
-        ["PUBLIC still creates in template1's public", { owner: "postgres", publicCreate: true, adminCanGrant: false }, 1],
-        ["the admin cannot grant CREATE there", { owner: "postgres", publicCreate: false, adminCanGrant: false }, 1],
-        ["the DBA prepared template1", { owner: "postgres", publicCreate: false, adminCanGrant: true }, 0],
-    ])("on PostgreSQL 14 with a non-superuser admin, names the template1 fix when %s", (_case, templatePublicSchema, count) => {
-        const facts = { versionNum: 140023, maxConnections: 300, superuserReservedConnections: 3, templatePublicSchema };
-        const problems = factProblems("lab", server, facts);
-        expect(problems).toHaveLength(count);
-        if (count) {
-            expect(problems[0]).toContain("server lab runs PostgreSQL 14, where every role may create in schema public, and its admin a");
-            expect(problems[0]).toContain("GRANT CREATE, USAGE ON SCHEMA public TO a WITH GRANT OPTION;");
-        }
-    });
     it("is quiet when the server matches the plan", () => {
         expect(factProblems("lab", server, { versionNum: 150018, maxConnections: 200, superuserReservedConnections: 3 })).toEqual([]);
     });
