@@ -2,7 +2,10 @@
 // Config is read once and validated as a whole; budgets are checked and the shared
 // servers are reached (preflight) before any resource is declared.
 import * as pulumi from "@pulumi/pulumi";
-import { BudgetError, checkBudgets, ConfigError, declareStack, parseStackConfig, preflight, StackConfig } from "./components";
+import { BudgetError } from "./components";
+import { ConfigError, parseStackConfig, StackConfig } from "./program/config";
+import { preflight } from "./program/preflight";
+import { checkBudgets, declareStack } from "./program/stack";
 
 const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated", "retiredApps", "preflight"] as const;
 

@@ -16,12 +16,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import { AdminConnection } from "./adminConnection";
 import {
+    checkInt,
     DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
     DEFAULT_IDLE_SESSION_TIMEOUT_MS,
     DEFAULT_MIGRATE_CONNECTION_LIMIT,
     DEFAULT_RUNTIME_CONNECTION_LIMIT,
     DEFAULT_STATEMENT_TIMEOUT_MS,
-} from "./config";
+    RANGES,
+} from "./defaults";
 import { identifierProblem, roleListFor, roleNamesFor } from "./identifiers";
 import { declareLoginRole, RoleTimeouts } from "./loginRole";
 
@@ -58,7 +60,9 @@ export interface RolePairArgs {
     readonly applySessionSettings?: boolean;
 }
 
-/** Fills in RolePair defaults; throws naming the argument when a name is unusable. */
+const COMPONENT = "RolePair";
+
+/** Fills in RolePair defaults; throws naming the argument and the value when a name or number is unusable. */
 export function resolveRolePairArgs(args: RolePairArgs): Required<Omit<RolePairArgs, "rotation" | "applySessionSettings">> & {
     rotation: { runtime: number; migrate: number; zeroDowntime: boolean };
 } {
@@ -69,14 +73,39 @@ export function resolveRolePairArgs(args: RolePairArgs): Required<Omit<RolePairA
     return {
         app: args.app,
         connection: args.connection,
-        runtimeConnectionLimit: args.runtimeConnectionLimit ?? DEFAULT_RUNTIME_CONNECTION_LIMIT,
-        migrateConnectionLimit: args.migrateConnectionLimit ?? DEFAULT_MIGRATE_CONNECTION_LIMIT,
-        statementTimeoutMs: args.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
-        idleInTransactionSessionTimeoutMs: args.idleInTransactionSessionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
-        idleSessionTimeoutMs: args.idleSessionTimeoutMs ?? DEFAULT_IDLE_SESSION_TIMEOUT_MS,
+        runtimeConnectionLimit: checkInt(
+            COMPONENT,
+            "runtimeConnectionLimit",
+            args.runtimeConnectionLimit ?? DEFAULT_RUNTIME_CONNECTION_LIMIT,
+            RANGES.connectionLimit,
+        ),
+        migrateConnectionLimit: checkInt(
+            COMPONENT,
+            "migrateConnectionLimit",
+            args.migrateConnectionLimit ?? DEFAULT_MIGRATE_CONNECTION_LIMIT,
+            RANGES.connectionLimit,
+        ),
+        statementTimeoutMs: checkInt(
+            COMPONENT,
+            "statementTimeoutMs",
+            args.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+            RANGES.timeoutMs,
+        ),
+        idleInTransactionSessionTimeoutMs: checkInt(
+            COMPONENT,
+            "idleInTransactionSessionTimeoutMs",
+            args.idleInTransactionSessionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
+            RANGES.timeoutMs,
+        ),
+        idleSessionTimeoutMs: checkInt(
+            COMPONENT,
+            "idleSessionTimeoutMs",
+            args.idleSessionTimeoutMs ?? DEFAULT_IDLE_SESSION_TIMEOUT_MS,
+            RANGES.timeoutMs,
+        ),
         rotation: {
-            runtime: args.rotation?.runtime ?? 0,
-            migrate: args.rotation?.migrate ?? 0,
+            runtime: checkInt(COMPONENT, "rotation.runtime", args.rotation?.runtime ?? 0, RANGES.rotation),
+            migrate: checkInt(COMPONENT, "rotation.migrate", args.rotation?.migrate ?? 0, RANGES.rotation),
             zeroDowntime: args.rotation?.zeroDowntime ?? false,
         },
         protect: args.protect ?? false,

@@ -197,6 +197,7 @@ async function versions(venv: string): Promise<Record<string, string>> {
                     "tsconfig.json",
                     "index.ts",
                     "components",
+                    "program",
                 ],
                 { check: false },
             )

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { AppSpec } from "./catalog";
 import { log, PgTarget, REPO_ROOT, run, RunResult } from "./util";
 
-export const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components"];
+export const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components", "program"];
 const STACK = "bench";
 
 /** A way of running the program: extra CLI flags and environment, and optionally which version of the program. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BudgetError, computeBudget, ConnectionBudget, formatBudget } from "../../components/connectionBudget";
-import { parseStackConfig } from "../../components/config";
-import { checkBudgets } from "../../components/stack";
+import { parseStackConfig } from "../../program/config";
+import { checkBudgets } from "../../program/stack";
 import { installMocks } from "./mocks";
 
 // Seed 002's plan on timescale_db: max_connections 100, 3 reserved, six service roles and four existing ones.

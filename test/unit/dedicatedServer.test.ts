@@ -3,7 +3,8 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { declared, installMocks, ofType, reset, settle, valueOf } from "./mocks";
 
 installMocks("dev");
-import { AppDatabase, DedicatedServer, tuningSettings } from "../../components";
+import { AppDatabase, DedicatedServer } from "../../components";
+import { tuningSettings } from "../../components/dedicatedServer";
 
 beforeEach(reset);
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { parseStackConfig } from "../../components/config";
-import { hbaConnectionType } from "../../components/pgHba";
+import { parseStackConfig } from "../../program/config";
+import { hbaConnectionType } from "../../program/pgHba";
 import { moveProblem, changeProblems, removalProblem, renameProblem } from "../../components/dataLossGuard";
-import { factProblems } from "../../components/preflight";
+import { factProblems } from "../../program/preflight";
 
 const footprint = { server: "lab", placement: "shared", database: "grafana", roles: ["grafana_migrate", "grafana_app"] };
 

@@ -4,7 +4,7 @@
  * password or a budget computed on the wrong max_connections fails the preview
  * with a message naming the server, host and port; nothing is applied.
  */
-import { AdminConnection, withAdminClient } from "./adminConnection";
+import { AdminConnection, withAdminClient } from "../components/adminConnection";
 import { ServerConfig } from "./config";
 
 /** What a server says about itself. */

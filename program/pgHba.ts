@@ -4,7 +4,7 @@
  * broad fallback rule so they match before it.
  */
 import { ResolvedApp, ServerConfig } from "./config";
-import { roleListFor } from "./identifiers";
+import { roleListFor } from "../components/identifiers";
 
 /** `hostssl` when the server requires TLS, else `host`. */
 export function hbaConnectionType(sslmode: string): "host" | "hostssl" {

@@ -4,15 +4,15 @@
  * resource is declared.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { AppDatabase } from "./appDatabase";
+import { AppDatabase } from "../components/appDatabase";
+import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "../components/connectionBudget";
+import { roleListFor, roleNamesFor } from "../components/identifiers";
+import { DedicatedServer } from "../components/dedicatedServer";
+import { DatabaseAccess } from "../components/databaseAccess";
+import { DataLossGuard } from "../components/dataLossGuard";
+import { PostgresServer, SharedServer } from "../components/sharedServer";
 import { ResolvedApp, ServerConfig, StackConfig } from "./config";
-import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "./connectionBudget";
-import { roleListFor, roleNamesFor } from "./identifiers";
-import { DedicatedServer } from "./dedicatedServer";
-import { DatabaseAccess } from "./databaseAccess";
 import { pgHbaLines } from "./pgHba";
-import { DataLossGuard } from "./dataLossGuard";
-import { PostgresServer, SharedServer } from "./sharedServer";
 
 /** What the stack exports for each app; URLs are secrets. */
 export interface AppOutputs {
