@@ -11,7 +11,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "../../..");
-const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components", "program"];
+/** The files and folders that make up the stack program, copied into each test stack. */
+export const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components", "program"];
 
 export interface SecretSetting {
     /** Config path, e.g. `servers.local.admin.password`. */
