@@ -33,6 +33,7 @@ import {
     SSL_MODES,
 } from "../components/defaults";
 import { identifierProblem, roleListFor } from "../components/identifiers";
+import { footprintOf } from "./footprint";
 
 /** An integer in one of the library's ranges: the components accept the same. */
 const int = ({ min, max, what }: IntRange) =>
@@ -430,7 +431,7 @@ function resolveApp(name: string, raw: AppConfig, context: ResolveContext, issue
 }
 
 /** Apps in name order (stack config arrives with its keys sorted; tests may not). */
-const byName = (apps: Record<string, ResolvedApp>) => Object.values(apps).sort((a, b) => a.name.localeCompare(b.name));
+const byName = (apps: Record<string, ResolvedApp>) => Object.values(apps).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)); // code-unit order, as before
 
 /** Published host ports must not clash with each other or with a local shared server. */
 function portIssues(apps: Record<string, ResolvedApp>, servers: Record<string, ServerConfig>): ConfigIssue[] {
@@ -481,15 +482,14 @@ function namingIssues(apps: Record<string, ResolvedApp>, servers: Record<string,
     // Derived names first, then extra roles, each in name order: the same
     // config gives the same message whatever order its keys arrive in.
     const sorted = byName(apps);
-    for (const app of sorted) {
-        claim(databaseOwners, app.server, app.database, `apps.${app.name}.database`, "database");
-        for (const role of roleListFor(app.name, app.rotation.zeroDowntime))
-            claim(roleOwners, app.server, role, `apps.${app.name}`, "role");
+    const footprints = sorted.map(footprintOf);
+    for (const f of footprints) {
+        claim(databaseOwners, f.server, f.database, `apps.${f.app}.database`, "database");
+        for (const role of f.roles.filter((r) => r.origin === "derived")) claim(roleOwners, f.server, role.name, role.path, "role");
     }
-    for (const app of sorted) {
-        for (const role of Object.keys(app.extraRoles).sort()) {
-            claim(roleOwners, app.server, role, `apps.${app.name}.extraRoles.${role}`, "role");
-        }
+    for (const f of footprints) {
+        const extras = f.roles.filter((r) => r.origin === "extra").sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)); // code-unit order, as before
+        for (const role of extras) claim(roleOwners, f.server, role.name, role.path, "role");
     }
     return issues;
 }

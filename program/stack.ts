@@ -6,12 +6,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AppDatabase } from "../components/appDatabase";
 import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "../components/connectionBudget";
-import { roleListFor, roleNamesFor } from "../components/identifiers";
 import { DedicatedServer } from "../components/dedicatedServer";
 import { DatabaseAccess } from "../components/databaseAccess";
 import { DataLossGuard } from "../components/dataLossGuard";
 import { PostgresServer, SharedServer } from "../components/sharedServer";
 import { ResolvedApp, ServerConfig, StackConfig } from "./config";
+import { footprintOf, roleNamesOf } from "./footprint";
 import { pgHbaLines } from "./pgHba";
 
 /** What the stack exports for each app; URLs are secrets. */
@@ -50,14 +50,7 @@ export const DYNAMIC_SQL_SESSIONS = 1;
 /** Every role this stack manages on a server, with its CONNECTION LIMIT. */
 export function managedRoleLimits(apps: readonly ResolvedApp[]): Record<string, number> {
     const limits: Record<string, number> = {};
-    for (const app of apps) {
-        // With zero-downtime rotation both runtime logins may hold connections at once.
-        const migrate = roleNamesFor(app.name).migrate;
-        for (const role of roleListFor(app.name, app.rotation.zeroDowntime)) {
-            limits[role] = role === migrate ? app.migrateConnectionLimit : app.connectionLimit;
-        }
-        for (const [role, spec] of Object.entries(app.extraRoles)) limits[role] = spec.connectionLimit;
-    }
+    for (const app of apps) for (const role of footprintOf(app).roles) limits[role.name] = role.connectionLimit;
     return limits;
 }
 
@@ -162,7 +155,7 @@ export function declareStack(config: StackConfig): StackOutputs {
                         server: app.server,
                         placement: app.placement,
                         database: app.database,
-                        roles: Object.keys(managedRoleLimits([app])),
+                        roles: roleNamesOf(footprintOf(app)),
                         ...(app.allowMoveFrom ? { allowMoveFrom: app.allowMoveFrom } : {}),
                     },
                 ]),
@@ -228,8 +221,8 @@ export function declareStack(config: StackConfig): StackOutputs {
 }
 
 /**
- * ADR 0006's opt-in hardening: CONNECT on `postgres` and `template1` only for
- * the named roles and the admin; granted before PUBLIC loses it, given back to
+ * The opt-in hardening of `systemDatabaseAccess`: CONNECT on `postgres` and
+ * `template1` only for the named roles and the admin; granted before PUBLIC loses it, given back to
  * PUBLIC if the option is removed.
  */
 function hardenSystemDatabases(name: string, server: ServerConfig, target: PostgresServer): void {
