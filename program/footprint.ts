@@ -5,7 +5,6 @@
  * guard all read this one model, so they always agree on what an app is.
  */
 import { roleNamesFor } from "../components/identifiers";
-import type { ResolvedApp } from "./config";
 
 /** One role of an app. */
 export interface FootprintRole {
@@ -27,7 +26,18 @@ export interface Footprint {
     readonly roles: readonly FootprintRole[];
 }
 
-export function footprintOf(app: ResolvedApp): Footprint {
+/** What the footprint is read from: a resolved app of the stack config (program/config.ts) has all of it. */
+export interface FootprintSource {
+    readonly name: string;
+    readonly server: string;
+    readonly database: string;
+    readonly connectionLimit: number;
+    readonly migrateConnectionLimit: number;
+    readonly rotation: { readonly zeroDowntime: boolean };
+    readonly extraRoles: Readonly<Record<string, { readonly connectionLimit: number }>>;
+}
+
+export function footprintOf(app: FootprintSource): Footprint {
     const names = roleNamesFor(app.name);
     const derived = (name: string, connectionLimit: number): FootprintRole => ({
         name,

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { TestCluster } from "../../test/e2e/harness/postgres";
+import { TestCluster } from "../../test/kit/postgres";
 import { appSpecs, compareCatalogs, expectedCatalog, forceClean, snapshot } from "./catalog";
 import { maxConnectionsForPool } from "./sizing";
 import { PulumiProject, VARIANTS } from "./pulumiTool";

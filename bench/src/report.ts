@@ -1,7 +1,7 @@
 /** Tables (stdout and bench/results/*.md), JSON (timestamped and latest.json) and the PNG chart. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { CatalogCheck, Measurement, StateFacts } from "./main";
+import type { CatalogCheck, Measurement, StateFacts } from "./measurements";
 import { BASELINE_VARIANT, describeSource, toolName } from "./pulumiTool";
 import { BENCH_DIR, log, median, run } from "./util";
 

@@ -10,13 +10,13 @@
  *
  * Needs the revision in the clone's history (CI runs on a full clone).
  */
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { freePort, TestCluster } from "./harness/postgres";
-import { PROJECT_FILES, PROJECT_ROOT, TestStack } from "./harness/stack";
+import { freePort, TestCluster } from "../kit/postgres";
+import { copyWorkTreeProgram, extractProgramAt } from "../kit/program";
+import { TestStack } from "../kit/stack";
 
 /** The last revision before components/ and program/ were split. */
 const UPGRADE_FROM = process.env.APP_DATABASES_UPGRADE_FROM ?? "01c3ebd";
@@ -26,40 +26,10 @@ const cluster = new TestCluster();
 let stack: TestStack;
 let oldProgram: string;
 
-/** The program's files at `revision`, in a new temp dir. */
-function programAt(revision: string): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "app-databases-old-"));
-    try {
-        const tar = execFileSync("git", [
-            "-C",
-            PROJECT_ROOT,
-            "archive",
-            "--format=tar",
-            revision,
-            ...PROJECT_FILES.filter(existsAt(revision)),
-        ]);
-        execFileSync("tar", ["-x", "-C", dir], { input: tar });
-    } catch (err) {
-        throw new Error(
-            `cannot take the program at ${revision} from git history (a shallow clone? run \`git fetch --unshallow\`): ${(err as Error).message}`,
-        );
-    }
-    return dir;
-}
-
-/** Whether `entry` exists in the tree of `revision` (program/ does not, before the split). */
-const existsAt = (revision: string) => (entry: string) =>
-    execFileSync("git", ["-C", PROJECT_ROOT, "ls-tree", "--name-only", revision, entry], { encoding: "utf8" }).trim() !== "";
-
-/** Replaces the stack's program files with this work tree's. */
-function installCurrentProgram(dir: string): void {
-    for (const entry of [...PROJECT_FILES, "components", "program"]) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
-    for (const entry of PROJECT_FILES) fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(dir, entry), { recursive: true });
-}
-
 beforeAll(async () => {
     await cluster.start();
-    oldProgram = programAt(UPGRADE_FROM);
+    oldProgram = fs.mkdtempSync(path.join(os.tmpdir(), "app-databases-old-"));
+    extractProgramAt(UPGRADE_FROM, oldProgram);
     const port = await freePort();
     stack = await TestStack.create({
         program: { dir: oldProgram, project: "app-databases" },
@@ -102,7 +72,7 @@ it(`upgrades a stack made by the program at ${UPGRADE_FROM} with 0 changes`, asy
     const before = JSON.parse(stack.stateFile())
         .checkpoint.latest.resources.map((r: { urn: string }) => r.urn)
         .sort();
-    installCurrentProgram(stack.dir);
+    copyWorkTreeProgram(stack.dir);
 
     const preview = await stack.stack.preview({ diff: true, onOutput: (s) => process.stdout.write(s) });
     const { same, ...changes } = preview.changeSummary;
