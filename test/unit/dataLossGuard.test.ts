@@ -1,8 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseStackConfig } from "../../program/config";
-import { hbaConnectionType } from "../../program/pgHba";
 import { moveProblem, changeProblems, removalProblem, renameProblem } from "../../components/dataLossGuard";
-import { factProblems } from "../../program/preflight";
 
 const footprint = { server: "lab", placement: "shared", database: "grafana", roles: ["grafana_migrate", "grafana_app"] };
 
@@ -68,40 +65,5 @@ describe("renameProblem", () => {
         ["a move to another server (the move guard speaks)", { ...footprint, server: "other" }],
     ])("lets %s through", (_case, olds) => {
         expect(renameProblem("grafana", olds, { ...footprint, database: olds === footprint ? "grafana" : "grafana_v2" })).toBeUndefined();
-    });
-});
-
-describe("factProblems", () => {
-    const server = parseStackConfig({ servers: { lab: { host: "h", admin: { username: "a", password: "p" }, maxConnections: 200 } } })
-        .servers.lab;
-    it("flags a budget computed on more connections than the server has", () => {
-        expect(factProblems("lab", server, { versionNum: 160004, maxConnections: 100, superuserReservedConnections: 3 })).toEqual([
-            "servers.lab.maxConnections is 200 but the server's max_connections is 100: the budget would be computed on connections that do not exist",
-        ]);
-    });
-    it("flags a server older than PostgreSQL 14 and a larger reserve than configured", () => {
-        expect(factProblems("lab", server, { versionNum: 130010, maxConnections: 300, superuserReservedConnections: 5 })).toEqual([
-            "server lab runs PostgreSQL 13; 14 or newer is needed (idle_session_timeout)",
-            "servers.lab.superuserReservedConnections is 3 but the server reserves 5",
-        ]);
-    });
-    it("is quiet when the server matches the plan", () => {
-        expect(factProblems("lab", server, { versionNum: 150018, maxConnections: 200, superuserReservedConnections: 3 })).toEqual([]);
-    });
-});
-
-describe("pg_hba helpers", () => {
-    it.each([
-        ["require", "hostssl"],
-        ["verify-full", "hostssl"],
-        ["prefer", "host"],
-        ["disable", "host"],
-    ])("uses %s -> %s", (sslmode, type) => {
-        expect(hbaConnectionType(sslmode)).toBe(type);
-    });
-    it.each(["10.0.0.0/33", "10.0.0/8", "fe80::/129", "lab-net"])("rejects the CIDR %s with its path", (cidr) => {
-        expect(() =>
-            parseStackConfig({ servers: { lab: { host: "h", admin: { username: "a", password: "p" }, clientCidrs: [cidr] } } }),
-        ).toThrow(/servers\.lab\.clientCidrs\.0: expected a network in CIDR notation/);
     });
 });
