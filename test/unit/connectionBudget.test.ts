@@ -33,7 +33,8 @@ describe("computeBudget", () => {
         expect(report.free).toBe(-6);
         const table = formatBudget(report);
         expect(table).toContain("OVER BUDGET by 6");
-        for (const role of [...Object.keys(timescalePlan.roles), ...Object.keys(timescalePlan.externalRoles)]) expect(table).toContain(role);
+        for (const role of [...Object.keys(timescalePlan.roles), ...Object.keys(timescalePlan.externalRoles)])
+            expect(table).toContain(role);
         expect(table).toMatch(/gateway_app\s+app role\s+30\s+30\.0%/);
         expect(table).toMatch(/analytics_ro\s+external role\s+8\s+8\.0%/);
         expect(table).toMatch(/\(superuser_reserved_connections\)\s+superuser reserved\s+3/);
