@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { moveProblem, changeProblems, removalProblem, renameProblem } from "../../components/dataLossGuard";
+import { changeProblems, guardChanged, moveProblem, removalProblem, renameProblem } from "../../components/dataLossGuard";
 
 const footprint = { server: "lab", placement: "shared", database: "grafana", roles: ["grafana_migrate", "grafana_app"] };
 
@@ -65,5 +65,21 @@ describe("renameProblem", () => {
         ["a move to another server (the move guard speaks)", { ...footprint, server: "other" }],
     ])("lets %s through", (_case, olds) => {
         expect(renameProblem("grafana", olds, { ...footprint, database: olds === footprint ? "grafana" : "grafana_v2" })).toBeUndefined();
+    });
+});
+
+describe("guardChanged", () => {
+    const state = { protect: true, apps: { grafana: footprint }, retiredApps: [] };
+
+    it("ignores the serialized provider, which changes with the program's code", () => {
+        expect(guardChanged({ ...state, __provider: "old code" }, { ...state, __provider: "new code" })).toBe(false);
+    });
+
+    it.each([
+        ["an app moves", { apps: { grafana: { ...footprint, server: "other" } } }],
+        ["protection is lifted", { protect: false }],
+        ["an app is retired", { retiredApps: ["grafana"] }],
+    ])("sees a change when %s", (_what, change) => {
+        expect(guardChanged({ ...state, __provider: "code" }, { ...state, ...change, __provider: "code" })).toBe(true);
     });
 });
