@@ -107,6 +107,20 @@ export function resolveSharedServerArgs(args: SharedServerArgs): ResolvedSharedS
     };
 }
 
+/** The admin connection to a shared server, from its resolved args and the admin's credentials. */
+export function sharedAdminConnection(a: ResolvedSharedServerArgs, username: string, password: string): AdminConnection {
+    return {
+        host: a.host,
+        port: a.port,
+        username,
+        password,
+        database: a.maintenanceDatabase,
+        sslmode: a.sslmode,
+        connectTimeoutSeconds: a.connectTimeoutSeconds,
+        superuser: a.adminSuperuser,
+    };
+}
+
 export class SharedServer extends pulumi.ComponentResource implements PostgresServer {
     public readonly provider: postgresql.Provider;
     public readonly connection: pulumi.Output<AdminConnection>;
@@ -136,16 +150,7 @@ export class SharedServer extends pulumi.ComponentResource implements PostgresSe
             { parent: this },
         );
         this.connection = pulumi.secret(
-            pulumi.all([args.adminUsername, password]).apply(([username, pw]) => ({
-                host: args.host,
-                port,
-                username,
-                password: pw,
-                database,
-                sslmode,
-                connectTimeoutSeconds,
-                superuser,
-            })),
+            pulumi.all([args.adminUsername, password]).apply(([username, pw]) => sharedAdminConnection(a, username, pw)),
         );
         this.endpoint = { host: args.host, port, sslmode, connectTimeoutSeconds, urlParameters: a.urlParameters };
         this.registerOutputs({ host: args.host, port });

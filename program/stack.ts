@@ -13,6 +13,7 @@ import { PostgresServer, SharedServer } from "../components/sharedServer";
 import { ResolvedApp, ServerConfig, StackConfig } from "./config";
 import { footprintOf, roleNamesOf } from "./footprint";
 import { pgHbaLines } from "./pgHba";
+import { sharedServerArgs } from "./servers";
 
 /** What the stack exports for each app; URLs are secrets. */
 export interface AppOutputs {
@@ -109,18 +110,8 @@ function declareDedicatedServer(app: ResolvedApp, maxConnections: number, protec
 }
 
 function declareSharedServer(name: string, server: ServerConfig): PostgresServer {
-    return new SharedServer(name, {
-        host: server.host,
-        port: server.port,
-        sslmode: server.sslmode,
-        connectTimeoutSeconds: server.connectTimeoutSeconds,
-        maintenanceDatabase: server.maintenanceDatabase,
-        adminUsername: server.admin.username,
-        adminPassword: pulumi.secret(server.admin.password),
-        adminSuperuser: server.admin.superuser,
-        provisioningConnections: server.provisioningConnections,
-        urlParameters: server.urlParameters,
-    });
+    const args = sharedServerArgs(server);
+    return new SharedServer(name, { ...args, adminPassword: pulumi.secret(args.adminPassword) });
 }
 
 /** Declares every resource of the stack. Call only with config that parsed. */
