@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BudgetError, computeBudget, ConnectionBudget, formatBudget } from "../../components/connectionBudget";
+import { BudgetError, computeBudget, ConnectionBudget, formatBudget, resolveConnectionBudgetArgs } from "../../components/connectionBudget";
 import { parseStackConfig } from "../../program/config";
 import { checkBudgets } from "../../program/stack";
 import { installMocks } from "./mocks";
@@ -87,5 +87,23 @@ describe("checkBudgets over stack config", () => {
     it("throws naming the roles when one app's limit pushes the server over", () => {
         expect(() => checkBudgets(config(14))).toThrow(/Connection budget for server lab: 42 of max_connections 40 \(OVER BUDGET by 2\)/);
         expect(() => checkBudgets(config(14))).toThrow(/one_app\s+app role\s+14/);
+    });
+});
+
+describe("resolveConnectionBudgetArgs", () => {
+    it("accepts a valid plan as it is", () => {
+        expect(resolveConnectionBudgetArgs(timescalePlan)).toEqual(timescalePlan);
+    });
+
+    it.each([
+        ["a role's limit is 0", { roles: { webhook_app: 0 } }, "ConnectionBudget: `roles.webhook_app` must be a connection limit"],
+        [
+            "max_connections is fractional",
+            { maxConnections: 99.5 },
+            "ConnectionBudget: `maxConnections` must be max_connections as an integer, got 99.5",
+        ],
+        ["the headroom is negative", { adminHeadroom: -1 }, "ConnectionBudget: `adminHeadroom` must be an integer >= 0, got -1"],
+    ])("throws when %s, naming the argument and the value", (_what, change, message) => {
+        expect(() => resolveConnectionBudgetArgs({ ...timescalePlan, ...change })).toThrow(message);
     });
 });
