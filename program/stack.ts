@@ -13,7 +13,7 @@ import { PostgresServer, SharedServer } from "../components/sharedServer";
 import { ResolvedApp, ServerConfig, StackConfig } from "./config";
 import { footprintOf, roleNamesOf } from "./footprint";
 import { pgHbaLines } from "./pgHba";
-import { sharedServerArgs } from "./servers";
+import { appDatabaseArgs, dedicatedServerArgs, sharedServerArgs } from "./servers";
 
 /** What the stack exports for each app; URLs are secrets. */
 export interface AppOutputs {
@@ -95,18 +95,7 @@ export function checkBudgets(config: StackConfig): BudgetReport[] {
 }
 
 function declareDedicatedServer(app: ResolvedApp, maxConnections: number, protect: boolean): PostgresServer {
-    const spec = app.dedicated!;
-    return new DedicatedServer(app.server, {
-        app: app.name,
-        stack: pulumi.getStack(),
-        image: spec.image,
-        memoryMb: spec.memoryMb,
-        maxConnections,
-        hostPort: spec.hostPort,
-        settings: spec.settings,
-        provisioningConnections: spec.provisioningConnections,
-        protect,
-    });
+    return new DedicatedServer(app.server, dedicatedServerArgs(app, pulumi.getStack(), maxConnections, protect));
 }
 
 function declareSharedServer(name: string, server: ServerConfig): PostgresServer {
@@ -163,22 +152,7 @@ export function declareStack(config: StackConfig): StackOutputs {
         // server instead of silently re-pointing state at a server that lacks it.
         const db = new AppDatabase(
             `${app.name}@${app.server}`,
-            {
-                app: app.name,
-                server: servers[app.server],
-                database: app.database,
-                access: app.access,
-                runtimeConnectionLimit: app.connectionLimit,
-                migrateConnectionLimit: app.migrateConnectionLimit,
-                statementTimeoutMs: app.statementTimeoutMs,
-                idleInTransactionSessionTimeoutMs: app.idleInTransactionSessionTimeoutMs,
-                idleSessionTimeoutMs: app.idleSessionTimeoutMs,
-                rotation: app.rotation,
-                extraRoles: app.extraRoles,
-                protect: config.protect,
-                retainOnDelete: config.protect,
-                databasesBefore: [...(databases[app.server] ?? [])],
-            },
+            appDatabaseArgs(app, servers[app.server], config.protect, [...(databases[app.server] ?? [])]),
             { dependsOn: [guard] },
         );
         (databases[app.server] ??= []).push(db.database);
