@@ -6,9 +6,9 @@
  */
 import { withAdminClient } from "../components/adminConnection";
 import { ServerConfig } from "./config";
-import { adminConnectionOf } from "./servers";
+import { adminConnectionOf } from "./componentArgs";
 
-export { adminConnectionOf } from "./servers";
+export { adminConnectionOf } from "./componentArgs";
 
 /** What a server says about itself. */
 export interface ServerFacts {

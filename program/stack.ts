@@ -13,7 +13,7 @@ import { PostgresServer, SharedServer } from "../components/sharedServer";
 import { ResolvedApp, ServerConfig, StackConfig } from "./config";
 import { footprintOf, roleNamesOf } from "./footprint";
 import { pgHbaLines } from "./pgHba";
-import { appDatabaseArgs, dedicatedServerArgs, sharedServerArgs } from "./servers";
+import { appDatabaseArgs, dedicatedServerArgs, sharedServerArgs } from "./componentArgs";
 
 /** What the stack exports for each app; URLs are secrets. */
 export interface AppOutputs {

@@ -6,7 +6,7 @@ import { installMocks, reset, valueOf } from "./mocks";
 installMocks();
 import { SharedServer } from "../../components";
 import { parseStackConfig } from "../../program/config";
-import { adminConnectionOf, sharedServerArgs } from "../../program/servers";
+import { adminConnectionOf, sharedServerArgs } from "../../program/componentArgs";
 
 beforeEach(reset);
 
