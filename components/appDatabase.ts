@@ -205,9 +205,7 @@ export class AppDatabase extends pulumi.ComponentResource {
                 connectionLimit: spec.connectionLimit,
                 rotation: spec.rotation,
                 timeouts: spec,
-                connection: server.connection,
                 protect,
-                applySettings: false,
             });
             return { roleName, access: spec.access, ...login };
         });

@@ -26,6 +26,7 @@ import {
 } from "./defaults";
 import { identifierProblem, roleListFor, roleNamesFor } from "./identifiers";
 import { declareLoginRole, RoleTimeouts } from "./loginRole";
+import { RoleSettings } from "./roleSettings";
 
 export const ROLE_PAIR_TYPE = "app-databases:index:RolePair";
 
@@ -53,9 +54,10 @@ export interface RolePairArgs {
     /** Refuse to delete the roles (production). @default false */
     readonly protect?: boolean;
     /**
-     * Set idle_session_timeout with a RoleSettings resource of the pair's own.
-     * AppDatabase passes false and applies `sessionSettings` in its
-     * DatabaseAccess instead (one dynamic resource per app). @default true
+     * Set idle_session_timeout with a RoleSettings resource per runtime login,
+     * `<name>-app-settings` (and `<name>-app-alt-settings`). AppDatabase passes
+     * false and applies `sessionSettings` in its DatabaseAccess instead (one
+     * dynamic resource per app). @default true
      */
     readonly applySessionSettings?: boolean;
 }
@@ -161,7 +163,6 @@ export class RolePair extends pulumi.ComponentResource {
             roleName: names.migrate,
             connectionLimit: a.migrateConnectionLimit,
             rotation: a.rotation.migrate,
-            connection: a.connection,
             protect: a.protect,
         });
         const slots = runtimeSlots(a.rotation.runtime, a.rotation.zeroDowntime);
@@ -172,9 +173,7 @@ export class RolePair extends pulumi.ComponentResource {
                 rotation,
                 memberOf,
                 timeouts,
-                connection: a.connection,
                 protect: a.protect,
-                applySettings: args.applySessionSettings,
             });
         const runtime = runtimeLogin(`${name}-app`, names.runtime, slots.primary);
         const alternate =
@@ -182,6 +181,19 @@ export class RolePair extends pulumi.ComponentResource {
                 ? undefined
                 : runtimeLogin(`${name}-app-alt`, names.alternateRuntime, slots.alternate, [runtime.role.name]);
         const active = slots.alternateActive && alternate ? alternate : runtime;
+        const runtimeLogins = [
+            { resourceName: `${name}-app`, login: runtime },
+            ...(alternate ? [{ resourceName: `${name}-app-alt`, login: alternate }] : []),
+        ];
+        if (args.applySessionSettings !== false) {
+            for (const { resourceName, login } of runtimeLogins) {
+                new RoleSettings(
+                    `${resourceName}-settings`,
+                    { connection: a.connection, role: login.role.name, settings: login.settings },
+                    { parent: this },
+                );
+            }
+        }
 
         this.migrateRole = migrate.role;
         this.runtimeRole = runtime.role;
@@ -190,7 +202,7 @@ export class RolePair extends pulumi.ComponentResource {
         this.runtimeUser = active.role.name;
         this.migratePassword = pulumi.secret(migrate.password.result);
         this.runtimePassword = pulumi.secret(active.password.result);
-        this.sessionSettings = [runtime, ...(alternate ? [alternate] : [])].map((l) => ({ role: l.role.name, settings: l.settings }));
+        this.sessionSettings = runtimeLogins.map(({ login }) => ({ role: login.role.name, settings: login.settings }));
         this.registerOutputs({
             migrateUser: this.migrateUser,
             runtimeUser: this.runtimeUser,
