@@ -2,7 +2,10 @@
 // Config is read once and validated as a whole; budgets are checked and the shared
 // servers are reached (preflight) before any resource is declared.
 import * as pulumi from "@pulumi/pulumi";
-import { BudgetError, checkBudgets, ConfigError, declareStack, parseStackConfig, preflight, StackConfig } from "./components";
+import { BudgetError } from "./components";
+import { ConfigError, parseStackConfig, StackConfig } from "./program/config";
+import { preflight } from "./program/preflight";
+import { checkBudgets, declareStack } from "./program/stack";
 
 const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated", "retiredApps", "preflight"] as const;
 
@@ -30,6 +33,18 @@ function readRawConfig(): Record<string, unknown> {
 const OUTPUTS_UNCHANGED =
     "\nThe stack's outputs are unchanged (Pulumi lists them with '-' because the program stopped before declaring them).";
 
+/**
+ * A refusal the user reads as is. Without a stack: Pulumi's runtime formats the
+ * stack of every uncaught error through the source maps even for a RunError,
+ * whose stack it never shows, and that made a refused preview take three times
+ * as long as a good one (measured: 17 s against 6 s; 3.4 s without the stack).
+ */
+function refusal(message: string): pulumi.RunError {
+    const err = new pulumi.RunError(message + OUTPUTS_UNCHANGED);
+    err.stack = undefined;
+    return err;
+}
+
 /** Parses and budget-checks config; errors become clean messages without a stack trace. */
 function validConfig(): StackConfig {
     try {
@@ -37,7 +52,7 @@ function validConfig(): StackConfig {
         checkBudgets(config);
         return config;
     } catch (err) {
-        if (err instanceof ConfigError || err instanceof BudgetError) throw new pulumi.RunError(err.message + OUTPUTS_UNCHANGED);
+        if (err instanceof ConfigError || err instanceof BudgetError) throw refusal(err.message);
         throw err;
     }
 }
@@ -47,7 +62,7 @@ export = async () => {
     if (config.preflight) {
         const problems = await preflight(config.servers);
         if (problems.length > 0) {
-            throw new pulumi.RunError(`Preflight failed; nothing was applied:\n  - ${problems.join("\n  - ")}${OUTPUTS_UNCHANGED}`);
+            throw refusal(`Preflight failed; nothing was applied:\n  - ${problems.join("\n  - ")}`);
         }
     }
     const { apps, budgets, pgHba } = declareStack(config);

@@ -61,7 +61,7 @@ LOG=/dev/null
 # shellcheck source=scripts/heartbeat.sh
 source "$(dirname "${BASH_SOURCE[0]}")/heartbeat.sh"
 run() {
-  if ! heartbeat --log "$LOG" "${1##*/} ${2:-}" "$@"; then
+  if ! heartbeat --log "$LOG" "$(basename "$LOG" .log): ${1##*/} ${*:2:2}" "$@"; then
     printf '\nERROR: failed: %s\n--- last lines of %s ---\n' "$*" "$LOG" >&2
     tail -n 40 "$LOG" >&2
     exit 1

@@ -12,8 +12,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminConnection, withAdminClient } from "../../components/adminConnection";
-import { queryUrl, TestCluster } from "./harness/postgres";
-import { TestStack } from "./harness/stack";
+import type { SslMode } from "../../components/defaults";
+import { queryUrl, TestCluster } from "../kit/postgres";
+import { TestStack } from "../kit/stack";
 
 const certs = fs.mkdtempSync(path.join(os.tmpdir(), "app-databases-tls-"));
 const file = (name: string) => path.join(certs, name);
@@ -123,7 +124,7 @@ async function newStack(server: Record<string, unknown>, apps: Record<string, un
     return stack;
 }
 
-const connection = (cluster: TestCluster, sslmode: string, extra: Partial<AdminConnection> = {}): AdminConnection => ({
+const connection = (cluster: TestCluster, sslmode: SslMode, extra: Partial<AdminConnection> = {}): AdminConnection => ({
     host: "127.0.0.1",
     port: cluster.port,
     username: cluster === tlsCluster ? TOOL_ADMIN : cluster.adminUser,
@@ -136,7 +137,7 @@ const connection = (cluster: TestCluster, sslmode: string, extra: Partial<AdminC
 });
 
 /** Whether the dynamic resources' session to `cluster` with `sslmode` runs over TLS. */
-const sessionUsesTls = (cluster: TestCluster, sslmode: string, extra: Partial<AdminConnection> = {}) =>
+const sessionUsesTls = (cluster: TestCluster, sslmode: SslMode, extra: Partial<AdminConnection> = {}) =>
     withAdminClient(connection(cluster, sslmode, extra), async (client) => {
         const row = await client.query<{ ssl: boolean }>("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
         return row.rows[0].ssl;

@@ -6,9 +6,9 @@
  */
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectUrl, connectUrlFrom, NO_ROLE_POWERS, queryUrl, TestCluster, withDatabase } from "./harness/postgres";
-import { matrixVersions } from "./harness/postgresVersions";
-import { TestStack } from "./harness/stack";
+import { connectUrl, connectUrlFrom, NO_ROLE_POWERS, queryUrl, TestCluster, withDatabase } from "../kit/postgres";
+import { matrixVersions } from "../kit/postgresVersions";
+import { TestStack } from "../kit/stack";
 
 type AppFacts = { runtimeUrl: string; migrateUrl: string; database: string; extraRoleUrls: Record<string, string> };
 

@@ -4,15 +4,16 @@
  * resource is declared.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { AppDatabase } from "./appDatabase";
+import { AppDatabase } from "../components/appDatabase";
+import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "../components/connectionBudget";
+import { DedicatedServer } from "../components/dedicatedServer";
+import { DatabaseAccess } from "../components/databaseAccess";
+import { DataLossGuard } from "../components/dataLossGuard";
+import { PostgresServer, SharedServer } from "../components/sharedServer";
 import { ResolvedApp, ServerConfig, StackConfig } from "./config";
-import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "./connectionBudget";
-import { roleListFor, roleNamesFor } from "./identifiers";
-import { DedicatedServer } from "./dedicatedServer";
-import { DatabaseAccess } from "./databaseAccess";
+import { footprintOf, roleNamesOf } from "./footprint";
 import { pgHbaLines } from "./pgHba";
-import { DataLossGuard } from "./dataLossGuard";
-import { PostgresServer, SharedServer } from "./sharedServer";
+import { appDatabaseArgs, dedicatedServerArgs, sharedServerArgs } from "./componentArgs";
 
 /** What the stack exports for each app; URLs are secrets. */
 export interface AppOutputs {
@@ -50,14 +51,7 @@ export const DYNAMIC_SQL_SESSIONS = 1;
 /** Every role this stack manages on a server, with its CONNECTION LIMIT. */
 export function managedRoleLimits(apps: readonly ResolvedApp[]): Record<string, number> {
     const limits: Record<string, number> = {};
-    for (const app of apps) {
-        // With zero-downtime rotation both runtime logins may hold connections at once.
-        const migrate = roleNamesFor(app.name).migrate;
-        for (const role of roleListFor(app.name, app.rotation.zeroDowntime)) {
-            limits[role] = role === migrate ? app.migrateConnectionLimit : app.connectionLimit;
-        }
-        for (const [role, spec] of Object.entries(app.extraRoles)) limits[role] = spec.connectionLimit;
-    }
+    for (const app of apps) for (const role of footprintOf(app).roles) limits[role.name] = role.connectionLimit;
     return limits;
 }
 
@@ -101,36 +95,12 @@ export function checkBudgets(config: StackConfig): BudgetReport[] {
 }
 
 function declareDedicatedServer(app: ResolvedApp, maxConnections: number, protect: boolean): PostgresServer {
-    const spec = app.dedicated!;
-    return new DedicatedServer(app.server, {
-        app: app.name,
-        stack: pulumi.getStack(),
-        image: spec.image,
-        memoryMb: spec.memoryMb,
-        maxConnections,
-        hostPort: spec.hostPort,
-        settings: spec.settings,
-        provisioningConnections: spec.provisioningConnections,
-        protect,
-    });
+    return new DedicatedServer(app.server, dedicatedServerArgs(app, pulumi.getStack(), maxConnections, protect));
 }
 
 function declareSharedServer(name: string, server: ServerConfig): PostgresServer {
-    return new SharedServer(name, {
-        host: server.host,
-        port: server.port,
-        sslmode: server.sslmode,
-        sslrootcert: server.sslrootcert,
-        adminSslcert: server.admin.sslcert,
-        adminSslkey: server.admin.sslkey,
-        connectTimeoutSeconds: server.connectTimeoutSeconds,
-        maintenanceDatabase: server.maintenanceDatabase,
-        adminUsername: server.admin.username,
-        adminPassword: pulumi.secret(server.admin.password),
-        adminSuperuser: server.admin.superuser,
-        provisioningConnections: server.provisioningConnections,
-        urlParameters: server.urlParameters,
-    });
+    const args = sharedServerArgs(server);
+    return new SharedServer(name, { ...args, adminPassword: pulumi.secret(args.adminPassword) });
 }
 
 /** Declares every resource of the stack. Call only with config that parsed. */
@@ -165,7 +135,7 @@ export function declareStack(config: StackConfig): StackOutputs {
                         server: app.server,
                         placement: app.placement,
                         database: app.database,
-                        roles: Object.keys(managedRoleLimits([app])),
+                        roles: roleNamesOf(footprintOf(app)),
                         ...(app.allowMoveFrom ? { allowMoveFrom: app.allowMoveFrom } : {}),
                     },
                 ]),
@@ -182,22 +152,7 @@ export function declareStack(config: StackConfig): StackOutputs {
         // server instead of silently re-pointing state at a server that lacks it.
         const db = new AppDatabase(
             `${app.name}@${app.server}`,
-            {
-                app: app.name,
-                server: servers[app.server],
-                database: app.database,
-                access: app.access,
-                runtimeConnectionLimit: app.connectionLimit,
-                migrateConnectionLimit: app.migrateConnectionLimit,
-                statementTimeoutMs: app.statementTimeoutMs,
-                idleInTransactionSessionTimeoutMs: app.idleInTransactionSessionTimeoutMs,
-                idleSessionTimeoutMs: app.idleSessionTimeoutMs,
-                rotation: app.rotation,
-                extraRoles: app.extraRoles,
-                protect: config.protect,
-                retainOnDelete: config.protect,
-                databasesBefore: [...(databases[app.server] ?? [])],
-            },
+            appDatabaseArgs(app, servers[app.server], config.protect, [...(databases[app.server] ?? [])]),
             { dependsOn: [guard] },
         );
         (databases[app.server] ??= []).push(db.database);
@@ -231,8 +186,8 @@ export function declareStack(config: StackConfig): StackOutputs {
 }
 
 /**
- * ADR 0006's opt-in hardening: CONNECT on `postgres` and `template1` only for
- * the named roles and the admin; granted before PUBLIC loses it, given back to
+ * The opt-in hardening of `systemDatabaseAccess`: CONNECT on `postgres` and
+ * `template1` only for the named roles and the admin; granted before PUBLIC loses it, given back to
  * PUBLIC if the option is removed.
  */
 function hardenSystemDatabases(name: string, server: ServerConfig, target: PostgresServer): void {

@@ -2,7 +2,7 @@
  * A throwaway PostgreSQL cluster: initdb into a temp dir, scram-sha-256
  * password auth, a free loopback port, torn down (and deleted) after. The
  * machine's own PostgreSQL packages by default; a given major version from the
- * binaries the test set-up installs (harness/postgresVersions.ts).
+ * binaries the test set-up installs (test/kit/postgresVersions.ts).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";

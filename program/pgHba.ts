@@ -1,12 +1,13 @@
 /**
- * The narrow pg_hba.conf lines for a shared server (ADR 0006): one per
- * (database, role, network), narrowest network first, then one `reject` line
- * per role for every other address. Pasted above the broad fallback rule they
- * match before it: a managed role gets in only from its own networks, to its
- * own database, whatever the fallback allows everyone else.
+ * The pg_hba.conf lines for a shared server: one per (database, role,
+ * network), narrowest network first, then one `reject` line per role for
+ * every other address and database. Pasted above the broad fallback rule
+ * (pg_hba.conf is read top down and the first matching line wins) a managed
+ * role gets in only from its own networks, to its own database, whatever the
+ * fallback allows everyone else.
  */
 import { ResolvedApp, ServerConfig } from "./config";
-import { roleListFor } from "./identifiers";
+import { footprintOf, roleNamesOf } from "./footprint";
 
 /** `hostssl` when the server requires TLS, else `host`. */
 export function hbaConnectionType(sslmode: string): "host" | "hostssl" {
@@ -26,7 +27,7 @@ export function pgHbaLines(serverName: string, server: ServerConfig, apps: reado
     const type = hbaConnectionType(server.sslmode);
     const rows: { hostBits: number; db: string; role: string; cidr: string }[] = [];
     for (const app of apps) {
-        const roles = [...roleListFor(app.name, app.rotation.zeroDowntime), ...Object.keys(app.extraRoles)];
+        const roles = roleNamesOf(footprintOf(app));
         for (const cidr of app.clientCidrs ?? server.clientCidrs) {
             for (const role of roles) rows.push({ hostBits: prefixLength(cidr), db: app.database, role, cidr });
         }
