@@ -2,7 +2,18 @@
 // Config is read once and validated as a whole; budgets are checked and the shared
 // servers are reached (preflight) before any resource is declared.
 import * as pulumi from "@pulumi/pulumi";
-import { BudgetError, checkBudgets, ConfigError, declareStack, parseStackConfig, preflight, StackConfig } from "./components";
+import {
+    BudgetError,
+    budgetsWithLiveRoles,
+    checkBudgets,
+    ConfigError,
+    declareStack,
+    LiveRole,
+    parseStackConfig,
+    preflight,
+    previousConnections,
+    readPreviousBudgets,
+} from "./components";
 
 const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated", "retiredApps", "preflight"] as const;
 
@@ -22,12 +33,10 @@ function readRawConfig(): Record<string, unknown> {
     return raw;
 }
 
-/** Parses and budget-checks config; errors become clean messages without a stack trace. */
-function validConfig(): StackConfig {
+/** Runs a check; config and budget errors become clean messages without a stack trace. */
+function cleanly<T>(check: () => T): T {
     try {
-        const config = parseStackConfig(readRawConfig());
-        checkBudgets(config);
-        return config;
+        return check();
     } catch (err) {
         if (err instanceof ConfigError || err instanceof BudgetError) throw new pulumi.RunError(err.message);
         throw err;
@@ -35,13 +44,24 @@ function validConfig(): StackConfig {
 }
 
 export = async () => {
-    const config = validConfig();
+    const config = cleanly(() => parseStackConfig(readRawConfig()));
+    // What the budget said at the last up: the over-budget table marks what changed since.
+    const lastUp = await readPreviousBudgets();
+    const previous = previousConnections(lastUp);
+    cleanly(() => checkBudgets(config, undefined, previous));
+    let budgets = undefined;
     if (config.preflight) {
-        const problems = await preflight(config.servers);
+        const liveRoles: Record<string, LiveRole[]> = {};
+        const problems = await preflight(config.servers, liveRoles);
+        const live = budgetsWithLiveRoles(config, liveRoles, lastUp);
+        problems.push(...live.configProblems);
         if (problems.length > 0) {
             throw new pulumi.RunError(`Preflight failed; nothing was applied:\n  - ${problems.join("\n  - ")}`);
         }
+        for (const warning of live.warnings) void pulumi.log.warn(warning);
+        cleanly(() => checkBudgets(config, live.args, previous));
+        budgets = live.args;
     }
-    const { apps, budgets, pgHba } = declareStack(config);
-    return { apps, budgets, pgHba };
+    const { apps, budgets: reports, pgHba } = declareStack(config, budgets);
+    return { apps, budgets: reports, pgHba };
 };

@@ -8,6 +8,8 @@ export * from "./dataLossGuard";
 export * from "./databaseAccess";
 export * from "./dedicatedServer";
 export * from "./identifiers";
+export * from "./liveBudget";
+export * from "./liveRoles";
 export * from "./loginRole";
 export * from "./pgHba";
 export * from "./preflight";

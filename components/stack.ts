@@ -92,11 +92,19 @@ export function budgetArgs(config: StackConfig): ConnectionBudgetArgs[] {
     return [...shared, ...dedicated];
 }
 
-/** Throws a BudgetError naming every server over budget; pure, runs before any resource exists. */
-export function checkBudgets(config: StackConfig): BudgetReport[] {
-    const reports = budgetArgs(config).map(computeBudget);
+/**
+ * Throws a BudgetError naming every server over budget; pure, runs before any
+ * resource exists. `previous` (each entry's connections at the last up, per
+ * server) marks what changed in the table.
+ */
+export function checkBudgets(
+    config: StackConfig,
+    args: readonly ConnectionBudgetArgs[] = budgetArgs(config),
+    previous: Readonly<Record<string, Readonly<Record<string, number>>>> = {},
+): BudgetReport[] {
+    const reports = args.map(computeBudget);
     const over = reports.filter((r) => !r.fits);
-    if (over.length > 0) throw new BudgetError(over);
+    if (over.length > 0) throw new BudgetError(over, previous);
     return reports;
 }
 
@@ -130,14 +138,17 @@ function declareSharedServer(name: string, server: ServerConfig): PostgresServer
     });
 }
 
-/** Declares every resource of the stack. Call only with config that parsed. */
-export function declareStack(config: StackConfig): StackOutputs {
-    checkBudgets(config);
-    const budgets: Record<string, pulumi.Output<BudgetReport>> = {};
+/**
+ * Declares every resource of the stack. Call only with config that parsed;
+ * `budgets` are the budget arguments with the servers' live roles (liveBudget.ts).
+ */
+export function declareStack(config: StackConfig, budgets: readonly ConnectionBudgetArgs[] = budgetArgs(config)): StackOutputs {
+    checkBudgets(config, budgets);
+    const reports: Record<string, pulumi.Output<BudgetReport>> = {};
     const sizes: Record<string, number> = {};
-    for (const args of budgetArgs(config)) {
+    for (const args of budgets) {
         const budget = new ConnectionBudget(args.server, args);
-        budgets[args.server] = budget.report;
+        reports[args.server] = budget.report;
         sizes[args.server] = budget.maxConnections;
     }
     const servers: Record<string, PostgresServer> = {};
@@ -224,7 +235,7 @@ export function declareStack(config: StackConfig): StackOutputs {
             ),
         ]),
     );
-    return { apps, budgets, pgHba };
+    return { apps, budgets: reports, pgHba };
 }
 
 /**
