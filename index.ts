@@ -62,6 +62,6 @@ export = async () => {
         cleanly(() => checkBudgets(config, live.args, previous));
         budgets = live.args;
     }
-    const { apps, budgets: reports, pgHba } = declareStack(config, budgets);
-    return { apps, budgets: reports, pgHba };
+    const { apps, budgets: reports, pgHba, access } = declareStack(config, budgets);
+    return { apps, budgets: reports, pgHba, access };
 };

@@ -1,4 +1,5 @@
 // Entry point for other Pulumi programs: the components and their helpers, re-exported.
+export * from "./accessReport";
 export * from "./adminConnection";
 export * from "./appDatabase";
 export * from "./config";

@@ -4,6 +4,7 @@
  * resource is declared.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { AccessReport, AccessReportNotRead, accessReportOutput } from "./accessReport";
 import { AppDatabase } from "./appDatabase";
 import { ResolvedApp, ServerConfig, StackConfig } from "./config";
 import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "./connectionBudget";
@@ -38,6 +39,8 @@ export interface StackOutputs {
     readonly budgets: Record<string, pulumi.Output<BudgetReport>>;
     /** Per shared server, the narrow pg_hba.conf lines, in the order they must appear. */
     readonly pgHba: Record<string, string[]>;
+    /** Per server, who can connect where, read after the up (accessReport.ts). */
+    readonly access: Record<string, pulumi.Output<AccessReport | AccessReportNotRead>>;
 }
 
 /**
@@ -185,6 +188,7 @@ export function declareStack(config: StackConfig, budgets: readonly ConnectionBu
 
     const apps: Record<string, AppOutputs> = {};
     const databases: Record<string, pulumi.Resource[]> = {}; // per server: created and dropped one at a time
+    const lockDowns: Record<string, pulumi.CustomResource[]> = {};
     for (const app of Object.values(config.apps)) {
         // The server is part of the name: a move creates everything anew on the new
         // server instead of silently re-pointing state at a server that lacks it.
@@ -209,6 +213,7 @@ export function declareStack(config: StackConfig, budgets: readonly ConnectionBu
             { dependsOn: [guard] },
         );
         (databases[app.server] ??= []).push(db.database);
+        (lockDowns[app.server] ??= []).push(db.access);
         apps[app.name] = {
             placement: app.placement,
             server: app.server,
@@ -235,7 +240,21 @@ export function declareStack(config: StackConfig, budgets: readonly ConnectionBu
             ),
         ]),
     );
-    return { apps, budgets: reports, pgHba };
+    const access = Object.fromEntries(
+        Object.entries(servers).map(([name, server]) => [
+            name,
+            accessReportOutput(
+                name,
+                server.connection,
+                Object.values(config.apps)
+                    .filter((a) => a.server === name)
+                    .map((a) => ({ database: a.database, owner: roleNamesFor(a.name).migrate })),
+                lockDowns[name] ?? [],
+                config.preflight || !pulumi.runtime.isDryRun(),
+            ),
+        ]),
+    );
+    return { apps, budgets: reports, pgHba, access };
 }
 
 /**
