@@ -59,18 +59,17 @@ export function budgetsWithLiveRoles(
 }
 
 /**
- * The stack's own outputs at its last `up`, read through a StackReference to
- * itself; undefined on a stack that never ran an `up`, or when the backend
- * cannot say.
+ * The stack's own outputs at its last `up`, read with the engine's built-in
+ * `readStackOutputs` invoke (what a StackReference reads, without adding a
+ * resource that every preview would show as a read); undefined on a stack
+ * that never ran an `up`, or when the backend cannot say.
  */
 export async function readPreviousBudgets(): Promise<PreviousBudgets | undefined> {
     try {
-        const self = new pulumi.StackReference("app-databases-last-up", {
-            name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
-        });
-        const details = await self.getOutputDetails("budgets");
-        const value: unknown = details.value ?? details.secretValue;
-        return value && typeof value === "object" ? (value as PreviousBudgets) : undefined;
+        const name = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+        const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", { name })) as { outputs?: Record<string, unknown> };
+        const budgets = result?.outputs?.budgets;
+        return budgets && typeof budgets === "object" ? (budgets as PreviousBudgets) : undefined;
     } catch {
         return undefined;
     }

@@ -141,9 +141,11 @@ describe("the budget from the server's login roles", () => {
         expect(budget.total).toBe(46);
     });
 
-    it("a second preview changes nothing", async () => {
+    it("a second preview changes nothing, refreshed or not", async () => {
         const preview = await stack.stack.preview({ onOutput: () => undefined });
         expect(Object.keys(preview.changeSummary).filter((k) => k !== "same")).toEqual([]);
+        const refreshed = stack.cli("preview", "--refresh", "--expect-no-changes", "--non-interactive");
+        expect(refreshed.status, `${refreshed.stdout}\n${refreshed.stderr}`).toBe(0);
     });
 
     it("marks the row changed since the last up and ends with what to do", async () => {
@@ -190,7 +192,8 @@ describe("the access report", () => {
         const access = (await stack.outputs()).access.local as AccessReport;
         expect(access.publicConnect).toEqual(["legacy_db", "postgres"]);
         expect(access.foreignObjects).toEqual([]);
-        expect(access.canConnect.shop_app).toEqual(["postgres", "shop"]);
+        // PUBLIC still has CONNECT on legacy_db and postgres: every login role may connect there.
+        expect(access.canConnect.shop_app).toEqual(["legacy_db", "postgres", "shop"]);
         expect(access.roles.find((r) => r.name === "shop_app")).toEqual({
             name: "shop_app",
             superuser: false,
