@@ -159,12 +159,12 @@ export function formatAccessReport(report: AccessReport): string {
     const limit = (r: AccessRole) => (r.connectionLimit < 0 ? "none" : String(r.connectionLimit));
     const live = (r: AccessRole) => (r.liveConnections === undefined ? "" : `${r.liveConnections}/${limit(r)}`);
     const cols = report.databases.map((d) => Math.max(d.length, 3));
-    const header = `  ${"role".padEnd(width)}  ${"flags".padEnd(28)}  ${"conns/limit".padStart(11)}  ${report.databases.map((d, i) => d.padEnd(cols[i])).join("  ")}`;
+    const header = `  ${"role".padEnd(width)}  ${"flags".padEnd(29)}  ${"conns/limit".padStart(11)}  ${report.databases.map((d, i) => d.padEnd(cols[i])).join("  ")}`;
     const rows = report.roles.map((r) => {
         const can = new Set(report.canConnect[r.name] ?? []);
         const cells = report.databases.map((d, i) => (can.has(d) ? "yes" : "-").padEnd(cols[i])).join("  ");
         const over = r.liveConnections !== undefined && r.connectionLimit >= 0 && r.liveConnections >= r.connectionLimit ? "!" : " ";
-        return `${over} ${r.name.padEnd(width)}  ${flags(r).padEnd(28)}  ${live(r).padStart(11)}  ${cells}`.trimEnd();
+        return `${over} ${r.name.padEnd(width)}  ${flags(r).padEnd(29)}  ${live(r).padStart(11)}  ${cells}`.trimEnd();
     });
     const findings = [
         report.publicConnect.length > 0

@@ -150,6 +150,7 @@ describe("the budget from the server's login roles", () => {
 
     it("marks the row changed since the last up and ends with what to do", async () => {
         const output = await previewFails({ servers: server(), apps: apps(30) });
+        console.log(output.slice(output.indexOf("Connection budget")));
         expect(output).toContain("Connection budget for server local: 66 of max_connections 60 (OVER BUDGET by 6)");
         expect(output).toMatch(/~\^ shop_app\s+app role\s+30\s+50\.0%/);
         expect(output).toMatch(/\^\s+ext_bigger\s+external role\s+9/);
