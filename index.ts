@@ -23,7 +23,8 @@ function readRawConfig(): Record<string, unknown> {
     const raw: Record<string, unknown> = {};
     for (const key of CONFIG_KEYS) {
         const value = pulumi.runtime.getConfig(`${project}:${key}`);
-        if (value === undefined) continue;
+        // An emptied key (`apps:` with nothing under it, after removing the last app) is absent.
+        if (value === undefined || value === "" || value === "null") continue;
         try {
             raw[key] = JSON.parse(value);
         } catch {
@@ -33,12 +34,31 @@ function readRawConfig(): Record<string, unknown> {
     return raw;
 }
 
-/** Runs a check; config and budget errors become clean messages without a stack trace. */
+/**
+ * Said under every refusal: the engine lists the stack's outputs with `-` when
+ * the program stops before declaring them, which reads like a deletion.
+ */
+const OUTPUTS_UNCHANGED =
+    "\nThe stack's outputs are unchanged (Pulumi lists them with '-' because the program stopped before declaring them).";
+
+/**
+ * A refusal the user reads as is. Without a stack: Pulumi's runtime formats the
+ * stack of every uncaught error through the source maps even for a RunError,
+ * whose stack it never shows, and that made a refused preview take three times
+ * as long as a good one (measured: 17 s against 6 s; 3.4 s without the stack).
+ */
+function refusal(message: string): pulumi.RunError {
+    const err = new pulumi.RunError(message + OUTPUTS_UNCHANGED);
+    err.stack = undefined;
+    return err;
+}
+
+/** Runs a check; config and budget errors become clean refusals. */
 function cleanly<T>(check: () => T): T {
     try {
         return check();
     } catch (err) {
-        if (err instanceof ConfigError || err instanceof BudgetError) throw new pulumi.RunError(err.message);
+        if (err instanceof ConfigError || err instanceof BudgetError) throw refusal(err.message);
         throw err;
     }
 }
@@ -56,7 +76,7 @@ export = async () => {
         const live = budgetsWithLiveRoles(config, liveRoles, lastUp);
         problems.push(...live.configProblems);
         if (problems.length > 0) {
-            throw new pulumi.RunError(`Preflight failed; nothing was applied:\n  - ${problems.join("\n  - ")}`);
+            throw refusal(`Preflight failed; nothing was applied:\n  - ${problems.join("\n  - ")}`);
         }
         for (const warning of live.warnings) void pulumi.log.warn(warning);
         cleanly(() => checkBudgets(config, live.args, previous));

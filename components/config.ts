@@ -6,9 +6,11 @@
  * problem is collected and reported at once, by its config path, before any
  * resource is declared.
  */
+import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
+import { resolve as resolvePath } from "node:path";
 import { z } from "zod";
-import { identifierProblem, roleListFor } from "./identifiers";
+import { existingRoleProblem, identifierProblem, roleListFor } from "./identifiers";
 
 /** What the runtime role may do with the objects the migrate role creates. */
 export const ACCESS_LEVELS = ["readwrite", "readonly", "migrations"] as const;
@@ -51,6 +53,12 @@ const text = (what: string) =>
 
 const identifier = z.string({ error: (i) => `expected a name, got ${describe(i.input)}` }).superRefine((name, ctx) => {
     const problem = identifierProblem(name);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** An existing role's name (the admin): may be a system name such as postgres, still sent unquoted. */
+const existingRole = z.string({ error: (i) => `expected a role name, got ${describe(i.input)}` }).superRefine((name, ctx) => {
+    const problem = existingRoleProblem(name);
     if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
@@ -188,6 +196,9 @@ export const appSchema = z.strictObject({
     extraRoles: z.record(identifier, extraRoleSchema).default({}),
 });
 
+const ADMIN_PASSWORD_EXPECTED =
+    "expected the admin password (set it with `pulumi config set --secret --path`, or name a file with admin.passwordFile)";
+
 export const serverSchema = z.strictObject({
     host: text("a host name or IP address"),
     port: int(1, 65_535, "a TCP port from 1 to 65535").default(5432),
@@ -195,12 +206,26 @@ export const serverSchema = z.strictObject({
     connectTimeoutSeconds: int(1, 300, "seconds from 1 to 300").default(DEFAULT_CONNECT_TIMEOUT_SECONDS),
     /** Database the provisioning tool connects to for server-wide statements. */
     maintenanceDatabase: text("a database name").default("postgres"),
-    admin: z.strictObject({
-        username: text("the admin role's name"),
-        password: text("the admin password (set it with `pulumi config set --secret --path`)"),
-        /** false for managed services (RDS, Cloud SQL) whose admin is not a superuser. */
-        superuser: flag.default(false),
-    }),
+    admin: z
+        .strictObject({
+            username: existingRole,
+            password: text(ADMIN_PASSWORD_EXPECTED).optional(),
+            /**
+             * A file holding the password (first line), read when the program runs;
+             * relative to the project directory. Keeps a local password out of the
+             * stack file (the dev stack: .dev/admin-password, git-ignored).
+             */
+            passwordFile: text("a path to a file holding the admin password").optional(),
+            /** false for managed services (RDS, Cloud SQL) whose admin is not a superuser. */
+            superuser: flag.default(false),
+        })
+        .superRefine((admin, ctx) => {
+            if (admin.password === undefined && admin.passwordFile === undefined) {
+                ctx.addIssue({ code: "custom", path: ["password"], message: `${ADMIN_PASSWORD_EXPECTED}, got nothing` });
+            } else if (admin.password !== undefined && admin.passwordFile !== undefined) {
+                ctx.addIssue({ code: "custom", path: ["passwordFile"], message: "expected either password or passwordFile, got both" });
+            }
+        }),
     maxConnections: int(1, 262_143, "max_connections of the server as an integer").default(DEFAULT_MAX_CONNECTIONS),
     superuserReservedConnections: int(0, 1000, "an integer >= 0").default(DEFAULT_SUPERUSER_RESERVED_CONNECTIONS),
     adminHeadroom: int(0, 10_000, "an integer >= 0").default(DEFAULT_ADMIN_HEADROOM),
@@ -225,7 +250,7 @@ export const serverSchema = z.strictObject({
 
 export const stackConfigSchema = z.strictObject({
     servers: z.record(z.string(), z.unknown()).default({}),
-    apps: z.record(z.string(), z.unknown()).default({}),
+    apps: z.record(z.string(), z.unknown(), { error: (i) => `expected apps by name (a map), got ${describe(i.input)}` }).default({}),
     /** Where apps go unless they say otherwise. */
     placement: oneOf(PLACEMENTS).default("shared"),
     /** Defaults of dedicated servers. */
@@ -236,13 +261,21 @@ export const stackConfigSchema = z.strictObject({
      */
     protect: flag.default(false),
     /** Apps deliberately removed from a protected stack; their resources are retained, not dropped. */
-    retiredApps: z.array(z.string()).default([]),
+    retiredApps: z.array(identifier).default([]),
     /** Connect to each shared server before declaring anything (reachability, password, max_connections). */
     preflight: flag.default(true),
 });
 
 export type AppConfig = z.output<typeof appSchema>;
-export type ServerConfig = z.output<typeof serverSchema>;
+type ParsedServer = z.output<typeof serverSchema>;
+/** A server with its admin password in hand (read from passwordFile when it names one). */
+export interface ServerConfig extends Omit<ParsedServer, "admin"> {
+    readonly admin: { readonly username: string; readonly password: string; readonly superuser: boolean };
+}
+
+/** Reads a file named in config; the program's default reads it from disk, relative to the project directory. */
+export type ConfigFileReader = (path: string) => string;
+const readConfigFile: ConfigFileReader = (path) => readFileSync(resolvePath(path), "utf8");
 export type ExtraRoleConfig = z.output<typeof extraRoleSchema>;
 
 export type DedicatedDefaults = z.output<typeof dedicatedDefaultsSchema>;
@@ -307,7 +340,7 @@ export class ConfigError extends Error {
  * every problem with its path. Entries are parsed one by one so that one bad
  * app does not hide the problems of another.
  */
-export function parseStackConfig(raw: unknown): StackConfig {
+export function parseStackConfig(raw: unknown, readFile: ConfigFileReader = readConfigFile): StackConfig {
     const issues: ConfigIssue[] = [];
     const root = stackConfigSchema.safeParse(raw ?? {});
     if (!root.success) {
@@ -320,7 +353,10 @@ export function parseStackConfig(raw: unknown): StackConfig {
         const badKey = keyIssue("servers", key, issues);
         const parsed = serverSchema.safeParse(value);
         if (!parsed.success) issues.push(...zodIssues(parsed.error, ["servers", key]));
-        else if (!badKey) servers[key] = parsed.data;
+        else {
+            const server = withAdminPassword(key, parsed.data, readFile, issues);
+            if (server && !badKey) servers[key] = server;
+        }
     }
 
     const dedicatedDefaults = dedicatedDefaultsSchema.safeParse(root.data.dedicated ?? {});
@@ -347,6 +383,30 @@ export function parseStackConfig(raw: unknown): StackConfig {
     issues.push(...namingIssues(apps, servers), ...portIssues(apps, servers));
     if (issues.length > 0) throw new ConfigError(issues);
     return { servers, apps, protect: root.data.protect, retiredApps: root.data.retiredApps, preflight: root.data.preflight };
+}
+
+/** The server with its admin password: the secret config value, or the first line of passwordFile. */
+function withAdminPassword(key: string, server: ParsedServer, readFile: ConfigFileReader, issues: ConfigIssue[]): ServerConfig | undefined {
+    const { passwordFile, password, ...admin } = server.admin;
+    if (passwordFile === undefined) return { ...server, admin: { ...admin, password: password! } };
+    const path = `servers.${key}.admin.passwordFile`;
+    let content: string;
+    try {
+        content = readFile(passwordFile);
+    } catch (err) {
+        const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        issues.push({ path, message: `cannot read ${JSON.stringify(passwordFile)} (${reason}); create it, or set admin.password instead` });
+        return undefined;
+    }
+    const firstLine = content.split(/\r?\n/, 1)[0];
+    if (firstLine.length === 0) {
+        issues.push({
+            path,
+            message: `expected the admin password on the first line of ${JSON.stringify(passwordFile)}, got an empty line`,
+        });
+        return undefined;
+    }
+    return { ...server, admin: { ...admin, password: firstLine } };
 }
 
 /** Records a problem with a server or app name; true when there was one. */

@@ -50,7 +50,7 @@ export function removalProblem(olds: Partial<GuardState> | undefined, news: Guar
         ...lines,
         "Nothing was applied. To go on deliberately:",
         "  - keep managing it: put the app back under apps;",
-        `  - stop managing it and keep its data: add ${removed.join(", ")} to app-databases:retiredApps, run \`pulumi state unprotect\` on its resources (pulumi lists them), then \`pulumi up\`: they are retained on delete, left in place;`,
+        `  - stop managing it and keep its data: add ${removed.join(", ")} to app-databases:retiredApps, then run \`scripts/retire-apps.sh --stack <stack> ${removed.join(" ")}\` (it unprotects all of the app's resources at once and runs \`pulumi up\`): they are retained on delete, left in place;`,
         "  - drop it for good: do that by hand on the server after retiring it.",
     ].join("\n");
 }
@@ -86,7 +86,8 @@ export function changeProblems(olds: Partial<GuardState> | undefined, news: Guar
 const dataLossGuardProvider: pulumi.dynamic.ResourceProvider<GuardState, GuardState> = {
     async check(olds, news) {
         const problems = [...changeProblems(olds, news), removalProblem(olds, news)].filter((p): p is string => !!p);
-        return { inputs: news, failures: problems.map((reason) => ({ property: "apps", reason })) };
+        // No property: the engine would print the whole `apps` value before the reason.
+        return { inputs: news, failures: problems.map((reason) => ({ property: "", reason })) };
     },
     async create(inputs) {
         return { id: "app-databases", outs: inputs };

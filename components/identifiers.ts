@@ -147,7 +147,9 @@ export function identifierProblem(name: string): string | undefined {
         return "expected a non-empty name";
     }
     if (!UNQUOTED_IDENTIFIER.test(name)) {
-        return `expected a plain PostgreSQL identifier (lowercase letters, digits and _, not starting with a digit), got ${JSON.stringify(name)}`;
+        const suggestion = suggestedIdentifier(name);
+        const hint = suggestion !== undefined && identifierProblem(suggestion) === undefined ? `; try ${suggestion}` : "";
+        return `expected a plain PostgreSQL identifier (lowercase letters, digits and _, not starting with a digit), got ${JSON.stringify(name)}${hint}`;
     }
     const bytes = Buffer.byteLength(name, "utf8");
     if (bytes > MAX_IDENTIFIER_BYTES) {
@@ -163,6 +165,26 @@ export function identifierProblem(name: string): string | undefined {
         return `${JSON.stringify(name)} is a reserved SQL keyword; choose another`;
     }
     return undefined;
+}
+
+/** The plain identifier closest to `name` (claude-bridge -> claude_bridge), or undefined when nothing is left. */
+export function suggestedIdentifier(name: string): string | undefined {
+    const plain = name
+        .toLowerCase()
+        .replace(/[^a-z0-9_]+/g, "_")
+        .replace(/^_+|_+$/g, "");
+    if (plain.length === 0) return undefined;
+    return /^[0-9]/.test(plain) ? `_${plain}` : plain;
+}
+
+/**
+ * Why `name` cannot be a role this program connects as (the admin), or
+ * `undefined`. Looser than identifierProblem: an existing role may be a system
+ * name such as `postgres`, but it is still sent unquoted, so its syntax is checked.
+ */
+export function existingRoleProblem(name: string): string | undefined {
+    if (SYSTEM_NAMES.has(name)) return undefined;
+    return identifierProblem(name);
 }
 
 /** The role names an application gets. */

@@ -5,8 +5,20 @@ _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$_root/scripts/pulumi-env.sh"
 export DEV_DIR="$_root/.dev"
 mkdir -p "$DEV_DIR/state"
-chmod 711 "$DEV_DIR" # postgres (the dev cluster) must traverse it; files inside are 0600
+# postgres (the dev cluster) must traverse .dev/; the state and the secrets stay
+# the user's own: the state directory is 0700, the passphrase and password 0600.
+chmod 711 "$DEV_DIR"
+chmod 700 "$DEV_DIR/state"
 [ -s "$DEV_DIR/passphrase" ] || (umask 077; head -c 32 /dev/urandom | base64 >"$DEV_DIR/passphrase")
 export PULUMI_BACKEND_URL="file://$DEV_DIR/state"
 export PULUMI_CONFIG_PASSPHRASE_FILE="$DEV_DIR/passphrase"
+# The passphrase's salt lives in the state too: when Pulumi.dev.yaml comes back
+# from git without it, Pulumi takes it from there instead of making a new one.
+export PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=true
+# Pulumi writes that salt into Pulumi.dev.yaml; this clean filter (.gitattributes)
+# keeps the line out of diffs and commits, so the tracked file stays everyone's.
+if git -C "$_root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git -C "$_root" config filter.pulumi-dev-salt.clean "sed '/^encryptionsalt:/d'"
+  git -C "$_root" config filter.pulumi-dev-salt.smudge cat
+fi
 unset _root

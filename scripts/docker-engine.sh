@@ -22,6 +22,8 @@ DATA_ROOT=/var/lib/docker
 TIMEOUT="${APP_DATABASES_DOCKERD_TIMEOUT:-60}"
 
 log() { printf '[docker-engine] %s\n' "$*" >&2; }
+# shellcheck source=scripts/heartbeat.sh
+source "$(dirname "${BASH_SOURCE[0]}")/heartbeat.sh"
 die() { log "ERROR: $*"; exit 1; }
 
 SUDO=()
@@ -77,8 +79,8 @@ install_docker() {
   fi
   local apt_log="$CACHE_DIR/apt.log"
   apt_install() {
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      docker.io iptables >>"$apt_log" 2>&1
+    heartbeat --log "$apt_log" "apt-get install docker.io" "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -q --no-install-recommends docker.io iptables
   }
   if ! apt_install; then
     # Stale lists (packages moved on the mirror): refresh once and retry.

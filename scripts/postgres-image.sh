@@ -36,6 +36,8 @@ ROOTFS_TAR="$IMAGES_DIR/$ROOTFS_NAME.rootfs.tar"
 BASE_IMAGE="app-databases/postgres-rootfs:$PG_MAJOR-$SUITE-r$ROOTFS_RECIPE"
 
 log() { printf '[postgres-image] %s\n' "$*" >&2; }
+# shellcheck source=scripts/heartbeat.sh
+source "$(dirname "${BASH_SOURCE[0]}")/heartbeat.sh"
 die() { log "ERROR: $*"; exit 1; }
 
 REBUILD=0
@@ -106,7 +108,7 @@ build_rootfs() {
   log "debootstrap $SUITE (minbase) from $mirror"
   # Postgres is installed after sources are complete, so it comes with the
   # security updates instead of being installed twice.
-  debootstrap --variant=minbase "$SUITE" "$root" "$mirror" >"$build/debootstrap.log" 2>&1 || {
+  heartbeat --log "$build/debootstrap.log" debootstrap debootstrap --variant=minbase "$SUITE" "$root" "$mirror" || {
     tail -n 20 "$build/debootstrap.log" >&2; die "debootstrap failed"
   }
   log "debootstrap done ($((SECONDS - t0))s)"
@@ -126,10 +128,10 @@ build_rootfs() {
 
   local in_root=(chroot "$root" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8)
   log "installing postgresql-$PG_MAJOR with updates"
-  { "${in_root[@]}" apt-get update -q &&
-    "${in_root[@]}" apt-get upgrade -y -q &&
-    "${in_root[@]}" apt-get install -y -q --no-install-recommends "postgresql-$PG_MAJOR"
-  } >"$build/apt.log" 2>&1 || { tail -n 20 "$build/apt.log" >&2; die "installing postgresql-$PG_MAJOR failed"; }
+  heartbeat --log "$build/apt.log" "apt-get install postgresql-$PG_MAJOR" sh -ec '
+    "$@" apt-get update -q
+    "$@" apt-get upgrade -y -q
+    "$@" apt-get install -y -q --no-install-recommends "postgresql-$0"' "$PG_MAJOR" "${in_root[@]}" || { tail -n 20 "$build/apt.log" >&2; die "installing postgresql-$PG_MAJOR failed"; }
   # shellcheck disable=SC2016 # dpkg-query format fields
   log "installed $("${in_root[@]}" dpkg-query -W -f '${Package} ${Version}' "postgresql-$PG_MAJOR") ($((SECONDS - t0))s)"
 
@@ -197,7 +199,7 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
   [ -f "$ROOTFS_TAR" ] || build_rootfs
   log "docker import $ROOTFS_TAR as $BASE_IMAGE"
   t1=$SECONDS
-  docker import "$ROOTFS_TAR" "$BASE_IMAGE" >/dev/null
+  heartbeat --log /dev/null "docker import" docker import "$ROOTFS_TAR" "$BASE_IMAGE"
   log "imported ($((SECONDS - t1))s)"
 fi
 
@@ -205,8 +207,11 @@ fi
 # may try to resolve it remotely).
 log "building $IMAGE"
 old_id="$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
-out="$(DOCKER_BUILDKIT=0 docker build -q --build-arg BASE="$BASE_IMAGE" --build-arg PG_MAJOR="$PG_MAJOR" \
-  --build-arg BUILD_HASH="$HASH" -t "$IMAGE" "$CONTEXT" 2>&1)" || { printf '%s\n' "$out" >&2; die "docker build failed"; }
+build_log="$IMAGES_DIR/docker-build.log"
+: >"$build_log"
+heartbeat --log "$build_log" "docker build" env DOCKER_BUILDKIT=0 docker build -q --build-arg BASE="$BASE_IMAGE" \
+  --build-arg PG_MAJOR="$PG_MAJOR" --build-arg BUILD_HASH="$HASH" -t "$IMAGE" "$CONTEXT" ||
+  { cat "$build_log" >&2; die "docker build failed (log above, also in $build_log)"; }
 # The image this one replaces would linger untagged; drop it unless a container uses it.
 if [ -n "$old_id" ] && [ "$old_id" != "$(docker image inspect -f '{{.Id}}' "$IMAGE")" ]; then
   docker image rm "$old_id" >/dev/null 2>&1 || true

@@ -93,6 +93,7 @@ export async function accessReports(config: StackConfig, only?: string): Promise
 
 async function main(): Promise<void> {
     const options = parseArgs(process.argv.slice(2));
+    process.chdir(options.cwd); // admin.passwordFile is relative to the project, as for pulumi
     const reports = await accessReports(stackConfig(options), options.server);
     process.stdout.write(options.json ? JSON.stringify(reports, null, 2) + "\n" : reports.map(formatAccessReport).join("\n\n") + "\n");
 }

@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '[setup] %s\n' "$*" >&2; }
+# shellcheck source=scripts/heartbeat.sh
+source scripts/heartbeat.sh
 
 SUDO=()
 [ "$(id -u)" -eq 0 ] || SUDO=(sudo -n)
@@ -18,8 +20,10 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]} from Debian"
-  "${SUDO[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  apt_log=$(mktemp)
+  heartbeat --log "$apt_log" "apt-get install ${need_apt[*]}" sh -c '"$@" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "$@" apt-get install -y -qq --no-install-recommends '"${need_apt[*]}" sh "${SUDO[@]}" ||
+    { cat "$apt_log" >&2; log "installing ${need_apt[*]} failed (output above)"; exit 1; }
+  rm -f "$apt_log"
 fi
 
 # npm ci only when the lock file changed since the last install.

@@ -17,6 +17,7 @@ bash scripts/setup.sh --docker
 # shellcheck source=scripts/pulumi-env.sh
 source scripts/pulumi-env.sh
 npx tsc --noEmit
+npx tsc -p examples/tsconfig.json # the examples, against this package's sources
 npm run --silent build # dist/: the package entry point other programs import
 npm run --silent lint
 exec npx vitest run "$@"

@@ -26,7 +26,7 @@
 # Built binaries are cached outside the clone, keyed by versions, under
 # ${APP_DATABASES_CACHE:-$HOME/.cache/app-databases}/toolchain; Go's module and
 # build caches are used as configured (`go env GOMODCACHE GOCACHE`).
-# Cold run (empty caches): 10-12 minutes on 2 cores. Warm run: 1-4 seconds.
+# Cold run (empty caches): 8-12 minutes on 2 cores. Warm run: 1-4 seconds.
 set -euo pipefail
 
 PULUMI_VERSION=3.259.0
@@ -58,8 +58,10 @@ die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
 
 # run CMD...: output goes to $LOG; on failure show its tail and stop.
 LOG=/dev/null
+# shellcheck source=scripts/heartbeat.sh
+source "$(dirname "${BASH_SOURCE[0]}")/heartbeat.sh"
 run() {
-  if ! "$@" >>"$LOG" 2>&1; then
+  if ! heartbeat --log "$LOG" "$(basename "$LOG" .log): ${1##*/} ${*:2:2}" "$@"; then
     printf '\nERROR: failed: %s\n--- last lines of %s ---\n' "$*" "$LOG" >&2
     tail -n 40 "$LOG" >&2
     exit 1

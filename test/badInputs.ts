@@ -67,7 +67,20 @@ export const badInputs: [string, (c: any) => void, string, string][] = [
         "plain PostgreSQL identifier",
     ],
     ["an app name with uppercase", (c) => (c.apps.Grafana = {}), "apps.Grafana", "plain PostgreSQL identifier"],
-    ["an app name with a hyphen", (c) => (c.apps["claude-bridge"] = {}), "apps.claude-bridge", "plain PostgreSQL identifier"],
+    ["an app name with a hyphen", (c) => (c.apps["claude-bridge"] = {}), "apps.claude-bridge", 'got "claude-bridge"; try claude_bridge'],
+    [
+        "an admin username that needs quoting",
+        (c) => (c.servers.lab.admin.username = "pulumi'admin"),
+        "servers.lab.admin.username",
+        "plain PostgreSQL identifier",
+    ],
+    ["a retired app that is not a name", (c) => (c.retiredApps = ["old-app"]), "retiredApps.0", "try old_app"],
+    [
+        "both an admin password and a password file",
+        (c) => (c.servers.lab.admin.passwordFile = ".dev/admin-password"),
+        "servers.lab.admin.passwordFile",
+        "expected either password or passwordFile, got both",
+    ],
     [
         "an injection attempt as app name",
         (c) => (c.apps['x"; DROP DATABASE grafana; --'] = {}),

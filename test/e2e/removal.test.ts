@@ -94,4 +94,16 @@ describe("removing several apps at once", () => {
         expect(await cluster.catalog()).toEqual(before);
         await stack.setConfig(config(KEPT), secrets());
     });
+
+    it("removes the last apps when `apps:` is left empty in the stack file", async () => {
+        // What a user leaves after deleting the last app's lines: `app-databases:apps:` with nothing under it (null).
+        await stack.setConfig({ ...config([]), apps: null }, secrets());
+        const up = stack.cli("up", "--yes", "--non-interactive");
+        expect(up.status, up.stdout + up.stderr).toBe(0);
+        expect(up.stdout + up.stderr).not.toContain("must be of type");
+        const { roles, databases } = await cluster.catalog();
+        expect(databases).toEqual([]);
+        expect(roles).toEqual([]);
+        expect((await stack.outputs()).apps).toEqual({});
+    }, 400_000);
 });

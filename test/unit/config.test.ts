@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, derivedHostPort, parseStackConfig } from "../../components/config";
-import { identifierProblem } from "../../components/identifiers";
+import { identifierProblem, suggestedIdentifier } from "../../components/identifiers";
 import { pgHbaLines } from "../../components/pgHba";
 import { managedRoleLimits } from "../../components/stack";
 import { badInputs, baseConfig } from "../badInputs";
@@ -178,5 +178,72 @@ describe("identifierProblem", () => {
         ["table", "reserved"],
     ])("rejects %j", (name, message) => {
         expect(identifierProblem(name)).toContain(message);
+    });
+});
+
+describe("suggestedIdentifier", () => {
+    it.each([
+        ["claude-bridge", "claude_bridge"],
+        ["Grafana", "grafana"],
+        ["2fast", "_2fast"],
+        ["my app!", "my_app"],
+        ["---", undefined],
+    ])("turns %j into %j", (name, suggestion) => {
+        expect(suggestedIdentifier(name)).toBe(suggestion);
+    });
+
+    it("is offered only when it is itself a valid name", () => {
+        expect(identifierProblem("Select")).not.toContain("try");
+        expect(identifierProblem("Grafana")).toContain("try grafana");
+    });
+});
+
+describe("admin password from a file", () => {
+    const withFile = (passwordFile: string) => {
+        const config = baseConfig();
+        delete config.servers.lab.admin.password;
+        config.servers.lab.admin.passwordFile = passwordFile;
+        return config;
+    };
+    const files: Record<string, string> = { ".dev/admin-password": "s3cret-from-file\n", "empty.txt": "\n" };
+    const reader = (file: string) => {
+        if (!(file in files)) throw Object.assign(new Error(`ENOENT: ${file}`), { code: "ENOENT" });
+        return files[file];
+    };
+
+    it("reads the password from the first line of the file", () => {
+        expect(parseStackConfig(withFile(".dev/admin-password"), reader).servers.lab.admin).toEqual({
+            username: "pulumi_admin",
+            password: "s3cret-from-file",
+            superuser: false,
+        });
+    });
+
+    it.each([
+        ["the file is missing", "missing.txt", 'cannot read "missing.txt" (ENOENT)'],
+        ["the file's first line is empty", "empty.txt", "expected the admin password on the first line"],
+    ])("throws when %s", (_case, file, message) => {
+        expect(() => parseStackConfig(withFile(file), reader)).toThrow(message);
+        try {
+            parseStackConfig(withFile(file), reader);
+        } catch (err) {
+            expect((err as ConfigError).issues.map((i) => i.path)).toEqual(["servers.lab.admin.passwordFile"]);
+        }
+    });
+
+    it("accepts a system role such as postgres as the admin, but not as an app", () => {
+        const config = baseConfig();
+        config.servers.lab.admin.username = "postgres";
+        expect(parseStackConfig(config).servers.lab.admin.username).toBe("postgres");
+        config.apps.postgres = {};
+        expect(() => parseStackConfig(config)).toThrow(/apps\.postgres: "postgres" is a system name/);
+    });
+});
+
+describe("an emptied apps key", () => {
+    it("is no apps", () => {
+        const config = baseConfig();
+        config.apps = {};
+        expect(parseStackConfig(config).apps).toEqual({});
     });
 });

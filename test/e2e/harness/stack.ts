@@ -101,7 +101,16 @@ export class TestStack {
 
     /** Runs the pulumi CLI on this stack, for what the Automation API does not offer. */
     cli(...args: string[]): SpawnSyncReturns<string> {
-        return spawnSync("pulumi", [...args, "--stack", this.stack.name], {
+        return this.run("pulumi", [...args, "--stack", this.stack.name]);
+    }
+
+    /** Runs one of the repository's scripts/ as a user would, in this stack's project with its backend. */
+    script(file: string, ...args: string[]): SpawnSyncReturns<string> {
+        return this.run("bash", [path.join(PROJECT_ROOT, "scripts", file), "--stack", this.stack.name, ...args]);
+    }
+
+    private run(command: string, args: string[]): SpawnSyncReturns<string> {
+        return spawnSync(command, args, {
             cwd: this.dir,
             encoding: "utf8",
             env: {
