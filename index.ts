@@ -68,7 +68,18 @@ export = async () => {
     // What the budget said at the last up: the over-budget table marks what changed since.
     const lastUp = await readPreviousBudgets();
     const previous = previousConnections(lastUp);
-    cleanly(() => checkBudgets(config, undefined, previous));
+    // Over budget on the config alone: with the servers' own roles it only gets worse,
+    // so that fuller table is shown when the servers can be read.
+    let overOnConfig: BudgetError | undefined;
+    try {
+        checkBudgets(config, undefined, previous);
+    } catch (err) {
+        if (err instanceof BudgetError && config.preflight) overOnConfig = err;
+        else
+            cleanly(() => {
+                throw err;
+            });
+    }
     let budgets = undefined;
     if (config.preflight) {
         const liveRoles: Record<string, LiveRole[]> = {};
@@ -76,10 +87,12 @@ export = async () => {
         const live = budgetsWithLiveRoles(config, liveRoles, lastUp);
         problems.push(...live.configProblems);
         if (problems.length > 0) {
+            if (overOnConfig) throw refusal(overOnConfig.message);
             throw refusal(`Preflight failed; nothing was applied:\n  - ${problems.join("\n  - ")}`);
         }
         for (const warning of live.warnings) void pulumi.log.warn(warning);
         cleanly(() => checkBudgets(config, live.args, previous));
+        if (overOnConfig) throw refusal(overOnConfig.message); // cannot fit with more roles counted; kept for safety
         budgets = live.args;
     }
     const { apps, budgets: reports, pgHba, access } = declareStack(config, budgets);

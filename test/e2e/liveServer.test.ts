@@ -157,6 +157,10 @@ describe("the budget from the server's login roles", () => {
         expect(output).toContain(
             "What to do: free 6 connections by lowering shop_app (10 -> 30 since the last up), or raise max_connections of local to at least 66; nothing was applied.",
         );
+        // Over budget on the config alone: the table still has the server's own roles.
+        const worse = await previewFails({ servers: server(), apps: apps(40) });
+        expect(worse).toContain("Connection budget for server local: 76 of max_connections 60 (OVER BUDGET by 16)");
+        expect(worse).toMatch(/metabase\s+unmanaged on server\s+3/);
         await stack.setConfig({ servers: server(), apps: apps() }, secrets());
     });
 });
