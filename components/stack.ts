@@ -4,7 +4,7 @@
  * resource is declared.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { AccessReport, AccessReportNotRead, accessReportOutput } from "./accessReport";
+import { AccessReport, AccessReportNotRead, accessReportOutputs } from "./accessReport";
 import { AppDatabase } from "./appDatabase";
 import { ResolvedApp, ServerConfig, StackConfig } from "./config";
 import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "./connectionBudget";
@@ -143,15 +143,15 @@ function declareSharedServer(name: string, server: ServerConfig): PostgresServer
 
 /**
  * Declares every resource of the stack. Call only with config that parsed;
- * `budgets` are the budget arguments with the servers' live roles (liveBudget.ts).
+ * `budgetInputs` are the budget arguments with the servers' live roles (liveBudget.ts).
  */
-export function declareStack(config: StackConfig, budgets: readonly ConnectionBudgetArgs[] = budgetArgs(config)): StackOutputs {
-    checkBudgets(config, budgets);
-    const reports: Record<string, pulumi.Output<BudgetReport>> = {};
+export function declareStack(config: StackConfig, budgetInputs: readonly ConnectionBudgetArgs[] = budgetArgs(config)): StackOutputs {
+    checkBudgets(config, budgetInputs);
+    const budgets: Record<string, pulumi.Output<BudgetReport>> = {};
     const sizes: Record<string, number> = {};
-    for (const args of budgets) {
+    for (const args of budgetInputs) {
         const budget = new ConnectionBudget(args.server, args);
-        reports[args.server] = budget.report;
+        budgets[args.server] = budget.report;
         sizes[args.server] = budget.maxConnections;
     }
     const servers: Record<string, PostgresServer> = {};
@@ -240,21 +240,8 @@ export function declareStack(config: StackConfig, budgets: readonly ConnectionBu
             ),
         ]),
     );
-    const access = Object.fromEntries(
-        Object.entries(servers).map(([name, server]) => [
-            name,
-            accessReportOutput(
-                name,
-                server.connection,
-                Object.values(config.apps)
-                    .filter((a) => a.server === name)
-                    .map((a) => ({ database: a.database, owner: roleNamesFor(a.name).migrate })),
-                lockDowns[name] ?? [],
-                config.preflight || !pulumi.runtime.isDryRun(),
-            ),
-        ]),
-    );
-    return { apps, budgets: reports, pgHba, access };
+    const access = accessReportOutputs(config, servers, lockDowns);
+    return { apps, budgets, pgHba, access };
 }
 
 /**

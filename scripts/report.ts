@@ -14,9 +14,8 @@
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { AccessReport, formatAccessReport, readAccessReport } from "../components/accessReport";
+import { AccessReport, formatAccessReport, ownedDatabases, readAccessReport } from "../components/accessReport";
 import { parseStackConfig, StackConfig } from "../components/config";
-import { roleNamesFor } from "../components/identifiers";
 import { adminConnectionOf } from "../components/preflight";
 
 const PROJECT = "app-databases";
@@ -83,10 +82,7 @@ export async function accessReports(config: StackConfig, only?: string): Promise
     }
     const reports: AccessReport[] = [];
     for (const name of names) {
-        const owned = Object.values(config.apps)
-            .filter((a) => a.server === name)
-            .map((a) => ({ database: a.database, owner: roleNamesFor(a.name).migrate }));
-        reports.push(await readAccessReport(name, adminConnectionOf(config.servers[name]), owned));
+        reports.push(await readAccessReport(name, adminConnectionOf(config.servers[name]), ownedDatabases(config, name)));
     }
     return reports;
 }

@@ -256,6 +256,7 @@ describe("drift", () => {
     it("a refreshed preview with --expect-no-changes fails and names what drifted", () => {
         const result = stack.cli("preview", "--refresh", "--expect-no-changes", "--diff", "--non-interactive");
         const output = `${result.stdout}\n${result.stderr}`;
+        console.log(output.slice(output.indexOf("Previewing update")));
         expect(result.status, output).not.toBe(0);
         expect(output).toContain("shop@local-access");
         expect(output).toMatch(/no changes were expected/);
