@@ -2,18 +2,12 @@
 // Config is read once and validated as a whole; budgets are checked and the shared
 // servers are reached (preflight) before any resource is declared.
 import * as pulumi from "@pulumi/pulumi";
-import {
-    BudgetError,
-    budgetsWithLiveRoles,
-    checkBudgets,
-    ConfigError,
-    declareStack,
-    LiveRole,
-    parseStackConfig,
-    preflight,
-    previousConnections,
-    readPreviousBudgets,
-} from "./components";
+import { BudgetError } from "./components";
+import { ConfigError, parseStackConfig } from "./program/config";
+import { budgetsWithLiveRoles, previousConnections, readPreviousBudgets } from "./program/liveBudget";
+import { LiveRole } from "./program/liveRoles";
+import { preflight } from "./program/preflight";
+import { checkBudgets, declareStack } from "./program/stack";
 
 const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated", "retiredApps", "preflight"] as const;
 

@@ -11,8 +11,6 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { AdminConnection, withAdminClient } from "./adminConnection";
-import type { StackConfig } from "./config";
-import { roleNamesFor } from "./identifiers";
 
 /** A login role and what it may do server-wide. */
 export interface AccessRole {
@@ -215,36 +213,5 @@ export function accessReportOutput(
                 return { server, notRead: (err as Error).message };
             }
         }),
-    );
-}
-
-/** The app databases on a server, each with the role that should own what is in it. */
-export function ownedDatabases(config: StackConfig, server: string): OwnedDatabase[] {
-    return Object.values(config.apps)
-        .filter((a) => a.server === server)
-        .map((a) => ({ database: a.database, owner: roleNamesFor(a.name).migrate }));
-}
-
-/**
- * The `access` stack output: each server's report, read once its apps' CONNECT
- * lock-downs (`lockDowns`, per server) exist; in a preview only when the
- * preflight may reach the servers.
- */
-export function accessReportOutputs(
-    config: StackConfig,
-    servers: Readonly<Record<string, { readonly connection: pulumi.Output<AdminConnection> }>>,
-    lockDowns: Readonly<Record<string, readonly pulumi.CustomResource[]>>,
-): Record<string, pulumi.Output<AccessReport | AccessReportNotRead>> {
-    return Object.fromEntries(
-        Object.entries(servers).map(([name, server]) => [
-            name,
-            accessReportOutput(
-                name,
-                server.connection,
-                ownedDatabases(config, name),
-                lockDowns[name] ?? [],
-                config.preflight || !pulumi.runtime.isDryRun(),
-            ),
-        ]),
     );
 }

@@ -7,6 +7,7 @@
  * closed at once, so the dynamic resources hold at most one connection.
  */
 import type { Client } from "pg";
+import type { SslMode } from "./defaults";
 
 /** Admin connection facts; the password is a secret wherever it is stored. */
 export interface AdminConnection {
@@ -16,7 +17,7 @@ export interface AdminConnection {
     readonly password: string;
     /** Database used for server-wide statements. */
     readonly database: string;
-    readonly sslmode: string;
+    readonly sslmode: SslMode;
     readonly connectTimeoutSeconds: number;
     /** Whether the admin is a superuser; if not, ownership is borrowed per statement. */
     readonly superuser: boolean;

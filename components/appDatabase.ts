@@ -5,12 +5,26 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
-import { AccessLevel, ExtraRoleConfig } from "./config";
+import {
+    ACCESS_LEVELS,
+    AccessLevel,
+    checkInt,
+    checkOneOf,
+    DEFAULT_ACCESS_LEVEL,
+    DEFAULT_EXTRA_ROLE_ACCESS_LEVEL,
+    DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
+    DEFAULT_IDLE_SESSION_TIMEOUT_MS,
+    DEFAULT_RUNTIME_CONNECTION_LIMIT,
+    DEFAULT_STATEMENT_TIMEOUT_MS,
+    EXTRA_ROLE_ACCESS_LEVELS,
+    ExtraRoleAccessLevel,
+    RANGES,
+} from "./defaults";
 import { connectionUrl } from "./connectionUrl";
 import { DatabaseAccess } from "./databaseAccess";
 import { identifierProblem } from "./identifiers";
 import { declareLoginRole } from "./loginRole";
-import { RolePair, RolePairArgs } from "./rolePair";
+import { resolveRolePairArgs, RolePair, RolePairArgs } from "./rolePair";
 import { PostgresServer } from "./sharedServer";
 
 export const APP_DATABASE_TYPE = "app-databases:index:AppDatabase";
@@ -25,6 +39,22 @@ export const RUNTIME_PRIVILEGES: Readonly<Record<AccessLevel, Readonly<Partial<R
 /** The schema the migrate role creates objects in. */
 export const APP_SCHEMA = "public";
 
+/** One more login role on an app's database (a dashboard, another service sharing it). */
+export interface ExtraRoleArgs {
+    /** What the role may do with what `<app>_migrate` creates. @default "readonly" */
+    readonly access?: ExtraRoleAccessLevel;
+    /** The role's CONNECTION LIMIT. @default 10 */
+    readonly connectionLimit?: number;
+    /** Bump to give the role a new password. @default 0 */
+    readonly rotation?: number;
+    /** statement_timeout of the role, ms. @default 30000 */
+    readonly statementTimeoutMs?: number;
+    /** idle_in_transaction_session_timeout of the role, ms. @default 60000 */
+    readonly idleInTransactionSessionTimeoutMs?: number;
+    /** idle_session_timeout of the role, ms. @default 600000 */
+    readonly idleSessionTimeoutMs?: number;
+}
+
 export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection"> {
     /** The server (shared or dedicated) the database lives on. */
     readonly server: PostgresServer;
@@ -37,7 +67,7 @@ export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection"> {
      */
     readonly access?: AccessLevel;
     /** More login roles on this database, by role name. @default {} */
-    readonly extraRoles?: Readonly<Record<string, ExtraRoleConfig>>;
+    readonly extraRoles?: Readonly<Record<string, ExtraRoleArgs>>;
     /**
      * Leave every resource of the app in place if it is ever deleted (retired
      * from a protected stack): the stack forgets it, the server keeps it. @default false
@@ -53,6 +83,73 @@ export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection"> {
      * their databases one at a time. @default none
      */
     readonly databasesBefore?: readonly pulumi.Resource[];
+}
+
+const COMPONENT = "AppDatabase";
+
+/** An extra role with every default filled in. */
+export type ResolvedExtraRole = Required<ExtraRoleArgs>;
+
+/** AppDatabaseArgs with every default of its own filled in (the RolePair's are resolved by RolePair). */
+export interface ResolvedAppDatabaseArgs extends AppDatabaseArgs {
+    readonly database: string;
+    readonly access: AccessLevel;
+    readonly extraRoles: Readonly<Record<string, ResolvedExtraRole>>;
+    readonly protect: boolean;
+    readonly retainOnDelete: boolean;
+    readonly databasesBefore: readonly pulumi.Resource[];
+}
+
+/** Fills in one extra role's defaults; throws naming the argument and the value when one is unusable. */
+export function resolveExtraRole(roleName: string, spec: ExtraRoleArgs): ResolvedExtraRole {
+    const problem = identifierProblem(roleName);
+    if (problem) throw new Error(`${COMPONENT}: \`extraRoles\` key ${problem}`);
+    const arg = (field: string) => `extraRoles.${roleName}.${field}`;
+    return {
+        access: checkOneOf(COMPONENT, arg("access"), spec.access ?? DEFAULT_EXTRA_ROLE_ACCESS_LEVEL, EXTRA_ROLE_ACCESS_LEVELS),
+        connectionLimit: checkInt(
+            COMPONENT,
+            arg("connectionLimit"),
+            spec.connectionLimit ?? DEFAULT_RUNTIME_CONNECTION_LIMIT,
+            RANGES.connectionLimit,
+        ),
+        rotation: checkInt(COMPONENT, arg("rotation"), spec.rotation ?? 0, RANGES.rotation),
+        statementTimeoutMs: checkInt(
+            COMPONENT,
+            arg("statementTimeoutMs"),
+            spec.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+            RANGES.timeoutMs,
+        ),
+        idleInTransactionSessionTimeoutMs: checkInt(
+            COMPONENT,
+            arg("idleInTransactionSessionTimeoutMs"),
+            spec.idleInTransactionSessionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
+            RANGES.timeoutMs,
+        ),
+        idleSessionTimeoutMs: checkInt(
+            COMPONENT,
+            arg("idleSessionTimeoutMs"),
+            spec.idleSessionTimeoutMs ?? DEFAULT_IDLE_SESSION_TIMEOUT_MS,
+            RANGES.timeoutMs,
+        ),
+    };
+}
+
+/** Fills in AppDatabase defaults; throws naming the argument and the value when one is unusable. */
+export function resolveAppDatabaseArgs(args: AppDatabaseArgs): ResolvedAppDatabaseArgs {
+    resolveRolePairArgs({ ...args, connection: args.server.connection });
+    const database = args.database ?? args.app;
+    const problem = identifierProblem(database);
+    if (problem) throw new Error(`${COMPONENT}: \`database\` ${problem}`);
+    return {
+        ...args,
+        database,
+        access: checkOneOf(COMPONENT, "access", args.access ?? DEFAULT_ACCESS_LEVEL, ACCESS_LEVELS),
+        extraRoles: Object.fromEntries(Object.entries(args.extraRoles ?? {}).map(([role, spec]) => [role, resolveExtraRole(role, spec)])),
+        protect: args.protect ?? false,
+        retainOnDelete: args.retainOnDelete ?? false,
+        databasesBefore: args.databasesBefore ?? [],
+    };
 }
 
 /** A transformation that marks every child of a component retained on delete. */
@@ -82,38 +179,35 @@ export class AppDatabase extends pulumi.ComponentResource {
     /** Secret: each extra role's URL by role name. */
     public readonly extraRoleUrls: pulumi.Output<Record<string, string>>;
 
-    constructor(name: string, args: AppDatabaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        const dbName = args.database ?? args.app;
-        const problem = identifierProblem(dbName);
-        if (problem) throw new Error(`AppDatabase: \`database\` ${problem}`);
+    constructor(name: string, appArgs: AppDatabaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        const args = resolveAppDatabaseArgs(appArgs); // bad input fails before anything is registered
+        const dbName = args.database;
         super(
             APP_DATABASE_TYPE,
             name,
             {},
             pulumi.mergeOptions(opts, { providers: [args.server.provider], transformations: args.retainOnDelete ? [retainChildren] : [] }),
         );
-        const access = args.access ?? "readwrite";
-        const protect = args.protect ?? false;
+        const access = args.access;
+        const protect = args.protect;
         const server = args.server;
 
-        this.roles = new RolePair(name, { ...args, connection: server.connection, applySessionSettings: false }, { parent: this });
+        this.roles = new RolePair(name, { ...appArgs, connection: server.connection, applySessionSettings: false }, { parent: this });
 
         this.database = new postgresql.Database(
             name,
             { name: dbName, owner: this.roles.migrateUser, allowConnections: true, isTemplate: false },
             // Dropping a database terminates its sessions and drops it WITH (FORCE): protect it in production.
-            { parent: this, protect, dependsOn: [...(args.databasesBefore ?? [])] },
+            { parent: this, protect, dependsOn: [...args.databasesBefore] },
         );
 
-        const extras = Object.entries(args.extraRoles ?? {}).map(([roleName, spec]) => {
+        const extras = Object.entries(args.extraRoles).map(([roleName, spec]) => {
             const login = declareLoginRole(this, `${name}-${roleName}`, {
                 roleName,
                 connectionLimit: spec.connectionLimit,
                 rotation: spec.rotation,
                 timeouts: spec,
-                connection: server.connection,
                 protect,
-                applySettings: false,
             });
             return { roleName, access: spec.access, ...login };
         });

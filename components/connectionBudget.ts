@@ -10,6 +10,7 @@
  * declared, so an over-budget plan fails the preview.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { checkInt, checkText, RANGES } from "./defaults";
 
 export const CONNECTION_BUDGET_TYPE = "app-databases:index:ConnectionBudget";
 
@@ -182,6 +183,21 @@ export class BudgetError extends Error {
     }
 }
 
+const COMPONENT = "ConnectionBudget";
+
+/** Checks ConnectionBudget args (every count a whole number in range); throws naming the argument and the value. */
+export function resolveConnectionBudgetArgs(args: ConnectionBudgetArgs): ConnectionBudgetArgs {
+    checkText(COMPONENT, "server", args.server, "the server's name");
+    if (args.maxConnections !== undefined) checkInt(COMPONENT, "maxConnections", args.maxConnections, RANGES.maxConnections);
+    for (const [role, limit] of Object.entries(args.roles)) checkInt(COMPONENT, `roles.${role}`, limit, RANGES.connectionLimit);
+    for (const [role, n] of Object.entries(args.externalRoles ?? {}))
+        checkInt(COMPONENT, `externalRoles.${role}`, n, RANGES.externalConnections);
+    checkInt(COMPONENT, "provisioningConnections", args.provisioningConnections, RANGES.externalConnections);
+    checkInt(COMPONENT, "superuserReservedConnections", args.superuserReservedConnections, RANGES.superuserReservedConnections);
+    checkInt(COMPONENT, "adminHeadroom", args.adminHeadroom, RANGES.adminHeadroom);
+    return args;
+}
+
 /**
  * A server's connection budget as a resource in the stack, with its report as
  * an output. Construction fails with a BudgetError when the budget does not fit.
@@ -195,7 +211,7 @@ export class ConnectionBudget extends pulumi.ComponentResource {
     public readonly table: string;
 
     constructor(name: string, args: ConnectionBudgetArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        const report = computeBudget(args);
+        const report = computeBudget(resolveConnectionBudgetArgs(args));
         if (!report.fits) throw new BudgetError([report]);
         super(CONNECTION_BUDGET_TYPE, name, {}, opts);
         this.maxConnections = report.maxConnections;

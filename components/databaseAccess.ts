@@ -19,13 +19,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, asRole, quoteIdent, withAdminClient } from "./adminConnection";
-import { applyRoleSettings, readRoleSettings } from "./roleSettings";
+import { applyRoleSettingsPlan, readRoleSettings, RoleSettingsEntry, roleSettingsKey, roleSettingsPlan } from "./roleSettings";
 
-/** Configuration parameters set on one role, e.g. `{ idle_session_timeout: "600000" }`. */
-export interface RoleSettingsEntry {
-    readonly role: string;
-    readonly settings: Readonly<Record<string, string>>;
-}
+export type { RoleSettingsEntry } from "./roleSettings";
 
 export interface DatabaseAccessArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -42,7 +38,7 @@ export interface DatabaseAccessArgs {
     readonly roleSettings?: pulumi.Input<pulumi.Input<{ role: pulumi.Input<string>; settings: Record<string, string> }>[]>;
 }
 
-interface AccessInputs {
+export interface AccessInputs {
     connection: AdminConnection;
     database: string;
     owner?: string;
@@ -51,7 +47,7 @@ interface AccessInputs {
     roleSettings?: RoleSettingsEntry[];
 }
 
-interface AccessState extends AccessInputs {
+export interface AccessState extends AccessInputs {
     /** Whether PUBLIC can connect (true only if someone granted it back behind our back). */
     publicConnect: boolean;
 }
@@ -81,26 +77,30 @@ async function ownerOf(client: import("pg").Client, database: string): Promise<s
 
 /** Applies `news` settings; resets what `olds` set that `news` no longer does (on roles that still exist). */
 async function syncRoleSettings(client: Client, olds: readonly RoleSettingsEntry[], news: readonly RoleSettingsEntry[]): Promise<void> {
-    for (const old of olds) {
-        const now = news.find((n) => n.role === old.role);
-        const removed = Object.keys(old.settings).filter((name) => !now || !(name in now.settings));
-        if (removed.length === 0) continue;
-        if ((await readRoleSettings(client, old.role, removed)) !== undefined) await applyRoleSettings(client, old.role, {}, removed);
-    }
-    for (const entry of news) await applyRoleSettings(client, entry.role, entry.settings, []);
+    await applyRoleSettingsPlan(client, roleSettingsPlan(olds, news));
 }
 
-/** Settings as one comparable string, whatever the order of roles and names. */
-function settingsKey(entries: readonly RoleSettingsEntry[] | undefined): string {
-    return JSON.stringify(
-        [...(entries ?? [])]
-            .map((e) => [e.role, Object.entries(e.settings).sort()])
-            .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
-    );
-}
-
-const sameSet = (a: readonly string[], b: readonly string[]) =>
+/** Whether two lists hold the same names, in any order. */
+export const sameSet = (a: readonly string[], b: readonly string[]) =>
     a.length === b.length && [...a].sort().every((v, i) => v === [...b].sort()[i]);
+
+/**
+ * What DatabaseAccess' diff reports: another database replaces it; a new
+ * owner, other grantees, other role settings, another server, or PUBLIC
+ * having CONNECT again (granted behind its back, seen on refresh) update it.
+ */
+export function databaseAccessDiff(olds: AccessState, news: AccessInputs): pulumi.dynamic.DiffResult {
+    const replaces = olds.database !== news.database ? ["database"] : [];
+    const changed =
+        replaces.length > 0 ||
+        olds.owner !== news.owner ||
+        olds.publicConnect ||
+        !sameSet(olds.grantees, news.grantees) ||
+        roleSettingsKey(olds.roleSettings) !== roleSettingsKey(news.roleSettings) ||
+        olds.connection.host !== news.connection.host ||
+        olds.connection.port !== news.connection.port;
+    return { changes: changed, replaces, deleteBeforeReplace: true };
+}
 
 const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, AccessState> = {
     async create(inputs) {
@@ -124,16 +124,7 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
     },
 
     async diff(_id, olds, news) {
-        const replaces = olds.database !== news.database ? ["database"] : [];
-        const changed =
-            replaces.length > 0 ||
-            olds.owner !== news.owner ||
-            olds.publicConnect ||
-            !sameSet(olds.grantees, news.grantees) ||
-            settingsKey(olds.roleSettings) !== settingsKey(news.roleSettings) ||
-            olds.connection.host !== news.connection.host ||
-            olds.connection.port !== news.connection.port;
-        return { changes: changed, replaces, deleteBeforeReplace: true };
+        return databaseAccessDiff(olds, news);
     },
 
     async update(_id, olds, news) {

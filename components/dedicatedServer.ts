@@ -13,7 +13,18 @@ import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import * as random from "@pulumi/random";
 import { AdminConnection } from "./adminConnection";
-import { DEFAULT_CONNECT_TIMEOUT_SECONDS, DEFAULT_PROVISIONING_CONNECTIONS } from "./config";
+import {
+    checkInt,
+    checkText,
+    DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_DEDICATED_MEMORY_MB,
+    DEFAULT_PROVISIONING_CONNECTIONS,
+    describeValue,
+    inRange,
+    RANGES,
+    SslMode,
+} from "./defaults";
+import { identifierProblem } from "./identifiers";
 import { PostgresServer, ServerEndpoint } from "./sharedServer";
 import { PASSWORD_LENGTH } from "./loginRole";
 
@@ -22,6 +33,8 @@ export const DEDICATED_SERVER_TYPE = "app-databases:index:DedicatedServer";
 /** Where the official image (and ours) keeps its data. */
 export const PGDATA = "/var/lib/postgresql/data";
 const SUPERUSER = "postgres";
+/** The container network is private to the host, and the image has no TLS certificate. */
+const DEDICATED_SSL_MODE: SslMode = "disable";
 
 export interface DedicatedServerArgs {
     /** The application the server belongs to; names the network, volume and container. */
@@ -30,8 +43,8 @@ export interface DedicatedServerArgs {
     readonly stack: string;
     /** Image reference, e.g. `postgres:16-alpine` or a local/registry image. */
     readonly image: string;
-    /** Container memory limit, MB; shared_buffers and friends are sized from it. */
-    readonly memoryMb: number;
+    /** Container memory limit, MB; shared_buffers and friends are sized from it. @default 512 */
+    readonly memoryMb?: number;
     /** max_connections, normally sized by the app's ConnectionBudget. */
     readonly maxConnections: number;
     /** Publish 5432 on 127.0.0.1:hostPort (dev); undefined publishes nothing (prod). */
@@ -47,9 +60,9 @@ export interface DedicatedServerArgs {
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.floor(n)));
 
 /**
- * Tuning flags for a container with `memoryMb` of memory (seed 003's rules:
- * shared_buffers ~25%, effective_cache_size ~75%, work_mem small because it
- * multiplies by connections), then the user's settings on top.
+ * Tuning flags for a container with `memoryMb` of memory: shared_buffers
+ * about 25% of it, effective_cache_size about 75%, work_mem small because
+ * every connection may use it several times; then the user's settings on top.
  */
 export function tuningSettings(
     memoryMb: number,
@@ -63,6 +76,51 @@ export function tuningSettings(
         maintenance_work_mem: `${clamp(memoryMb / 16, 16, 2048)}MB`,
         work_mem: `${clamp(memoryMb / (maxConnections * 4), 1, 64)}MB`,
         ...overrides,
+    };
+}
+
+const COMPONENT = "DedicatedServer";
+/** A server setting's name, as `-c name=value` takes it. */
+const SETTING_NAME = /^[a-z_][a-z0-9_.]*$/;
+/** A plain setting value: nothing a shell or the command line would split or interpret. */
+const SETTING_VALUE = /^[A-Za-z0-9_.:-]+$/;
+
+/** DedicatedServerArgs with every default filled in (hostPort stays optional: none is published). */
+export type ResolvedDedicatedServerArgs = Required<Omit<DedicatedServerArgs, "hostPort">> & { readonly hostPort?: number };
+
+/** Fills in DedicatedServer defaults; throws naming the argument and the value when one is unusable. */
+export function resolveDedicatedServerArgs(args: DedicatedServerArgs): ResolvedDedicatedServerArgs {
+    const problem = identifierProblem(args.app);
+    if (problem) throw new Error(`${COMPONENT}: \`app\` ${problem}`);
+    if (args.hostPort !== undefined && !inRange(args.hostPort, RANGES.hostPort)) {
+        throw new Error(
+            `${COMPONENT}: \`hostPort\` must be a TCP port, got ${describeValue(args.hostPort)}; expected ${RANGES.hostPort.what}`,
+        );
+    }
+    const settings = args.settings ?? {};
+    for (const [key, value] of Object.entries(settings)) {
+        if (!SETTING_NAME.test(key)) throw new Error(`${COMPONENT}: \`settings\` must name PostgreSQL settings, got ${describeValue(key)}`);
+        if (!SETTING_VALUE.test(value)) {
+            throw new Error(
+                `${COMPONENT}: \`settings.${key}\` must be a plain value (letters, digits, . _ : -), got ${describeValue(value)}`,
+            );
+        }
+    }
+    return {
+        app: args.app,
+        stack: checkText(COMPONENT, "stack", args.stack, "the stack's name"),
+        image: checkText(COMPONENT, "image", args.image, "a Docker image reference"),
+        memoryMb: checkInt(COMPONENT, "memoryMb", args.memoryMb ?? DEFAULT_DEDICATED_MEMORY_MB, RANGES.memoryMb),
+        maxConnections: checkInt(COMPONENT, "maxConnections", args.maxConnections, RANGES.maxConnections),
+        ...(args.hostPort !== undefined ? { hostPort: args.hostPort } : {}),
+        settings,
+        provisioningConnections: checkInt(
+            COMPONENT,
+            "provisioningConnections",
+            args.provisioningConnections ?? DEFAULT_PROVISIONING_CONNECTIONS,
+            RANGES.provisioningConnections,
+        ),
+        protect: args.protect ?? false,
     };
 }
 
@@ -82,13 +140,11 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
     /** Secret: the container's superuser password. */
     public readonly superuserPassword: pulumi.Output<string>;
 
-    constructor(name: string, args: DedicatedServerArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        if (args.hostPort !== undefined && (args.hostPort < 1 || args.hostPort > 65_535)) {
-            throw new Error(`DedicatedServer: \`hostPort\` must be a TCP port, got ${args.hostPort}`);
-        }
+    constructor(name: string, dedicatedArgs: DedicatedServerArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        const args = resolveDedicatedServerArgs(dedicatedArgs); // bad input fails before anything is registered
         super(DEDICATED_SERVER_TYPE, name, {}, opts);
         const names = dedicatedNames(args.app, args.stack);
-        const protect = args.protect ?? false;
+        const protect = args.protect;
         const labels = [
             { label: "app-databases.app", value: args.app },
             { label: "app-databases.stack", value: args.stack },
@@ -158,11 +214,11 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
                 port: adminPort,
                 username: SUPERUSER,
                 password: this.superuserPassword,
-                sslmode: "disable",
+                sslmode: DEDICATED_SSL_MODE,
                 database: SUPERUSER,
                 superuser: true,
                 connectTimeout: DEFAULT_CONNECT_TIMEOUT_SECONDS,
-                maxConnections: args.provisioningConnections ?? DEFAULT_PROVISIONING_CONNECTIONS,
+                maxConnections: args.provisioningConnections,
             },
             { parent: this, dependsOn: [this.container] },
         );
@@ -173,7 +229,7 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
                 username: SUPERUSER,
                 password: pw,
                 database: SUPERUSER,
-                sslmode: "disable",
+                sslmode: DEDICATED_SSL_MODE,
                 connectTimeoutSeconds: DEFAULT_CONNECT_TIMEOUT_SECONDS,
                 superuser: true,
             })),
@@ -184,7 +240,7 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
             internalHost: this.container.name,
             internalPort: 5432,
             // The container network is private to the host; the image has no TLS certificate.
-            sslmode: "disable",
+            sslmode: DEDICATED_SSL_MODE,
             connectTimeoutSeconds: DEFAULT_CONNECT_TIMEOUT_SECONDS,
             urlParameters: {},
         };

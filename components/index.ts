@@ -1,20 +1,20 @@
-// Entry point for other Pulumi programs: the components and their helpers, re-exported.
-export * from "./accessReport";
-export * from "./adminConnection";
-export * from "./appDatabase";
-export * from "./config";
-export * from "./connectionBudget";
-export * from "./connectionUrl";
-export * from "./dataLossGuard";
-export * from "./databaseAccess";
-export * from "./dedicatedServer";
-export * from "./identifiers";
-export * from "./liveBudget";
-export * from "./liveRoles";
-export * from "./loginRole";
-export * from "./pgHba";
-export * from "./preflight";
-export * from "./roleSettings";
-export * from "./rolePair";
-export * from "./sharedServer";
-export * from "./stack";
+// The package entry for other Pulumi programs: the components, their args and
+// the types those args use. Helpers stay internal to their modules.
+export type { AdminConnection } from "./adminConnection";
+export { AppDatabase } from "./appDatabase";
+export type { AppDatabaseArgs, ExtraRoleArgs } from "./appDatabase";
+export { BudgetError, ConnectionBudget } from "./connectionBudget";
+export type { BudgetEntry, BudgetReport, ConnectionBudgetArgs } from "./connectionBudget";
+export { DataLossGuard } from "./dataLossGuard";
+export type { AppFootprint, DataLossGuardArgs } from "./dataLossGuard";
+export { DatabaseAccess } from "./databaseAccess";
+export type { DatabaseAccessArgs } from "./databaseAccess";
+export { DedicatedServer } from "./dedicatedServer";
+export type { DedicatedServerArgs } from "./dedicatedServer";
+export type { AccessLevel, ExtraRoleAccessLevel, SslMode } from "./defaults";
+export { RolePair } from "./rolePair";
+export type { RolePairArgs } from "./rolePair";
+export { RoleSettings } from "./roleSettings";
+export type { RoleSettingsArgs } from "./roleSettings";
+export { SharedServer } from "./sharedServer";
+export type { PostgresServer, ServerEndpoint, SharedServerArgs } from "./sharedServer";

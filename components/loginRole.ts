@@ -5,8 +5,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import * as random from "@pulumi/random";
-import { AdminConnection } from "./adminConnection";
-import { RoleSettings } from "./roleSettings";
 
 /** Long enough for any attacker, alphanumeric so it needs no escaping in URLs or shells. */
 export const PASSWORD_LENGTH = 40;
@@ -28,16 +26,8 @@ export interface LoginRoleSpec {
     readonly memberOf?: pulumi.Input<string>[];
     /** Timeouts set on the role; none are set when omitted. */
     readonly timeouts?: RoleTimeouts;
-    /** Admin connection used to set what the provider cannot (idle_session_timeout). */
-    readonly connection: pulumi.Input<AdminConnection>;
     /** Refuse deletion (production). */
     readonly protect: boolean;
-    /**
-     * Declare a RoleSettings resource for the settings the provider cannot set;
-     * false when the caller applies `settings` itself (AppDatabase does, in its
-     * DatabaseAccess). @default true
-     */
-    readonly applySettings?: boolean;
 }
 
 export interface LoginRole {
@@ -48,9 +38,9 @@ export interface LoginRole {
 }
 
 /**
- * Declares `<resourceName>-password`, `<resourceName>` (the role) and, with
- * timeouts and unless `applySettings` is false, `<resourceName>-settings`,
- * all children of `parent`.
+ * Declares `<resourceName>-password` and `<resourceName>` (the role), both
+ * children of `parent`. The settings the provider cannot set come back in
+ * `settings`: the caller applies them (roleSettings.ts says how).
  */
 export function declareLoginRole(parent: pulumi.Resource, resourceName: string, spec: LoginRoleSpec): LoginRole {
     const password = new random.RandomPassword(
@@ -86,8 +76,5 @@ export function declareLoginRole(parent: pulumi.Resource, resourceName: string, 
         { parent, protect: spec.protect },
     );
     const settings: Record<string, string> = spec.timeouts ? { idle_session_timeout: String(spec.timeouts.idleSessionTimeoutMs) } : {};
-    if (spec.timeouts && spec.applySettings !== false) {
-        new RoleSettings(`${resourceName}-settings`, { connection: spec.connection, role: role.name, settings }, { parent });
-    }
     return { role, password, settings };
 }

@@ -16,14 +16,17 @@ import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import { AdminConnection } from "./adminConnection";
 import {
+    checkInt,
     DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
     DEFAULT_IDLE_SESSION_TIMEOUT_MS,
     DEFAULT_MIGRATE_CONNECTION_LIMIT,
     DEFAULT_RUNTIME_CONNECTION_LIMIT,
     DEFAULT_STATEMENT_TIMEOUT_MS,
-} from "./config";
+    RANGES,
+} from "./defaults";
 import { identifierProblem, roleListFor, roleNamesFor } from "./identifiers";
 import { declareLoginRole, RoleTimeouts } from "./loginRole";
+import { RoleSettings } from "./roleSettings";
 
 export const ROLE_PAIR_TYPE = "app-databases:index:RolePair";
 
@@ -51,14 +54,17 @@ export interface RolePairArgs {
     /** Refuse to delete the roles (production). @default false */
     readonly protect?: boolean;
     /**
-     * Set idle_session_timeout with a RoleSettings resource of the pair's own.
-     * AppDatabase passes false and applies `sessionSettings` in its
-     * DatabaseAccess instead (one dynamic resource per app). @default true
+     * Set idle_session_timeout with a RoleSettings resource per runtime login,
+     * `<name>-app-settings` (and `<name>-app-alt-settings`). AppDatabase passes
+     * false and applies `sessionSettings` in its DatabaseAccess instead (one
+     * dynamic resource per app). @default true
      */
     readonly applySessionSettings?: boolean;
 }
 
-/** Fills in RolePair defaults; throws naming the argument when a name is unusable. */
+const COMPONENT = "RolePair";
+
+/** Fills in RolePair defaults; throws naming the argument and the value when a name or number is unusable. */
 export function resolveRolePairArgs(args: RolePairArgs): Required<Omit<RolePairArgs, "rotation" | "applySessionSettings">> & {
     rotation: { runtime: number; migrate: number; zeroDowntime: boolean };
 } {
@@ -69,14 +75,39 @@ export function resolveRolePairArgs(args: RolePairArgs): Required<Omit<RolePairA
     return {
         app: args.app,
         connection: args.connection,
-        runtimeConnectionLimit: args.runtimeConnectionLimit ?? DEFAULT_RUNTIME_CONNECTION_LIMIT,
-        migrateConnectionLimit: args.migrateConnectionLimit ?? DEFAULT_MIGRATE_CONNECTION_LIMIT,
-        statementTimeoutMs: args.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
-        idleInTransactionSessionTimeoutMs: args.idleInTransactionSessionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
-        idleSessionTimeoutMs: args.idleSessionTimeoutMs ?? DEFAULT_IDLE_SESSION_TIMEOUT_MS,
+        runtimeConnectionLimit: checkInt(
+            COMPONENT,
+            "runtimeConnectionLimit",
+            args.runtimeConnectionLimit ?? DEFAULT_RUNTIME_CONNECTION_LIMIT,
+            RANGES.connectionLimit,
+        ),
+        migrateConnectionLimit: checkInt(
+            COMPONENT,
+            "migrateConnectionLimit",
+            args.migrateConnectionLimit ?? DEFAULT_MIGRATE_CONNECTION_LIMIT,
+            RANGES.connectionLimit,
+        ),
+        statementTimeoutMs: checkInt(
+            COMPONENT,
+            "statementTimeoutMs",
+            args.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+            RANGES.timeoutMs,
+        ),
+        idleInTransactionSessionTimeoutMs: checkInt(
+            COMPONENT,
+            "idleInTransactionSessionTimeoutMs",
+            args.idleInTransactionSessionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
+            RANGES.timeoutMs,
+        ),
+        idleSessionTimeoutMs: checkInt(
+            COMPONENT,
+            "idleSessionTimeoutMs",
+            args.idleSessionTimeoutMs ?? DEFAULT_IDLE_SESSION_TIMEOUT_MS,
+            RANGES.timeoutMs,
+        ),
         rotation: {
-            runtime: args.rotation?.runtime ?? 0,
-            migrate: args.rotation?.migrate ?? 0,
+            runtime: checkInt(COMPONENT, "rotation.runtime", args.rotation?.runtime ?? 0, RANGES.rotation),
+            migrate: checkInt(COMPONENT, "rotation.migrate", args.rotation?.migrate ?? 0, RANGES.rotation),
             zeroDowntime: args.rotation?.zeroDowntime ?? false,
         },
         protect: args.protect ?? false,
@@ -132,7 +163,6 @@ export class RolePair extends pulumi.ComponentResource {
             roleName: names.migrate,
             connectionLimit: a.migrateConnectionLimit,
             rotation: a.rotation.migrate,
-            connection: a.connection,
             protect: a.protect,
         });
         const slots = runtimeSlots(a.rotation.runtime, a.rotation.zeroDowntime);
@@ -143,9 +173,7 @@ export class RolePair extends pulumi.ComponentResource {
                 rotation,
                 memberOf,
                 timeouts,
-                connection: a.connection,
                 protect: a.protect,
-                applySettings: args.applySessionSettings,
             });
         const runtime = runtimeLogin(`${name}-app`, names.runtime, slots.primary);
         const alternate =
@@ -153,6 +181,19 @@ export class RolePair extends pulumi.ComponentResource {
                 ? undefined
                 : runtimeLogin(`${name}-app-alt`, names.alternateRuntime, slots.alternate, [runtime.role.name]);
         const active = slots.alternateActive && alternate ? alternate : runtime;
+        const runtimeLogins = [
+            { resourceName: `${name}-app`, login: runtime },
+            ...(alternate ? [{ resourceName: `${name}-app-alt`, login: alternate }] : []),
+        ];
+        if (args.applySessionSettings !== false) {
+            for (const { resourceName, login } of runtimeLogins) {
+                new RoleSettings(
+                    `${resourceName}-settings`,
+                    { connection: a.connection, role: login.role.name, settings: login.settings },
+                    { parent: this },
+                );
+            }
+        }
 
         this.migrateRole = migrate.role;
         this.runtimeRole = runtime.role;
@@ -161,7 +202,7 @@ export class RolePair extends pulumi.ComponentResource {
         this.runtimeUser = active.role.name;
         this.migratePassword = pulumi.secret(migrate.password.result);
         this.runtimePassword = pulumi.secret(active.password.result);
-        this.sessionSettings = [runtime, ...(alternate ? [alternate] : [])].map((l) => ({ role: l.role.name, settings: l.settings }));
+        this.sessionSettings = runtimeLogins.map(({ login }) => ({ role: login.role.name, settings: login.settings }));
         this.registerOutputs({
             migrateUser: this.migrateUser,
             runtimeUser: this.runtimeUser,

@@ -5,9 +5,12 @@
  * idle_in_transaction_session_timeout but not idle_session_timeout
  * (cyrilgdn #559); this dynamic resource sets the parameters it is given and
  * leaves the others alone, so the two never fight over the same setting.
- * AppDatabase does not use it: it applies the same SQL (applyRoleSettings)
- * from its DatabaseAccess, one dynamic resource per app instead of several,
- * which keeps the state, and the engine's work per step, small.
+ *
+ * Role settings are applied one way: `roleSettingsPlan` says what to set and
+ * reset, `applyRoleSettingsPlan` runs it. This resource does so for one role
+ * (a RolePair used alone); AppDatabase does so for all its roles from its
+ * DatabaseAccess, one dynamic resource per app instead of several, which
+ * keeps the state, and the engine's work per step, small.
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
@@ -22,7 +25,7 @@ export interface RoleSettingsArgs {
     readonly settings: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
-interface SettingsInputs {
+export interface SettingsInputs {
     connection: AdminConnection;
     role: string;
     settings: Record<string, string>;
@@ -33,6 +36,66 @@ const PARAMETER_NAME = /^[a-z_][a-z0-9_.]*$/;
 function assertNames(names: readonly string[]): void {
     for (const name of names) {
         if (!PARAMETER_NAME.test(name)) throw new Error(`RoleSettings: invalid parameter name ${JSON.stringify(name)}`);
+    }
+}
+
+/** Configuration parameters set on one role, e.g. `{ idle_session_timeout: "600000" }`. */
+export interface RoleSettingsEntry {
+    readonly role: string;
+    readonly settings: Readonly<Record<string, string>>;
+}
+
+/** One role's step of a plan: the parameters to set, and those to reset. */
+export interface RoleSettingsStep {
+    readonly role: string;
+    readonly set: Readonly<Record<string, string>>;
+    readonly reset: readonly string[];
+}
+
+/**
+ * What to run to go from `olds` to `news`: first the resets of what an old
+ * entry set that its new entry (if any) no longer does, then every new entry's
+ * settings. Parameters neither side names are left alone.
+ */
+export function roleSettingsPlan(olds: readonly RoleSettingsEntry[], news: readonly RoleSettingsEntry[]): RoleSettingsStep[] {
+    const resets = olds.flatMap((old) => {
+        const now = news.find((n) => n.role === old.role);
+        const reset = Object.keys(old.settings).filter((name) => !now || !(name in now.settings));
+        return reset.length === 0 ? [] : [{ role: old.role, set: {}, reset }];
+    });
+    return [...resets, ...news.map((entry) => ({ role: entry.role, set: entry.settings, reset: [] }))];
+}
+
+/** Settings as one comparable string, whatever the order of roles and names. */
+export function roleSettingsKey(entries: readonly RoleSettingsEntry[] | undefined): string {
+    return JSON.stringify(
+        [...(entries ?? [])]
+            .map((e) => [e.role, Object.entries(e.settings).sort()])
+            .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    );
+}
+
+/** The `name=value` entries of `pg_db_role_setting.setconfig` that `names` lists, as a record. */
+export function parseSetconfig(setconfig: readonly string[] | null, names: readonly string[]): Record<string, string> {
+    const current: Record<string, string> = {};
+    for (const entry of setconfig ?? []) {
+        const at = entry.indexOf("=");
+        const name = entry.slice(0, at);
+        if (names.includes(name)) current[name] = entry.slice(at + 1);
+    }
+    return current;
+}
+
+/**
+ * Runs a plan. A reset step of a role that no longer exists is skipped (the
+ * role's settings went with it); set steps need their role.
+ */
+export async function applyRoleSettingsPlan(client: Client, plan: readonly RoleSettingsStep[]): Promise<void> {
+    for (const step of plan) {
+        const setsNothing = Object.keys(step.set).length === 0;
+        if (setsNothing && step.reset.length === 0) continue;
+        if (setsNothing && (await readRoleSettings(client, step.role, step.reset)) === undefined) continue;
+        await applyRoleSettings(client, step.role, { ...step.set }, step.reset);
     }
 }
 
@@ -65,17 +128,23 @@ export async function readRoleSettings(
         [role],
     );
     if (!found.rowCount) return undefined;
-    const current: Record<string, string> = {};
-    for (const entry of found.rows[0].setconfig ?? []) {
-        const at = entry.indexOf("=");
-        const name = entry.slice(0, at);
-        if (names.includes(name)) current[name] = entry.slice(at + 1);
-    }
-    return current;
+    return parseSetconfig(found.rows[0].setconfig, names);
 }
 
-async function apply(inputs: SettingsInputs, removed: string[]): Promise<void> {
-    await withAdminClient(inputs.connection, (client) => applyRoleSettings(client, inputs.role, inputs.settings, removed));
+/** What RoleSettings' diff reports: a new role replaces it; new settings or another server update it. */
+export function roleSettingsDiff(olds: SettingsInputs, news: SettingsInputs): pulumi.dynamic.DiffResult {
+    const replaces = olds.role !== news.role ? ["role"] : [];
+    const changed =
+        replaces.length > 0 ||
+        roleSettingsKey([olds]) !== roleSettingsKey([news]) ||
+        olds.connection.host !== news.connection.host ||
+        olds.connection.port !== news.connection.port;
+    return { changes: changed, replaces, deleteBeforeReplace: true };
+}
+
+async function apply(olds: SettingsInputs | undefined, news: SettingsInputs): Promise<void> {
+    const plan = roleSettingsPlan(olds ? [olds] : [], [news]);
+    await withAdminClient(news.connection, (client) => applyRoleSettingsPlan(client, plan));
 }
 
 async function readSettings(connection: AdminConnection, role: string, names: string[]): Promise<Record<string, string> | undefined> {
@@ -84,23 +153,14 @@ async function readSettings(connection: AdminConnection, role: string, names: st
 
 const roleSettingsProvider: pulumi.dynamic.ResourceProvider<SettingsInputs, SettingsInputs> = {
     async create(inputs) {
-        await apply(inputs, []);
+        await apply(undefined, inputs);
         return { id: inputs.role, outs: inputs };
     },
     async diff(_id, olds, news) {
-        const replaces = olds.role !== news.role ? ["role"] : [];
-        const changed =
-            replaces.length > 0 ||
-            JSON.stringify(Object.entries(olds.settings).sort()) !== JSON.stringify(Object.entries(news.settings).sort()) ||
-            olds.connection.host !== news.connection.host ||
-            olds.connection.port !== news.connection.port;
-        return { changes: changed, replaces, deleteBeforeReplace: true };
+        return roleSettingsDiff(olds, news);
     },
     async update(_id, olds, news) {
-        await apply(
-            news,
-            Object.keys(olds.settings).filter((n) => !(n in news.settings)),
-        );
+        await apply(olds, news);
         return { outs: news };
     },
     async read(id, props) {
@@ -111,7 +171,7 @@ const roleSettingsProvider: pulumi.dynamic.ResourceProvider<SettingsInputs, Sett
     async delete(_id, props) {
         const current = await readSettings(props.connection, props.role, Object.keys(props.settings));
         if (current === undefined) return; // role already dropped
-        await apply({ ...props, settings: {} }, Object.keys(current));
+        await apply({ ...props, settings: current }, { ...props, settings: {} });
     },
 };
 

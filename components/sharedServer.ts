@@ -11,7 +11,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import { AdminConnection } from "./adminConnection";
-import { DEFAULT_CONNECT_TIMEOUT_SECONDS, DEFAULT_PROVISIONING_CONNECTIONS } from "./config";
+import {
+    checkInt,
+    checkOneOf,
+    checkText,
+    DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_MAINTENANCE_DATABASE,
+    DEFAULT_PORT,
+    DEFAULT_PROVISIONING_CONNECTIONS,
+    DEFAULT_SSL_MODE,
+    RANGES,
+    SSL_MODES,
+    SslMode,
+} from "./defaults";
 
 export const SHARED_SERVER_TYPE = "app-databases:index:SharedServer";
 
@@ -23,7 +35,7 @@ export interface ServerEndpoint {
     /** Host other containers on the server's network use, when it differs (dedicated placement). */
     readonly internalHost?: pulumi.Input<string>;
     readonly internalPort?: pulumi.Input<number>;
-    readonly sslmode: string;
+    readonly sslmode: SslMode;
     readonly connectTimeoutSeconds: number;
     /** Extra URL parameters; they win over sslmode and connect_timeout above. */
     readonly urlParameters: Readonly<Record<string, string>>;
@@ -42,7 +54,7 @@ export interface SharedServerArgs {
     /** @default 5432 */
     readonly port?: number;
     /** libpq sslmode for the admin connection and the apps' URLs. @default "prefer" */
-    readonly sslmode?: string;
+    readonly sslmode?: SslMode;
     /** @default 10 */
     readonly connectTimeoutSeconds?: number;
     /** Database for server-wide statements. @default "postgres" */
@@ -58,20 +70,69 @@ export interface SharedServerArgs {
     readonly urlParameters?: Readonly<Record<string, string>>;
 }
 
+const COMPONENT = "SharedServer";
+
+/** SharedServerArgs with every default filled in. */
+export type ResolvedSharedServerArgs = Required<SharedServerArgs>;
+
+/** Fills in SharedServer defaults; throws naming the argument and the value when one is out of range. */
+export function resolveSharedServerArgs(args: SharedServerArgs): ResolvedSharedServerArgs {
+    if (!args.host) throw new Error(`${COMPONENT}: \`host\` is required (the server's host name or address)`);
+    return {
+        host: args.host,
+        port: checkInt(COMPONENT, "port", args.port ?? DEFAULT_PORT, RANGES.port),
+        sslmode: checkOneOf(COMPONENT, "sslmode", args.sslmode ?? DEFAULT_SSL_MODE, SSL_MODES),
+        connectTimeoutSeconds: checkInt(
+            COMPONENT,
+            "connectTimeoutSeconds",
+            args.connectTimeoutSeconds ?? DEFAULT_CONNECT_TIMEOUT_SECONDS,
+            RANGES.connectTimeoutSeconds,
+        ),
+        maintenanceDatabase: checkText(
+            COMPONENT,
+            "maintenanceDatabase",
+            args.maintenanceDatabase ?? DEFAULT_MAINTENANCE_DATABASE,
+            "a database name",
+        ),
+        adminUsername: args.adminUsername,
+        adminPassword: args.adminPassword,
+        adminSuperuser: args.adminSuperuser ?? false,
+        provisioningConnections: checkInt(
+            COMPONENT,
+            "provisioningConnections",
+            args.provisioningConnections ?? DEFAULT_PROVISIONING_CONNECTIONS,
+            RANGES.provisioningConnections,
+        ),
+        urlParameters: args.urlParameters ?? {},
+    };
+}
+
+/** The admin connection to a shared server, from its resolved args and the admin's credentials. */
+export function sharedAdminConnection(a: ResolvedSharedServerArgs, username: string, password: string): AdminConnection {
+    return {
+        host: a.host,
+        port: a.port,
+        username,
+        password,
+        database: a.maintenanceDatabase,
+        sslmode: a.sslmode,
+        connectTimeoutSeconds: a.connectTimeoutSeconds,
+        superuser: a.adminSuperuser,
+    };
+}
+
 export class SharedServer extends pulumi.ComponentResource implements PostgresServer {
     public readonly provider: postgresql.Provider;
     public readonly connection: pulumi.Output<AdminConnection>;
     public readonly endpoint: ServerEndpoint;
 
     constructor(name: string, args: SharedServerArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        if (!args.host) throw new Error("SharedServer: `host` is required (the server's host name or address)");
+        const a = resolveSharedServerArgs(args); // bad input fails before anything is registered
         super(SHARED_SERVER_TYPE, name, {}, opts);
-        const port = args.port ?? 5432;
-        const sslmode = args.sslmode ?? "prefer";
-        const connectTimeoutSeconds = args.connectTimeoutSeconds ?? DEFAULT_CONNECT_TIMEOUT_SECONDS;
-        const database = args.maintenanceDatabase ?? "postgres";
-        const superuser = args.adminSuperuser ?? false;
-        const password = pulumi.secret(args.adminPassword);
+        const { port, sslmode, connectTimeoutSeconds } = a;
+        const database = a.maintenanceDatabase;
+        const superuser = a.adminSuperuser;
+        const password = pulumi.secret(a.adminPassword);
 
         this.provider = new postgresql.Provider(
             `${name}-provider`,
@@ -84,23 +145,14 @@ export class SharedServer extends pulumi.ComponentResource implements PostgresSe
                 database,
                 superuser,
                 connectTimeout: connectTimeoutSeconds,
-                maxConnections: args.provisioningConnections ?? DEFAULT_PROVISIONING_CONNECTIONS,
+                maxConnections: a.provisioningConnections,
             },
             { parent: this },
         );
         this.connection = pulumi.secret(
-            pulumi.all([args.adminUsername, password]).apply(([username, pw]) => ({
-                host: args.host,
-                port,
-                username,
-                password: pw,
-                database,
-                sslmode,
-                connectTimeoutSeconds,
-                superuser,
-            })),
+            pulumi.all([args.adminUsername, password]).apply(([username, pw]) => sharedAdminConnection(a, username, pw)),
         );
-        this.endpoint = { host: args.host, port, sslmode, connectTimeoutSeconds, urlParameters: args.urlParameters ?? {} };
+        this.endpoint = { host: args.host, port, sslmode, connectTimeoutSeconds, urlParameters: a.urlParameters };
         this.registerOutputs({ host: args.host, port });
     }
 }

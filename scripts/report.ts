@@ -14,9 +14,10 @@
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { AccessReport, formatAccessReport, ownedDatabases, readAccessReport } from "../components/accessReport";
-import { parseStackConfig, StackConfig } from "../components/config";
-import { adminConnectionOf } from "../components/preflight";
+import { AccessReport, formatAccessReport, readAccessReport } from "../components/accessReport";
+import { ownedDatabases } from "../program/access";
+import { parseStackConfig, StackConfig } from "../program/config";
+import { adminConnectionOf } from "../program/preflight";
 
 const PROJECT = "app-databases";
 

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { TestCluster } from "../../test/e2e/harness/postgres";
+import { TestCluster } from "../../test/kit/postgres";
 import { appSpecs, compareCatalogs, expectedCatalog, forceClean, snapshot } from "./catalog";
 import { maxConnectionsForPool } from "./sizing";
 import { PulumiProject, VARIANTS } from "./pulumiTool";
@@ -42,7 +42,7 @@ function precompile(dir: string): void {
         JSON.stringify({
             extends: "./tsconfig.json",
             compilerOptions: { outDir: "bin", sourceMap: false, noEmit: false },
-            include: ["index.ts", "components/**/*.ts"],
+            include: ["index.ts", "components/**/*.ts", "program/**/*.ts"],
         }),
     );
     execFileSync(path.join(REPO_ROOT, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.build.json"], { cwd: dir, stdio: "inherit" });
@@ -57,7 +57,7 @@ const CRD: readonly Phase[] = ["create", "destroy"];
 
 /** Drops the per-app PlacementGuard (one dynamic resource per app) from the scratch copy: the marginal cost of one resource per app. */
 function withoutPlacementGuard(dir: string): void {
-    const file = path.join(dir, "components", "stack.ts");
+    const file = path.join(dir, "program", "stack.ts");
     let src = fs.readFileSync(file, "utf8");
     const start = src.indexOf("const guard = new PlacementGuard(");
     const end = src.indexOf("});\n", start);

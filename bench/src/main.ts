@@ -6,48 +6,14 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { TestCluster } from "../../test/e2e/harness/postgres";
+import { TestCluster } from "../../test/kit/postgres";
 import { appSpecs, Catalog, compareCatalogs, expectedCatalog, forceClean, isEmpty, snapshot } from "./catalog";
 import { AnsibleTool, SqlTool } from "./otherTools";
 import { BASELINE_VARIANT, describeSource, PulumiProject, PulumiVariant, resolveSource, toolName, VARIANTS } from "./pulumiTool";
 import { ReportInput, writeReport } from "./report";
 import { maxConnectionsForPool } from "./sizing";
-import { appNames, BENCH_DIR, log, PgTarget, run, RunResult, sampled, SampleSummary } from "./util";
-
-export interface Measurement {
-    /** `pulumi` (default variant), `pulumi:<variant>` (`pulumi:before`: --baseline), `ansible` or `sql`. */
-    tool: string;
-    n: number;
-    run: number;
-    phase: "create" | "preview" | "noop" | "change" | "destroy";
-    seconds: number;
-    /** user + system CPU seconds of the command's process tree (GNU time), load-independent. */
-    cpuSeconds: number | null;
-    /** 1-minute load average when it started: other work on the machine inflates wall time. */
-    loadAvg: number;
-    /** Resource changes (Pulumi history / preview summary) or Ansible's changed count. */
-    changes: Record<string, number>;
-    sample: SampleSummary;
-}
-
-export interface CatalogCheck {
-    tool: string;
-    n: number;
-    run: number;
-    stage: "create" | "change";
-    pass: boolean;
-    diffs: string[];
-}
-
-export interface StateFacts {
-    tool: string;
-    n: number;
-    resources: number;
-    perApp: number;
-    perAppCustom: number;
-    stateBytes: number;
-    dynamicProviderBytes: number;
-}
+import { CatalogCheck, Measurement, StateFacts } from "./measurements";
+import { appNames, BENCH_DIR, log, PgTarget, run, RunResult, sampled } from "./util";
 
 export interface Options {
     sizes: number[];
@@ -197,6 +163,7 @@ async function versions(venv: string): Promise<Record<string, string>> {
                     "tsconfig.json",
                     "index.ts",
                     "components",
+                    "program",
                 ],
                 { check: false },
             )

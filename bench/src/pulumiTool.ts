@@ -2,15 +2,15 @@
  * The program under test, run with the Pulumi CLI: a copy of the project in a
  * work dir (so stack files never touch the work tree), a file backend and a
  * passphrase, config from a generated JSON-as-YAML stack file with the admin
- * password set as a secret (as test/e2e/harness/stack.ts does).
+ * password set as a secret (as test/kit/stack.ts does).
  */
-import { execSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { copyWorkTreeProgram, extractProgramAt } from "../../test/kit/program";
 import { AppSpec } from "./catalog";
 import { log, PgTarget, REPO_ROOT, run, RunResult } from "./util";
 
-export const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components"];
+export { PROJECT_FILES } from "../../test/kit/program";
 const STACK = "bench";
 
 /** A way of running the program: extra CLI flags and environment, and optionally which version of the program. */
@@ -139,17 +139,8 @@ export class PulumiProject {
         fs.mkdirSync(this.projectDir, { recursive: true });
         fs.mkdirSync(this.stateDir, { recursive: true });
         const source = this.source;
-        if (source === "worktree") {
-            for (const entry of PROJECT_FILES) {
-                fs.cpSync(path.join(REPO_ROOT, entry), path.join(this.projectDir, entry), { recursive: true });
-            }
-        } else {
-            if (!/^[\w./~^@-]+$/.test(source)) throw new Error(`variant ${this.variant.name}: not a git revision: ${source}`);
-            execSync(
-                `set -o pipefail; git -C '${REPO_ROOT}' archive --format=tar '${source}' ${PROJECT_FILES.join(" ")} | tar -x -C '${this.projectDir}'`,
-                { stdio: "inherit", shell: "/bin/bash" },
-            );
-        }
+        if (source === "worktree") copyWorkTreeProgram(this.projectDir);
+        else extractProgramAt(source, this.projectDir);
         fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(this.projectDir, "node_modules"));
         await this.prepare?.(this.projectDir);
         await run("pulumi", ["stack", "init", STACK, "--non-interactive"], {

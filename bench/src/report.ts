@@ -1,7 +1,7 @@
 /** Tables (stdout and bench/results/*.md), JSON (timestamped and latest.json) and the PNG chart. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { CatalogCheck, Measurement, StateFacts } from "./main";
+import type { CatalogCheck, Measurement, StateFacts } from "./measurements";
 import { BASELINE_VARIANT, describeSource, toolName } from "./pulumiTool";
 import { BENCH_DIR, log, median, run } from "./util";
 
@@ -258,7 +258,7 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
             const createRuns = input.measurements.filter((m) => m.tool === t && m.n === n && m.phase === "create");
             const at = createRuns.map((m) => m.sample.connectionsAt).find(Boolean);
             const pool = (input.meta.options as { pool?: number } | undefined)?.pool ?? 2;
-            // The budget counts the provider's pool plus one session of the dynamic resources (components/stack.ts).
+            // The budget counts the provider's pool plus one session of the dynamic resources (program/stack.ts).
             const budget = t.startsWith("pulumi") ? `${pool + 1} (provisioningConnections ${pool} + 1 dynamic-resource session)` : "–";
             connRows.push([String(n), t, ...per, budget, at ? JSON.stringify(at.byApplication) + ` in ${at.databases} dbs` : "–"]);
         }

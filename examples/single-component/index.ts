@@ -2,13 +2,15 @@
 // package (`npm install` this repository, then import "app-databases").
 import * as pulumi from "@pulumi/pulumi";
 import { AppDatabase, SharedServer } from "app-databases";
+import type { SslMode } from "app-databases";
 
 const config = new pulumi.Config();
 
 const server = new SharedServer("postgres", {
     host: config.require("host"),
     port: config.requireNumber("port"),
-    sslmode: config.get("sslmode") ?? "require",
+    // SharedServer checks the value: a mistyped sslmode fails before anything is declared.
+    sslmode: (config.get("sslmode") ?? "require") as SslMode,
     adminUsername: config.require("adminUsername"),
     adminPassword: config.requireSecret("adminPassword"),
     adminSuperuser: config.getBoolean("adminSuperuser") ?? false,

@@ -3,8 +3,8 @@
  * of the real program, with the budget table, and leaves the server untouched.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { TestCluster } from "./harness/postgres";
-import { TestStack } from "./harness/stack";
+import { TestCluster } from "../kit/postgres";
+import { TestStack } from "../kit/stack";
 
 const cluster = new TestCluster({ maxConnections: 30 });
 let stack: TestStack;

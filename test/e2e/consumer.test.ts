@@ -10,8 +10,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { passwordOf, queryUrl, TestCluster } from "./harness/postgres";
-import { PROJECT_ROOT, TestStack } from "./harness/stack";
+import { passwordOf, queryUrl, TestCluster } from "../kit/postgres";
+import { PROJECT_ROOT, TestStack } from "../kit/stack";
 
 const CONSUMER_DIR = path.join(PROJECT_ROOT, "examples", "consumer");
 const CONSUMER_PROJECT = "app-databases-consumer";

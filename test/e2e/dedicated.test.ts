@@ -5,8 +5,8 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, passwordOf, queryUrl, TestCluster } from "./harness/postgres";
-import { TestStack } from "./harness/stack";
+import { freePort, passwordOf, queryUrl, TestCluster } from "../kit/postgres";
+import { TestStack } from "../kit/stack";
 
 export const LOCAL_IMAGE = process.env.APP_DATABASES_PG_IMAGE ?? "app-databases/postgres:15";
 const [imageName, imageVersion] = LOCAL_IMAGE.split(":");

@@ -3,7 +3,7 @@
  * that says how to fix it, never a skip.
  */
 import { spawnSync } from "node:child_process";
-import { postgresBinDir } from "./harness/postgres";
+import { postgresBinDir } from "../kit/postgres";
 
 export default function setup(): void {
     const problems: string[] = [];

@@ -9,8 +9,8 @@ import * as path from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AccessReport } from "../../components/accessReport";
-import { TestCluster } from "./harness/postgres";
-import { PROJECT_ROOT, TestStack } from "./harness/stack";
+import { TestCluster } from "../kit/postgres";
+import { PROJECT_ROOT, TestStack } from "../kit/stack";
 
 const cluster = new TestCluster({ maxConnections: 60 });
 let stack: TestStack;

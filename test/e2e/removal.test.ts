@@ -9,8 +9,8 @@
  * once exhausted its two-connection pool.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { queryUrl, TestCluster } from "./harness/postgres";
-import { TestStack } from "./harness/stack";
+import { queryUrl, TestCluster } from "../kit/postgres";
+import { TestStack } from "../kit/stack";
 
 const cluster = new TestCluster();
 let stack: TestStack;

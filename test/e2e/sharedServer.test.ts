@@ -5,8 +5,8 @@
  */
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectUrl, passwordOf, queryUrl, TestCluster, withDatabase } from "./harness/postgres";
-import { TestStack } from "./harness/stack";
+import { connectUrl, passwordOf, queryUrl, TestCluster, withDatabase } from "../kit/postgres";
+import { TestStack } from "../kit/stack";
 
 const cluster = new TestCluster();
 let stack: TestStack;

@@ -4,8 +4,8 @@
  */
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { queryUrl, TestCluster } from "./harness/postgres";
-import { PROJECT_ROOT, TestStack } from "./harness/stack";
+import { queryUrl, TestCluster } from "../kit/postgres";
+import { PROJECT_ROOT, TestStack } from "../kit/stack";
 
 const cluster = new TestCluster();
 let stack: TestStack;

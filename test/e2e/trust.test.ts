@@ -7,8 +7,8 @@ import * as path from "node:path";
 import { load } from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { badInputs, baseConfig } from "../badInputs";
-import { freePort, passwordOf, queryUrl, TestCluster, withDatabase } from "./harness/postgres";
-import { PROJECT_ROOT, TestStack } from "./harness/stack";
+import { freePort, passwordOf, queryUrl, TestCluster, withDatabase } from "../kit/postgres";
+import { PROJECT_ROOT, TestStack } from "../kit/stack";
 
 const cluster = new TestCluster();
 const stacks: TestStack[] = [];

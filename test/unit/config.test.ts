@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, derivedHostPort, parseStackConfig } from "../../components/config";
+import { ConfigError, derivedHostPort, parseStackConfig } from "../../program/config";
 import { identifierProblem, suggestedIdentifier } from "../../components/identifiers";
-import { pgHbaLines } from "../../components/pgHba";
-import { managedRoleLimits } from "../../components/stack";
+import { pgHbaLines } from "../../program/pgHba";
+import { managedRoleLimits } from "../../program/stack";
 import { badInputs, baseConfig } from "../badInputs";
 
 function issuesOf(mutate: (c: any) => void) {

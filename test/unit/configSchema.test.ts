@@ -1,13 +1,13 @@
 /**
  * Pulumi.yaml declares the project's config (types, defaults, descriptions) so
- * `pulumi config` and editors know it; components/config.ts validates it. This
+ * `pulumi config` and editors know it; program/config.ts validates it. This
  * keeps the two from drifting apart.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { load } from "js-yaml";
 import { describe, expect, it } from "vitest";
-import { PLACEMENTS, stackConfigSchema } from "../../components/config";
+import { PLACEMENTS, stackConfigSchema } from "../../program/config";
 
 interface Declaration {
     type?: string;

@@ -3,7 +3,9 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { declared, installMocks, ofType, reset, settle, valueOf } from "./mocks";
 
 installMocks("dev");
-import { AppDatabase, DedicatedServer, tuningSettings } from "../../components";
+import { AppDatabase, DedicatedServer } from "../../components";
+import { resolveDedicatedServerArgs, tuningSettings } from "../../components/dedicatedServer";
+import { DEFAULT_DEDICATED_MEMORY_MB, DEFAULT_PROVISIONING_CONNECTIONS } from "../../components/defaults";
 
 beforeEach(reset);
 
@@ -134,5 +136,43 @@ describe("DedicatedServer", () => {
 
     it("throws naming hostPort when it is not a port", () => {
         expect(() => new DedicatedServer("x", { ...args, hostPort: 70000 })).toThrow(/`hostPort` must be a TCP port, got 70000/);
+    });
+});
+
+describe("resolveDedicatedServerArgs", () => {
+    const base = { app: "grafana", stack: "dev", image: "postgres:16-alpine", maxConnections: 20 };
+
+    it("fills every default from the named constants", () => {
+        expect(resolveDedicatedServerArgs(base)).toEqual({
+            ...base,
+            memoryMb: DEFAULT_DEDICATED_MEMORY_MB,
+            settings: {},
+            provisioningConnections: DEFAULT_PROVISIONING_CONNECTIONS,
+            protect: false,
+        });
+    });
+
+    it.each([
+        ["the app name is not an identifier", { app: "Grafana" }, "DedicatedServer: `app` expected a plain PostgreSQL identifier"],
+        ["memoryMb is below 64", { memoryMb: 10 }, "DedicatedServer: `memoryMb` must be a memory limit in MB, at least 64, got 10"],
+        ["maxConnections is 0", { maxConnections: 0 }, "DedicatedServer: `maxConnections` must be max_connections as an integer, got 0"],
+        [
+            "hostPort is privileged",
+            { hostPort: 80 },
+            "DedicatedServer: `hostPort` must be a TCP port, got 80; expected a host port from 1024 to 65535",
+        ],
+        [
+            "a setting name is not a setting",
+            { settings: { "bad name": "1" } },
+            'DedicatedServer: `settings` must name PostgreSQL settings, got "bad name"',
+        ],
+        [
+            "a setting value has spaces",
+            { settings: { work_mem: "4 MB; rm" } },
+            "DedicatedServer: `settings.work_mem` must be a plain value",
+        ],
+        ["the image is empty", { image: "" }, 'DedicatedServer: `image` must be a Docker image reference, got ""'],
+    ])("throws when %s, naming the argument and the value", (_what, change, message) => {
+        expect(() => resolveDedicatedServerArgs({ ...base, ...change })).toThrow(message);
     });
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { parseStackConfig } from "../../components/config";
+import { parseStackConfig } from "../../program/config";
 import { computeBudget, formatBudget } from "../../components/connectionBudget";
-import { budgetsWithLiveRoles, previousConnections } from "../../components/liveBudget";
-import { applyLiveRoles, LiveRole } from "../../components/liveRoles";
-import { budgetArgs } from "../../components/stack";
+import { budgetsWithLiveRoles, previousConnections } from "../../program/liveBudget";
+import { applyLiveRoles, LiveRole } from "../../program/liveRoles";
+import { budgetArgs } from "../../program/stack";
 
 const login = (name: string, connectionLimit: number, more: Partial<LiveRole> = {}): LiveRole => ({
     name,

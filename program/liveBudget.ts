@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "./config";
-import { BudgetReport, ConnectionBudgetArgs } from "./connectionBudget";
+import { BudgetReport, ConnectionBudgetArgs } from "../components/connectionBudget";
 import { applyLiveRoles, LiveRole } from "./liveRoles";
 import { budgetArgs, managedRoleLimits } from "./stack";
 

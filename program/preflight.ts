@@ -4,28 +4,18 @@
  * password or a budget computed on the wrong max_connections fails the preview
  * with a message naming the server, host and port; nothing is applied.
  */
-import { AdminConnection, withAdminClient } from "./adminConnection";
+import { withAdminClient } from "../components/adminConnection";
 import { ServerConfig } from "./config";
+import { adminConnectionOf } from "./componentArgs";
 import { LiveRole, readLiveRoles } from "./liveRoles";
+
+export { adminConnectionOf } from "./componentArgs";
 
 /** What a server says about itself. */
 export interface ServerFacts {
     readonly versionNum: number;
     readonly maxConnections: number;
     readonly superuserReservedConnections: number;
-}
-
-export function adminConnectionOf(server: ServerConfig): AdminConnection {
-    return {
-        host: server.host,
-        port: server.port,
-        username: server.admin.username,
-        password: server.admin.password,
-        database: server.maintenanceDatabase,
-        sslmode: server.sslmode,
-        connectTimeoutSeconds: server.connectTimeoutSeconds,
-        superuser: server.admin.superuser,
-    };
 }
 
 /** Problems with what the config assumes about a server, given what it says. */

@@ -10,40 +10,44 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { resolve as resolvePath } from "node:path";
 import { z } from "zod";
-import { existingRoleProblem, identifierProblem, roleListFor } from "./identifiers";
+import {
+    ACCESS_LEVELS,
+    DEFAULT_ACCESS_LEVEL,
+    DEFAULT_ADMIN_HEADROOM,
+    DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_DEDICATED_MEMORY_MB,
+    DEFAULT_EXTRA_ROLE_ACCESS_LEVEL,
+    DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
+    DEFAULT_IDLE_SESSION_TIMEOUT_MS,
+    DEFAULT_MAINTENANCE_DATABASE,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MIGRATE_CONNECTION_LIMIT,
+    DEFAULT_PORT,
+    DEFAULT_PROVISIONING_CONNECTIONS,
+    DEFAULT_RUNTIME_CONNECTION_LIMIT,
+    DEFAULT_SSL_MODE,
+    DEFAULT_STATEMENT_TIMEOUT_MS,
+    DEFAULT_SUPERUSER_RESERVED_CONNECTIONS,
+    describeValue as describe,
+    EXTRA_ROLE_ACCESS_LEVELS,
+    IntRange,
+    RANGES,
+    SSL_MODES,
+} from "../components/defaults";
+import { existingRoleProblem, identifierProblem, roleListFor } from "../components/identifiers";
+import { footprintOf } from "./footprint";
 
-/** What the runtime role may do with the objects the migrate role creates. */
-export const ACCESS_LEVELS = ["readwrite", "readonly", "migrations"] as const;
-export type AccessLevel = (typeof ACCESS_LEVELS)[number];
-
-export const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
-export type SslMode = (typeof SSL_MODES)[number];
-
-/** Runtime role defaults: long enough for real requests, short enough to free stuck sessions. */
-export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
-export const DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS = 60_000;
-export const DEFAULT_IDLE_SESSION_TIMEOUT_MS = 600_000;
-export const DEFAULT_RUNTIME_CONNECTION_LIMIT = 10;
-export const DEFAULT_MIGRATE_CONNECTION_LIMIT = 2;
-export const DEFAULT_MAX_CONNECTIONS = 100;
-export const DEFAULT_SUPERUSER_RESERVED_CONNECTIONS = 3;
-export const DEFAULT_ADMIN_HEADROOM = 5;
-/** The postgresql provider's pool size; its default of 20 has exhausted servers. */
-export const DEFAULT_PROVISIONING_CONNECTIONS = 2;
-export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10;
-
-const MAX_TIMEOUT_MS = 2_147_483_647; // PostgreSQL's integer GUC ceiling
-
-const int = (min: number, max: number, what: string) =>
+/** An integer in one of the library's ranges: the components accept the same. */
+const int = ({ min, max, what }: IntRange) =>
     z
         .number({ error: (i) => `expected ${what}, got ${describe(i.input)}` })
         .int({ error: (i) => `expected ${what}, got ${describe(i.input)}` })
         .min(min, { error: (i) => `expected ${what}, got ${describe(i.input)}` })
         .max(max, { error: (i) => `expected ${what}, got ${describe(i.input)}` });
 
-const timeoutMs = int(0, MAX_TIMEOUT_MS, "milliseconds as an integer >= 0 (0 disables the timeout)");
-const connectionLimit = int(1, 10_000, "a connection limit as an integer from 1 to 10000");
-const rotation = int(0, 1_000_000, "a rotation counter as an integer >= 0 (bump it to rotate)");
+const timeoutMs = int(RANGES.timeoutMs);
+const connectionLimit = int(RANGES.connectionLimit);
+const rotation = int(RANGES.rotation);
 
 const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
     z.enum(values, { error: (i) => `expected one of ${values.join(", ")}, got ${describe(i.input)}` });
@@ -74,7 +78,7 @@ const runtimeSettings = {
 };
 
 const extraRoleSchema = z.strictObject({
-    access: oneOf(["readwrite", "readonly"] as const).default("readonly"),
+    access: oneOf(EXTRA_ROLE_ACCESS_LEVELS).default(DEFAULT_EXTRA_ROLE_ACCESS_LEVEL),
     connectionLimit: connectionLimit.default(DEFAULT_RUNTIME_CONNECTION_LIMIT),
     rotation: rotation.default(0),
     ...runtimeSettings,
@@ -86,7 +90,6 @@ export type Placement = (typeof PLACEMENTS)[number];
 /** Default image of a dedicated server; `{version}` is replaced by the app's version. */
 export const DEFAULT_DEDICATED_IMAGE = "postgres:{version}-alpine";
 export const DEFAULT_DEDICATED_VERSION = "16";
-export const DEFAULT_DEDICATED_MEMORY_MB = 512;
 /** Derived host ports of dedicated servers fall in [base, base + span). */
 export const DERIVED_PORT_BASE = 56_000;
 export const DERIVED_PORT_SPAN = 4_000;
@@ -141,14 +144,12 @@ const settingValue = z
 export const dedicatedDefaultsSchema = z.strictObject({
     image: imageName.default(DEFAULT_DEDICATED_IMAGE),
     version: postgresVersion.default(DEFAULT_DEDICATED_VERSION),
-    memoryMb: int(64, 1_048_576, "a memory limit in MB, at least 64").default(DEFAULT_DEDICATED_MEMORY_MB),
+    memoryMb: int(RANGES.memoryMb).default(DEFAULT_DEDICATED_MEMORY_MB),
     /** Publish each server's port on 127.0.0.1 (dev). Prod stacks publish none. */
     publishPort: flag.default(false),
-    superuserReservedConnections: int(0, 1000, "an integer >= 0").default(DEFAULT_SUPERUSER_RESERVED_CONNECTIONS),
-    adminHeadroom: int(0, 10_000, "an integer >= 0").default(DEFAULT_ADMIN_HEADROOM),
-    provisioningConnections: int(1, 20, "the provisioning tool's pool size, an integer from 1 to 20").default(
-        DEFAULT_PROVISIONING_CONNECTIONS,
-    ),
+    superuserReservedConnections: int(RANGES.superuserReservedConnections).default(DEFAULT_SUPERUSER_RESERVED_CONNECTIONS),
+    adminHeadroom: int(RANGES.adminHeadroom).default(DEFAULT_ADMIN_HEADROOM),
+    provisioningConnections: int(RANGES.provisioningConnections).default(DEFAULT_PROVISIONING_CONNECTIONS),
     /** Extra `-c` settings for every dedicated server. */
     settings: z.record(settingName, settingValue).default({}),
 });
@@ -156,11 +157,11 @@ export const dedicatedDefaultsSchema = z.strictObject({
 const dedicatedAppSchema = z.strictObject({
     image: imageName.optional(),
     version: postgresVersion.optional(),
-    memoryMb: int(64, 1_048_576, "a memory limit in MB, at least 64").optional(),
+    memoryMb: int(RANGES.memoryMb).optional(),
     /** Host port on 127.0.0.1 when ports are published; derived from the app's name when omitted. */
-    hostPort: int(1024, 65_535, "a host port from 1024 to 65535").optional(),
+    hostPort: int(RANGES.hostPort).optional(),
     /** max_connections; sized from the app's ConnectionBudget when omitted. */
-    maxConnections: int(1, 262_143, "max_connections as an integer").optional(),
+    maxConnections: int(RANGES.maxConnections).optional(),
     /** `-c` settings that win over the computed tuning. */
     settings: z.record(settingName, settingValue).default({}),
 });
@@ -178,7 +179,7 @@ export const appSchema = z.strictObject({
     allowMoveFrom: text("the server key the app moves away from").optional(),
     /** Database name; defaults to the app's name. */
     database: identifier.optional(),
-    access: oneOf(ACCESS_LEVELS).default("readwrite"),
+    access: oneOf(ACCESS_LEVELS).default(DEFAULT_ACCESS_LEVEL),
     /** CONNECTION LIMIT of `<app>_app`. */
     connectionLimit: connectionLimit.default(DEFAULT_RUNTIME_CONNECTION_LIMIT),
     /** CONNECTION LIMIT of `<app>_migrate`. */
@@ -201,11 +202,11 @@ const ADMIN_PASSWORD_EXPECTED =
 
 export const serverSchema = z.strictObject({
     host: text("a host name or IP address"),
-    port: int(1, 65_535, "a TCP port from 1 to 65535").default(5432),
-    sslmode: oneOf(SSL_MODES).default("prefer"),
-    connectTimeoutSeconds: int(1, 300, "seconds from 1 to 300").default(DEFAULT_CONNECT_TIMEOUT_SECONDS),
+    port: int(RANGES.port).default(DEFAULT_PORT),
+    sslmode: oneOf(SSL_MODES).default(DEFAULT_SSL_MODE),
+    connectTimeoutSeconds: int(RANGES.connectTimeoutSeconds).default(DEFAULT_CONNECT_TIMEOUT_SECONDS),
     /** Database the provisioning tool connects to for server-wide statements. */
-    maintenanceDatabase: text("a database name").default("postgres"),
+    maintenanceDatabase: text("a database name").default(DEFAULT_MAINTENANCE_DATABASE),
     admin: z
         .strictObject({
             username: existingRole,
@@ -226,14 +227,12 @@ export const serverSchema = z.strictObject({
                 ctx.addIssue({ code: "custom", path: ["passwordFile"], message: "expected either password or passwordFile, got both" });
             }
         }),
-    maxConnections: int(1, 262_143, "max_connections of the server as an integer").default(DEFAULT_MAX_CONNECTIONS),
-    superuserReservedConnections: int(0, 1000, "an integer >= 0").default(DEFAULT_SUPERUSER_RESERVED_CONNECTIONS),
-    adminHeadroom: int(0, 10_000, "an integer >= 0").default(DEFAULT_ADMIN_HEADROOM),
-    provisioningConnections: int(1, 20, "the provisioning tool's pool size, an integer from 1 to 20").default(
-        DEFAULT_PROVISIONING_CONNECTIONS,
-    ),
+    maxConnections: int({ ...RANGES.maxConnections, what: "max_connections of the server as an integer" }).default(DEFAULT_MAX_CONNECTIONS),
+    superuserReservedConnections: int(RANGES.superuserReservedConnections).default(DEFAULT_SUPERUSER_RESERVED_CONNECTIONS),
+    adminHeadroom: int(RANGES.adminHeadroom).default(DEFAULT_ADMIN_HEADROOM),
+    provisioningConnections: int(RANGES.provisioningConnections).default(DEFAULT_PROVISIONING_CONNECTIONS),
     /** Roles on the server that this program does not manage, with the connections they may take. */
-    externalRoles: z.record(identifier, int(0, 10_000, "a connection count as an integer >= 0")).default({}),
+    externalRoles: z.record(identifier, int(RANGES.externalConnections)).default({}),
     /** Login roles on the server that the config does not name: `warn` counts and lists them, `fail` fails the preview. */
     unmanagedLoginRoles: oneOf(["warn", "fail"] as const).default("warn"),
     /** Parameters added to every connection URL for this server (kept over the defaults). */
@@ -241,7 +240,7 @@ export const serverSchema = z.strictObject({
     /** Networks the apps connect from, for the narrow pg_hba lines. */
     clientCidrs: z.array(cidr).default([]),
     /**
-     * Opt-in hardening (ADR 0006): revoke CONNECT on the system databases
+     * Opt-in hardening: revoke CONNECT on the system databases
      * (postgres, template1) from PUBLIC and grant it to these roles (the admin
      * always keeps it). Omit to leave them as they are.
      */
@@ -494,7 +493,7 @@ function resolveApp(name: string, raw: AppConfig, context: ResolveContext, issue
 }
 
 /** Apps in name order (stack config arrives with its keys sorted; tests may not). */
-const byName = (apps: Record<string, ResolvedApp>) => Object.values(apps).sort((a, b) => a.name.localeCompare(b.name));
+const byName = (apps: Record<string, ResolvedApp>) => Object.values(apps).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)); // code-unit order, as before
 
 /** Published host ports must not clash with each other or with a local shared server. */
 function portIssues(apps: Record<string, ResolvedApp>, servers: Record<string, ServerConfig>): ConfigIssue[] {
@@ -545,15 +544,14 @@ function namingIssues(apps: Record<string, ResolvedApp>, servers: Record<string,
     // Derived names first, then extra roles, each in name order: the same
     // config gives the same message whatever order its keys arrive in.
     const sorted = byName(apps);
-    for (const app of sorted) {
-        claim(databaseOwners, app.server, app.database, `apps.${app.name}.database`, "database");
-        for (const role of roleListFor(app.name, app.rotation.zeroDowntime))
-            claim(roleOwners, app.server, role, `apps.${app.name}`, "role");
+    const footprints = sorted.map(footprintOf);
+    for (const f of footprints) {
+        claim(databaseOwners, f.server, f.database, `apps.${f.app}.database`, "database");
+        for (const role of f.roles.filter((r) => r.origin === "derived")) claim(roleOwners, f.server, role.name, role.path, "role");
     }
-    for (const app of sorted) {
-        for (const role of Object.keys(app.extraRoles).sort()) {
-            claim(roleOwners, app.server, role, `apps.${app.name}.extraRoles.${role}`, "role");
-        }
+    for (const f of footprints) {
+        const extras = f.roles.filter((r) => r.origin === "extra").sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)); // code-unit order, as before
+        for (const role of extras) claim(roleOwners, f.server, role.name, role.path, "role");
     }
     return issues;
 }
@@ -571,11 +569,4 @@ function zodIssues(error: z.ZodError, prefix: (string | number)[]): ConfigIssue[
         }
         return { path: path.length > 0 ? path.join(".") : "(root)", message };
     });
-}
-
-function describe(value: unknown): string {
-    if (value === undefined) return "nothing";
-    if (typeof value === "string") return JSON.stringify(value);
-    if (typeof value === "number" || typeof value === "boolean" || value === null) return String(value);
-    return Array.isArray(value) ? "a list" : `an ${typeof value}`;
 }

@@ -18,7 +18,7 @@
  */
 import type { Client } from "pg";
 import { ServerConfig } from "./config";
-import { BudgetEntry, ConnectionBudgetArgs } from "./connectionBudget";
+import { BudgetEntry, ConnectionBudgetArgs } from "../components/connectionBudget";
 
 /** A role as `pg_roles` has it. */
 export interface LiveRole {

@@ -10,8 +10,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-export const PROJECT_ROOT = path.resolve(__dirname, "../../..");
-const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components"];
+import { copyWorkTreeProgram, PROJECT_ROOT } from "./program";
+
+export { PROJECT_ROOT } from "./program";
 
 export interface SecretSetting {
     /** Config path, e.g. `servers.local.admin.password`. */
@@ -60,9 +61,7 @@ export class TestStack {
             fs.symlinkSync(PROJECT_ROOT, path.join(modules, "app-databases"));
         } else {
             fs.mkdirSync(projectDir);
-            for (const entry of PROJECT_FILES) {
-                fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(projectDir, entry), { recursive: true });
-            }
+            copyWorkTreeProgram(projectDir);
             fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(projectDir, "node_modules"));
         }
 

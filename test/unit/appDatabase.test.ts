@@ -1,10 +1,23 @@
+/**
+ * AppDatabase under Pulumi mocks: the database, its CONNECT lock-down, grants, extra roles and outputs.
+ */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeEach, describe, expect, it } from "vitest";
 import { declared, installMocks, ofType, reset, settle, valueOf } from "./mocks";
 
 // Components are imported after the mocks are installed.
 installMocks();
-import { AppDatabase, RolePair, SharedServer } from "../../components";
+import { AppDatabase } from "../../components";
+import { resolveAppDatabaseArgs } from "../../components/appDatabase";
+import {
+    DEFAULT_ACCESS_LEVEL,
+    DEFAULT_EXTRA_ROLE_ACCESS_LEVEL,
+    DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
+    DEFAULT_IDLE_SESSION_TIMEOUT_MS,
+    DEFAULT_RUNTIME_CONNECTION_LIMIT,
+    DEFAULT_STATEMENT_TIMEOUT_MS,
+} from "../../components/defaults";
+import { labServer as server } from "./fixtures";
 
 const ROLE = "postgresql:index/role:Role";
 const PASSWORD = "random:index/randomPassword:RandomPassword";
@@ -13,121 +26,7 @@ const DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges
 const ROLE_SETTINGS = "pulumi-nodejs:dynamic/app-databases:RoleSettings";
 const DATABASE_ACCESS = "pulumi-nodejs:dynamic/app-databases:DatabaseAccess";
 
-function server() {
-    return new SharedServer("lab", {
-        host: "10.0.0.5",
-        port: 5433,
-        sslmode: "require",
-        adminUsername: "pulumi_admin",
-        adminPassword: "admin-secret",
-        provisioningConnections: 2,
-    });
-}
-
 beforeEach(reset);
-
-describe("RolePair", () => {
-    it("declares two least-privilege login roles with their own limits and passwords", async () => {
-        const pair = new RolePair("grafana", {
-            app: "grafana",
-            connection: server().connection,
-            runtimeConnectionLimit: 7,
-            migrateConnectionLimit: 2,
-        });
-        await valueOf(pair.runtimeUser);
-        await settle();
-        const roles = ofType(ROLE);
-        expect(roles.map((r) => r.name)).toEqual(["grafana-migrate", "grafana-app"]);
-        for (const role of roles) {
-            expect(role.inputs).toMatchObject({
-                login: true,
-                superuser: false,
-                createDatabase: false,
-                createRole: false,
-                replication: false,
-                bypassRowLevelSecurity: false,
-            });
-        }
-        expect(roles[0].inputs).toMatchObject({ name: "grafana_migrate", connectionLimit: 2 });
-        expect(roles[0].inputs.statementTimeout).toBeUndefined();
-        expect(roles[1].inputs).toMatchObject({
-            name: "grafana_app",
-            connectionLimit: 7,
-            statementTimeout: 30_000,
-            idleInTransactionSessionTimeout: 60_000,
-        });
-        expect(roles[1].inputs.password).toBe("pw-grafana-app-password");
-        expect(roles[1].secretInputs).toContain("password");
-    });
-
-    it("generates one long, URL-safe password per role, replaced only by its rotation keeper", async () => {
-        new RolePair("grafana", { app: "grafana", connection: server().connection, rotation: { runtime: 3 } });
-        await settle();
-        const passwords = ofType(PASSWORD);
-        expect(passwords.map((p) => p.name)).toEqual(["grafana-migrate-password", "grafana-app-password"]);
-        for (const p of passwords) expect(p.inputs).toMatchObject({ length: 40, special: false });
-        expect(passwords[0].inputs.keepers).toEqual({ rotation: "0" });
-        expect(passwords[1].inputs.keepers).toEqual({ rotation: "3" });
-    });
-
-    it("sets idle_session_timeout on the runtime role, which the provider cannot", async () => {
-        new RolePair("grafana", { app: "grafana", connection: server().connection, idleSessionTimeoutMs: 120_000 });
-        await settle();
-        const settings = declared.filter((r) => r.type === ROLE_SETTINGS && r.name === "grafana-app-settings");
-        expect(settings).toHaveLength(1);
-        expect(settings[0].inputs.role).toBe("grafana_app");
-        expect(settings[0].inputs.settings).toEqual({ idle_session_timeout: "120000" });
-        expect(settings[0].secretInputs).toContain("connection");
-    });
-
-    it.each([
-        // rotation, keeper of <app>_app, keeper of <app>_app_alt, login handed out
-        [0, "0", "0", "grafana_app"],
-        [1, "0", "1", "grafana_app_alt"],
-        [2, "2", "1", "grafana_app"],
-        [3, "2", "3", "grafana_app_alt"],
-    ])("zero-downtime rotation %i renews only the login it hands out, the other keeps its password", async (rotation, app, alt, user) => {
-        const pair = new RolePair("grafana", {
-            app: "grafana",
-            connection: server().connection,
-            rotation: { runtime: rotation, zeroDowntime: true },
-        });
-        const handedOut = await valueOf(pair.runtimeUser);
-        await settle();
-        const keepers = Object.fromEntries(ofType(PASSWORD).map((p) => [p.name, p.inputs.keepers.rotation]));
-        expect(keepers).toEqual({ "grafana-migrate-password": "0", "grafana-app-password": app, "grafana-app-alt-password": alt });
-        expect(handedOut).toBe(user);
-        expect(await valueOf(pair.runtimePassword)).toBe(
-            user === "grafana_app" ? "pw-grafana-app-password" : "pw-grafana-app-alt-password",
-        );
-        const altRole = ofType(ROLE).find((r) => r.name === "grafana-app-alt")!;
-        expect(altRole.inputs).toMatchObject({
-            name: "grafana_app_alt",
-            roles: ["grafana_app"],
-            inherit: true,
-            superuser: false,
-            statementTimeout: 30_000,
-        });
-    });
-
-    it("makes no second login without zero-downtime rotation", async () => {
-        new RolePair("grafana", { app: "grafana", connection: server().connection, rotation: { runtime: 1 } });
-        await settle();
-        expect(ofType(ROLE).map((r) => r.inputs.name)).toEqual(["grafana_migrate", "grafana_app"]);
-    });
-
-    it("marks both passwords secret", async () => {
-        const pair = new RolePair("grafana", { app: "grafana", connection: server().connection });
-        expect(await pulumi.isSecret(pair.runtimePassword)).toBe(true);
-        expect(await pulumi.isSecret(pair.migratePassword)).toBe(true);
-    });
-
-    it("throws when the app name gives an unusable role name", () => {
-        expect(() => new RolePair("x", { app: "Bad Name", connection: server().connection })).toThrow(
-            /RolePair: `app` gives role name Bad Name_migrate/,
-        );
-    });
-});
 
 describe("AppDatabase", () => {
     const readonlyExtra = (idleSessionTimeoutMs: number) => ({
@@ -261,20 +160,44 @@ describe("AppDatabase", () => {
     });
 });
 
-describe("SharedServer", () => {
-    it("configures the provider with a small pool and the admin password as a secret", async () => {
+describe("resolveAppDatabaseArgs", () => {
+    it("fills every default from the named constants, extra roles included", () => {
         const s = server();
-        await valueOf(s.connection);
-        await settle();
-        const [provider] = declared.filter((r) => r.type === "pulumi:providers:postgresql");
-        expect(provider.inputs).toMatchObject({
-            host: "10.0.0.5",
-            port: "5433",
-            username: "pulumi_admin",
-            sslmode: "require",
-            maxConnections: "2",
-            superuser: "false",
+        const resolved = resolveAppDatabaseArgs({ app: "shop", server: s, extraRoles: { shop_dashboard: {} } });
+        expect(resolved).toMatchObject({ database: "shop", access: DEFAULT_ACCESS_LEVEL, protect: false, retainOnDelete: false });
+        expect(resolved.extraRoles.shop_dashboard).toEqual({
+            access: DEFAULT_EXTRA_ROLE_ACCESS_LEVEL,
+            connectionLimit: DEFAULT_RUNTIME_CONNECTION_LIMIT,
+            rotation: 0,
+            statementTimeoutMs: DEFAULT_STATEMENT_TIMEOUT_MS,
+            idleInTransactionSessionTimeoutMs: DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
+            idleSessionTimeoutMs: DEFAULT_IDLE_SESSION_TIMEOUT_MS,
         });
-        expect(await pulumi.isSecret(s.connection)).toBe(true);
+    });
+
+    it.each([
+        ["access is not a level", { access: "admin" }, 'AppDatabase: `access` must be one of readwrite, readonly, migrations, got "admin"'],
+        [
+            "an extra role has no connections",
+            { extraRoles: { shop_dashboard: { connectionLimit: 0 } } },
+            "AppDatabase: `extraRoles.shop_dashboard.connectionLimit` must be a connection limit",
+        ],
+        [
+            "an extra role asks for migrations",
+            { extraRoles: { shop_dashboard: { access: "migrations" } } },
+            "AppDatabase: `extraRoles.shop_dashboard.access` must be one of readwrite, readonly",
+        ],
+        [
+            "an extra role's name is not an identifier",
+            { extraRoles: { "Shop Dash": {} } },
+            "AppDatabase: `extraRoles` key expected a plain PostgreSQL identifier",
+        ],
+        [
+            "the runtime connection limit is 0",
+            { runtimeConnectionLimit: 0 },
+            "RolePair: `runtimeConnectionLimit` must be a connection limit",
+        ],
+    ])("throws when %s, naming the argument and the value", (_what, change, message) => {
+        expect(() => resolveAppDatabaseArgs({ app: "shop", server: server(), ...(change as object) })).toThrow(message);
     });
 });

@@ -1,8 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseStackConfig } from "../../components/config";
-import { hbaConnectionType } from "../../components/pgHba";
-import { moveProblem, changeProblems, removalProblem, renameProblem } from "../../components/dataLossGuard";
-import { factProblems } from "../../components/preflight";
+import { changeProblems, guardChanged, moveProblem, removalProblem, renameProblem } from "../../components/dataLossGuard";
 
 const footprint = { server: "lab", placement: "shared", database: "grafana", roles: ["grafana_migrate", "grafana_app"] };
 
@@ -71,37 +68,18 @@ describe("renameProblem", () => {
     });
 });
 
-describe("factProblems", () => {
-    const server = parseStackConfig({ servers: { lab: { host: "h", admin: { username: "a", password: "p" }, maxConnections: 200 } } })
-        .servers.lab;
-    it("flags a budget computed on more connections than the server has", () => {
-        expect(factProblems("lab", server, { versionNum: 160004, maxConnections: 100, superuserReservedConnections: 3 })).toEqual([
-            "servers.lab.maxConnections is 200 but the server's max_connections is 100: the budget would be computed on connections that do not exist",
-        ]);
-    });
-    it("flags a server older than PostgreSQL 14 and a larger reserve than configured", () => {
-        expect(factProblems("lab", server, { versionNum: 130010, maxConnections: 300, superuserReservedConnections: 5 })).toEqual([
-            "server lab runs PostgreSQL 13; 14 or newer is needed (idle_session_timeout)",
-            "servers.lab.superuserReservedConnections is 3 but the server reserves 5",
-        ]);
-    });
-    it("is quiet when the server matches the plan", () => {
-        expect(factProblems("lab", server, { versionNum: 150018, maxConnections: 200, superuserReservedConnections: 3 })).toEqual([]);
-    });
-});
+describe("guardChanged", () => {
+    const state = { protect: true, apps: { grafana: footprint }, retiredApps: [] };
 
-describe("pg_hba helpers", () => {
-    it.each([
-        ["require", "hostssl"],
-        ["verify-full", "hostssl"],
-        ["prefer", "host"],
-        ["disable", "host"],
-    ])("uses %s -> %s", (sslmode, type) => {
-        expect(hbaConnectionType(sslmode)).toBe(type);
+    it("ignores the serialized provider, which changes with the program's code", () => {
+        expect(guardChanged({ ...state, __provider: "old code" }, { ...state, __provider: "new code" })).toBe(false);
     });
-    it.each(["10.0.0.0/33", "10.0.0/8", "fe80::/129", "lab-net"])("rejects the CIDR %s with its path", (cidr) => {
-        expect(() =>
-            parseStackConfig({ servers: { lab: { host: "h", admin: { username: "a", password: "p" }, clientCidrs: [cidr] } } }),
-        ).toThrow(/servers\.lab\.clientCidrs\.0: expected a network in CIDR notation/);
+
+    it.each([
+        ["an app moves", { apps: { grafana: { ...footprint, server: "other" } } }],
+        ["protection is lifted", { protect: false }],
+        ["an app is retired", { retiredApps: ["grafana"] }],
+    ])("sees a change when %s", (_what, change) => {
+        expect(guardChanged({ ...state, __provider: "code" }, { ...state, ...change, __provider: "code" })).toBe(true);
     });
 });

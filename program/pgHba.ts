@@ -1,10 +1,10 @@
 /**
- * The narrow pg_hba.conf lines for a shared server (ADR 0006): one per
- * (database, role, network), narrowest network first, to paste above the
- * broad fallback rule so they match before it.
+ * The narrow pg_hba.conf lines for a shared server: one per (database, role,
+ * network), narrowest network first, to paste above the broad fallback rule
+ * (pg_hba.conf is read top down and the first matching line wins).
  */
 import { ResolvedApp, ServerConfig } from "./config";
-import { roleListFor } from "./identifiers";
+import { footprintOf, roleNamesOf } from "./footprint";
 
 /** `hostssl` when the server requires TLS, else `host`. */
 export function hbaConnectionType(sslmode: string): "host" | "hostssl" {
@@ -21,7 +21,7 @@ export function pgHbaLines(serverName: string, server: ServerConfig, apps: reado
     const type = hbaConnectionType(server.sslmode);
     const rows: { hostBits: number; db: string; role: string; cidr: string }[] = [];
     for (const app of apps) {
-        const roles = [...roleListFor(app.name, app.rotation.zeroDowntime), ...Object.keys(app.extraRoles)];
+        const roles = roleNamesOf(footprintOf(app));
         for (const cidr of app.clientCidrs ?? server.clientCidrs) {
             for (const role of roles) rows.push({ hostBits: prefixLength(cidr), db: app.database, role, cidr });
         }

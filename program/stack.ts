@@ -4,16 +4,18 @@
  * resource is declared.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { AccessReport, AccessReportNotRead, accessReportOutputs } from "./accessReport";
-import { AppDatabase } from "./appDatabase";
+import { AccessReport, AccessReportNotRead } from "../components/accessReport";
+import { AppDatabase } from "../components/appDatabase";
+import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "../components/connectionBudget";
+import { DedicatedServer } from "../components/dedicatedServer";
+import { DatabaseAccess } from "../components/databaseAccess";
+import { DataLossGuard } from "../components/dataLossGuard";
+import { PostgresServer, SharedServer } from "../components/sharedServer";
 import { ResolvedApp, ServerConfig, StackConfig } from "./config";
-import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "./connectionBudget";
-import { roleListFor, roleNamesFor } from "./identifiers";
-import { DedicatedServer } from "./dedicatedServer";
-import { DatabaseAccess } from "./databaseAccess";
+import { footprintOf, roleNamesOf } from "./footprint";
 import { pgHbaLines } from "./pgHba";
-import { DataLossGuard } from "./dataLossGuard";
-import { PostgresServer, SharedServer } from "./sharedServer";
+import { accessReportOutputs } from "./access";
+import { appDatabaseArgs, dedicatedServerArgs, sharedServerArgs } from "./componentArgs";
 
 /** What the stack exports for each app; URLs are secrets. */
 export interface AppOutputs {
@@ -53,14 +55,7 @@ export const DYNAMIC_SQL_SESSIONS = 1;
 /** Every role this stack manages on a server, with its CONNECTION LIMIT. */
 export function managedRoleLimits(apps: readonly ResolvedApp[]): Record<string, number> {
     const limits: Record<string, number> = {};
-    for (const app of apps) {
-        // With zero-downtime rotation both runtime logins may hold connections at once.
-        const migrate = roleNamesFor(app.name).migrate;
-        for (const role of roleListFor(app.name, app.rotation.zeroDowntime)) {
-            limits[role] = role === migrate ? app.migrateConnectionLimit : app.connectionLimit;
-        }
-        for (const [role, spec] of Object.entries(app.extraRoles)) limits[role] = spec.connectionLimit;
-    }
+    for (const app of apps) for (const role of footprintOf(app).roles) limits[role.name] = role.connectionLimit;
     return limits;
 }
 
@@ -112,33 +107,12 @@ export function checkBudgets(
 }
 
 function declareDedicatedServer(app: ResolvedApp, maxConnections: number, protect: boolean): PostgresServer {
-    const spec = app.dedicated!;
-    return new DedicatedServer(app.server, {
-        app: app.name,
-        stack: pulumi.getStack(),
-        image: spec.image,
-        memoryMb: spec.memoryMb,
-        maxConnections,
-        hostPort: spec.hostPort,
-        settings: spec.settings,
-        provisioningConnections: spec.provisioningConnections,
-        protect,
-    });
+    return new DedicatedServer(app.server, dedicatedServerArgs(app, pulumi.getStack(), maxConnections, protect));
 }
 
 function declareSharedServer(name: string, server: ServerConfig): PostgresServer {
-    return new SharedServer(name, {
-        host: server.host,
-        port: server.port,
-        sslmode: server.sslmode,
-        connectTimeoutSeconds: server.connectTimeoutSeconds,
-        maintenanceDatabase: server.maintenanceDatabase,
-        adminUsername: server.admin.username,
-        adminPassword: pulumi.secret(server.admin.password),
-        adminSuperuser: server.admin.superuser,
-        provisioningConnections: server.provisioningConnections,
-        urlParameters: server.urlParameters,
-    });
+    const args = sharedServerArgs(server);
+    return new SharedServer(name, { ...args, adminPassword: pulumi.secret(args.adminPassword) });
 }
 
 /**
@@ -176,7 +150,7 @@ export function declareStack(config: StackConfig, budgetInputs: readonly Connect
                         server: app.server,
                         placement: app.placement,
                         database: app.database,
-                        roles: Object.keys(managedRoleLimits([app])),
+                        roles: roleNamesOf(footprintOf(app)),
                         ...(app.allowMoveFrom ? { allowMoveFrom: app.allowMoveFrom } : {}),
                     },
                 ]),
@@ -194,22 +168,7 @@ export function declareStack(config: StackConfig, budgetInputs: readonly Connect
         // server instead of silently re-pointing state at a server that lacks it.
         const db = new AppDatabase(
             `${app.name}@${app.server}`,
-            {
-                app: app.name,
-                server: servers[app.server],
-                database: app.database,
-                access: app.access,
-                runtimeConnectionLimit: app.connectionLimit,
-                migrateConnectionLimit: app.migrateConnectionLimit,
-                statementTimeoutMs: app.statementTimeoutMs,
-                idleInTransactionSessionTimeoutMs: app.idleInTransactionSessionTimeoutMs,
-                idleSessionTimeoutMs: app.idleSessionTimeoutMs,
-                rotation: app.rotation,
-                extraRoles: app.extraRoles,
-                protect: config.protect,
-                retainOnDelete: config.protect,
-                databasesBefore: [...(databases[app.server] ?? [])],
-            },
+            appDatabaseArgs(app, servers[app.server], config.protect, [...(databases[app.server] ?? [])]),
             { dependsOn: [guard] },
         );
         (databases[app.server] ??= []).push(db.database);
@@ -245,8 +204,8 @@ export function declareStack(config: StackConfig, budgetInputs: readonly Connect
 }
 
 /**
- * ADR 0006's opt-in hardening: CONNECT on `postgres` and `template1` only for
- * the named roles and the admin; granted before PUBLIC loses it, given back to
+ * The opt-in hardening of `systemDatabaseAccess`: CONNECT on `postgres` and
+ * `template1` only for the named roles and the admin; granted before PUBLIC loses it, given back to
  * PUBLIC if the option is removed.
  */
 function hardenSystemDatabases(name: string, server: ServerConfig, target: PostgresServer): void {

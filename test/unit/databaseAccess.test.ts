@@ -1,0 +1,68 @@
+/**
+ * DatabaseAccess' pure logic: reading CONNECT grants back from `datacl`, and
+ * what its diff reports. The SQL itself runs against real servers in test/e2e.
+ */
+import { describe, expect, it } from "vitest";
+import { AccessState, connectGrantees, databaseAccessDiff } from "../../components/databaseAccess";
+import { ADMIN_CONNECTION } from "./fixtures";
+
+const connection = ADMIN_CONNECTION;
+
+const state: AccessState = {
+    connection,
+    database: "shop",
+    owner: "shop_migrate",
+    grantees: ["shop_app", "shop_dashboard"],
+    roleSettings: [{ role: "shop_app", settings: { idle_session_timeout: "600000" } }],
+    publicConnect: false,
+};
+const { publicConnect: _public, ...inputs } = state;
+
+describe("connectGrantees", () => {
+    it.each([
+        ["NULL (the defaults: PUBLIC may connect)", null, { publicConnect: true, grantees: [] }],
+        [
+            "PUBLIC revoked, two roles granted",
+            ["shop_migrate=CTc/shop_migrate", "shop_app=Tc/shop_migrate", "reports=c/shop_migrate"],
+            { publicConnect: false, grantees: ["reports", "shop_app"] },
+        ],
+        ["PUBLIC granted back", ["=Tc/shop_migrate", "shop_migrate=CTc/shop_migrate"], { publicConnect: true, grantees: [] }],
+        ["a grant without CONNECT", ["shop_app=T/shop_migrate"], { publicConnect: false, grantees: [] }],
+        ["a quoted role name", ['"odd role"=c/shop_migrate'], { publicConnect: false, grantees: ["odd role"] }],
+    ])("reads %s", (_what, acl, expected) => {
+        expect(connectGrantees(acl, "shop_migrate")).toEqual(expected);
+    });
+});
+
+describe("databaseAccessDiff", () => {
+    it("reports no change for the same inputs, whatever the order of grantees and role settings", () => {
+        const reordered = {
+            ...inputs,
+            grantees: ["shop_dashboard", "shop_app"],
+            roleSettings: [...inputs.roleSettings!].reverse(),
+        };
+        expect(databaseAccessDiff(state, reordered)).toEqual({ changes: false, replaces: [], deleteBeforeReplace: true });
+    });
+
+    it.each([
+        ["a grantee is added", { grantees: ["shop_app", "shop_dashboard", "other"] }],
+        ["the owner changes", { owner: "other_migrate" }],
+        ["a role setting changes", { roleSettings: [{ role: "shop_app", settings: { idle_session_timeout: "1000" } }] }],
+        ["the server moves", { connection: { ...connection, host: "db2.lab" } }],
+        ["the port changes", { connection: { ...connection, port: 5433 } }],
+    ])("updates in place when %s", (_what, change) => {
+        expect(databaseAccessDiff(state, { ...inputs, ...change })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: true });
+    });
+
+    it("updates when PUBLIC was granted CONNECT behind its back (seen on refresh)", () => {
+        expect(databaseAccessDiff({ ...state, publicConnect: true }, inputs).changes).toBe(true);
+    });
+
+    it("replaces, deleting first, when the database changes", () => {
+        expect(databaseAccessDiff(state, { ...inputs, database: "shop2" })).toEqual({
+            changes: true,
+            replaces: ["database"],
+            deleteBeforeReplace: true,
+        });
+    });
+});
