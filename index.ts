@@ -3,7 +3,9 @@
 // servers are reached (preflight) before any resource is declared.
 import * as pulumi from "@pulumi/pulumi";
 import { BudgetError } from "./components";
-import { ConfigError, parseStackConfig, StackConfig } from "./program/config";
+import { ConfigError, parseStackConfig } from "./program/config";
+import { budgetsWithLiveRoles, PreviousBudgets, previousConnections, readPreviousBudgets } from "./program/liveBudget";
+import { LiveRole } from "./program/liveRoles";
 import { preflight } from "./program/preflight";
 import { checkBudgets, declareStack } from "./program/stack";
 
@@ -45,26 +47,71 @@ function refusal(message: string): pulumi.RunError {
     return err;
 }
 
-/** Parses and budget-checks config; errors become clean messages without a stack trace. */
-function validConfig(): StackConfig {
+/** Runs a check; config and budget errors become clean refusals. */
+function cleanly<T>(check: () => T): T {
     try {
-        const config = parseStackConfig(readRawConfig());
-        checkBudgets(config);
-        return config;
+        return check();
     } catch (err) {
         if (err instanceof ConfigError || err instanceof BudgetError) throw refusal(err.message);
         throw err;
     }
 }
 
+/**
+ * The budget at the last up, read only when needed (an over-budget table to
+ * mark, or login roles that may be ones this stack is dropping): the read goes
+ * through the engine's built-in provider, which a stack that never needs it
+ * then does not get in its state.
+ */
+let lastUp: Promise<PreviousBudgets | undefined> | undefined;
+const previousBudgets = () => (lastUp ??= readPreviousBudgets());
+
+/** A BudgetError again, with the rows that changed since the last up marked. */
+async function marked(err: BudgetError): Promise<BudgetError> {
+    return new BudgetError(err.reports, previousConnections(await previousBudgets()));
+}
+
+/** Checks budgets; an over-budget table comes out marked and as a clean refusal. */
+async function checkMarked(check: () => void): Promise<void> {
+    try {
+        check();
+    } catch (err) {
+        if (err instanceof BudgetError) throw refusal((await marked(err)).message);
+        throw err;
+    }
+}
+
 export = async () => {
-    const config = validConfig();
+    const config = cleanly(() => parseStackConfig(readRawConfig()));
+    // Over budget on the config alone: with the servers' own roles it only gets worse,
+    // so that fuller table is shown when the servers can be read.
+    let overOnConfig: BudgetError | undefined;
+    try {
+        checkBudgets(config);
+    } catch (err) {
+        if (!(err instanceof BudgetError)) throw err;
+        if (!config.preflight) throw refusal((await marked(err)).message);
+        overOnConfig = err;
+    }
+    let budgets = undefined;
     if (config.preflight) {
-        const problems = await preflight(config.servers);
+        const liveRoles: Record<string, LiveRole[]> = {};
+        const problems = await preflight(config.servers, liveRoles);
+        let live = budgetsWithLiveRoles(config, liveRoles);
+        // A role counted as unmanaged may be one the last up managed and this one drops.
+        if (live.args.some((a) => a.serverRoles?.some((e) => e.kind === "unmanaged on server"))) {
+            live = budgetsWithLiveRoles(config, liveRoles, await previousBudgets());
+        }
+        problems.push(...live.configProblems);
         if (problems.length > 0) {
+            if (overOnConfig) throw refusal((await marked(overOnConfig)).message);
             throw refusal(`Preflight failed; nothing was applied:\n  - ${problems.join("\n  - ")}`);
         }
+        for (const warning of live.warnings) void pulumi.log.warn(warning);
+        await checkMarked(() => checkBudgets(config, live.args));
+        if (overOnConfig) throw refusal((await marked(overOnConfig)).message); // cannot fit with more roles counted; kept for safety
+        budgets = live.args;
     }
-    const { apps, budgets, pgHba } = declareStack(config);
-    return { apps, budgets, pgHba };
+    const { apps, budgets: reports, pgHba, access } = declareStack(config, budgets);
+    return { apps, budgets: reports, pgHba, access };
 };

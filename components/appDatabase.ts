@@ -161,6 +161,8 @@ const retainChildren: pulumi.ResourceTransformation = (a) => ({
 export class AppDatabase extends pulumi.ComponentResource {
     public readonly roles: RolePair;
     public readonly database: postgresql.Database;
+    /** CONNECT lock-down and role settings: once it exists, the database is as the access report should see it. */
+    public readonly access: DatabaseAccess;
     public readonly host: pulumi.Output<string>;
     public readonly port: pulumi.Output<number>;
     /** Host other containers on the server's network use (dedicated), else the same as host. */
@@ -210,7 +212,7 @@ export class AppDatabase extends pulumi.ComponentResource {
             return { roleName, access: spec.access, ...login };
         });
 
-        new DatabaseAccess(
+        this.access = new DatabaseAccess(
             `${name}-access`,
             {
                 connection: server.connection,

@@ -15,12 +15,17 @@ import { checkInt, checkText, RANGES } from "./defaults";
 export const CONNECTION_BUDGET_TYPE = "app-databases:index:ConnectionBudget";
 
 /** Who takes a share of the server's connections. */
-export type BudgetEntryKind = "app role" | "external role" | "provisioning" | "superuser reserved" | "admin headroom";
+export type BudgetEntryKind =
+    "app role" | "external role" | "unmanaged on server" | "superuser on server" | "provisioning" | "superuser reserved" | "admin headroom";
 
 export interface BudgetEntry {
     readonly name: string;
     readonly kind: BudgetEntryKind;
     readonly connections: number;
+    /** The role has no CONNECTION LIMIT on the server: `connections` is no bound at all. */
+    readonly unbounded?: boolean;
+    /** What the server said about this entry, when it differs from the config. */
+    readonly note?: string;
 }
 
 export interface ConnectionBudgetArgs {
@@ -41,6 +46,12 @@ export interface ConnectionBudgetArgs {
     readonly superuserReservedConnections: number;
     /** Slots kept free for an administrator's psql, backups, monitoring. */
     readonly adminHeadroom: number;
+    /** Login roles found on the server that the config does not name (liveRoles.ts). @default [] */
+    readonly serverRoles?: readonly BudgetEntry[];
+    /** Notes per entry name, e.g. a server limit larger than the config's. @default {} */
+    readonly notes?: Readonly<Record<string, string>>;
+    /** Problems that fail the budget whatever the sum (an unbounded login role). @default [] */
+    readonly problems?: readonly string[];
 }
 
 /** The budget of one server: its entries, total and verdict. */
@@ -51,53 +62,123 @@ export interface BudgetReport {
     readonly free: number;
     readonly fits: boolean;
     readonly entries: readonly BudgetEntry[];
+    /** Why the budget fails besides its sum; empty when none. */
+    readonly problems: readonly string[];
 }
 
 /** Adds up a server's budget. Pure: the same inputs give the same report. */
 export function computeBudget(args: ConnectionBudgetArgs): BudgetReport {
-    const entries: BudgetEntry[] = [
+    const notes = args.notes ?? {};
+    const listed: BudgetEntry[] = [
         ...Object.entries(args.roles).map(([name, connections]) => ({ name, kind: "app role" as const, connections })),
         ...Object.entries(args.externalRoles ?? {}).map(([name, connections]) => ({
             name,
             kind: "external role" as const,
             connections,
         })),
+        ...(args.serverRoles ?? []),
         { name: "(provisioning tool)", kind: "provisioning", connections: args.provisioningConnections },
         { name: "(superuser_reserved_connections)", kind: "superuser reserved", connections: args.superuserReservedConnections },
         { name: "(admin headroom)", kind: "admin headroom", connections: args.adminHeadroom },
     ];
+    const entries = listed.map((e) => (notes[e.name] && !e.note ? { ...e, note: notes[e.name] } : e));
     const total = entries.reduce((sum, e) => sum + e.connections, 0);
     const maxConnections = args.maxConnections ?? total;
-    return { server: args.server, maxConnections, total, free: maxConnections - total, fits: total <= maxConnections, entries };
+    const problems = [...(args.problems ?? [])];
+    const fits = total <= maxConnections && problems.length === 0;
+    return { server: args.server, maxConnections, total, free: maxConnections - total, fits, entries, problems };
 }
 
-/** The report as a fixed-width table naming every entry and its share. */
-export function formatBudget(report: BudgetReport): string {
+/**
+ * The report as a fixed-width table naming every entry and its share. With
+ * `previous` (each entry's connections at the last `up`), rows that changed
+ * since are marked `~` (`+` when new) and the three largest role shares `^`;
+ * the last line says what to do.
+ */
+export function formatBudget(report: BudgetReport, previous?: Readonly<Record<string, number>>): string {
+    const marks = budgetMarks(report, previous);
     const width = Math.max(4, ...report.entries.map((e) => e.name.length));
-    const line = (name: string, kind: string, n: number | string, share: string) =>
-        `  ${name.padEnd(width)}  ${kind.padEnd(18)}  ${String(n).padStart(5)}  ${share.padStart(6)}`;
+    const line = (mark: string, name: string, kind: string, n: number | string, share: string, note = "") =>
+        `${mark.padEnd(2)} ${name.padEnd(width)}  ${kind.padEnd(19)}  ${String(n).padStart(5)}  ${share.padStart(6)}${note ? `  ${note}` : ""}`.trimEnd();
     const pct = (n: number) => `${((100 * n) / report.maxConnections).toFixed(1)}%`;
+    const over = report.total > report.maxConnections;
     return [
         `Connection budget for server ${report.server}: ${report.total} of max_connections ${report.maxConnections}` +
-            (report.fits ? ` (${report.free} free)` : ` (OVER BUDGET by ${-report.free})`),
-        line("role", "kind", "conns", "share"),
-        ...report.entries.map((e) => line(e.name, e.kind, e.connections, pct(e.connections))),
-        line("total", "", report.total, pct(report.total)),
+            (over ? ` (OVER BUDGET by ${-report.free})` : ` (${report.free} free)`),
+        line("", "role", "kind", "conns", "share"),
+        ...report.entries.map((e) =>
+            line(
+                marks.get(e.name) ?? "",
+                e.name,
+                e.kind,
+                e.unbounded ? "none" : e.connections,
+                e.unbounded ? "?" : pct(e.connections),
+                e.note,
+            ),
+        ),
+        line("", "total", "", report.total, pct(report.total)),
+        ...report.problems.map((p) => `  ! ${p}`),
+        ...(marks.size > 0 ? [`  (~ changed since the last up, + new since the last up, ^ one of the largest shares)`] : []),
+        budgetAdvice(report, previous),
     ].join("\n");
+}
+
+/** Roles whose share is theirs to lower: what the table marks and the advice names. */
+const ROLE_KINDS: readonly BudgetEntryKind[] = ["app role", "external role", "unmanaged on server"];
+
+/** `~`/`+` for rows changed since the last up, `^` for the three largest role shares. */
+export function budgetMarks(report: BudgetReport, previous?: Readonly<Record<string, number>>): Map<string, string> {
+    const marks = new Map<string, string>();
+    if (previous) {
+        for (const e of report.entries) {
+            if (!(e.name in previous)) marks.set(e.name, "+");
+            else if (previous[e.name] !== e.connections) marks.set(e.name, "~");
+        }
+    }
+    for (const e of largestShares(report)) marks.set(e.name, (marks.get(e.name) ?? "") + "^");
+    return marks;
+}
+
+function largestShares(report: BudgetReport, count = 3): BudgetEntry[] {
+    return report.entries
+        .filter((e) => ROLE_KINDS.includes(e.kind) && e.connections > 0)
+        .sort((a, b) => b.connections - a.connections || a.name.localeCompare(b.name))
+        .slice(0, count);
+}
+
+/** The table's last line: what to do, naming the rows that changed or weigh most. */
+export function budgetAdvice(report: BudgetReport, previous?: Readonly<Record<string, number>>): string {
+    const over = report.total - report.maxConnections;
+    if (over <= 0) {
+        if (report.problems.length > 0)
+            return `What to do: fix the ${report.problems.length === 1 ? "problem" : "problems"} marked ! above; nothing was applied.`;
+        return `Fits: ${report.free} of ${report.maxConnections} connections free.`;
+    }
+    const raised = report.entries.filter(
+        (e) => ROLE_KINDS.includes(e.kind) && previous && e.name in previous && e.connections > previous[e.name],
+    );
+    const added = report.entries.filter((e) => ROLE_KINDS.includes(e.kind) && previous && !(e.name in previous));
+    const culprits = [
+        ...raised.map((e) => `${e.name} (${previous![e.name]} -> ${e.connections} since the last up)`),
+        ...added.map((e) => `${e.name} (new, ${e.connections})`),
+    ];
+    const suspects = culprits.length > 0 ? culprits : largestShares(report).map((e) => `${e.name} (${e.connections})`);
+    return (
+        `What to do: free ${over} connection${over === 1 ? "" : "s"} by lowering ${suspects.join(", ")}, ` +
+        `or raise max_connections of ${report.server} to at least ${report.total}` +
+        (report.problems.length > 0 ? ", and fix what is marked ! above" : "") +
+        "; nothing was applied."
+    );
 }
 
 /** Thrown when a server's budget does not fit; the message carries the table. */
 export class BudgetError extends Error {
-    constructor(readonly reports: readonly BudgetReport[]) {
-        super(
-            reports
-                .map(
-                    (r) =>
-                        formatBudget(r) +
-                        `\n  Lower the CONNECTION LIMITs above, or raise max_connections of ${r.server}; nothing was applied.`,
-                )
-                .join("\n\n"),
-        );
+    constructor(
+        readonly reports: readonly BudgetReport[],
+        /** Per server, each entry's connections at the last `up`, for the change marks. */
+        previous: Readonly<Record<string, Readonly<Record<string, number>>>> = {},
+    ) {
+        super(reports.map((r) => formatBudget(r, previous[r.server])).join("\n\n"));
         this.name = "BudgetError";
     }
 }

@@ -257,6 +257,8 @@ export const serverSchema = z
         provisioningConnections: int(RANGES.provisioningConnections).default(DEFAULT_PROVISIONING_CONNECTIONS),
         /** Roles on the server that this program does not manage, with the connections they may take. */
         externalRoles: z.record(identifier, int(RANGES.externalConnections)).default({}),
+        /** Login roles on the server that the config does not name: `warn` counts and lists them, `fail` fails the preview. */
+        unmanagedLoginRoles: oneOf(["warn", "fail"] as const).default("warn"),
         /** Parameters added to every connection URL for this server (kept over the defaults). */
         urlParameters: z.record(z.string(), z.string()).default({}),
         /** Networks the apps connect from, for the narrow pg_hba lines. */

@@ -7,6 +7,7 @@
 import { withAdminClient } from "../components/adminConnection";
 import { ServerConfig } from "./config";
 import { adminConnectionOf } from "./componentArgs";
+import { LiveRole, readLiveRoles } from "./liveRoles";
 
 export { adminConnectionOf } from "./componentArgs";
 
@@ -38,8 +39,14 @@ export function factProblems(name: string, server: ServerConfig, facts: ServerFa
     return problems;
 }
 
-/** Connects to each server once; resolves to every problem found (empty when all is well). */
-export async function preflight(servers: Readonly<Record<string, ServerConfig>>): Promise<string[]> {
+/**
+ * Connects to each server once; resolves to every problem found (empty when
+ * all is well). Each server's roles are put in `liveRoles`, for the budget.
+ */
+export async function preflight(
+    servers: Readonly<Record<string, ServerConfig>>,
+    liveRoles: Record<string, LiveRole[]> = {},
+): Promise<string[]> {
     const checks = Object.entries(servers).map(async ([name, server]) => {
         try {
             const facts = await withAdminClient(adminConnectionOf(server), async (client) => {
@@ -49,6 +56,7 @@ export async function preflight(servers: Readonly<Record<string, ServerConfig>>)
                             current_setting('superuser_reserved_connections')::int AS reserved`,
                 );
                 const r = row.rows[0];
+                liveRoles[name] = await readLiveRoles(client);
                 return { versionNum: r.version_num, maxConnections: r.max_connections, superuserReservedConnections: r.reserved };
             });
             return factProblems(name, server, facts);

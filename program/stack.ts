@@ -4,6 +4,7 @@
  * resource is declared.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { AccessReport, AccessReportNotRead } from "../components/accessReport";
 import { AppDatabase } from "../components/appDatabase";
 import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "../components/connectionBudget";
 import { DedicatedServer } from "../components/dedicatedServer";
@@ -13,6 +14,7 @@ import { PostgresServer, SharedServer } from "../components/sharedServer";
 import { ResolvedApp, ServerConfig, StackConfig } from "./config";
 import { footprintOf, roleNamesOf } from "./footprint";
 import { pgHbaLines } from "./pgHba";
+import { accessReportOutputs } from "./access";
 import { appDatabaseArgs, dedicatedServerArgs, sharedServerArgs } from "./componentArgs";
 
 /** What the stack exports for each app; URLs are secrets. */
@@ -39,6 +41,8 @@ export interface StackOutputs {
     readonly budgets: Record<string, pulumi.Output<BudgetReport>>;
     /** Per shared server, the narrow pg_hba.conf lines, in the order they must appear. */
     readonly pgHba: Record<string, string[]>;
+    /** Per server, who can connect where, read after the up (accessReport.ts). */
+    readonly access: Record<string, pulumi.Output<AccessReport | AccessReportNotRead>>;
 }
 
 /**
@@ -86,11 +90,19 @@ export function budgetArgs(config: StackConfig): ConnectionBudgetArgs[] {
     return [...shared, ...dedicated];
 }
 
-/** Throws a BudgetError naming every server over budget; pure, runs before any resource exists. */
-export function checkBudgets(config: StackConfig): BudgetReport[] {
-    const reports = budgetArgs(config).map(computeBudget);
+/**
+ * Throws a BudgetError naming every server over budget; pure, runs before any
+ * resource exists. `previous` (each entry's connections at the last up, per
+ * server) marks what changed in the table.
+ */
+export function checkBudgets(
+    config: StackConfig,
+    args: readonly ConnectionBudgetArgs[] = budgetArgs(config),
+    previous: Readonly<Record<string, Readonly<Record<string, number>>>> = {},
+): BudgetReport[] {
+    const reports = args.map(computeBudget);
     const over = reports.filter((r) => !r.fits);
-    if (over.length > 0) throw new BudgetError(over);
+    if (over.length > 0) throw new BudgetError(over, previous);
     return reports;
 }
 
@@ -103,12 +115,15 @@ function declareSharedServer(name: string, server: ServerConfig): PostgresServer
     return new SharedServer(name, { ...args, adminPassword: pulumi.secret(args.adminPassword) });
 }
 
-/** Declares every resource of the stack. Call only with config that parsed. */
-export function declareStack(config: StackConfig): StackOutputs {
-    checkBudgets(config);
+/**
+ * Declares every resource of the stack. Call only with config that parsed;
+ * `budgetInputs` are the budget arguments with the servers' live roles (liveBudget.ts).
+ */
+export function declareStack(config: StackConfig, budgetInputs: readonly ConnectionBudgetArgs[] = budgetArgs(config)): StackOutputs {
+    checkBudgets(config, budgetInputs);
     const budgets: Record<string, pulumi.Output<BudgetReport>> = {};
     const sizes: Record<string, number> = {};
-    for (const args of budgetArgs(config)) {
+    for (const args of budgetInputs) {
         const budget = new ConnectionBudget(args.server, args);
         budgets[args.server] = budget.report;
         sizes[args.server] = budget.maxConnections;
@@ -147,6 +162,7 @@ export function declareStack(config: StackConfig): StackOutputs {
 
     const apps: Record<string, AppOutputs> = {};
     const databases: Record<string, pulumi.Resource[]> = {}; // per server: created and dropped one at a time
+    const lockDowns: Record<string, pulumi.CustomResource[]> = {};
     for (const app of Object.values(config.apps)) {
         // The server is part of the name: a move creates everything anew on the new
         // server instead of silently re-pointing state at a server that lacks it.
@@ -156,6 +172,7 @@ export function declareStack(config: StackConfig): StackOutputs {
             { dependsOn: [guard] },
         );
         (databases[app.server] ??= []).push(db.database);
+        (lockDowns[app.server] ??= []).push(db.access);
         apps[app.name] = {
             placement: app.placement,
             server: app.server,
@@ -182,7 +199,8 @@ export function declareStack(config: StackConfig): StackOutputs {
             ),
         ]),
     );
-    return { apps, budgets, pgHba };
+    const access = accessReportOutputs(config, servers, lockDowns);
+    return { apps, budgets, pgHba, access };
 }
 
 /**

@@ -258,7 +258,8 @@ describe("production protection", () => {
 
 describe("shared server hardening", () => {
     it("closes the system databases to PUBLIC, keeps them open to the named roles, and gives them back when turned off", async () => {
-        await cluster.admin("CREATE ROLE monitor LOGIN PASSWORD 'monitor-pw'");
+        // With a CONNECTION LIMIT: the budget refuses a login role on the server with none.
+        await cluster.admin("CREATE ROLE monitor LOGIN PASSWORD 'monitor-pw' CONNECTION LIMIT 3");
         const monitorUrl = `postgresql://monitor:monitor-pw@127.0.0.1:${cluster.port}/postgres`;
         const config = (hardened: boolean) => ({
             servers: { local: server(hardened ? { systemDatabaseAccess: ["monitor"], clientCidrs: ["10.42.0.0/16"] } : {}) },

@@ -99,8 +99,26 @@ describe("GitHub Actions workflows", () => {
         expect(result.status, report).toBe(0);
     }, 300_000);
 
-    it("are a preview workflow and a deploy workflow", () => {
-        expect(workflows().map((w) => w.file)).toEqual(["deploy.yml", "preview.yml"]);
+    it("are a preview workflow, a deploy workflow and a drift workflow", () => {
+        expect(workflows().map((w) => w.file)).toEqual(["deploy.yml", "drift.yml", "preview.yml"]);
+    });
+
+    it("check both stacks for drift on a schedule with a refreshed preview that expects no changes", () => {
+        const w = workflow("drift.yml");
+        expect(Object.keys(w.doc.on).sort()).toEqual(["schedule", "workflow_dispatch"]);
+        expect(w.doc.on.schedule[0].cron).toMatch(/^\S+ \S+ \S+ \S+ \S+$/);
+        expect(w.doc.permissions).toEqual({ contents: "read" });
+        const [[, job]] = jobsOf(w);
+        expect(job.strategy["fail-fast"]).toBe(false);
+        const previews = stepsOf(job).filter((s) => isPulumiAction(s));
+        expect(previews).toHaveLength(1);
+        expect(previews[0].with).toMatchObject({ command: "preview", refresh: true, "expect-no-changes": true, diff: true });
+        expect(stacksOf(job, previews[0].with["stack-name"]).sort()).toEqual(["dev", "prod"]);
+        expect(upsOf(job)).toEqual([]);
+        // What drifted goes to the job summary; the access report follows.
+        const runs = stepsOf(job).map((s) => String(s.run ?? ""));
+        expect(runs.some((r) => r.includes("GITHUB_STEP_SUMMARY") && r.includes("$PREVIEW"))).toBe(true);
+        expect(runs.some((r) => /npm run --silent report -- --stack "\$STACK"/.test(r))).toBe(true);
     });
 
     it("take every credential from ${{ secrets.* }} and write none inline", () => {

@@ -1,0 +1,217 @@
+/**
+ * The access report of one server, read from its catalogs: which login role
+ * can connect to which database, which roles are superusers or may create
+ * roles, the databases whose PUBLIC still has CONNECT, the tables in an app's
+ * database that its migrate role does not own, and each role's live
+ * connections against its limit.
+ *
+ * "Can connect" is what the server would allow past pg_hba: the CONNECT
+ * privilege (superusers have every one), a role that may log in, and a
+ * CONNECTION LIMIT other than 0.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { AdminConnection, withAdminClient } from "./adminConnection";
+
+/** A login role and what it may do server-wide. */
+export interface AccessRole {
+    readonly name: string;
+    readonly superuser: boolean;
+    readonly createRole: boolean;
+    readonly createDb: boolean;
+    /** -1 is no limit. */
+    readonly connectionLimit: number;
+    /** Sessions open now (left out of the stack output: it changes by the minute). */
+    readonly liveConnections?: number;
+}
+
+/** An object in an app's database that its migrate role does not own. */
+export interface ForeignObject {
+    readonly database: string;
+    readonly schema: string;
+    readonly name: string;
+    readonly kind: string;
+    readonly owner: string;
+    readonly expectedOwner: string;
+}
+
+export interface AccessReport {
+    readonly server: string;
+    readonly roles: readonly AccessRole[];
+    /** Databases that accept connections, templates aside. */
+    readonly databases: readonly string[];
+    /** Per login role, the databases it can connect to. */
+    readonly canConnect: Readonly<Record<string, readonly string[]>>;
+    /** Databases where PUBLIC still has CONNECT: every login role may connect there. */
+    readonly publicConnect: readonly string[];
+    readonly foreignObjects: readonly ForeignObject[];
+}
+
+/** An app's database and the role that should own everything in it. */
+export interface OwnedDatabase {
+    readonly database: string;
+    readonly owner: string;
+}
+
+export interface AccessReportOptions {
+    /** Count each role's open sessions. @default true */
+    readonly liveConnections?: boolean;
+}
+
+const KINDS: Readonly<Record<string, string>> = {
+    r: "table",
+    p: "partitioned table",
+    v: "view",
+    m: "materialized view",
+    S: "sequence",
+    f: "foreign table",
+};
+
+/** Reads a server's access report as its admin: one session, and one more per app database that exists. */
+export async function readAccessReport(
+    server: string,
+    connection: AdminConnection,
+    owned: readonly OwnedDatabase[],
+    options: AccessReportOptions = {},
+): Promise<AccessReport> {
+    const base = await withAdminClient(connection, async (client) => {
+        const roles = await client.query<{
+            rolname: string;
+            rolsuper: boolean;
+            rolcreaterole: boolean;
+            rolcreatedb: boolean;
+            rolconnlimit: number;
+            live: number;
+        }>(
+            `SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolconnlimit,
+                    (SELECT count(*) FROM pg_stat_activity a WHERE a.usesysid = r.oid AND a.backend_type = 'client backend')::int AS live
+               FROM pg_roles r WHERE r.rolcanlogin ORDER BY r.rolname`,
+        );
+        const databases = await client.query<{ datname: string; public_connect: boolean }>(
+            `SELECT d.datname,
+                    d.datacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(d.datacl) a WHERE a.grantee = 0 AND a.privilege_type = 'CONNECT') AS public_connect
+               FROM pg_database d WHERE d.datallowconn AND NOT d.datistemplate ORDER BY d.datname`,
+        );
+        const matrix = await client.query<{ rolname: string; datname: string }>(
+            `SELECT r.rolname, d.datname
+               FROM pg_roles r CROSS JOIN pg_database d
+              WHERE r.rolcanlogin AND d.datallowconn AND NOT d.datistemplate
+                AND (r.rolsuper OR r.rolconnlimit <> 0)
+                AND has_database_privilege(r.oid, d.oid, 'CONNECT')
+              ORDER BY r.rolname, d.datname`,
+        );
+        return { roles: roles.rows, databases: databases.rows, matrix: matrix.rows };
+    });
+    const existing = new Set(base.databases.map((d) => d.datname));
+    const foreignObjects: ForeignObject[] = [];
+    for (const { database, owner } of owned) {
+        if (!existing.has(database)) continue;
+        const rows = await withAdminClient(
+            connection,
+            async (client) =>
+                (
+                    await client.query<{ nspname: string; relname: string; relkind: string; owner: string }>(
+                        `SELECT n.nspname, c.relname, c.relkind, pg_get_userbyid(c.relowner) AS owner
+                           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+                            AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
+                            AND pg_get_userbyid(c.relowner) <> $1
+                          ORDER BY 1, 2`,
+                        [owner],
+                    )
+                ).rows,
+            database,
+        );
+        for (const r of rows) {
+            foreignObjects.push({
+                database,
+                schema: r.nspname,
+                name: r.relname,
+                kind: KINDS[r.relkind] ?? r.relkind,
+                owner: r.owner,
+                expectedOwner: owner,
+            });
+        }
+    }
+    const canConnect: Record<string, string[]> = Object.fromEntries(base.roles.map((r) => [r.rolname, []]));
+    for (const m of base.matrix) canConnect[m.rolname]?.push(m.datname);
+    return {
+        server,
+        roles: base.roles.map((r) => ({
+            name: r.rolname,
+            superuser: r.rolsuper,
+            createRole: r.rolcreaterole,
+            createDb: r.rolcreatedb,
+            connectionLimit: r.rolconnlimit,
+            ...(options.liveConnections === false ? {} : { liveConnections: r.live }),
+        })),
+        databases: base.databases.map((d) => d.datname),
+        canConnect,
+        publicConnect: base.databases.filter((d) => d.public_connect).map((d) => d.datname),
+        foreignObjects,
+    };
+}
+
+/** The report for a terminal: the roles with their flags and sessions, the role x database matrix, then the findings. */
+export function formatAccessReport(report: AccessReport): string {
+    const width = Math.max(4, ...report.roles.map((r) => r.name.length));
+    const flags = (r: AccessRole) =>
+        [r.superuser ? "SUPERUSER" : "", r.createRole ? "CREATEROLE" : "", r.createDb ? "CREATEDB" : ""].filter(Boolean).join(",");
+    const limit = (r: AccessRole) => (r.connectionLimit < 0 ? "none" : String(r.connectionLimit));
+    const live = (r: AccessRole) => (r.liveConnections === undefined ? "" : `${r.liveConnections}/${limit(r)}`);
+    const cols = report.databases.map((d) => Math.max(d.length, 3));
+    const header = `  ${"role".padEnd(width)}  ${"flags".padEnd(29)}  ${"conns/limit".padStart(11)}  ${report.databases.map((d, i) => d.padEnd(cols[i])).join("  ")}`;
+    const rows = report.roles.map((r) => {
+        const can = new Set(report.canConnect[r.name] ?? []);
+        const cells = report.databases.map((d, i) => (can.has(d) ? "yes" : "-").padEnd(cols[i])).join("  ");
+        const over = r.liveConnections !== undefined && r.connectionLimit >= 0 && r.liveConnections >= r.connectionLimit ? "!" : " ";
+        return `${over} ${r.name.padEnd(width)}  ${flags(r).padEnd(29)}  ${live(r).padStart(11)}  ${cells}`.trimEnd();
+    });
+    const findings = [
+        report.publicConnect.length > 0
+            ? `PUBLIC still has CONNECT on: ${report.publicConnect.join(", ")} (every login role may connect there)`
+            : "PUBLIC has CONNECT on no database",
+        ...(report.foreignObjects.length > 0
+            ? report.foreignObjects.map(
+                  (o) =>
+                      `${o.database}: ${o.kind} ${o.schema}.${o.name} is owned by ${o.owner}, not ${o.expectedOwner} (ALTER ... OWNER TO ${o.expectedOwner})`,
+              )
+            : ["every object in the app databases is owned by its app's migrate role"]),
+    ];
+    return [
+        `Access on server ${report.server}: ${report.roles.length} login roles x ${report.databases.length} databases (yes = can connect)`,
+        header.trimEnd(),
+        ...rows,
+        ...findings.map((f) => `  * ${f}`),
+    ].join("\n");
+}
+
+/** The stack output of a server when it was not read. */
+export interface AccessReportNotRead {
+    readonly server: string;
+    readonly notRead: string;
+}
+
+/**
+ * A server's access report as a stack output, read once `after` exist (the
+ * apps' CONNECT lock-down), without the live connections (they would change
+ * the output on every run). With `read: false` (a preview that must not reach
+ * servers) it says so instead.
+ */
+export function accessReportOutput(
+    server: string,
+    connection: pulumi.Output<AdminConnection>,
+    owned: readonly OwnedDatabase[],
+    after: readonly pulumi.CustomResource[],
+    read: boolean,
+): pulumi.Output<AccessReport | AccessReportNotRead> {
+    if (!read) return pulumi.output({ server, notRead: "preflight is off: this preview does not reach the servers" });
+    return pulumi.unsecret(
+        pulumi.all([connection, pulumi.all(after.map((r) => r.id))]).apply(async ([c]) => {
+            try {
+                return await readAccessReport(server, c, owned, { liveConnections: false });
+            } catch (err) {
+                return { server, notRead: (err as Error).message };
+            }
+        }),
+    );
+}

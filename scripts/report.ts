@@ -1,0 +1,103 @@
+/**
+ * The access report of a stack's shared servers, read live:
+ *
+ *   npm run report -- --stack prod            # a table per server
+ *   npm run report -- --stack prod --json     # the same as JSON, for scripts
+ *   npm run report -- --stack prod --server lab
+ *
+ * It reads the stack's config with `pulumi config --show-secrets --json`
+ * (so the shell needs the stack's backend and secrets provider, e.g.
+ * `source scripts/dev-env.sh`), connects to each shared server as its admin
+ * and reads the catalogs; it changes nothing. Dedicated containers are left
+ * out (their admin password lives in the stack's state): their report is the
+ * stack output `access.dedicated-<app>`.
+ */
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { AccessReport, formatAccessReport, readAccessReport } from "../components/accessReport";
+import { ownedDatabases } from "../program/access";
+import { parseStackConfig, StackConfig } from "../program/config";
+import { adminConnectionOf } from "../program/preflight";
+
+const PROJECT = "app-databases";
+
+export interface ReportOptions {
+    readonly stack?: string;
+    readonly json: boolean;
+    readonly server?: string;
+    /** The Pulumi project directory. @default the repository root */
+    readonly cwd: string;
+}
+
+/** Parses the command line; throws with the usage on anything else. */
+export function parseArgs(argv: readonly string[]): ReportOptions {
+    const usage = "usage: npm run report -- [--stack NAME] [--server NAME] [--json] [--cwd DIR]";
+    let options: ReportOptions = { json: false, cwd: path.resolve(__dirname, "..") };
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        const value = () => {
+            const v = argv[++i];
+            if (v === undefined || v.startsWith("--")) throw new Error(`${arg} needs a value\n${usage}`);
+            return v;
+        };
+        if (arg === "--json") options = { ...options, json: true };
+        else if (arg === "--stack" || arg === "-s") options = { ...options, stack: value() };
+        else if (arg === "--server") options = { ...options, server: value() };
+        else if (arg === "--cwd") options = { ...options, cwd: path.resolve(value()) };
+        else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${usage}`);
+    }
+    return options;
+}
+
+/** Stack config as the program reads it, from `pulumi config --json` (values are JSON text or plain strings). */
+export function rawConfigFromCli(json: Readonly<Record<string, { value?: string; objectValue?: unknown }>>): Record<string, unknown> {
+    const raw: Record<string, unknown> = {};
+    for (const [key, entry] of Object.entries(json)) {
+        if (!key.startsWith(`${PROJECT}:`)) continue;
+        const name = key.slice(PROJECT.length + 1);
+        if (entry.objectValue !== undefined) raw[name] = entry.objectValue;
+        else if (entry.value !== undefined) {
+            try {
+                raw[name] = JSON.parse(entry.value);
+            } catch {
+                raw[name] = entry.value;
+            }
+        }
+    }
+    return raw;
+}
+
+function stackConfig(options: ReportOptions): StackConfig {
+    const args = ["config", "--show-secrets", "--json", ...(options.stack ? ["--stack", options.stack] : [])];
+    const result = spawnSync("pulumi", args, { cwd: options.cwd, encoding: "utf8" });
+    if (result.error) throw new Error(`cannot run pulumi: ${result.error.message} (source scripts/pulumi-env.sh first)`);
+    if (result.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed: ${result.stderr.trim()}`);
+    return parseStackConfig(rawConfigFromCli(JSON.parse(result.stdout) as Record<string, { value?: string }>));
+}
+
+/** Reads every (or the named) shared server's report. */
+export async function accessReports(config: StackConfig, only?: string): Promise<AccessReport[]> {
+    const names = Object.keys(config.servers).filter((n) => only === undefined || n === only);
+    if (only !== undefined && names.length === 0) {
+        throw new Error(`no shared server ${only} in this stack (it has: ${Object.keys(config.servers).join(", ") || "none"})`);
+    }
+    const reports: AccessReport[] = [];
+    for (const name of names) {
+        reports.push(await readAccessReport(name, adminConnectionOf(config.servers[name]), ownedDatabases(config, name)));
+    }
+    return reports;
+}
+
+async function main(): Promise<void> {
+    const options = parseArgs(process.argv.slice(2));
+    process.chdir(options.cwd); // admin.passwordFile is relative to the project, as for pulumi
+    const reports = await accessReports(stackConfig(options), options.server);
+    process.stdout.write(options.json ? JSON.stringify(reports, null, 2) + "\n" : reports.map(formatAccessReport).join("\n\n") + "\n");
+}
+
+if (require.main === module) {
+    main().catch((err: unknown) => {
+        process.stderr.write(`report: ${(err as Error).message}\n`);
+        process.exit(1);
+    });
+}
