@@ -13,7 +13,7 @@
  * bound them, so an undeclared superuser is listed ("superuser on server", 0
  * counted) but neither fails as unbounded nor counts as unmanaged: the
  * reserved slots are the budget's answer for administration, and an app that
- * logs in as a superuser (seed 002's `postgres` pools) is what the access
+ * logs in as a superuser (an app pool using `postgres`) is what the access
  * report's live connections show.
  */
 import type { Client } from "pg";
