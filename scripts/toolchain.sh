@@ -26,8 +26,8 @@
 # Built binaries are cached outside the clone, keyed by versions, under
 # ${APP_DATABASES_CACHE:-$HOME/.cache/app-databases}/toolchain; Go's module and
 # build caches are used as configured (`go env GOMODCACHE GOCACHE`).
-# Cold run (empty caches), 2 cores: 11 minutes at load average 5, 24 under
-# heavy load (measured). Warm run: 1-4 seconds.
+# Cold run (empty caches), 2 cores, measured: 7 minutes on a quiet machine,
+# 24 under heavy load. Warm run: 1-4 seconds.
 set -euo pipefail
 
 PULUMI_VERSION=3.259.0
