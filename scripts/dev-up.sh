@@ -41,7 +41,7 @@ as_pg=()
 data="$DEV_DIR/postgres"
 password_file="$DEV_DIR/admin-password"
 step "dev PostgreSQL on 127.0.0.1:$port ($data)" \
-  "See $data/server.log; if the cluster is broken, remove $data and $password_file and rerun (the dev stack's databases go with it)."
+  "The lines above say why (the server log: $data/server.log). If the cluster itself is broken, remove $data and $password_file and rerun (the dev stack's databases go with it)."
 if [ ! -f "$data/PG_VERSION" ]; then
   log "creating the cluster (admin password: $password_file)"
   [ -s "$password_file" ] || head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$password_file"
@@ -57,6 +57,12 @@ elif [ ! -s "$password_file" ]; then
   false
 fi
 if ! "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+  # Another server on the port would only show as "could not start server".
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    log "127.0.0.1:$port is taken by another process ($(ss -ltnpH "sport = :$port" 2>/dev/null | grep -o 'users:.*' || echo 'see ss -ltnp'))"
+    log "stop it (another clone's dev cluster: scripts/dev-down.sh there), or change servers.local.port in Pulumi.dev.yaml"
+    false
+  fi
   "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$data" start
 fi
