@@ -230,7 +230,10 @@ export class AppDatabase extends pulumi.ComponentResource {
         // Grants on one database run one after another: in parallel they fail
         // with "tuple concurrently updated" (cyrilgdn #178). Replacing one deletes
         // the old grant first so create-before-delete cannot drop the new one.
-        let previous: pulumi.Resource = this.database;
+        // They start after DatabaseAccess: with a non-superuser admin both borrow
+        // membership in the migrate role (GRANT ... TO CURRENT_USER, then REVOKE),
+        // and one's REVOKE broke the other's statement ("must be member of role").
+        let previous: pulumi.Resource = this.access;
         const grant = (grantee: pulumi.Output<string>, level: AccessLevel, key: string) => {
             for (const [objectType, privileges] of Object.entries(RUNTIME_PRIVILEGES[level])) {
                 previous = new postgresql.DefaultPrivileges(
