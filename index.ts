@@ -3,7 +3,7 @@
 // servers are reached (preflight) before any resource is declared.
 import * as pulumi from "@pulumi/pulumi";
 import { BudgetError } from "./components";
-import { ConfigError, parseStackConfig } from "./program/config";
+import { ConfigError, parseStackConfig, StackConfig } from "./program/config";
 import { budgetsWithLiveRoles, PreviousBudgets, previousConnections, readPreviousBudgets } from "./program/liveBudget";
 import { LiveRole } from "./program/liveRoles";
 import { preflight } from "./program/preflight";
@@ -47,12 +47,12 @@ function refusal(message: string): pulumi.RunError {
     return err;
 }
 
-/** Runs a check; config and budget errors become clean refusals. */
-function cleanly<T>(check: () => T): T {
+/** The config, or a clean refusal listing every problem in it. */
+function parsedConfig(): StackConfig {
     try {
-        return check();
+        return parseStackConfig(readRawConfig());
     } catch (err) {
-        if (err instanceof ConfigError || err instanceof BudgetError) throw refusal(err.message);
+        if (err instanceof ConfigError) throw refusal(err.message);
         throw err;
     }
 }
@@ -66,33 +66,28 @@ function cleanly<T>(check: () => T): T {
 let lastUp: Promise<PreviousBudgets | undefined> | undefined;
 const previousBudgets = () => (lastUp ??= readPreviousBudgets());
 
-/** A BudgetError again, with the rows that changed since the last up marked. */
-async function marked(err: BudgetError): Promise<BudgetError> {
-    return new BudgetError(err.reports, previousConnections(await previousBudgets()));
+/** The refusal for an over-budget table, with the rows that changed since the last up marked. */
+async function overBudget(err: BudgetError): Promise<pulumi.RunError> {
+    return refusal(new BudgetError(err.reports, previousConnections(await previousBudgets())).message);
 }
 
-/** Checks budgets; an over-budget table comes out marked and as a clean refusal. */
-async function checkMarked(check: () => void): Promise<void> {
+/** What a budget check finds over budget, or undefined when everything fits. */
+function overBudgetIn(check: () => void): BudgetError | undefined {
     try {
         check();
+        return undefined;
     } catch (err) {
-        if (err instanceof BudgetError) throw refusal((await marked(err)).message);
+        if (err instanceof BudgetError) return err;
         throw err;
     }
 }
 
 export = async () => {
-    const config = cleanly(() => parseStackConfig(readRawConfig()));
+    const config = parsedConfig();
     // Over budget on the config alone: with the servers' own roles it only gets worse,
     // so that fuller table is shown when the servers can be read.
-    let overOnConfig: BudgetError | undefined;
-    try {
-        checkBudgets(config);
-    } catch (err) {
-        if (!(err instanceof BudgetError)) throw err;
-        if (!config.preflight) throw refusal((await marked(err)).message);
-        overOnConfig = err;
-    }
+    const overOnConfig = overBudgetIn(() => checkBudgets(config));
+    if (overOnConfig && !config.preflight) throw await overBudget(overOnConfig);
     let budgets = undefined;
     if (config.preflight) {
         const liveRoles: Record<string, LiveRole[]> = {};
@@ -104,12 +99,13 @@ export = async () => {
         }
         problems.push(...live.configProblems);
         if (problems.length > 0) {
-            if (overOnConfig) throw refusal((await marked(overOnConfig)).message);
-            throw refusal(`Preflight failed; nothing was applied:\n  - ${problems.join("\n  - ")}`);
+            throw overOnConfig
+                ? await overBudget(overOnConfig)
+                : refusal(`Preflight failed; nothing was applied:\n  - ${problems.join("\n  - ")}`);
         }
         for (const warning of live.warnings) void pulumi.log.warn(warning);
-        await checkMarked(() => checkBudgets(config, live.args));
-        if (overOnConfig) throw refusal((await marked(overOnConfig)).message); // cannot fit with more roles counted; kept for safety
+        const over = overBudgetIn(() => checkBudgets(config, live.args)) ?? overOnConfig;
+        if (over) throw await overBudget(over);
         budgets = live.args;
     }
     const { apps, budgets: reports, pgHba, access } = declareStack(config, budgets);

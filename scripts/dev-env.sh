@@ -21,4 +21,12 @@ if git -C "$_root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   git -C "$_root" config filter.pulumi-dev-salt.clean "sed '/^encryptionsalt:/d'"
   git -C "$_root" config filter.pulumi-dev-salt.smudge cat
 fi
+# The dev cluster (scripts/dev-up.sh makes and starts it, scripts/dev-down.sh
+# stops it): its data directory, and its server tools, run as postgres when root.
+export DEV_PGDATA="$DEV_DIR/postgres"
+dev_pg() {
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$bin/$1" "${@:2}"; else "$bin/$1" "${@:2}"; fi
+}
 unset _root

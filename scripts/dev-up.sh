@@ -35,10 +35,7 @@ source scripts/dev-env.sh
 # The dev cluster: created once, started when it is not running.
 port=$(sed -n '/servers:/,/apps:/{s/^ *port: *\([0-9]*\).*/\1/p}' Pulumi.dev.yaml | head -1)
 port=${port:-55432}
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-as_pg=()
-[ "$(id -u)" -eq 0 ] && as_pg=(runuser -u postgres --)
-data="$DEV_DIR/postgres"
+data="$DEV_PGDATA"
 password_file="$DEV_DIR/admin-password"
 step "dev PostgreSQL on 127.0.0.1:$port ($data)" \
   "The lines above say why (the server log: $data/server.log). If the cluster itself is broken, remove $data and $password_file and rerun (the dev stack's databases go with it)."
@@ -49,21 +46,21 @@ if [ ! -f "$data/PG_VERSION" ]; then
   pwfile=$(mktemp)
   cp "$password_file" "$pwfile"
   [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$data" "$pwfile"
-  "${as_pg[@]}" "$pg_bin/initdb" -D "$data" -U postgres --pwfile "$pwfile" --auth=scram-sha-256 -E UTF8 --locale=C >"$DEV_DIR/initdb.log" ||
+  dev_pg initdb -D "$data" -U postgres --pwfile "$pwfile" --auth=scram-sha-256 -E UTF8 --locale=C >"$DEV_DIR/initdb.log" ||
     { cat "$DEV_DIR/initdb.log" >&2; rm -f "$pwfile"; false; }
   rm -f "$pwfile"
 elif [ ! -s "$password_file" ]; then
   log "$password_file is missing, but the cluster in $data was made with it"
   false
 fi
-if ! "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+if ! dev_pg pg_ctl -D "$data" status >/dev/null 2>&1; then
   # Another server on the port would only show as "could not start server".
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     log "127.0.0.1:$port is taken by another process ($(ss -ltnpH "sport = :$port" 2>/dev/null | grep -o 'users:.*' || echo 'see ss -ltnp'))"
     log "stop it (another clone's dev cluster: scripts/dev-down.sh there), or change servers.local.port in Pulumi.dev.yaml"
     false
   fi
-  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+  dev_pg pg_ctl -D "$data" -l "$data/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$data" start
 fi
 
