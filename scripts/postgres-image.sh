@@ -128,10 +128,12 @@ build_rootfs() {
 
   local in_root=(chroot "$root" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8)
   log "installing postgresql-$PG_MAJOR with updates"
-  heartbeat --log "$build/apt.log" "apt-get install postgresql-$PG_MAJOR" sh -ec '
-    "$@" apt-get update -q
-    "$@" apt-get upgrade -y -q
-    "$@" apt-get install -y -q --no-install-recommends "postgresql-$0"' "$PG_MAJOR" "${in_root[@]}" || { tail -n 20 "$build/apt.log" >&2; die "installing postgresql-$PG_MAJOR failed"; }
+  install_postgres() {
+    "${in_root[@]}" apt-get update -q &&
+      "${in_root[@]}" apt-get upgrade -y -q &&
+      "${in_root[@]}" apt-get install -y -q --no-install-recommends "postgresql-$PG_MAJOR"
+  }
+  heartbeat --log "$build/apt.log" "apt-get install postgresql-$PG_MAJOR" install_postgres || { tail -n 20 "$build/apt.log" >&2; die "installing postgresql-$PG_MAJOR failed"; }
   # shellcheck disable=SC2016 # dpkg-query format fields
   log "installed $("${in_root[@]}" dpkg-query -W -f '${Package} ${Version}' "postgresql-$PG_MAJOR") ($((SECONDS - t0))s)"
 

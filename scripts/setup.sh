@@ -20,8 +20,12 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]} from Debian"
+  apt_install() {
+    "${SUDO[@]}" apt-get update -qq &&
+      "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+  }
   apt_log=$(mktemp)
-  heartbeat --log "$apt_log" "apt-get install ${need_apt[*]}" sh -c '"$@" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "$@" apt-get install -y -qq --no-install-recommends '"${need_apt[*]}" sh "${SUDO[@]}" ||
+  heartbeat --log "$apt_log" "apt-get install ${need_apt[*]}" apt_install ||
     { cat "$apt_log" >&2; log "installing ${need_apt[*]} failed (output above)"; exit 1; }
   rm -f "$apt_log"
 fi
