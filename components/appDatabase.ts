@@ -20,11 +20,13 @@ import {
     ExtraRoleAccessLevel,
     RANGES,
 } from "./defaults";
+import { AdoptedDatabase } from "./adoptedDatabase";
 import { connectionUrl } from "./connectionUrl";
-import { DatabaseAccess } from "./databaseAccess";
-import { identifierProblem } from "./identifiers";
+import { DatabaseAccess, RoleSettingsEntry } from "./databaseAccess";
+import { identifierProblem, roleListFor, schemasProblem } from "./identifiers";
 import { declareLoginRole } from "./loginRole";
-import { resolveRolePairArgs, RolePair, RolePairArgs } from "./rolePair";
+import { ObjectOwnership } from "./objectOwnership";
+import { AdoptedRolePassword, resolveRolePairArgs, RolePair, RolePairArgs } from "./rolePair";
 import { PostgresServer } from "./sharedServer";
 
 export const APP_DATABASE_TYPE = "app-databases:index:AppDatabase";
@@ -36,7 +38,7 @@ export const RUNTIME_PRIVILEGES: Readonly<Record<AccessLevel, Readonly<Partial<R
     migrations: {},
 };
 
-/** The schema the migrate role creates objects in. */
+/** The schema the migrate role creates objects in unless `schemas` names others. */
 export const APP_SCHEMA = "public";
 
 /** One more login role on an app's database (a dashboard, another service sharing it). */
@@ -53,9 +55,29 @@ export interface ExtraRoleArgs {
     readonly idleInTransactionSessionTimeoutMs?: number;
     /** idle_session_timeout of the role, ms. @default 600000 */
     readonly idleSessionTimeoutMs?: number;
+    /**
+     * Member of the migrate role: it may ALTER and DROP what that role owns, as
+     * a service that runs its own migrations needs. @default false
+     */
+    readonly runsMigrations?: boolean;
 }
 
-export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection"> {
+/** What already exists on the server and is taken over instead of created. */
+export interface AdoptArgs {
+    /** The database exists (with its data): it is given to the migrate role, never created or dropped. @default false */
+    readonly database?: boolean;
+    /** Roles of the app (pair or extra) that exist, by name, with how each one's password is handled. @default none */
+    readonly roles?: Readonly<Record<string, AdoptedRolePassword>>;
+    /**
+     * Move the objects of these schemas owned by these roles to the migrate role
+     * (ObjectOwnership: scoped, extension and system objects left alone).
+     */
+    readonly moveObjects?: { readonly schemas: readonly string[]; readonly from: readonly string[] };
+    /** Roles outside the app that keep CONNECT on the adopted database when PUBLIC loses it. @default none */
+    readonly keepConnect?: readonly string[];
+}
+
+export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection" | "adoptRoles"> {
     /** The server (shared or dedicated) the database lives on. */
     readonly server: PostgresServer;
     /** Database name. @default the app's name */
@@ -66,8 +88,18 @@ export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection"> {
      * (the app's migrations grant it). @default "readwrite"
      */
     readonly access?: AccessLevel;
-    /** More login roles on this database, by role name. @default {} */
+    /** More login roles on this database, by role name: peers of `<app>_app`, each with its own limit, access and URL. @default {} */
     readonly extraRoles?: Readonly<Record<string, ExtraRoleArgs>>;
+    /**
+     * The schemas the roles use: USAGE, privileges on what the migrate role
+     * creates there (and, in an adopted database, on what is there already),
+     * and a search_path in this database when other than `public` alone. A
+     * schema that does not exist is created, owned by the migrate role (an
+     * adopted database's must exist). @default ["public"]
+     */
+    readonly schemas?: readonly string[];
+    /** Take over what exists instead of creating it. @default nothing adopted */
+    readonly adopt?: AdoptArgs;
     /**
      * Leave every resource of the app in place if it is ever deleted (retired
      * from a protected stack): the stack forgets it, the server keeps it. @default false
@@ -93,6 +125,8 @@ export type ResolvedExtraRole = Required<ExtraRoleArgs>;
 /** AppDatabaseArgs with every default of its own filled in (the RolePair's are resolved by RolePair). */
 export interface ResolvedAppDatabaseArgs extends AppDatabaseArgs {
     readonly database: string;
+    readonly schemas: readonly string[];
+    readonly adopt: AdoptArgs;
     readonly access: AccessLevel;
     readonly extraRoles: Readonly<Record<string, ResolvedExtraRole>>;
     readonly protect: boolean;
@@ -132,7 +166,28 @@ export function resolveExtraRole(roleName: string, spec: ExtraRoleArgs): Resolve
             spec.idleSessionTimeoutMs ?? DEFAULT_IDLE_SESSION_TIMEOUT_MS,
             RANGES.timeoutMs,
         ),
+        runsMigrations: spec.runsMigrations ?? false,
     };
+}
+
+/** Checks what `adopt` names against the app's own roles and schemas; throws naming the argument. */
+function checkAdopt(args: AppDatabaseArgs, extraRoles: readonly string[]): void {
+    const adopt = args.adopt ?? {};
+    const own = [...roleListFor(args.app, false, args.roleNames), ...extraRoles];
+    const stray = Object.keys(adopt.roles ?? {}).filter((r) => !own.includes(r));
+    if (stray.length > 0) {
+        throw new Error(`${COMPONENT}: \`adopt.roles\` names ${stray.join(", ")}: expected the app's own roles (${own.join(", ")})`);
+    }
+    if (adopt.moveObjects) {
+        if (!adopt.database) throw new Error(`${COMPONENT}: \`adopt.moveObjects\` moves objects of an existing database: set adopt.database too`);
+        const problem = schemasProblem(adopt.moveObjects.schemas);
+        if (problem) throw new Error(`${COMPONENT}: \`adopt.moveObjects.schemas\` ${problem}`);
+        if (adopt.moveObjects.from.length === 0) throw new Error(`${COMPONENT}: \`adopt.moveObjects.from\` expected the roles whose objects move, got none`);
+    }
+    for (const role of adopt.keepConnect ?? []) {
+        const problem = identifierProblem(role);
+        if (problem) throw new Error(`${COMPONENT}: \`adopt.keepConnect\` ${problem}`);
+    }
 }
 
 /** Fills in AppDatabase defaults; throws naming the argument and the value when one is unusable. */
@@ -141,9 +196,15 @@ export function resolveAppDatabaseArgs(args: AppDatabaseArgs): ResolvedAppDataba
     const database = args.database ?? args.app;
     const problem = identifierProblem(database);
     if (problem) throw new Error(`${COMPONENT}: \`database\` ${problem}`);
+    const schemas = args.schemas ?? [APP_SCHEMA];
+    const badSchemas = schemasProblem(schemas);
+    if (badSchemas) throw new Error(`${COMPONENT}: \`schemas\` ${badSchemas}`);
+    checkAdopt(args, Object.keys(args.extraRoles ?? {}));
     return {
         ...args,
         database,
+        schemas,
+        adopt: args.adopt ?? {},
         access: checkOneOf(COMPONENT, "access", args.access ?? DEFAULT_ACCESS_LEVEL, ACCESS_LEVELS),
         extraRoles: Object.fromEntries(Object.entries(args.extraRoles ?? {}).map(([role, spec]) => [role, resolveExtraRole(role, spec)])),
         protect: args.protect ?? false,
@@ -160,7 +221,8 @@ const retainChildren: pulumi.ResourceTransformation = (a) => ({
 
 export class AppDatabase extends pulumi.ComponentResource {
     public readonly roles: RolePair;
-    public readonly database: postgresql.Database;
+    /** The database: created (the provider's Database) or adopted (AdoptedDatabase). */
+    public readonly database: pulumi.CustomResource & { readonly name: pulumi.Output<string> };
     /** CONNECT lock-down and role settings: once it exists, the database is as the access report should see it. */
     public readonly access: DatabaseAccess;
     public readonly host: pulumi.Output<string>;
@@ -182,35 +244,58 @@ export class AppDatabase extends pulumi.ComponentResource {
     constructor(name: string, appArgs: AppDatabaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
         const args = resolveAppDatabaseArgs(appArgs); // bad input fails before anything is registered
         const dbName = args.database;
+        const adopt = args.adopt;
+        // An adopted database outlives the stack, and so does everything the app needs in it:
+        // the roles that own its moved objects and that its services log in as.
+        const retain = args.retainOnDelete || adopt.database === true;
         super(
             APP_DATABASE_TYPE,
             name,
             {},
-            pulumi.mergeOptions(opts, { providers: [args.server.provider], transformations: args.retainOnDelete ? [retainChildren] : [] }),
+            pulumi.mergeOptions(opts, { providers: [args.server.provider], transformations: retain ? [retainChildren] : [] }),
         );
         const access = args.access;
         const protect = args.protect;
         const server = args.server;
+        const adoptedRoles = adopt.roles ?? {};
 
-        this.roles = new RolePair(name, { ...appArgs, connection: server.connection, applySessionSettings: false }, { parent: this });
-
-        this.database = new postgresql.Database(
+        this.roles = new RolePair(
             name,
-            { name: dbName, owner: this.roles.migrateUser, allowConnections: true, isTemplate: false },
-            // Dropping a database terminates its sessions and drops it WITH (FORCE): protect it in production.
-            { parent: this, protect, dependsOn: [...args.databasesBefore] },
+            { ...appArgs, connection: server.connection, applySessionSettings: false, adoptRoles: adoptedRoles },
+            { parent: this },
         );
 
+        this.database = adopt.database
+            ? new AdoptedDatabase(name, { connection: server.connection, name: dbName, owner: this.roles.migrateUser }, { parent: this })
+            : new postgresql.Database(
+                  name,
+                  { name: dbName, owner: this.roles.migrateUser, allowConnections: true, isTemplate: false },
+                  // Dropping a database terminates its sessions and drops it WITH (FORCE): protect it in production.
+                  { parent: this, protect, dependsOn: [...args.databasesBefore] },
+              );
+
         const extras = Object.entries(args.extraRoles).map(([roleName, spec]) => {
+            const adopted = adoptedRoles[roleName];
             const login = declareLoginRole(this, `${name}-${roleName}`, {
                 roleName,
                 connectionLimit: spec.connectionLimit,
                 rotation: spec.rotation,
                 timeouts: spec,
                 protect,
+                ...(spec.runsMigrations ? { memberOf: [this.roles.migrateUser] } : {}),
+                ...(adopted ? { adopt: { connection: server.connection, password: adopted.password } } : {}),
             });
             return { roleName, access: spec.access, ...login };
         });
+
+        // Beyond `public`, each login finds the app's schemas first in this database.
+        const searchPath =
+            args.schemas.length === 1 && args.schemas[0] === APP_SCHEMA
+                ? []
+                : [this.roles.migrateUser, ...this.roles.sessionSettings.map((s) => s.role), ...extras.map((e) => e.role.name)].map(
+                      (role): pulumi.Input<RoleSettingsEntry> =>
+                          pulumi.output(role).apply((r) => ({ role: r, database: dbName, settings: { search_path: args.schemas.join(", ") } })),
+                  );
 
         this.access = new DatabaseAccess(
             `${name}-access`,
@@ -219,8 +304,12 @@ export class AppDatabase extends pulumi.ComponentResource {
                 database: this.database.name,
                 owner: this.roles.migrateUser,
                 // <app>_app holds the privileges; <app>_app_alt has them by membership.
-                grantees: [this.roles.runtimeRole.name, ...extras.map((e) => e.role.name)],
-                roleSettings: [...this.roles.sessionSettings, ...extras.map((e) => ({ role: e.role.name, settings: e.settings }))],
+                grantees: [this.roles.runtimeRole.name, ...extras.map((e) => e.role.name), ...(adopt.keepConnect ?? [])],
+                roleSettings: [
+                    ...this.roles.sessionSettings,
+                    ...extras.map((e) => ({ role: e.role.name, settings: e.settings })),
+                    ...searchPath,
+                ],
                 // PostgreSQL 14 lets every role create in schema public: only the migrate role may.
                 publicSchemaCreators: [this.roles.migrateUser],
             },
@@ -234,20 +323,69 @@ export class AppDatabase extends pulumi.ComponentResource {
         // membership in the migrate role (GRANT ... TO CURRENT_USER, then REVOKE),
         // and one's REVOKE broke the other's statement ("must be member of role").
         let previous: pulumi.Resource = this.access;
+        const inOrder = <T extends pulumi.Resource>(declare: (after: pulumi.Resource) => T): T => (previous = declare(previous));
+
+        for (const schema of args.schemas) {
+            if (schema === APP_SCHEMA || adopt.database) continue; // an adopted database's schemas must exist (preflight)
+            inOrder(
+                (after) =>
+                    new postgresql.Schema(
+                        `${name}-${schema}-schema`,
+                        { name: schema, database: this.database.name, owner: this.roles.migrateUser, dropCascade: false },
+                        { parent: this, protect, dependsOn: [after] },
+                    ),
+            );
+        }
+        if (adopt.moveObjects) {
+            const { schemas, from } = adopt.moveObjects;
+            inOrder(
+                (after) =>
+                    new ObjectOwnership(
+                        `${name}-ownership`,
+                        { connection: server.connection, database: this.database.name, schemas, from, to: this.roles.migrateUser },
+                        { parent: this, dependsOn: [after] },
+                    ),
+            );
+        }
+
         const grant = (grantee: pulumi.Output<string>, level: AccessLevel, key: string) => {
-            for (const [objectType, privileges] of Object.entries(RUNTIME_PRIVILEGES[level])) {
-                previous = new postgresql.DefaultPrivileges(
-                    `${name}-${key}-${objectType}s`,
-                    {
-                        database: this.database.name,
-                        schema: APP_SCHEMA,
-                        owner: this.roles.migrateUser,
-                        role: grantee,
-                        objectType,
-                        privileges,
-                    },
-                    { parent: this, dependsOn: [previous], deleteBeforeReplace: true },
-                );
+            const privilegesOf = Object.entries(RUNTIME_PRIVILEGES[level]);
+            if (privilegesOf.length === 0) return; // migrations: the app's own migrations grant
+            for (const schema of args.schemas) {
+                // `public` keeps the names these resources had before other schemas existed.
+                const prefix = schema === APP_SCHEMA ? `${name}-${key}` : `${name}-${key}-${schema}`;
+                const common = { database: this.database.name, schema, role: grantee };
+                if (schema !== APP_SCHEMA) {
+                    inOrder(
+                        (after) =>
+                            new postgresql.Grant(
+                                `${prefix}-usage`,
+                                { ...common, objectType: "schema", privileges: ["USAGE"] },
+                                { parent: this, dependsOn: [after], deleteBeforeReplace: true },
+                            ),
+                    );
+                }
+                for (const [objectType, privileges] of privilegesOf) {
+                    if (adopt.database) {
+                        // What is in the schema already: default privileges only reach new objects.
+                        inOrder(
+                            (after) =>
+                                new postgresql.Grant(
+                                    `${prefix}-existing-${objectType}s`,
+                                    { ...common, objectType, objects: [], privileges },
+                                    { parent: this, dependsOn: [after], deleteBeforeReplace: true },
+                                ),
+                        );
+                    }
+                    inOrder(
+                        (after) =>
+                            new postgresql.DefaultPrivileges(
+                                `${prefix}-${objectType}s`,
+                                { ...common, owner: this.roles.migrateUser, objectType, privileges },
+                                { parent: this, dependsOn: [after], deleteBeforeReplace: true },
+                            ),
+                    );
+                }
             }
         };
         grant(this.roles.runtimeRole.name, access, "app");
@@ -286,7 +424,7 @@ export class AppDatabase extends pulumi.ComponentResource {
         );
         this.extraRoleUrls = pulumi.secret(
             pulumi
-                .all(extras.map((e) => pulumi.all([e.roleName, url(endpoint.host, endpoint.port, e.role.name, e.password.result)])))
+                .all(extras.map((e) => pulumi.all([e.roleName, url(endpoint.host, endpoint.port, e.role.name, e.password)])))
                 .apply((pairs) => Object.fromEntries(pairs)),
         );
         this.registerOutputs({

@@ -40,7 +40,9 @@ export interface DatabaseAccessArgs {
     /** On delete, give PUBLIC its CONNECT back (undoing the hardening of a system database). @default false */
     readonly restorePublicOnDelete?: boolean;
     /** Session settings per role, set server-wide; parameters not listed are left alone. @default none */
-    readonly roleSettings?: pulumi.Input<pulumi.Input<{ role: pulumi.Input<string>; settings: Record<string, string> }>[]>;
+    readonly roleSettings?: pulumi.Input<
+        pulumi.Input<{ role: pulumi.Input<string>; database?: pulumi.Input<string>; settings: Record<string, string> }>[]
+    >;
     /**
      * Revoke CREATE on schema `public` from PUBLIC (the PostgreSQL 14 default
      * grant) in this database, after making sure these roles can create there.
@@ -264,8 +266,8 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
             if (!row.rowCount) return { found: false };
             const settings: RoleSettingsEntry[] = [];
             for (const entry of props.roleSettings ?? []) {
-                const current = await readRoleSettings(client, entry.role, Object.keys(entry.settings));
-                if (current !== undefined) settings.push({ role: entry.role, settings: current });
+                const current = await readRoleSettings(client, entry.role, Object.keys(entry.settings), entry.database);
+                if (current !== undefined) settings.push({ ...entry, settings: current });
             }
             const found = connectGrantees(row.rows[0].acl, props.owner ?? row.rows[0].owner);
             // The CONNECT a non-superuser admin keeps for itself is not one of the grantees.

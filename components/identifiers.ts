@@ -195,17 +195,45 @@ export interface RoleNames {
     readonly alternateRuntime: string;
 }
 
-/** `<app>_migrate`, `<app>_app` and (zero-downtime rotation only) `<app>_app_alt`. */
-export function roleNamesFor(app: string): RoleNames {
+/** Other names for an app's two roles: an existing owner role taken over, e.g. a hand-made `grafana`. */
+export interface RoleNameOverrides {
+    readonly migrate?: string;
+    readonly runtime?: string;
+}
+
+/**
+ * `<app>_migrate`, `<app>_app` and (zero-downtime rotation only) `<app>_app_alt`,
+ * unless `overrides` names them; the alternate login is the runtime name + `_alt`.
+ */
+export function roleNamesFor(app: string, overrides: RoleNameOverrides = {}): RoleNames {
+    const runtime = overrides.runtime ?? app + RUNTIME_ROLE_SUFFIX;
     return {
-        migrate: app + MIGRATE_ROLE_SUFFIX,
-        runtime: app + RUNTIME_ROLE_SUFFIX,
-        alternateRuntime: app + ALTERNATE_RUNTIME_ROLE_SUFFIX,
+        migrate: overrides.migrate ?? app + MIGRATE_ROLE_SUFFIX,
+        runtime,
+        alternateRuntime: runtime + ALTERNATE_RUNTIME_ROLE_SUFFIX.slice(RUNTIME_ROLE_SUFFIX.length),
     };
 }
 
 /** Every role name an app gets, migrate first; the alternate runtime login with zero-downtime rotation. */
-export function roleListFor(app: string, zeroDowntime = false): string[] {
-    const names = roleNamesFor(app);
+export function roleListFor(app: string, zeroDowntime = false, overrides: RoleNameOverrides = {}): string[] {
+    const names = roleNamesFor(app, overrides);
     return zeroDowntime ? [names.migrate, names.runtime, names.alternateRuntime] : [names.migrate, names.runtime];
 }
+
+/** Schemas PostgreSQL owns (pg_catalog, pg_toast, information_schema, ...): nothing of theirs is the app's. */
+export function isSystemSchema(schema: string): boolean {
+    return schema === "information_schema" || schema.startsWith("pg_");
+}
+
+/** The schema list's problem (a bad name, a repeat, a system schema, none at all), or undefined. */
+export function schemasProblem(schemas: readonly string[]): string | undefined {
+    if (schemas.length === 0) return "expected at least one schema, got none";
+    for (const schema of schemas) {
+        if (isSystemSchema(schema)) return `${JSON.stringify(schema)} is PostgreSQL's own schema; name the app's schemas`;
+        const problem = schema === "public" ? undefined : identifierProblem(schema);
+        if (problem) return problem;
+    }
+    const repeated = schemas.find((s, i) => schemas.indexOf(s) !== i);
+    return repeated ? `${JSON.stringify(repeated)} is listed twice` : undefined;
+}
+

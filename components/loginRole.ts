@@ -5,6 +5,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import * as random from "@pulumi/random";
+import type { AdminConnection } from "./adminConnection";
+import { AdoptedRole } from "./adoptedRole";
 
 /** Long enough for any attacker, alphanumeric so it needs no escaping in URLs or shells. */
 export const PASSWORD_LENGTH = 40;
@@ -28,11 +30,21 @@ export interface LoginRoleSpec {
     readonly timeouts?: RoleTimeouts;
     /** Refuse deletion (production). */
     readonly protect: boolean;
+    /**
+     * The role exists already: take it over (AdoptedRole) instead of creating it.
+     * `password` keeps the one it has (supplied by the user); without it a new one
+     * is generated, bumped by `rotation` like any other.
+     */
+    readonly adopt?: { readonly connection: pulumi.Input<AdminConnection>; readonly password?: pulumi.Input<string> };
 }
 
+/** A login role, created or adopted: both have the name the grants refer to. */
+export type LoginRoleResource = pulumi.CustomResource & { readonly name: pulumi.Output<string> };
+
 export interface LoginRole {
-    readonly role: postgresql.Role;
-    readonly password: random.RandomPassword;
+    readonly role: LoginRoleResource;
+    /** Secret. */
+    readonly password: pulumi.Output<string>;
     /** What the provider cannot set (idle_session_timeout), for whoever applies it; empty without timeouts. */
     readonly settings: Readonly<Record<string, string>>;
 }
@@ -43,25 +55,31 @@ export interface LoginRole {
  * `settings`: the caller applies them (roleSettings.ts says how).
  */
 export function declareLoginRole(parent: pulumi.Resource, resourceName: string, spec: LoginRoleSpec): LoginRole {
-    const password = new random.RandomPassword(
-        `${resourceName}-password`,
-        {
-            length: PASSWORD_LENGTH,
-            special: false,
-            minLower: 1,
-            minUpper: 1,
-            minNumeric: 1,
-            // Keepers are the only thing that replaces the password: rotation is explicit.
-            keepers: { rotation: String(spec.rotation) },
-        },
-        { parent },
-    );
+    const settings: Record<string, string> = spec.timeouts ? { idle_session_timeout: String(spec.timeouts.idleSessionTimeoutMs) } : {};
+    const supplied = spec.adopt?.password;
+    const password = supplied !== undefined ? pulumi.secret(pulumi.output(supplied)) : generatedPassword(parent, resourceName, spec.rotation);
+    if (spec.adopt) {
+        const role = new AdoptedRole(
+            resourceName,
+            {
+                connection: spec.adopt.connection,
+                name: spec.roleName,
+                connectionLimit: spec.connectionLimit,
+                password,
+                memberOf: spec.memberOf,
+                statementTimeoutMs: spec.timeouts?.statementTimeoutMs,
+                idleInTransactionSessionTimeoutMs: spec.timeouts?.idleInTransactionSessionTimeoutMs,
+            },
+            { parent, protect: spec.protect },
+        );
+        return { role, password, settings };
+    }
     const role = new postgresql.Role(
         resourceName,
         {
             name: spec.roleName,
             login: true,
-            password: password.result,
+            password,
             connectionLimit: spec.connectionLimit,
             superuser: false,
             createDatabase: false,
@@ -75,6 +93,23 @@ export function declareLoginRole(parent: pulumi.Resource, resourceName: string, 
         },
         { parent, protect: spec.protect },
     );
-    const settings: Record<string, string> = spec.timeouts ? { idle_session_timeout: String(spec.timeouts.idleSessionTimeoutMs) } : {};
     return { role, password, settings };
+}
+
+/** `<resourceName>-password`: replaced only when `rotation` changes. */
+function generatedPassword(parent: pulumi.Resource, resourceName: string, rotation: number): pulumi.Output<string> {
+    const password = new random.RandomPassword(
+        `${resourceName}-password`,
+        {
+            length: PASSWORD_LENGTH,
+            special: false,
+            minLower: 1,
+            minUpper: 1,
+            minNumeric: 1,
+            // Keepers are the only thing that replaces the password: rotation is explicit.
+            keepers: { rotation: String(rotation) },
+        },
+        { parent },
+    );
+    return password.result;
 }

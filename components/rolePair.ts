@@ -13,7 +13,6 @@
  * over to the new URL at their own pace; nothing in use is cut off.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as postgresql from "@pulumi/postgresql";
 import { AdminConnection } from "./adminConnection";
 import {
     checkInt,
@@ -24,8 +23,8 @@ import {
     DEFAULT_STATEMENT_TIMEOUT_MS,
     RANGES,
 } from "./defaults";
-import { identifierProblem, roleListFor, roleNamesFor } from "./identifiers";
-import { declareLoginRole, RoleTimeouts } from "./loginRole";
+import { identifierProblem, roleListFor, roleNamesFor, RoleNameOverrides } from "./identifiers";
+import { declareLoginRole, LoginRoleResource, RoleTimeouts } from "./loginRole";
 import { RoleSettings } from "./roleSettings";
 
 export const ROLE_PAIR_TYPE = "app-databases:index:RolePair";
@@ -53,6 +52,14 @@ export interface RolePairArgs {
     readonly rotation?: { readonly runtime?: number; readonly migrate?: number; readonly zeroDowntime?: boolean };
     /** Refuse to delete the roles (production). @default false */
     readonly protect?: boolean;
+    /** Other names for the roles (an existing owner role to take over). @default `<app>_migrate`, `<app>_app` */
+    readonly roleNames?: RoleNameOverrides;
+    /**
+     * Roles of the pair that exist already, by name: taken over (AdoptedRole),
+     * never created or dropped. `password` keeps the one the role has; without it
+     * the role gets a generated one. @default none
+     */
+    readonly adoptRoles?: Readonly<Record<string, AdoptedRolePassword>>;
     /**
      * Set idle_session_timeout with a RoleSettings resource per runtime login,
      * `<name>-app-settings` (and `<name>-app-alt-settings`). AppDatabase passes
@@ -62,18 +69,34 @@ export interface RolePairArgs {
     readonly applySessionSettings?: boolean;
 }
 
+/** How an adopted role's password is handled: the supplied one is kept; none given means a new one. */
+export interface AdoptedRolePassword {
+    readonly password?: pulumi.Input<string>;
+}
+
 const COMPONENT = "RolePair";
 
 /** Fills in RolePair defaults; throws naming the argument and the value when a name or number is unusable. */
 export function resolveRolePairArgs(args: RolePairArgs): Required<Omit<RolePairArgs, "rotation" | "applySessionSettings">> & {
     rotation: { runtime: number; migrate: number; zeroDowntime: boolean };
 } {
-    for (const role of roleListFor(args.app, args.rotation?.zeroDowntime)) {
+    const names = roleListFor(args.app, args.rotation?.zeroDowntime, args.roleNames);
+    for (const role of names) {
         const problem = identifierProblem(role);
         if (problem) throw new Error(`RolePair: \`app\` gives role name ${role}: ${problem}`);
     }
+    const adopted = Object.keys(args.adoptRoles ?? {});
+    const alternate = args.rotation?.zeroDowntime ? names[2] : undefined;
+    const stray = adopted.filter((r) => !names.includes(r) || r === alternate);
+    if (stray.length > 0) {
+        throw new Error(
+            `RolePair: \`adoptRoles\` names ${stray.join(", ")}, which ${stray.length === 1 ? "is" : "are"} not among the pair's roles (${names.slice(0, 2).join(", ")})`,
+        );
+    }
     return {
         app: args.app,
+        roleNames: args.roleNames ?? {},
+        adoptRoles: args.adoptRoles ?? {},
         connection: args.connection,
         runtimeConnectionLimit: checkInt(
             COMPONENT,
@@ -134,11 +157,11 @@ export function runtimeSlots(rotation: number, zeroDowntime: boolean): { primary
 
 export class RolePair extends pulumi.ComponentResource {
     /** `<app>_migrate`: owns the database, runs DDL. */
-    public readonly migrateRole: postgresql.Role;
+    public readonly migrateRole: LoginRoleResource;
     /** `<app>_app`: the application's runtime role, which holds its privileges. */
-    public readonly runtimeRole: postgresql.Role;
+    public readonly runtimeRole: LoginRoleResource;
     /** `<app>_app_alt`, a member of `<app>_app`: only with zero-downtime rotation. */
-    public readonly alternateRuntimeRole?: postgresql.Role;
+    public readonly alternateRuntimeRole?: LoginRoleResource;
     public readonly migrateUser: pulumi.Output<string>;
     /** The runtime login to hand out: `<app>_app`, or `<app>_app_alt` at an odd rotation with zeroDowntime. */
     public readonly runtimeUser: pulumi.Output<string>;
@@ -152,7 +175,11 @@ export class RolePair extends pulumi.ComponentResource {
     constructor(name: string, args: RolePairArgs, opts: pulumi.ComponentResourceOptions = {}) {
         const a = resolveRolePairArgs(args); // bad input fails before anything is registered
         super(ROLE_PAIR_TYPE, name, {}, opts);
-        const names = roleNamesFor(a.app);
+        const names = roleNamesFor(a.app, a.roleNames);
+        const adopt = (role: string) => {
+            const found = a.adoptRoles[role];
+            return found ? { connection: a.connection, password: found.password } : undefined;
+        };
         const timeouts: RoleTimeouts = {
             statementTimeoutMs: a.statementTimeoutMs,
             idleInTransactionSessionTimeoutMs: a.idleInTransactionSessionTimeoutMs,
@@ -164,6 +191,7 @@ export class RolePair extends pulumi.ComponentResource {
             connectionLimit: a.migrateConnectionLimit,
             rotation: a.rotation.migrate,
             protect: a.protect,
+            adopt: adopt(names.migrate),
         });
         const slots = runtimeSlots(a.rotation.runtime, a.rotation.zeroDowntime);
         const runtimeLogin = (resourceName: string, roleName: string, rotation: number, memberOf?: pulumi.Input<string>[]) =>
@@ -174,6 +202,7 @@ export class RolePair extends pulumi.ComponentResource {
                 memberOf,
                 timeouts,
                 protect: a.protect,
+                adopt: adopt(roleName),
             });
         const runtime = runtimeLogin(`${name}-app`, names.runtime, slots.primary);
         const alternate =
@@ -200,8 +229,8 @@ export class RolePair extends pulumi.ComponentResource {
         this.alternateRuntimeRole = alternate?.role;
         this.migrateUser = migrate.role.name;
         this.runtimeUser = active.role.name;
-        this.migratePassword = pulumi.secret(migrate.password.result);
-        this.runtimePassword = pulumi.secret(active.password.result);
+        this.migratePassword = pulumi.secret(migrate.password);
+        this.runtimePassword = pulumi.secret(active.password);
         this.sessionSettings = runtimeLogins.map(({ login }) => ({ role: login.role.name, settings: login.settings }));
         this.registerOutputs({
             migrateUser: this.migrateUser,

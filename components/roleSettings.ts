@@ -42,12 +42,15 @@ function assertNames(names: readonly string[]): void {
 /** Configuration parameters set on one role, e.g. `{ idle_session_timeout: "600000" }`. */
 export interface RoleSettingsEntry {
     readonly role: string;
+    /** Only in this database (`ALTER ROLE ... IN DATABASE`), e.g. a search_path. @default every database */
+    readonly database?: string;
     readonly settings: Readonly<Record<string, string>>;
 }
 
 /** One role's step of a plan: the parameters to set, and those to reset. */
 export interface RoleSettingsStep {
     readonly role: string;
+    readonly database?: string;
     readonly set: Readonly<Record<string, string>>;
     readonly reset: readonly string[];
 }
@@ -59,19 +62,20 @@ export interface RoleSettingsStep {
  */
 export function roleSettingsPlan(olds: readonly RoleSettingsEntry[], news: readonly RoleSettingsEntry[]): RoleSettingsStep[] {
     const resets = olds.flatMap((old) => {
-        const now = news.find((n) => n.role === old.role);
+        const now = news.find((n) => n.role === old.role && n.database === old.database);
         const reset = Object.keys(old.settings).filter((name) => !now || !(name in now.settings));
-        return reset.length === 0 ? [] : [{ role: old.role, set: {}, reset }];
+        return reset.length === 0 ? [] : [{ role: old.role, database: old.database, set: {}, reset }];
     });
-    return [...resets, ...news.map((entry) => ({ role: entry.role, set: entry.settings, reset: [] }))];
+    return [...resets, ...news.map((entry) => ({ role: entry.role, database: entry.database, set: entry.settings, reset: [] }))];
 }
 
 /** Settings as one comparable string, whatever the order of roles and names. */
 export function roleSettingsKey(entries: readonly RoleSettingsEntry[] | undefined): string {
     return JSON.stringify(
         [...(entries ?? [])]
-            .map((e) => [e.role, Object.entries(e.settings).sort()])
-            .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+            // Role-wide entries keep the key they had before per-database settings existed.
+            .map((e) => (e.database === undefined ? [e.role, Object.entries(e.settings).sort()] : [e.role, e.database, Object.entries(e.settings).sort()]))
+            .sort((a, b) => JSON.stringify(a.slice(0, -1)).localeCompare(JSON.stringify(b.slice(0, -1)))),
     );
 }
 
@@ -94,38 +98,61 @@ export async function applyRoleSettingsPlan(client: Client, plan: readonly RoleS
     for (const step of plan) {
         const setsNothing = Object.keys(step.set).length === 0;
         if (setsNothing && step.reset.length === 0) continue;
-        if (setsNothing && (await readRoleSettings(client, step.role, step.reset)) === undefined) continue;
-        await applyRoleSettings(client, step.role, { ...step.set }, step.reset);
+        if (setsNothing && (await readRoleSettings(client, step.role, step.reset, step.database)) === undefined) continue;
+        await applyRoleSettings(client, step.role, { ...step.set }, step.reset, step.database);
     }
 }
 
-/** Sets `settings` on `role` in every database and resets the parameters named in `removed`. */
+/**
+ * A setting's value as SQL. search_path is a list: quoted as one literal it
+ * would name a single schema called "a, b", so its (validated, plain)
+ * schema names go in unquoted.
+ */
+function settingValueSql(client: Client, name: string, value: string): string {
+    if (name === "search_path") {
+        const schemas = value.split(",").map((s) => s.trim());
+        if (!schemas.every((s) => /^[a-z_][a-z0-9_]*$/.test(s))) throw new Error(`RoleSettings: invalid search_path ${JSON.stringify(value)}`);
+        return schemas.join(", ");
+    }
+    // Values cannot be bound parameters in ALTER ROLE; quote them as literals.
+    return client.escapeLiteral(value);
+}
+
+/** Sets `settings` on `role` (in every database, or only in `database`) and resets the parameters named in `removed`. */
 export async function applyRoleSettings(
     client: Client,
     role: string,
     settings: Record<string, string>,
     removed: readonly string[],
+    database?: string,
 ): Promise<void> {
     assertNames([...Object.keys(settings), ...removed]);
-    const quoted = quoteIdent(role);
+    const target = `${quoteIdent(role)}${database === undefined ? "" : ` IN DATABASE ${quoteIdent(database)}`}`;
     for (const [name, value] of Object.entries(settings)) {
-        // Values cannot be bound parameters in ALTER ROLE; quote them as literals.
-        await client.query(`ALTER ROLE ${quoted} SET ${name} = ${client.escapeLiteral(value)}`);
+        await client.query(`ALTER ROLE ${target} SET ${name} = ${settingValueSql(client, name, value)}`);
     }
-    for (const name of removed) await client.query(`ALTER ROLE ${quoted} RESET ${name}`);
+    for (const name of removed) await client.query(`ALTER ROLE ${target} RESET ${name}`);
 }
 
-/** The role-wide (any database) settings of `role` that `names` lists; undefined if the role does not exist. */
+/**
+ * The settings of `role` that `names` lists, role-wide or (with `database`) in
+ * that database only; undefined if the role (or the database) does not exist.
+ */
 export async function readRoleSettings(
     client: Client,
     role: string,
     names: readonly string[],
+    database?: string,
 ): Promise<Record<string, string> | undefined> {
     const found = await client.query<{ setconfig: string[] | null }>(
-        `SELECT s.setconfig FROM pg_roles r
-           LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = 0
-          WHERE r.rolname = $1`,
-        [role],
+        database === undefined
+            ? `SELECT s.setconfig FROM pg_roles r
+                 LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = 0
+                WHERE r.rolname = $1`
+            : `SELECT s.setconfig FROM pg_roles r CROSS JOIN pg_database d
+                 LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = d.oid
+                WHERE r.rolname = $1 AND d.datname = $2`,
+        database === undefined ? [role] : [role, database],
     );
     if (!found.rowCount) return undefined;
     return parseSetconfig(found.rows[0].setconfig, names);

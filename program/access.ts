@@ -5,14 +5,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AccessReport, AccessReportNotRead, accessReportOutput, OwnedDatabase } from "../components/accessReport";
 import { AdminConnection } from "../components/adminConnection";
-import { roleNamesFor } from "../components/identifiers";
+import { footprintOf, migrateRoleOf } from "./footprint";
 import type { StackConfig } from "./config";
 
 /** The app databases on a server, each with the role that should own what is in it. */
 export function ownedDatabases(config: StackConfig, server: string): OwnedDatabase[] {
     return Object.values(config.apps)
         .filter((a) => a.server === server)
-        .map((a) => ({ database: a.database, owner: roleNamesFor(a.name).migrate }));
+        .map((a) => ({ database: a.database, owner: migrateRoleOf(footprintOf(a)) }));
 }
 
 /**

@@ -2,13 +2,13 @@
  * From stack config to the components' args: the one place where config
  * field names meet component argument names.
  */
-import type * as pulumi from "@pulumi/pulumi";
 import type { AdminConnection } from "../components/adminConnection";
-import type { AppDatabaseArgs } from "../components/appDatabase";
+import type { AdoptArgs, AppDatabaseArgs } from "../components/appDatabase";
 import type { DedicatedServerArgs } from "../components/dedicatedServer";
 import type { PostgresServer } from "../components/sharedServer";
 import { resolveSharedServerArgs, sharedAdminConnection, SharedServerArgs } from "../components/sharedServer";
-import { ResolvedApp, ServerConfig } from "./config";
+import * as pulumi from "@pulumi/pulumi";
+import { ResolvedAdopt, ResolvedApp, ServerConfig } from "./config";
 
 /** SharedServer args for a `servers` entry; the admin password is plain here (the caller marks it secret). */
 export function sharedServerArgs(
@@ -75,8 +75,23 @@ export function appDatabaseArgs(
         idleSessionTimeoutMs: app.idleSessionTimeoutMs,
         rotation: app.rotation,
         extraRoles: app.extraRoles,
+        roleNames: app.roles,
+        schemas: app.schemas,
+        ...(app.adopt ? { adopt: adoptArgs(app.adopt) } : {}),
         protect,
         retainOnDelete: protect,
         databasesBefore,
+    };
+}
+
+/** The component's `adopt`: the supplied passwords are secrets from here on. */
+function adoptArgs(adopt: ResolvedAdopt): AdoptArgs {
+    return {
+        database: adopt.database,
+        roles: Object.fromEntries(
+            Object.entries(adopt.roles).map(([role, spec]) => [role, spec.password === undefined ? {} : { password: pulumi.secret(spec.password) }]),
+        ),
+        ...(adopt.moveObjects ? { moveObjects: adopt.moveObjects } : {}),
+        keepConnect: adopt.keepConnect,
     };
 }

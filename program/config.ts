@@ -34,7 +34,7 @@ import {
     RANGES,
     SSL_MODES,
 } from "../components/defaults";
-import { existingRoleProblem, identifierProblem, roleListFor } from "../components/identifiers";
+import { existingRoleProblem, identifierProblem, roleListFor, schemasProblem } from "../components/identifiers";
 import { footprintOf } from "./footprint";
 
 /** An integer in one of the library's ranges: the components accept the same. */
@@ -82,6 +82,49 @@ const extraRoleSchema = z.strictObject({
     connectionLimit: connectionLimit.default(DEFAULT_RUNTIME_CONNECTION_LIMIT),
     rotation: rotation.default(0),
     ...runtimeSettings,
+    /** Member of `<app>_migrate`: the service runs its own migrations (ALTER what the migrate role owns). */
+    runsMigrations: flag.default(false),
+});
+
+/** A list of schema names (`public` included). */
+const schemaList = z.array(z.string({ error: (i) => `expected a schema name, got ${describe(i.input)}` }), {
+    error: (i) => `expected a list of schema names, got ${describe(i.input)}`,
+}).superRefine((schemas, ctx) => {
+    const problem = schemasProblem(schemas);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+const ADOPTED_PASSWORD_EXPECTED =
+    "expected how to handle the role's password: password (secret, kept as is), passwordFile (its first line, kept), or newPassword: true (a generated one replaces it)";
+
+/** An existing role taken over: its password is kept when supplied, replaced only when asked. */
+const adoptedRoleSchema = z
+    .strictObject({
+        password: text("the role's current password").optional(),
+        passwordFile: text("a path to a file holding the role's current password").optional(),
+        newPassword: z.literal(true, { error: (i) => `expected true (omit it to keep a supplied password), got ${describe(i.input)}` }).optional(),
+    }, { error: (i) => `${ADOPTED_PASSWORD_EXPECTED}, got ${describe(i.input)}` })
+    .superRefine((role, ctx) => {
+        const given = [role.password, role.passwordFile, role.newPassword].filter((v) => v !== undefined).length;
+        if (given === 0) ctx.addIssue({ code: "custom", message: `${ADOPTED_PASSWORD_EXPECTED}, got none of them` });
+        if (given > 1) ctx.addIssue({ code: "custom", message: "expected one of password, passwordFile or newPassword, got more than one" });
+    });
+
+/** What of an app exists on its server already (shared placement). */
+const adoptSchema = z.strictObject({
+    /** The database exists with its data: given to the migrate role, never created or dropped. */
+    database: flag.default(false),
+    /** The app's roles (migrate, runtime or extra) that exist, each with how its password is handled. */
+    roles: z.record(identifier, adoptedRoleSchema).default({}),
+    /** Move these schemas' objects, owned by `from` (default: the server's admin), to the migrate role. */
+    moveObjects: z
+        .strictObject({
+            schemas: schemaList,
+            from: z.array(existingRole).min(1, { error: "expected at least one role whose objects move" }).optional(),
+        })
+        .optional(),
+    /** Roles outside the app that keep CONNECT on the database when PUBLIC loses it. */
+    keepConnect: z.array(identifier).default([]),
 });
 
 export const PLACEMENTS = ["shared", "dedicated"] as const;
@@ -179,6 +222,12 @@ export const appSchema = z.strictObject({
     allowMoveFrom: text("the server key the app moves away from").optional(),
     /** Database name; defaults to the app's name. */
     database: identifier.optional(),
+    /** Other names for the app's roles, e.g. an existing owner role to adopt; `<app>_migrate` and `<app>_app` when omitted. */
+    roles: z.strictObject({ migrate: identifier.optional(), runtime: identifier.optional() }).default({}),
+    /** The schemas the app's roles use (USAGE, privileges, search_path); `public` when omitted. */
+    schemas: schemaList.default(["public"]),
+    /** What exists on the server already and is taken over instead of created (shared placement). */
+    adopt: adoptSchema.optional(),
     access: oneOf(ACCESS_LEVELS).default(DEFAULT_ACCESS_LEVEL),
     /** CONNECTION LIMIT of `<app>_app`. */
     connectionLimit: connectionLimit.default(DEFAULT_RUNTIME_CONNECTION_LIMIT),
@@ -335,9 +384,19 @@ export interface DedicatedSpec {
     readonly settings: Readonly<Record<string, string>>;
 }
 
+/** What of an app is adopted, with each adopted role's password in hand (undefined: a new one is generated). */
+export interface ResolvedAdopt {
+    readonly database: boolean;
+    readonly roles: Readonly<Record<string, { readonly password?: string }>>;
+    readonly moveObjects?: { readonly schemas: readonly string[]; readonly from: readonly string[] };
+    readonly keepConnect: readonly string[];
+}
+
 /** An app with its defaults filled in and its names resolved. */
-export interface ResolvedApp extends Omit<AppConfig, "dedicated"> {
+export interface ResolvedApp extends Omit<AppConfig, "dedicated" | "adopt"> {
     readonly name: string;
+    /** Set when something of the app exists on its server already (shared placement only). */
+    readonly adopt?: ResolvedAdopt;
     readonly placement: Placement;
     /** The key of its server: a `servers` entry, or `dedicated-<app>` for its own container. */
     readonly server: string;
@@ -416,7 +475,7 @@ export function parseStackConfig(raw: unknown, readFile: ConfigFileReader = read
         }
         if (badKey) continue;
         const app = resolveApp(key, parsed.data, context, issues);
-        if (app) apps[key] = app;
+        if (app) apps[key] = resolveAdopt(app, parsed.data.adopt, servers, readFile, issues);
     }
 
     issues.push(...namingIssues(apps, servers), ...portIssues(apps, servers));
@@ -468,18 +527,73 @@ export function derivedHostPort(app: string): number {
     return DERIVED_PORT_BASE + (hash % DERIVED_PORT_SPAN);
 }
 
+/**
+ * The app's `adopt`, checked against its own roles and schemas, with each
+ * adopted role's password read (passwordFile) or left to be generated (newPassword).
+ */
+function resolveAdopt(
+    app: ResolvedApp,
+    raw: AppConfig["adopt"],
+    servers: Readonly<Record<string, ServerConfig>>,
+    readFile: ConfigFileReader,
+    issues: ConfigIssue[],
+): ResolvedApp {
+    if (raw === undefined) return app;
+    const at = `apps.${app.name}.adopt`;
+    const own = [...roleListFor(app.name, false, app.roles), ...Object.keys(app.extraRoles)];
+    const roles: Record<string, { password?: string }> = {};
+    for (const [role, spec] of Object.entries(raw.roles)) {
+        if (!own.includes(role)) {
+            issues.push({ path: `${at}.roles.${role}`, message: `expected one of the app's own roles (${own.join(", ")}), got ${JSON.stringify(role)}` });
+            continue;
+        }
+        let password = spec.password;
+        if (spec.passwordFile !== undefined) {
+            try {
+                password = readFile(spec.passwordFile).split(/\r?\n/, 1)[0];
+            } catch (err) {
+                const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+                issues.push({ path: `${at}.roles.${role}.passwordFile`, message: `cannot read ${JSON.stringify(spec.passwordFile)} (${reason})` });
+            }
+            if (password === "") issues.push({ path: `${at}.roles.${role}.passwordFile`, message: `expected the password on the first line of ${JSON.stringify(spec.passwordFile)}, got an empty line` });
+        }
+        roles[role] = password === undefined ? {} : { password };
+    }
+    let moveObjects: ResolvedAdopt["moveObjects"];
+    if (raw.moveObjects) {
+        if (!raw.database) issues.push({ path: `${at}.moveObjects`, message: "moves objects of an existing database: set adopt.database: true too" });
+        const outside = raw.moveObjects.schemas.filter((s) => !app.schemas.includes(s));
+        if (outside.length > 0) {
+            issues.push({
+                path: `${at}.moveObjects.schemas`,
+                message: `${outside.join(", ")} ${outside.length === 1 ? "is" : "are"} not in apps.${app.name}.schemas; list ${outside.length === 1 ? "it" : "them"} there too, so the app's roles get access`,
+            });
+        }
+        const admin = servers[app.server]?.admin.username;
+        moveObjects = { schemas: raw.moveObjects.schemas, from: raw.moveObjects.from ?? (admin ? [admin] : []) };
+    }
+    return { ...app, adopt: { database: raw.database, roles, moveObjects, keepConnect: raw.keepConnect } };
+}
+
 /** Fills in an app's placement, server and database, checking the derived role names. */
-function resolveApp(name: string, raw: AppConfig, context: ResolveContext, issues: ConfigIssue[]): ResolvedApp | undefined {
-    for (const role of roleListFor(name, raw.rotation.zeroDowntime)) {
+function resolveApp(name: string, rawApp: AppConfig, context: ResolveContext, issues: ConfigIssue[]): ResolvedApp | undefined {
+    for (const role of roleListFor(name, rawApp.rotation.zeroDowntime, rawApp.roles)) {
         const problem = identifierProblem(role);
         if (problem) issues.push({ path: `apps.${name}`, message: `derived role name ${role}: ${problem}` });
     }
-    const { dedicated: overrides, ...app } = raw;
+    const { dedicated: overrides, adopt, ...app } = rawApp;
     const placement = app.placement ?? context.placement;
     const database = app.database ?? name;
     if (placement === "dedicated") {
         if (app.server !== undefined) {
             issues.push({ path: `apps.${name}.server`, message: "applies to shared placement only; remove it or set placement: shared" });
+            return undefined;
+        }
+        if (adopt !== undefined) {
+            issues.push({
+                path: `apps.${name}.adopt`,
+                message: "applies to shared placement only (a dedicated container starts empty); remove it or set placement: shared",
+            });
             return undefined;
         }
         const d = context.dedicated;

@@ -174,7 +174,9 @@ describe("resolveAppDatabaseArgs", () => {
             statementTimeoutMs: DEFAULT_STATEMENT_TIMEOUT_MS,
             idleInTransactionSessionTimeoutMs: DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
             idleSessionTimeoutMs: DEFAULT_IDLE_SESSION_TIMEOUT_MS,
+            runsMigrations: false,
         });
+        expect(resolved).toMatchObject({ schemas: ["public"], adopt: {} });
     });
 
     it.each([
@@ -198,6 +200,18 @@ describe("resolveAppDatabaseArgs", () => {
             "the runtime connection limit is 0",
             { runtimeConnectionLimit: 0 },
             "RolePair: `runtimeConnectionLimit` must be a connection limit",
+        ],
+        ["a schema is PostgreSQL's own", { schemas: ["pg_catalog"] }, 'AppDatabase: `schemas` "pg_catalog" is PostgreSQL\'s own schema'],
+        ["a schema is listed twice", { schemas: ["app", "app"] }, 'AppDatabase: `schemas` "app" is listed twice'],
+        [
+            "an adopted role is not one of the app's",
+            { adopt: { roles: { postgres_like: {} } } },
+            "AppDatabase: `adopt.roles` names postgres_like: expected the app's own roles (shop_migrate, shop_app)",
+        ],
+        [
+            "objects move in a database that is not adopted",
+            { adopt: { moveObjects: { schemas: ["public"], from: ["postgres"] } } },
+            "AppDatabase: `adopt.moveObjects` moves objects of an existing database: set adopt.database too",
         ],
     ])("throws when %s, naming the argument and the value", (_what, change, message) => {
         expect(() => resolveAppDatabaseArgs({ app: "shop", server: server(), ...(change as object) })).toThrow(message);

@@ -141,6 +141,8 @@ describe("resolveRolePairArgs", () => {
             idleSessionTimeoutMs: DEFAULT_IDLE_SESSION_TIMEOUT_MS,
             rotation: { runtime: 0, migrate: 0, zeroDowntime: false },
             protect: false,
+            roleNames: {},
+            adoptRoles: {},
         });
     });
 

@@ -1,0 +1,250 @@
+/**
+ * AdoptedRole: a login role that existed before the stack, taken under
+ * management instead of created.
+ *
+ * The provider's Role cannot do this: creating it over an existing role fails
+ * half-way (`role ... already exists`), and a Pulumi `import` refuses any
+ * difference between the role and the declaration, while adopting is exactly
+ * about changing it (a CONNECTION LIMIT, NOSUPERUSER, timeouts). This small
+ * dynamic resource ALTERs the role into the shape a created one has, sets the
+ * password only when it is given (a supplied one is kept; a rotation hands a
+ * new one), and never drops the role: deleting it only ends management.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { Client } from "pg";
+import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
+
+export interface AdoptedRoleArgs {
+    /** The admin connection (a secret: it carries the password). */
+    readonly connection: pulumi.Input<AdminConnection>;
+    /** The existing role's name. */
+    readonly name: string;
+    readonly connectionLimit: number;
+    /** The role's password from now on (secret): the one it has, supplied by the user, or a new one. */
+    readonly password: pulumi.Input<string>;
+    /** Roles it becomes a member of (INHERIT); memberships it had stay. @default none */
+    readonly memberOf?: pulumi.Input<pulumi.Input<string>[]>;
+    /** statement_timeout, ms; left alone when omitted. */
+    readonly statementTimeoutMs?: number;
+    /** idle_in_transaction_session_timeout, ms; left alone when omitted. */
+    readonly idleInTransactionSessionTimeoutMs?: number;
+}
+
+/** The attributes a managed login role has, as `pg_roles` shows them. */
+export interface RoleAttributes {
+    login: boolean;
+    superuser: boolean;
+    createDatabase: boolean;
+    createRole: boolean;
+    replication: boolean;
+    bypassRowLevelSecurity: boolean;
+    inherit: boolean;
+    connectionLimit: number;
+    /** Role-wide settings this resource manages (statement_timeout, ...), as set on the server. */
+    settings: Record<string, string>;
+    memberOf: string[];
+}
+
+interface AdoptedInputs {
+    connection: AdminConnection;
+    name: string;
+    connectionLimit: number;
+    password: string;
+    memberOf: string[];
+    statementTimeoutMs?: number;
+    idleInTransactionSessionTimeoutMs?: number;
+}
+
+interface AdoptedState extends AdoptedInputs {
+    /** What the role looked like when it was adopted: the preview and the README's "giving up management" refer to it. */
+    before: RoleAttributes;
+    /** What it looks like now (read back on refresh). */
+    now: RoleAttributes;
+}
+
+/** The role-wide settings a declaration asks for. */
+export function wantedSettings(inputs: Pick<AdoptedInputs, "statementTimeoutMs" | "idleInTransactionSessionTimeoutMs">): Record<string, string> {
+    const settings: Record<string, string> = {};
+    if (inputs.statementTimeoutMs !== undefined) settings.statement_timeout = String(inputs.statementTimeoutMs);
+    if (inputs.idleInTransactionSessionTimeoutMs !== undefined) {
+        settings.idle_in_transaction_session_timeout = String(inputs.idleInTransactionSessionTimeoutMs);
+    }
+    return settings;
+}
+
+/** The attributes a declaration asks for: those of a role this program creates. */
+export function wantedAttributes(inputs: Omit<AdoptedInputs, "connection" | "name" | "password">): RoleAttributes {
+    return {
+        login: true,
+        superuser: false,
+        createDatabase: false,
+        createRole: false,
+        replication: false,
+        bypassRowLevelSecurity: false,
+        inherit: true,
+        connectionLimit: inputs.connectionLimit,
+        settings: wantedSettings(inputs),
+        memberOf: [...inputs.memberOf].sort(),
+    };
+}
+
+/** Each attribute that differs, as `name: before -> after`; memberships only count those asked for. */
+export function attributeChanges(before: RoleAttributes, after: RoleAttributes): string[] {
+    const changes: string[] = [];
+    const flags: [keyof RoleAttributes, string, string][] = [
+        ["login", "LOGIN", "NOLOGIN"],
+        ["superuser", "SUPERUSER", "NOSUPERUSER"],
+        ["createDatabase", "CREATEDB", "NOCREATEDB"],
+        ["createRole", "CREATEROLE", "NOCREATEROLE"],
+        ["replication", "REPLICATION", "NOREPLICATION"],
+        ["bypassRowLevelSecurity", "BYPASSRLS", "NOBYPASSRLS"],
+        ["inherit", "INHERIT", "NOINHERIT"],
+    ];
+    for (const [key, yes, no] of flags) {
+        if (before[key] !== after[key]) changes.push(`${before[key] ? yes : no} -> ${after[key] ? yes : no}`);
+    }
+    if (before.connectionLimit !== after.connectionLimit) {
+        const limit = (n: number) => (n < 0 ? "none" : String(n));
+        changes.push(`CONNECTION LIMIT ${limit(before.connectionLimit)} -> ${limit(after.connectionLimit)}`);
+    }
+    for (const [name, value] of Object.entries(after.settings)) {
+        if (before.settings[name] !== value) changes.push(`${name} ${before.settings[name] ?? "(unset)"} -> ${value}`);
+    }
+    const joins = after.memberOf.filter((r) => !before.memberOf.includes(r));
+    if (joins.length > 0) changes.push(`member of ${joins.join(", ")} (new)`);
+    return changes;
+}
+
+/** The role's attributes, or undefined when it does not exist. */
+export async function readRoleAttributes(client: Client, name: string, settingNames: readonly string[]): Promise<RoleAttributes | undefined> {
+    const found = await client.query<{
+        rolcanlogin: boolean;
+        rolsuper: boolean;
+        rolcreatedb: boolean;
+        rolcreaterole: boolean;
+        rolreplication: boolean;
+        rolbypassrls: boolean;
+        rolinherit: boolean;
+        rolconnlimit: number;
+        setconfig: string[] | null;
+        member_of: string[] | null;
+    }>(
+        `SELECT r.rolcanlogin, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolreplication, r.rolbypassrls,
+                r.rolinherit, r.rolconnlimit, s.setconfig,
+                ARRAY(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                       WHERE m.member = r.oid ORDER BY 1) AS member_of
+           FROM pg_roles r
+           LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = 0
+          WHERE r.rolname = $1`,
+        [name],
+    );
+    const r = found.rows[0];
+    if (!r) return undefined;
+    const settings: Record<string, string> = {};
+    for (const entry of r.setconfig ?? []) {
+        const at = entry.indexOf("=");
+        if (settingNames.includes(entry.slice(0, at))) settings[entry.slice(0, at)] = entry.slice(at + 1);
+    }
+    return {
+        login: r.rolcanlogin,
+        superuser: r.rolsuper,
+        createDatabase: r.rolcreatedb,
+        createRole: r.rolcreaterole,
+        replication: r.rolreplication,
+        bypassRowLevelSecurity: r.rolbypassrls,
+        inherit: r.rolinherit,
+        connectionLimit: r.rolconnlimit,
+        settings,
+        memberOf: r.member_of ?? [],
+    };
+}
+
+/** The role's attributes as they matter to this declaration (other settings and memberships are not its business). */
+function asDeclared(found: RoleAttributes, inputs: AdoptedInputs): RoleAttributes {
+    return { ...found, memberOf: found.memberOf.filter((r) => inputs.memberOf.includes(r)).sort() };
+}
+
+async function alterRole(client: Client, inputs: AdoptedInputs, setPassword: boolean): Promise<void> {
+    const role = quoteIdent(inputs.name);
+    const password = setPassword ? ` PASSWORD ${client.escapeLiteral(inputs.password)}` : "";
+    await client.query(
+        `ALTER ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT ` +
+            `CONNECTION LIMIT ${Number(inputs.connectionLimit)}${password}`,
+    );
+    for (const [name, value] of Object.entries(wantedSettings(inputs))) {
+        await client.query(`ALTER ROLE ${role} SET ${name} = ${client.escapeLiteral(value)}`);
+    }
+    for (const group of inputs.memberOf) await client.query(`GRANT ${quoteIdent(group)} TO ${role}`);
+}
+
+const SETTING_NAMES = ["statement_timeout", "idle_in_transaction_session_timeout"];
+
+async function mustRead(client: Client, name: string): Promise<RoleAttributes> {
+    const found = await readRoleAttributes(client, name, SETTING_NAMES);
+    if (!found) {
+        throw new Error(`role ${name} does not exist on the server, so it cannot be adopted: remove it from adopt.roles to have it created`);
+    }
+    return found;
+}
+
+const adoptedRoleProvider: pulumi.dynamic.ResourceProvider<AdoptedInputs, AdoptedState> = {
+    async create(inputs) {
+        const [before, now] = await withAdminClient(inputs.connection, async (client) => {
+            const before = await mustRead(client, inputs.name);
+            await alterRole(client, inputs, true);
+            return [before, await mustRead(client, inputs.name)];
+        });
+        return { id: inputs.name, outs: { ...inputs, before: asDeclared(before, inputs), now: asDeclared(now, inputs) } };
+    },
+
+    async diff(_id, olds, news) {
+        const drifted = attributeChanges(olds.now, wantedAttributes(news)).length > 0;
+        const changed =
+            drifted ||
+            olds.password !== news.password ||
+            olds.connection.host !== news.connection.host ||
+            olds.connection.port !== news.connection.port;
+        return { changes: changed, replaces: olds.name !== news.name ? ["name"] : [], deleteBeforeReplace: true };
+    },
+
+    async update(_id, olds, news) {
+        const now = await withAdminClient(news.connection, async (client) => {
+            await mustRead(client, news.name);
+            await alterRole(client, news, olds.password !== news.password);
+            return mustRead(client, news.name);
+        });
+        return { outs: { ...news, before: olds.before, now: asDeclared(now, news) } };
+    },
+
+    async read(id, props) {
+        if (!props) throw new Error(`AdoptedRole ${id}: nothing to read without prior state`);
+        const found = await withAdminClient(props.connection, (client) => readRoleAttributes(client, props.name, SETTING_NAMES));
+        if (!found) return { id: "", props }; // dropped behind the stack's back
+        return { id, props: { ...props, now: asDeclared(found, props) } };
+    },
+
+    // The role was there before the stack and stays after it: deleting ends management only.
+    async delete() {},
+};
+
+/** An existing login role brought under management: altered, never created or dropped. */
+export class AdoptedRole extends pulumi.dynamic.Resource {
+    public readonly name!: pulumi.Output<string>;
+
+    constructor(name: string, args: AdoptedRoleArgs, opts: pulumi.CustomResourceOptions = {}) {
+        super(
+            adoptedRoleProvider,
+            name,
+            {
+                ...args,
+                password: pulumi.secret(args.password),
+                memberOf: pulumi.output(args.memberOf ?? []).apply((m) => [...m].sort()),
+                before: undefined,
+                now: undefined,
+            },
+            pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection", "password"] }),
+            "app-databases",
+            "AdoptedRole",
+        );
+    }
+}
