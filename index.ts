@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { BudgetError } from "./components";
 import { ConfigError, parseStackConfig, StackConfig } from "./program/config";
 import { budgetsWithLiveRoles, PreviousBudgets, previousConnections, readPreviousBudgets } from "./program/liveBudget";
+import { adoptionPlan, ServerAdoptionFacts, unadoptedExisting } from "./program/adoption";
 import { LiveRole } from "./program/liveRoles";
 import { preflight } from "./program/preflight";
 import { checkBudgets, declareStack } from "./program/stack";
@@ -89,9 +90,12 @@ export = async () => {
     const overOnConfig = overBudgetIn(() => checkBudgets(config));
     if (overOnConfig && !config.preflight) throw await overBudget(overOnConfig);
     let budgets = undefined;
+    const existing: Record<string, string[]> = {};
     if (config.preflight) {
         const liveRoles: Record<string, LiveRole[]> = {};
-        const problems = await preflight(config.servers, liveRoles);
+        const adoption: Record<string, ServerAdoptionFacts> = {};
+        const apps = Object.values(config.apps);
+        const problems = await preflight(config.servers, liveRoles, apps, adoption);
         let live = budgetsWithLiveRoles(config, liveRoles);
         // A role counted as unmanaged may be one the last up managed and this one drops.
         if (live.args.some((a) => a.serverRoles?.some((e) => e.kind === "unmanaged on server"))) {
@@ -107,7 +111,11 @@ export = async () => {
         const over = overBudgetIn(() => checkBudgets(config, live.args)) ?? overOnConfig;
         if (over) throw await overBudget(over);
         budgets = live.args;
+        for (const [server, facts] of Object.entries(adoption)) {
+            for (const plan of adoptionPlan(server, apps.filter((a) => a.server === server), facts)) void pulumi.log.info(plan);
+            for (const app of apps.filter((a) => a.server === server)) existing[app.name] = unadoptedExisting(app, facts);
+        }
     }
-    const { apps, budgets: reports, pgHba, access } = declareStack(config, budgets);
+    const { apps, budgets: reports, pgHba, access } = declareStack(config, budgets, existing);
     return { apps, budgets: reports, pgHba, access };
 };

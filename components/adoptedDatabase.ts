@@ -78,7 +78,8 @@ const adoptedDatabaseProvider: pulumi.dynamic.ResourceProvider<AdoptedDatabaseIn
 
 /** An existing database brought under management: owned by the app's migrate role, never created or dropped. */
 export class AdoptedDatabase extends pulumi.dynamic.Resource {
-    public readonly name!: pulumi.Output<string>;
+    // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
+    declare public readonly name: pulumi.Output<string>;
 
     constructor(name: string, args: AdoptedDatabaseArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(

@@ -229,7 +229,8 @@ const adoptedRoleProvider: pulumi.dynamic.ResourceProvider<AdoptedInputs, Adopte
 
 /** An existing login role brought under management: altered, never created or dropped. */
 export class AdoptedRole extends pulumi.dynamic.Resource {
-    public readonly name!: pulumi.Output<string>;
+    // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
+    declare public readonly name: pulumi.Output<string>;
 
     constructor(name: string, args: AdoptedRoleArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(

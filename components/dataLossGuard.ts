@@ -12,6 +12,11 @@
  * - A changed `database` of an existing app on the same server would rename
  *   the database under grants that still name the old one, and fail halfway
  *   through: refused, with the way to keep the old name.
+ * - A database or role the config would create that exists on the server
+ *   already, and that this stack did not create (it is not in what the guard
+ *   remembers), would fail the `up` half-way: refused, with the two ways
+ *   forward (adopt it, or choose another name). The program reads the server;
+ *   the guard alone knows what the stack made, even after a failed `up`.
  *
  * One resource for the whole stack remembers where each app lives: a dynamic
  * resource's state carries its serialized provider, and one per app made the
@@ -34,6 +39,42 @@ interface GuardState {
     protect: boolean;
     apps: Record<string, AppFootprint>;
     retiredApps: string[];
+    /**
+     * Per app, what it would create that the server holds already (`role x`,
+     * `database y`): checked, never stored, so the server's contents never show as a change.
+     */
+    existing?: Record<string, string[]>;
+}
+
+/** The preview error for names that exist on the server and that this stack did not create, or undefined. */
+export function existingProblem(olds: Partial<GuardState> | undefined, news: GuardState): string | undefined {
+    const lines: string[] = [];
+    for (const [app, names] of Object.entries(news.existing ?? {})) {
+        const old = olds?.apps?.[app];
+        const now = news.apps[app];
+        const ours = (name: string) =>
+            old !== undefined &&
+            old.server === now?.server &&
+            (name === `database ${old.database}` || old.roles.some((r) => name === `role ${r}`));
+        const foreign = names.filter((n) => !ours(n));
+        if (foreign.length === 0) continue;
+        const roles = foreign.filter((n) => n.startsWith("role ")).map((n) => n.slice(5));
+        const database = foreign.some((n) => n.startsWith("database "));
+        const adopt = [
+            ...(database ? [`apps.${app}.adopt.database: true`] : []),
+            ...roles.map((r) => `apps.${app}.adopt.roles.${r}: {password | passwordFile | newPassword: true}`),
+        ];
+        const rename = [
+            ...(database ? [`apps.${app}.database`] : []),
+            ...(roles.length > 0 ? [`apps.${app}.roles (migrate, runtime) or the extra role's name`] : []),
+        ];
+        lines.push(
+            `  - apps.${app}: ${foreign.join(", ")} already ${foreign.length === 1 ? "exists" : "exist"} on server ${now?.server}, made outside this stack.\n` +
+                `    Adopt ${foreign.length === 1 ? "it" : "them"} (${adopt.join("; ")}), or choose another name (${rename.join("; ")}).`,
+        );
+    }
+    if (lines.length === 0) return undefined;
+    return ["The config would create what exists already; nothing was applied:", ...lines].join("\n");
 }
 
 /** The preview error for apps removed from a protected stack, or undefined. */
@@ -96,9 +137,12 @@ export function guardChanged(olds: object, news: object): boolean {
 
 const dataLossGuardProvider: pulumi.dynamic.ResourceProvider<GuardState, GuardState> = {
     async check(olds, news) {
-        const problems = [...changeProblems(olds, news), removalProblem(olds, news)].filter((p): p is string => !!p);
+        const problems = [...changeProblems(olds, news), removalProblem(olds, news), existingProblem(olds, news)].filter(
+            (p): p is string => !!p,
+        );
+        const { existing: _checked, ...inputs } = news;
         // No property: the engine would print the whole `apps` value before the reason.
-        return { inputs: news, failures: problems.map((reason) => ({ property: "", reason })) };
+        return { inputs, failures: problems.map((reason) => ({ property: "", reason })) };
     },
     async create(inputs) {
         return { id: "app-databases", outs: inputs };
@@ -114,6 +158,8 @@ const dataLossGuardProvider: pulumi.dynamic.ResourceProvider<GuardState, GuardSt
 export interface DataLossGuardArgs {
     readonly protect: boolean;
     readonly apps: Readonly<Record<string, AppFootprint>>;
+    /** Per app, what it would create that exists on the server already (read by the preflight). @default none */
+    readonly existing?: Readonly<Record<string, readonly string[]>>;
     /** Apps deliberately removed; their resources are retained, not dropped. */
     readonly retiredApps: readonly string[];
 }

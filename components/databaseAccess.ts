@@ -314,8 +314,9 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
 
 /** Revokes CONNECT and TEMPORARY from PUBLIC on a database and grants them to the named roles only. */
 export class DatabaseAccess extends pulumi.dynamic.Resource {
-    public readonly grantees!: pulumi.Output<string[]>;
-    public readonly publicConnect!: pulumi.Output<boolean>;
+    // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
+    declare public readonly grantees: pulumi.Output<string[]>;
+    declare public readonly publicConnect: pulumi.Output<boolean>;
 
     constructor(name: string, args: DatabaseAccessArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(

@@ -176,7 +176,8 @@ const objectOwnershipProvider: pulumi.dynamic.ResourceProvider<OwnershipInputs, 
 
 /** Moves the objects of some schemas, owned by some roles, to one owner role. */
 export class ObjectOwnership extends pulumi.dynamic.Resource {
-    public readonly moved!: pulumi.Output<Record<string, number>>;
+    // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
+    declare public readonly moved: pulumi.Output<Record<string, number>>;
 
     constructor(name: string, args: ObjectOwnershipArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(

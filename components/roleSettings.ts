@@ -204,7 +204,8 @@ const roleSettingsProvider: pulumi.dynamic.ResourceProvider<SettingsInputs, Sett
 
 /** Sets configuration parameters on a role (`ALTER ROLE ... SET`), read back on refresh. */
 export class RoleSettings extends pulumi.dynamic.Resource {
-    public readonly settings!: pulumi.Output<Record<string, string>>;
+    // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
+    declare public readonly settings: pulumi.Output<Record<string, string>>;
 
     constructor(name: string, args: RoleSettingsArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(

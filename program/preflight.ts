@@ -5,8 +5,9 @@
  * with a message naming the server, host and port; nothing is applied.
  */
 import { withAdminClient } from "../components/adminConnection";
-import { ServerConfig } from "./config";
+import { ResolvedApp, ServerConfig } from "./config";
 import { adminConnectionOf } from "./componentArgs";
+import { adoptionProblems, readAdoptionFacts, ServerAdoptionFacts } from "./adoption";
 import { LiveRole, readLiveRoles } from "./liveRoles";
 
 export { adminConnectionOf } from "./componentArgs";
@@ -40,16 +41,21 @@ export function factProblems(name: string, server: ServerConfig, facts: ServerFa
 }
 
 /**
- * Connects to each server once; resolves to every problem found (empty when
- * all is well). Each server's roles are put in `liveRoles`, for the budget.
+ * Connects to each server once (and to each adopted database); resolves to
+ * every problem found (empty when all is well). Each server's roles are put in
+ * `liveRoles`, for the budget, and what it holds of `apps` in `adoption`.
  */
 export async function preflight(
     servers: Readonly<Record<string, ServerConfig>>,
     liveRoles: Record<string, LiveRole[]> = {},
+    apps: readonly ResolvedApp[] = [],
+    adoption: Record<string, ServerAdoptionFacts> = {},
 ): Promise<string[]> {
     const checks = Object.entries(servers).map(async ([name, server]) => {
         try {
-            const facts = await withAdminClient(adminConnectionOf(server), async (client) => {
+            const connection = adminConnectionOf(server);
+            const onServer = apps.filter((a) => a.server === name);
+            const facts = await withAdminClient(connection, async (client) => {
                 const row = await client.query<{ version_num: number; max_connections: number; reserved: number }>(
                     `SELECT current_setting('server_version_num')::int AS version_num,
                             current_setting('max_connections')::int AS max_connections,
@@ -59,7 +65,8 @@ export async function preflight(
                 liveRoles[name] = await readLiveRoles(client);
                 return { versionNum: r.version_num, maxConnections: r.max_connections, superuserReservedConnections: r.reserved };
             });
-            return factProblems(name, server, facts);
+            adoption[name] = await readAdoptionFacts(connection, onServer);
+            return [...factProblems(name, server, facts), ...adoptionProblems(name, onServer, adoption[name], server.admin.username)];
         } catch (err) {
             return [`server ${name}: ${(err as Error).message}`];
         }

@@ -117,9 +117,14 @@ function declareSharedServer(name: string, server: ServerConfig): PostgresServer
 
 /**
  * Declares every resource of the stack. Call only with config that parsed;
- * `budgetInputs` are the budget arguments with the servers' live roles (liveBudget.ts).
+ * `budgetInputs` are the budget arguments with the servers' live roles (liveBudget.ts),
+ * `existing` per app the names it would create that the server holds already (adoption.ts).
  */
-export function declareStack(config: StackConfig, budgetInputs: readonly ConnectionBudgetArgs[] = budgetArgs(config)): StackOutputs {
+export function declareStack(
+    config: StackConfig,
+    budgetInputs: readonly ConnectionBudgetArgs[] = budgetArgs(config),
+    existing: Readonly<Record<string, readonly string[]>> = {},
+): StackOutputs {
     checkBudgets(config, budgetInputs);
     const budgets: Record<string, pulumi.Output<BudgetReport>> = {};
     const sizes: Record<string, number> = {};
@@ -143,6 +148,7 @@ export function declareStack(config: StackConfig, budgetInputs: readonly Connect
         {
             protect: config.protect,
             retiredApps: config.retiredApps,
+            existing: Object.fromEntries(Object.entries(existing).filter(([, names]) => names.length > 0)),
             apps: Object.fromEntries(
                 Object.values(config.apps).map((app) => [
                     app.name,

@@ -1,0 +1,260 @@
+/**
+ * Adoption, as the server really is: before anything is declared, the
+ * preflight reads what the config's apps would create or take over on each
+ * shared server, and this module turns it into
+ *
+ * - refusals: an adopted database or role that does not exist, a schema that
+ *   does not exist in an adopted database, objects that would move out of a
+ *   system or extension schema, roles that would lose CONNECT without the
+ *   config saying so;
+ * - names that exist but are not adopted (the data-loss guard refuses those
+ *   the stack did not create itself: it alone remembers what it created);
+ * - the plan: what adopting changes on the server, printed by the preview
+ *   before anything is applied.
+ */
+import type { Client } from "pg";
+import { AdminConnection, withAdminClient } from "../components/adminConnection";
+import { RUNTIME_PRIVILEGES } from "../components/appDatabase";
+import { attributeChanges, readRoleAttributes, RoleAttributes, wantedAttributes } from "../components/adoptedRole";
+import { countByKind, movableObjects, MovableObject, schemaProblem } from "../components/objectOwnership";
+import { ResolvedApp } from "./config";
+import { Footprint, footprintOf, migrateRoleOf } from "./footprint";
+
+/** What one adopted database holds, as the plan and the refusals need it. */
+export interface AdoptedDatabaseFacts {
+    readonly owner: string;
+    /** Of the app's schemas (and moveObjects schemas), those that exist. */
+    readonly schemas: readonly string[];
+    /** Per moveObjects schema, why its objects cannot move (undefined: they can). */
+    readonly schemaProblems: Readonly<Record<string, string | undefined>>;
+    /** The objects that would move. */
+    readonly movable: readonly MovableObject[];
+    /** Objects in the moveObjects schemas owned by someone else: they stay. */
+    readonly staying: number;
+    /** Tables (views included) and sequences per app schema, for the grants on existing objects. */
+    readonly objectCounts: Readonly<Record<string, { tables: number; sequences: number }>>;
+    /** Login roles (not superusers) that can CONNECT today. */
+    readonly canConnect: readonly string[];
+    /** Whether PUBLIC may create in schema public (PostgreSQL 14's default). */
+    readonly publicSchemaOpen: boolean;
+}
+
+/** What a shared server holds of what the config names. */
+export interface ServerAdoptionFacts {
+    readonly databases: readonly string[];
+    /** Attributes of every role the config names (app roles, keepConnect, moveObjects.from) that exists. */
+    readonly roles: Readonly<Record<string, RoleAttributes>>;
+    /** Per adopted app, its database's facts (absent when the database does not exist). */
+    readonly adopted: Readonly<Record<string, AdoptedDatabaseFacts>>;
+}
+
+const SETTINGS = ["statement_timeout", "idle_in_transaction_session_timeout"];
+
+/** Reads the facts of one adopted database, in a session of its own. */
+async function readDatabaseFacts(connection: AdminConnection, app: ResolvedApp): Promise<AdoptedDatabaseFacts> {
+    const moveSchemas = app.adopt?.moveObjects?.schemas ?? [];
+    return withAdminClient(
+        connection,
+        async (client: Client) => {
+            const wanted = [...new Set([...app.schemas, ...moveSchemas])];
+            const present = await client.query<{ nspname: string }>("SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)", [wanted]);
+            const schemas = present.rows.map((r) => r.nspname);
+            const schemaProblems: Record<string, string | undefined> = {};
+            for (const schema of moveSchemas) schemaProblems[schema] = await schemaProblem(client, schema);
+            const movableSchemas = moveSchemas.filter((s) => schemaProblems[s] === undefined);
+            const from = app.adopt?.moveObjects?.from ?? [];
+            const movable = movableSchemas.length > 0 ? await movableObjects(client, movableSchemas, from) : [];
+            const others = await client.query<{ n: number }>(
+                `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT pg_get_userbyid(c.relowner) = ANY($2)`,
+                [movableSchemas, [...from, migrateRoleOf(footprintOf(app))]],
+            );
+            const counts = await client.query<{ schema: string; tables: number; sequences: number }>(
+                `SELECT n.nspname AS schema,
+                        count(*) FILTER (WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f'))::int AS tables,
+                        count(*) FILTER (WHERE c.relkind = 'S')::int AS sequences
+                   FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid
+                  WHERE n.nspname = ANY($1) GROUP BY 1`,
+                [app.schemas],
+            );
+            const connect = await client.query<{ rolname: string }>(
+                `SELECT rolname FROM pg_roles
+                  WHERE rolcanlogin AND NOT rolsuper AND rolname !~ '^pg_'
+                    AND has_database_privilege(oid, current_database(), 'CONNECT') ORDER BY 1`,
+            );
+            const open = await client.query<{ open: boolean }>(
+                `SELECT EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+                                 WHERE n.nspname = 'public' AND a.grantee = 0 AND a.privilege_type = 'CREATE') AS open`,
+            );
+            const owner = await client.query<{ owner: string }>(
+                "SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()",
+            );
+            return {
+                owner: owner.rows[0].owner,
+                schemas,
+                schemaProblems,
+                movable,
+                staying: others.rows[0]?.n ?? 0,
+                objectCounts: Object.fromEntries(counts.rows.map((r) => [r.schema, { tables: r.tables, sequences: r.sequences }])),
+                canConnect: connect.rows.map((r) => r.rolname),
+                publicSchemaOpen: open.rows[0]?.open ?? false,
+            };
+        },
+        app.database,
+    );
+}
+
+/**
+ * Reads what the server holds of the config's apps on it: one session, plus one
+ * per adopted database that exists (sessions run one at a time: adminConnection.ts).
+ */
+export async function readAdoptionFacts(connection: AdminConnection, apps: readonly ResolvedApp[]): Promise<ServerAdoptionFacts> {
+    const names = new Set<string>();
+    for (const app of apps) {
+        for (const role of footprintOf(app).roles) names.add(role.name);
+        for (const role of [...(app.adopt?.keepConnect ?? []), ...(app.adopt?.moveObjects?.from ?? [])]) names.add(role);
+    }
+    const roles: Record<string, RoleAttributes> = {};
+    const databases = await withAdminClient(connection, async (client) => {
+        for (const name of names) {
+            const found = await readRoleAttributes(client, name, SETTINGS);
+            if (found) roles[name] = found;
+        }
+        return (await client.query<{ datname: string }>("SELECT datname FROM pg_database")).rows.map((r) => r.datname);
+    });
+    const adopted: Record<string, AdoptedDatabaseFacts> = {};
+    for (const app of apps) {
+        if (app.adopt?.database && databases.includes(app.database)) adopted[app.name] = await readDatabaseFacts(connection, app);
+    }
+    return { databases, roles, adopted };
+}
+
+/** One app's names that exist on the server without being adopted, as `role x` / `database y`. */
+export function unadoptedExisting(app: ResolvedApp, facts: ServerAdoptionFacts): string[] {
+    const f = footprintOf(app);
+    return [
+        ...(!f.databaseAdopted && facts.databases.includes(f.database) ? [`database ${f.database}`] : []),
+        ...f.roles.filter((r) => !r.adopted && r.name in facts.roles).map((r) => `role ${r.name}`),
+    ];
+}
+
+/** Every reason the config's adoption cannot go ahead on this server, each naming its config path. */
+export function adoptionProblems(server: string, apps: readonly ResolvedApp[], facts: ServerAdoptionFacts, admin: string): string[] {
+    const problems: string[] = [];
+    const managed = new Set(apps.flatMap((a) => footprintOf(a).roles.map((r) => r.name)));
+    for (const app of apps) {
+        const adopt = app.adopt;
+        if (!adopt) continue;
+        const at = `apps.${app.name}.adopt`;
+        const f = footprintOf(app);
+        for (const role of f.roles.filter((r) => r.adopted && !(r.name in facts.roles))) {
+            problems.push(`${at}.roles.${role.name}: role ${role.name} does not exist on server ${server}; remove it from adopt.roles to have it created`);
+        }
+        for (const role of [...adopt.keepConnect, ...(adopt.moveObjects?.from ?? [])]) {
+            if (!(role in facts.roles)) problems.push(`${at}: role ${role} does not exist on server ${server}`);
+        }
+        if (!adopt.database) continue;
+        const db = facts.adopted[app.name];
+        if (!db) {
+            problems.push(
+                `${at}.database: database ${app.database} does not exist on server ${server}, so it cannot be adopted; ` +
+                    `remove adopt.database to have it created, or set apps.${app.name}.database to the existing one`,
+            );
+            continue;
+        }
+        for (const schema of app.schemas.filter((s) => !db.schemas.includes(s))) {
+            problems.push(
+                `apps.${app.name}.schemas: schema ${schema} does not exist in database ${app.database} on server ${server}; ` +
+                    `remove it from schemas, or create it first (an adopted database's schemas are its own)`,
+            );
+        }
+        for (const [schema, problem] of Object.entries(db.schemaProblems)) {
+            if (problem && db.schemas.includes(schema)) problems.push(`${at}.moveObjects.schemas: ${problem}; remove it from moveObjects.schemas`);
+        }
+        // Locking CONNECT down takes it from PUBLIC: say who relies on it rather than cut them off.
+        const keeps = new Set([...managed, ...adopt.keepConnect, admin, migrateRoleOf(f)]);
+        const losing = db.canConnect.filter((r) => !keeps.has(r));
+        if (losing.length > 0) {
+            problems.push(
+                `${at}: adopting database ${app.database} revokes CONNECT from PUBLIC, and ${losing.join(", ")} can connect to it today. ` +
+                    `List those that must keep it under ${at}.keepConnect; revoke CONNECT from the others by hand first if they should lose it ` +
+                    `(REVOKE CONNECT ON DATABASE ${app.database} FROM PUBLIC; then GRANT it to whom it is due)`,
+            );
+        }
+    }
+    return problems;
+}
+
+/** What adopting changes on the server, app by app: the lines the preview prints. */
+export function adoptionPlan(server: string, apps: readonly ResolvedApp[], facts: ServerAdoptionFacts): string[] {
+    return apps.filter((a) => a.adopt).map((app) => planOf(server, app, footprintOf(app), facts));
+}
+
+function planOf(server: string, app: ResolvedApp, f: Footprint, facts: ServerAdoptionFacts): string {
+    const adopt = app.adopt!;
+    const migrate = migrateRoleOf(f);
+    const lines = [`apps.${app.name} on ${server}: adoption changes these (nothing is dropped or recreated):`];
+    const db = facts.adopted[app.name];
+    if (adopt.database && db) {
+        lines.push(
+            `  database ${app.database}: kept with its data; owner ${db.owner === migrate ? `${migrate} (unchanged)` : `${db.owner} -> ${migrate}`}; ` +
+                `CONNECT revoked from PUBLIC, granted to the app's roles${adopt.keepConnect.length > 0 ? ` and ${adopt.keepConnect.join(", ")}` : ""}` +
+                (db.publicSchemaOpen ? `; CREATE on schema public revoked from PUBLIC (granted to ${migrate})` : ""),
+        );
+    } else {
+        lines.push(`  database ${app.database}: created, owned by ${migrate}`);
+    }
+    for (const role of f.roles) {
+        if (!role.adopted) {
+            lines.push(`  role ${role.name}: created (generated password, CONNECTION LIMIT ${role.connectionLimit})`);
+            continue;
+        }
+        const before = facts.roles[role.name];
+        if (!before) continue;
+        const isRuntime = role.name !== migrate;
+        const spec = role.origin === "extra" ? app.extraRoles[role.name] : app;
+        const after = wantedAttributes({
+            connectionLimit: role.connectionLimit,
+            memberOf: role.origin === "extra" && app.extraRoles[role.name].runsMigrations ? [migrate] : [],
+            ...(isRuntime ? { statementTimeoutMs: spec.statementTimeoutMs, idleInTransactionSessionTimeoutMs: spec.idleInTransactionSessionTimeoutMs } : {}),
+        });
+        const changes = attributeChanges({ ...before, memberOf: before.memberOf }, after);
+        const password = adopt.roles[role.name]?.password === undefined ? "replaced by a generated one (newPassword)" : "kept (the supplied one is set again)";
+        lines.push(`  role ${role.name} (existing): ${changes.length > 0 ? changes.join("; ") : "attributes unchanged"}; password ${password}`);
+    }
+    if (adopt.moveObjects && db) {
+        const counts = Object.entries(countByKind(db.movable)).map(([kind, n]) => `${n} ${kind.toLowerCase()}${n === 1 ? "" : "s"}`);
+        lines.push(
+            `  ownership: ${db.movable.length === 0 ? "nothing to move" : counts.join(", ")} in ${adopt.moveObjects.schemas.join(", ")} ` +
+                `owned by ${adopt.moveObjects.from.join(", ")} -> ${migrate}` +
+                (db.staying > 0 ? `; ${db.staying} owned by other roles stay theirs` : "") +
+                "; extension and system objects are never touched",
+        );
+    }
+    const grantees = [
+        { role: f.roles[1].name, level: app.access },
+        ...Object.entries(app.extraRoles).map(([role, spec]) => ({ role, level: spec.access })),
+    ];
+    for (const { role, level } of grantees) {
+        const privileges = RUNTIME_PRIVILEGES[level].table;
+        if (!privileges) {
+            lines.push(`  grants to ${role}: none (access ${level}: the app's migrations grant)`);
+            continue;
+        }
+        const existing =
+            adopt.database && db
+                ? app.schemas
+                      .map((s) => `${s}: ${db.objectCounts[s]?.tables ?? 0} existing tables/views, ${db.objectCounts[s]?.sequences ?? 0} sequences`)
+                      .join("; ")
+                : "";
+        lines.push(
+            `  grants to ${role}: ${privileges.join(", ")} in ${app.schemas.join(", ")}` +
+                (existing ? ` on what is there (${existing}; other table privileges it has there are revoked)` : "") +
+                ` and on what ${migrate} creates later`,
+        );
+    }
+    if (!(app.schemas.length === 1 && app.schemas[0] === "public")) {
+        lines.push(`  search_path in ${app.database} for the app's roles: ${app.schemas.join(", ")}`);
+    }
+    return lines.join("\n");
+}
