@@ -112,7 +112,12 @@ export = async () => {
         if (over) throw await overBudget(over);
         budgets = live.args;
         for (const [server, facts] of Object.entries(adoption)) {
-            for (const plan of adoptionPlan(server, apps.filter((a) => a.server === server), facts)) void pulumi.log.info(plan);
+            for (const plan of adoptionPlan(
+                server,
+                apps.filter((a) => a.server === server),
+                facts,
+            ))
+                void pulumi.log.info(plan);
             for (const app of apps.filter((a) => a.server === server)) existing[app.name] = unadoptedExisting(app, facts);
         }
     }

@@ -35,7 +35,9 @@ interface AdoptedDatabaseState extends AdoptedDatabaseInputs {
 }
 
 async function ownerOf(client: Client, name: string): Promise<string | undefined> {
-    const row = await client.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [name]);
+    const row = await client.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [
+        name,
+    ]);
     return row.rows[0]?.owner;
 }
 
@@ -43,7 +45,9 @@ async function giveTo(inputs: AdoptedDatabaseInputs): Promise<{ before: string; 
     return withAdminClient(inputs.connection, async (client) => {
         const before = await ownerOf(client, inputs.name);
         if (before === undefined) {
-            throw new Error(`database ${inputs.name} does not exist on the server, so it cannot be adopted: remove adopt.database to have it created`);
+            throw new Error(
+                `database ${inputs.name} does not exist on the server, so it cannot be adopted: remove adopt.database to have it created`,
+            );
         }
         if (before !== inputs.owner) await client.query(`ALTER DATABASE ${quoteIdent(inputs.name)} OWNER TO ${quoteIdent(inputs.owner)}`);
         return { before, after: (await ownerOf(client, inputs.name))! };

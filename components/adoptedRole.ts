@@ -63,7 +63,9 @@ interface AdoptedState extends AdoptedInputs {
 }
 
 /** The role-wide settings a declaration asks for. */
-export function wantedSettings(inputs: Pick<AdoptedInputs, "statementTimeoutMs" | "idleInTransactionSessionTimeoutMs">): Record<string, string> {
+export function wantedSettings(
+    inputs: Pick<AdoptedInputs, "statementTimeoutMs" | "idleInTransactionSessionTimeoutMs">,
+): Record<string, string> {
     const settings: Record<string, string> = {};
     if (inputs.statementTimeoutMs !== undefined) settings.statement_timeout = String(inputs.statementTimeoutMs);
     if (inputs.idleInTransactionSessionTimeoutMs !== undefined) {
@@ -116,7 +118,11 @@ export function attributeChanges(before: RoleAttributes, after: RoleAttributes):
 }
 
 /** The role's attributes, or undefined when it does not exist. */
-export async function readRoleAttributes(client: Client, name: string, settingNames: readonly string[]): Promise<RoleAttributes | undefined> {
+export async function readRoleAttributes(
+    client: Client,
+    name: string,
+    settingNames: readonly string[],
+): Promise<RoleAttributes | undefined> {
     const found = await client.query<{
         rolcanlogin: boolean;
         rolsuper: boolean;
@@ -182,7 +188,9 @@ const SETTING_NAMES = ["statement_timeout", "idle_in_transaction_session_timeout
 async function mustRead(client: Client, name: string): Promise<RoleAttributes> {
     const found = await readRoleAttributes(client, name, SETTING_NAMES);
     if (!found) {
-        throw new Error(`role ${name} does not exist on the server, so it cannot be adopted: remove it from adopt.roles to have it created`);
+        throw new Error(
+            `role ${name} does not exist on the server, so it cannot be adopted: remove it from adopt.roles to have it created`,
+        );
     }
     return found;
 }

@@ -179,10 +179,12 @@ function checkAdopt(args: AppDatabaseArgs, extraRoles: readonly string[]): void 
         throw new Error(`${COMPONENT}: \`adopt.roles\` names ${stray.join(", ")}: expected the app's own roles (${own.join(", ")})`);
     }
     if (adopt.moveObjects) {
-        if (!adopt.database) throw new Error(`${COMPONENT}: \`adopt.moveObjects\` moves objects of an existing database: set adopt.database too`);
+        if (!adopt.database)
+            throw new Error(`${COMPONENT}: \`adopt.moveObjects\` moves objects of an existing database: set adopt.database too`);
         const problem = schemasProblem(adopt.moveObjects.schemas);
         if (problem) throw new Error(`${COMPONENT}: \`adopt.moveObjects.schemas\` ${problem}`);
-        if (adopt.moveObjects.from.length === 0) throw new Error(`${COMPONENT}: \`adopt.moveObjects.from\` expected the roles whose objects move, got none`);
+        if (adopt.moveObjects.from.length === 0)
+            throw new Error(`${COMPONENT}: \`adopt.moveObjects.from\` expected the roles whose objects move, got none`);
     }
     for (const role of adopt.keepConnect ?? []) {
         const problem = identifierProblem(role);
@@ -294,7 +296,9 @@ export class AppDatabase extends pulumi.ComponentResource {
                 ? []
                 : [this.roles.migrateUser, ...this.roles.sessionSettings.map((s) => s.role), ...extras.map((e) => e.role.name)].map(
                       (role): pulumi.Input<RoleSettingsEntry> =>
-                          pulumi.output(role).apply((r) => ({ role: r, database: dbName, settings: { search_path: args.schemas.join(", ") } })),
+                          pulumi
+                              .output(role)
+                              .apply((r) => ({ role: r, database: dbName, settings: { search_path: args.schemas.join(", ") } })),
                   );
 
         this.access = new DatabaseAccess(

@@ -236,4 +236,3 @@ export function schemasProblem(schemas: readonly string[]): string | undefined {
     const repeated = schemas.find((s, i) => schemas.indexOf(s) !== i);
     return repeated ? `${JSON.stringify(repeated)} is listed twice` : undefined;
 }
-

@@ -57,7 +57,8 @@ export interface LoginRole {
 export function declareLoginRole(parent: pulumi.Resource, resourceName: string, spec: LoginRoleSpec): LoginRole {
     const settings: Record<string, string> = spec.timeouts ? { idle_session_timeout: String(spec.timeouts.idleSessionTimeoutMs) } : {};
     const supplied = spec.adopt?.password;
-    const password = supplied !== undefined ? pulumi.secret(pulumi.output(supplied)) : generatedPassword(parent, resourceName, spec.rotation);
+    const password =
+        supplied !== undefined ? pulumi.secret(pulumi.output(supplied)) : generatedPassword(parent, resourceName, spec.rotation);
     if (spec.adopt) {
         const role = new AdoptedRole(
             resourceName,

@@ -74,7 +74,11 @@ export function roleSettingsKey(entries: readonly RoleSettingsEntry[] | undefine
     return JSON.stringify(
         [...(entries ?? [])]
             // Role-wide entries keep the key they had before per-database settings existed.
-            .map((e) => (e.database === undefined ? [e.role, Object.entries(e.settings).sort()] : [e.role, e.database, Object.entries(e.settings).sort()]))
+            .map((e) =>
+                e.database === undefined
+                    ? [e.role, Object.entries(e.settings).sort()]
+                    : [e.role, e.database, Object.entries(e.settings).sort()],
+            )
             .sort((a, b) => JSON.stringify(a.slice(0, -1)).localeCompare(JSON.stringify(b.slice(0, -1)))),
     );
 }
@@ -111,7 +115,8 @@ export async function applyRoleSettingsPlan(client: Client, plan: readonly RoleS
 function settingValueSql(client: Client, name: string, value: string): string {
     if (name === "search_path") {
         const schemas = value.split(",").map((s) => s.trim());
-        if (!schemas.every((s) => /^[a-z_][a-z0-9_]*$/.test(s))) throw new Error(`RoleSettings: invalid search_path ${JSON.stringify(value)}`);
+        if (!schemas.every((s) => /^[a-z_][a-z0-9_]*$/.test(s)))
+            throw new Error(`RoleSettings: invalid search_path ${JSON.stringify(value)}`);
         return schemas.join(", ");
     }
     // Values cannot be bound parameters in ALTER ROLE; quote them as literals.

@@ -148,7 +148,9 @@ export function adoptionProblems(server: string, apps: readonly ResolvedApp[], f
         const at = `apps.${app.name}.adopt`;
         const f = footprintOf(app);
         for (const role of f.roles.filter((r) => r.adopted && !(r.name in facts.roles))) {
-            problems.push(`${at}.roles.${role.name}: role ${role.name} does not exist on server ${server}; remove it from adopt.roles to have it created`);
+            problems.push(
+                `${at}.roles.${role.name}: role ${role.name} does not exist on server ${server}; remove it from adopt.roles to have it created`,
+            );
         }
         for (const role of [...adopt.keepConnect, ...(adopt.moveObjects?.from ?? [])]) {
             if (!(role in facts.roles)) problems.push(`${at}: role ${role} does not exist on server ${server}`);
@@ -169,7 +171,8 @@ export function adoptionProblems(server: string, apps: readonly ResolvedApp[], f
             );
         }
         for (const [schema, problem] of Object.entries(db.schemaProblems)) {
-            if (problem && db.schemas.includes(schema)) problems.push(`${at}.moveObjects.schemas: ${problem}; remove it from moveObjects.schemas`);
+            if (problem && db.schemas.includes(schema))
+                problems.push(`${at}.moveObjects.schemas: ${problem}; remove it from moveObjects.schemas`);
         }
         // Locking CONNECT down takes it from PUBLIC: say who relies on it rather than cut them off.
         const keeps = new Set([...managed, ...adopt.keepConnect, admin, migrateRoleOf(f)]);
@@ -216,11 +219,18 @@ function planOf(server: string, app: ResolvedApp, f: Footprint, facts: ServerAdo
         const after = wantedAttributes({
             connectionLimit: role.connectionLimit,
             memberOf: role.origin === "extra" && app.extraRoles[role.name].runsMigrations ? [migrate] : [],
-            ...(isRuntime ? { statementTimeoutMs: spec.statementTimeoutMs, idleInTransactionSessionTimeoutMs: spec.idleInTransactionSessionTimeoutMs } : {}),
+            ...(isRuntime
+                ? { statementTimeoutMs: spec.statementTimeoutMs, idleInTransactionSessionTimeoutMs: spec.idleInTransactionSessionTimeoutMs }
+                : {}),
         });
         const changes = attributeChanges({ ...before, memberOf: before.memberOf }, after);
-        const password = adopt.roles[role.name]?.password === undefined ? "replaced by a generated one (newPassword)" : "kept (the supplied one is set again)";
-        lines.push(`  role ${role.name} (existing): ${changes.length > 0 ? changes.join("; ") : "attributes unchanged"}; password ${password}`);
+        const password =
+            adopt.roles[role.name]?.password === undefined
+                ? "replaced by a generated one (newPassword)"
+                : "kept (the supplied one is set again)";
+        lines.push(
+            `  role ${role.name} (existing): ${changes.length > 0 ? changes.join("; ") : "attributes unchanged"}; password ${password}`,
+        );
     }
     if (adopt.moveObjects && db) {
         const counts = Object.entries(countByKind(db.movable)).map(([kind, n]) => `${n} ${kind.toLowerCase()}${n === 1 ? "" : "s"}`);
@@ -244,7 +254,10 @@ function planOf(server: string, app: ResolvedApp, f: Footprint, facts: ServerAdo
         const existing =
             adopt.database && db
                 ? app.schemas
-                      .map((s) => `${s}: ${db.objectCounts[s]?.tables ?? 0} existing tables/views, ${db.objectCounts[s]?.sequences ?? 0} sequences`)
+                      .map(
+                          (s) =>
+                              `${s}: ${db.objectCounts[s]?.tables ?? 0} existing tables/views, ${db.objectCounts[s]?.sequences ?? 0} sequences`,
+                      )
                       .join("; ")
                 : "";
         lines.push(

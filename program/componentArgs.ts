@@ -89,7 +89,10 @@ function adoptArgs(adopt: ResolvedAdopt): AdoptArgs {
     return {
         database: adopt.database,
         roles: Object.fromEntries(
-            Object.entries(adopt.roles).map(([role, spec]) => [role, spec.password === undefined ? {} : { password: pulumi.secret(spec.password) }]),
+            Object.entries(adopt.roles).map(([role, spec]) => [
+                role,
+                spec.password === undefined ? {} : { password: pulumi.secret(spec.password) },
+            ]),
         ),
         ...(adopt.moveObjects ? { moveObjects: adopt.moveObjects } : {}),
         keepConnect: adopt.keepConnect,

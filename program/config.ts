@@ -87,27 +87,35 @@ const extraRoleSchema = z.strictObject({
 });
 
 /** A list of schema names (`public` included). */
-const schemaList = z.array(z.string({ error: (i) => `expected a schema name, got ${describe(i.input)}` }), {
-    error: (i) => `expected a list of schema names, got ${describe(i.input)}`,
-}).superRefine((schemas, ctx) => {
-    const problem = schemasProblem(schemas);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
+const schemaList = z
+    .array(z.string({ error: (i) => `expected a schema name, got ${describe(i.input)}` }), {
+        error: (i) => `expected a list of schema names, got ${describe(i.input)}`,
+    })
+    .superRefine((schemas, ctx) => {
+        const problem = schemasProblem(schemas);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+    });
 
 const ADOPTED_PASSWORD_EXPECTED =
     "expected how to handle the role's password: password (secret, kept as is), passwordFile (its first line, kept), or newPassword: true (a generated one replaces it)";
 
 /** An existing role taken over: its password is kept when supplied, replaced only when asked. */
 const adoptedRoleSchema = z
-    .strictObject({
-        password: text("the role's current password").optional(),
-        passwordFile: text("a path to a file holding the role's current password").optional(),
-        newPassword: z.literal(true, { error: (i) => `expected true (omit it to keep a supplied password), got ${describe(i.input)}` }).optional(),
-    }, { error: (i) => `${ADOPTED_PASSWORD_EXPECTED}, got ${describe(i.input)}` })
+    .strictObject(
+        {
+            password: text("the role's current password").optional(),
+            passwordFile: text("a path to a file holding the role's current password").optional(),
+            newPassword: z
+                .literal(true, { error: (i) => `expected true (omit it to keep a supplied password), got ${describe(i.input)}` })
+                .optional(),
+        },
+        { error: (i) => `${ADOPTED_PASSWORD_EXPECTED}, got ${describe(i.input)}` },
+    )
     .superRefine((role, ctx) => {
         const given = [role.password, role.passwordFile, role.newPassword].filter((v) => v !== undefined).length;
         if (given === 0) ctx.addIssue({ code: "custom", message: `${ADOPTED_PASSWORD_EXPECTED}, got none of them` });
-        if (given > 1) ctx.addIssue({ code: "custom", message: "expected one of password, passwordFile or newPassword, got more than one" });
+        if (given > 1)
+            ctx.addIssue({ code: "custom", message: "expected one of password, passwordFile or newPassword, got more than one" });
     });
 
 /** What of an app exists on its server already (shared placement). */
@@ -544,7 +552,10 @@ function resolveAdopt(
     const roles: Record<string, { password?: string }> = {};
     for (const [role, spec] of Object.entries(raw.roles)) {
         if (!own.includes(role)) {
-            issues.push({ path: `${at}.roles.${role}`, message: `expected one of the app's own roles (${own.join(", ")}), got ${JSON.stringify(role)}` });
+            issues.push({
+                path: `${at}.roles.${role}`,
+                message: `expected one of the app's own roles (${own.join(", ")}), got ${JSON.stringify(role)}`,
+            });
             continue;
         }
         let password = spec.password;
@@ -553,15 +564,23 @@ function resolveAdopt(
                 password = readFile(spec.passwordFile).split(/\r?\n/, 1)[0];
             } catch (err) {
                 const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-                issues.push({ path: `${at}.roles.${role}.passwordFile`, message: `cannot read ${JSON.stringify(spec.passwordFile)} (${reason})` });
+                issues.push({
+                    path: `${at}.roles.${role}.passwordFile`,
+                    message: `cannot read ${JSON.stringify(spec.passwordFile)} (${reason})`,
+                });
             }
-            if (password === "") issues.push({ path: `${at}.roles.${role}.passwordFile`, message: `expected the password on the first line of ${JSON.stringify(spec.passwordFile)}, got an empty line` });
+            if (password === "")
+                issues.push({
+                    path: `${at}.roles.${role}.passwordFile`,
+                    message: `expected the password on the first line of ${JSON.stringify(spec.passwordFile)}, got an empty line`,
+                });
         }
         roles[role] = password === undefined ? {} : { password };
     }
     let moveObjects: ResolvedAdopt["moveObjects"];
     if (raw.moveObjects) {
-        if (!raw.database) issues.push({ path: `${at}.moveObjects`, message: "moves objects of an existing database: set adopt.database: true too" });
+        if (!raw.database)
+            issues.push({ path: `${at}.moveObjects`, message: "moves objects of an existing database: set adopt.database: true too" });
         const outside = raw.moveObjects.schemas.filter((s) => !app.schemas.includes(s));
         if (outside.length > 0) {
             issues.push({

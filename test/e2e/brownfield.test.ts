@@ -58,7 +58,10 @@ const SEED_FLEET = [
     `INSERT INTO public.vehicles (plate) SELECT 'P-' || g FROM generate_series(1, 40) g`,
 ];
 
-const SEED_GRAFANA = [`CREATE TABLE dashboard (id serial PRIMARY KEY, title text)`, `INSERT INTO dashboard (title) VALUES ('home'), ('fleet')`];
+const SEED_GRAFANA = [
+    `CREATE TABLE dashboard (id serial PRIMARY KEY, title text)`,
+    `INSERT INTO dashboard (title) VALUES ('home'), ('fleet')`,
+];
 
 const EXTERNAL = { analytics_ro: 8, dashboard_ro: 12, grafana_ro: 5, reporting_refresher: 3 };
 const OTHER_TOOLS = Object.keys(EXTERNAL);
@@ -200,7 +203,10 @@ afterAll(async () => {
 
 describe("without adopt, what exists is refused before anything is applied", () => {
     it("names the existing role and the database, and the two ways forward; nothing is created", async () => {
-        await stack.setConfig({ servers: server(), apps: { grafana: { connectionLimit: 5, roles: { migrate: "grafana" } } } }, secrets().slice(0, 1));
+        await stack.setConfig(
+            { servers: server(), apps: { grafana: { connectionLimit: 5, roles: { migrate: "grafana" } } } },
+            secrets().slice(0, 1),
+        );
         const { ok, output } = await previewOutput();
         expect(ok).toBe(false);
         expect(output).toContain("apps.grafana: database grafana, role grafana already exist on server lab, made outside this stack.");
@@ -250,12 +256,23 @@ describe("without adopt, what exists is refused before anything is applied", () 
         await sql("fleet_platform", ["CREATE SCHEMA ext", "ALTER EXTENSION pgcrypto ADD SCHEMA ext"]);
         try {
             await stack.setConfig(
-                { servers: server(), apps: { fleet: { ...FLEET, schemas: ["public", "ext"], adopt: { ...FLEET.adopt, moveObjects: { schemas: ["public", "ext"] } } } } },
+                {
+                    servers: server(),
+                    apps: {
+                        fleet: {
+                            ...FLEET,
+                            schemas: ["public", "ext"],
+                            adopt: { ...FLEET.adopt, moveObjects: { schemas: ["public", "ext"] } },
+                        },
+                    },
+                },
                 secrets().slice(0, 1),
             );
             const { ok, output } = await previewOutput();
             expect(ok).toBe(false);
-            expect(output).toContain("apps.fleet.adopt.moveObjects.schemas: schema ext belongs to extension pgcrypto: its objects never move");
+            expect(output).toContain(
+                "apps.fleet.adopt.moveObjects.schemas: schema ext belongs to extension pgcrypto: its objects never move",
+            );
         } finally {
             await sql("fleet_platform", ["ALTER EXTENSION pgcrypto DROP SCHEMA ext", "DROP SCHEMA ext"]);
         }
@@ -268,7 +285,10 @@ describe("adopting the six services and the lab's grafana in one stack", () => {
 
     beforeAll(async () => {
         // What the refusal above asks for: the roles that should not reach grafana lose CONNECT by hand.
-        await sql("postgres", ["REVOKE CONNECT ON DATABASE grafana FROM PUBLIC", "GRANT CONNECT ON DATABASE grafana TO grafana, grafana_ro"]);
+        await sql("postgres", [
+            "REVOKE CONNECT ON DATABASE grafana FROM PUBLIC",
+            "GRANT CONNECT ON DATABASE grafana TO grafana, grafana_ro",
+        ]);
         await stack.setConfig({ servers: server(), apps }, secrets());
         const preview = await previewOutput();
         expect(preview.ok, preview.output).toBe(true);
@@ -329,10 +349,16 @@ describe("adopting the six services and the lab's grafana in one stack", () => {
             "SELECT count(*)::int AS n FROM pg_proc WHERE proname IN ('gen_random_uuid', 'crypt') AND pg_get_userbyid(proowner) <> 'postgres'",
         );
         expect(crypto.n).toBe(0);
-        const [vehicles] = await query("fleet_platform", "SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE relname = 'vehicles'");
+        const [vehicles] = await query(
+            "fleet_platform",
+            "SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE relname = 'vehicles'",
+        );
         expect(vehicles.owner).toBe("fleet_migrate");
         // Outside the listed schemas nothing moved.
-        const [catalog] = await query("tracksolid_db", "SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'pg_catalog'::regnamespace AND relowner <> 10");
+        const [catalog] = await query(
+            "tracksolid_db",
+            "SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'pg_catalog'::regnamespace AND relowner <> 10",
+        );
         expect(catalog.n).toBe(0);
     });
 
@@ -371,7 +397,9 @@ describe("adopting the six services and the lab's grafana in one stack", () => {
         );
         expect(Object.fromEntries(roles.map((r) => [r.rolname, r.rolconnlimit]))).toEqual(EXTERNAL);
         expect(await query("tracksolid_db", "SELECT count(*)::int AS n FROM reporting.daily", "analytics_ro", PW)).toEqual([{ n: 30 }]);
-        expect(await query("tracksolid_db", "SELECT count(*)::int AS n FROM reporting.v_trips", "reporting_refresher", PW)).toEqual([{ n: 30 }]);
+        expect(await query("tracksolid_db", "SELECT count(*)::int AS n FROM reporting.v_trips", "reporting_refresher", PW)).toEqual([
+            { n: 30 },
+        ]);
     });
 
     it("keeps the lab's grafana password: the app's old URL still works, and grafana still owns its database", async () => {
@@ -400,16 +428,27 @@ describe("adopting the six services and the lab's grafana in one stack", () => {
     });
 
     it("giving up management leaves every row and every pre-existing role in place, even unprotected", async () => {
-        const services = await query("postgres", "SELECT rolname FROM pg_roles WHERE rolname LIKE '%\\_app' OR rolname LIKE '%\\_migrate' ORDER BY 1");
+        const services = await query(
+            "postgres",
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE '%\\_app' OR rolname LIKE '%\\_migrate' ORDER BY 1",
+        );
         await stack.setConfig({ servers: server(), apps: {} }, secrets().slice(0, 1));
         await stack.stack.up({ onOutput: () => undefined });
         expect(await fingerprint()).toEqual(before);
-        const databases = await query("postgres", "SELECT datname FROM pg_database WHERE datname IN ('tracksolid_db','fleet_platform','grafana') ORDER BY 1");
+        const databases = await query(
+            "postgres",
+            "SELECT datname FROM pg_database WHERE datname IN ('tracksolid_db','fleet_platform','grafana') ORDER BY 1",
+        );
         expect(databases.map((d) => d.datname)).toEqual(["fleet_platform", "grafana", "tracksolid_db"]);
-        const roles = await query("postgres", `SELECT rolname FROM pg_roles WHERE rolname = ANY('{${[...OTHER_TOOLS, "grafana"].join(",")}}')`);
+        const roles = await query(
+            "postgres",
+            `SELECT rolname FROM pg_roles WHERE rolname = ANY('{${[...OTHER_TOOLS, "grafana"].join(",")}}')`,
+        );
         expect(roles).toHaveLength(5);
         // The services' roles stay too: they own the moved objects, and services log in with them.
-        expect(await query("postgres", "SELECT rolname FROM pg_roles WHERE rolname LIKE '%\\_app' OR rolname LIKE '%\\_migrate' ORDER BY 1")).toEqual(services);
+        expect(
+            await query("postgres", "SELECT rolname FROM pg_roles WHERE rolname LIKE '%\\_app' OR rolname LIKE '%\\_migrate' ORDER BY 1"),
+        ).toEqual(services);
         expect(await query("grafana", "SELECT count(*)::int AS n FROM dashboard", "grafana", GRAFANA_PW)).toEqual([{ n: 3 }]);
     });
 });
