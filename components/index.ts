@@ -1,8 +1,12 @@
 // The package entry for other Pulumi programs: the components, their args and
 // the types those args use. Helpers stay internal to their modules.
 export type { AdminConnection } from "./adminConnection";
+export { AdoptedDatabase } from "./adoptedDatabase";
+export type { AdoptedDatabaseArgs } from "./adoptedDatabase";
+export { AdoptedRole } from "./adoptedRole";
+export type { AdoptedRoleArgs } from "./adoptedRole";
 export { AppDatabase } from "./appDatabase";
-export type { AppDatabaseArgs, ExtraRoleArgs } from "./appDatabase";
+export type { AdoptArgs, AppDatabaseArgs, ExtraRoleArgs } from "./appDatabase";
 export { BudgetError, ConnectionBudget } from "./connectionBudget";
 export type { BudgetEntry, BudgetReport, ConnectionBudgetArgs } from "./connectionBudget";
 export { DataLossGuard } from "./dataLossGuard";
@@ -11,9 +15,12 @@ export { DatabaseAccess } from "./databaseAccess";
 export type { DatabaseAccessArgs } from "./databaseAccess";
 export { DedicatedServer } from "./dedicatedServer";
 export type { DedicatedServerArgs } from "./dedicatedServer";
+export type { RoleNameOverrides } from "./identifiers";
+export { ObjectOwnership } from "./objectOwnership";
+export type { ObjectOwnershipArgs } from "./objectOwnership";
 export type { AccessLevel, ExtraRoleAccessLevel, SslMode } from "./defaults";
 export { RolePair } from "./rolePair";
-export type { RolePairArgs } from "./rolePair";
+export type { AdoptedRolePassword, RolePairArgs } from "./rolePair";
 export { RoleSettings } from "./roleSettings";
 export type { RoleSettingsArgs } from "./roleSettings";
 export { SharedServer } from "./sharedServer";
