@@ -137,12 +137,17 @@ describe("faults", () => {
         expect(await cluster.catalog()).toEqual({ roles: [], databases: [] });
     });
 
-    it("refuses to take over a role that exists but is not managed by the stack", async () => {
+    it("refuses to take over a role that exists but is not managed by the stack, before anything is created", async () => {
         await cluster.admin("CREATE ROLE taken_app LOGIN PASSWORD 'owned-by-someone-else' CONNECTION LIMIT 7");
         const before = await cluster.admin("SELECT rolpassword, rolconnlimit FROM pg_authid WHERE rolname = 'taken_app'");
         const stack = await newStack({ servers: { local: server() }, apps: { taken: {} } });
-        await expect(stack.stack.up({ onOutput: () => undefined })).rejects.toThrow(/role "taken_app" already exists/);
+        await expect(stack.stack.up({ onOutput: () => undefined })).rejects.toThrow(
+            /apps\.taken: role taken_app already exists on server local, made outside this stack\.[\s\S]*Adopt it \(apps\.taken\.adopt\.roles\.taken_app:/,
+        );
         expect(await cluster.admin("SELECT rolpassword, rolconnlimit FROM pg_authid WHERE rolname = 'taken_app'")).toEqual(before);
+        // Not half-applied: the other role and the database were never created.
+        expect(await cluster.admin("SELECT count(*)::int AS n FROM pg_roles WHERE rolname = 'taken_migrate'")).toEqual([{ n: 0 }]);
+        expect(await cluster.admin("SELECT count(*)::int AS n FROM pg_database WHERE datname = 'taken'")).toEqual([{ n: 0 }]);
         await stack.stack.destroy({ onOutput: () => undefined });
         await cluster.admin("DROP ROLE taken_app");
     });
