@@ -12,6 +12,7 @@
  * - the plan: what adopting changes on the server, printed by the preview
  *   before anything is applied.
  */
+import { createHash, createHmac, pbkdf2Sync, timingSafeEqual } from "node:crypto";
 import type { Client } from "pg";
 import { AdminConnection, withAdminClient } from "../components/adminConnection";
 import { RUNTIME_PRIVILEGES } from "../components/appDatabase";
@@ -44,6 +45,11 @@ export interface ServerAdoptionFacts {
     readonly databases: readonly string[];
     /** Attributes of every role the config names (app roles, keepConnect, moveObjects.from) that exists. */
     readonly roles: Readonly<Record<string, RoleAttributes>>;
+    /**
+     * Per adopted role with a supplied password, the server's stored verifier
+     * (`pg_authid.rolpassword`; null: it has no password); absent when the admin may not read it.
+     */
+    readonly verifiers?: Readonly<Record<string, string | null>>;
     /** Per adopted app, its database's facts (absent when the database does not exist). */
     readonly adopted: Readonly<Record<string, AdoptedDatabaseFacts>>;
 }
@@ -115,10 +121,27 @@ export async function readAdoptionFacts(connection: AdminConnection, apps: reado
         for (const role of [...(app.adopt?.keepConnect ?? []), ...(app.adopt?.moveObjects?.from ?? [])]) names.add(role);
     }
     const roles: Record<string, RoleAttributes> = {};
+    const supplied = apps.flatMap((a) =>
+        Object.entries(a.adopt?.roles ?? {})
+            .filter(([, spec]) => spec.password !== undefined)
+            .map(([r]) => r),
+    );
+    let verifiers: Record<string, string | null> | undefined = {};
     const databases = await withAdminClient(connection, async (client) => {
         for (const name of names) {
             const found = await readRoleAttributes(client, name, SETTINGS);
             if (found) roles[name] = found;
+        }
+        if (supplied.length > 0) {
+            try {
+                const rows = await client.query<{ rolname: string; rolpassword: string | null }>(
+                    "SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1)",
+                    [supplied],
+                );
+                for (const r of rows.rows) verifiers![r.rolname] = r.rolpassword;
+            } catch {
+                verifiers = undefined; // not a superuser: pg_authid is closed to it
+            }
         }
         return (await client.query<{ datname: string }>("SELECT datname FROM pg_database")).rows.map((r) => r.datname);
     });
@@ -126,7 +149,32 @@ export async function readAdoptionFacts(connection: AdminConnection, apps: reado
     for (const app of apps) {
         if (app.adopt?.database && databases.includes(app.database)) adopted[app.name] = await readDatabaseFacts(connection, app);
     }
-    return { databases, roles, adopted };
+    return { databases, roles, adopted, ...(verifiers ? { verifiers } : {}) };
+}
+
+/**
+ * Whether `password` is the one a stored verifier was made from: SCRAM-SHA-256
+ * (`SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, RFC 5802/7677)
+ * or the older `md5` + md5(password + role). Lets adoption keep a supplied
+ * password only when it really is the current one.
+ */
+export function passwordMatchesVerifier(verifier: string, role: string, password: string): boolean {
+    const scram = /^SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)$/.exec(verifier);
+    if (scram) {
+        const salted = pbkdf2Sync(password, Buffer.from(scram[2], "base64"), Number(scram[1]), 32, "sha256");
+        const storedKey = createHash("sha256").update(createHmac("sha256", salted).update("Client Key").digest()).digest();
+        const expected = Buffer.from(scram[3], "base64");
+        return expected.length === storedKey.length && timingSafeEqual(expected, storedKey);
+    }
+    if (verifier.startsWith("md5"))
+        return (
+            verifier ===
+            "md5" +
+                createHash("md5")
+                    .update(password + role)
+                    .digest("hex")
+        );
+    return false;
 }
 
 /** One app's names that exist on the server without being adopted, as `role x` / `database y`. */
@@ -151,6 +199,18 @@ export function adoptionProblems(server: string, apps: readonly ResolvedApp[], f
             problems.push(
                 `${at}.roles.${role.name}: role ${role.name} does not exist on server ${server}; remove it from adopt.roles to have it created`,
             );
+        }
+        // Keeping a password means keeping the one in use: a typo would lock out whoever uses it.
+        for (const [role, spec] of Object.entries(adopt.roles)) {
+            const verifier = facts.verifiers?.[role];
+            if (spec.password === undefined || verifier === undefined || !(role in facts.roles)) continue;
+            if (verifier === null || !passwordMatchesVerifier(verifier, role, spec.password)) {
+                problems.push(
+                    `${at}.roles.${role}: the supplied password is not role ${role}'s current one on server ${server} ` +
+                        `(${verifier === null ? "it has none" : "checked against its stored verifier"}); setting it would lock out whoever logs in with the current one. ` +
+                        `Supply the current password, or set newPassword: true to replace it deliberately`,
+                );
+            }
         }
         for (const role of [...adopt.keepConnect, ...(adopt.moveObjects?.from ?? [])]) {
             if (!(role in facts.roles)) problems.push(`${at}: role ${role} does not exist on server ${server}`);
@@ -227,7 +287,9 @@ function planOf(server: string, app: ResolvedApp, f: Footprint, facts: ServerAdo
         const password =
             adopt.roles[role.name]?.password === undefined
                 ? "replaced by a generated one (newPassword)"
-                : "kept (the supplied one is set again)";
+                : facts.verifiers?.[role.name]
+                  ? "kept (the supplied one, checked against the server's)"
+                  : "kept (the supplied one; the admin cannot read pg_authid to check it)";
         lines.push(
             `  role ${role.name} (existing): ${changes.length > 0 ? changes.join("; ") : "attributes unchanged"}; password ${password}`,
         );

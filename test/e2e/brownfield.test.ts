@@ -264,6 +264,19 @@ describe.each([...new Set([oldest, newest])])("PostgreSQL %i", (major) => {
             );
         });
 
+        it("refuses to 'keep' a password that is not the role's current one", async () => {
+            await stack.setConfig({ servers: server(), apps: { grafana: GRAFANA } }, [
+                ...secrets().slice(0, 1),
+                { path: "apps.grafana.adopt.roles.grafana.password", value: "not-what-grafana-uses" },
+            ]);
+            const { ok, output } = await previewOutput();
+            expect(ok).toBe(false);
+            expect(output).toContain(
+                "apps.grafana.adopt.roles.grafana: the supplied password is not role grafana's current one on server lab (checked against its stored verifier)",
+            );
+            expect(await query("grafana", "SELECT 1 AS ok", "grafana", GRAFANA_PW)).toEqual([{ ok: 1 }]);
+        });
+
         it("refuses an owner change out of an extension's schema", async () => {
             // A schema that is itself part of an extension (as TimescaleDB's catalog schemas are).
             await sql("fleet_platform", ["CREATE SCHEMA ext", "ALTER EXTENSION pgcrypto ADD SCHEMA ext"]);
@@ -311,7 +324,9 @@ describe.each([...new Set([oldest, newest])])("PostgreSQL %i", (major) => {
             expect(preview.output).toContain(
                 "ownership: 3 tables, 1 view, 1 sequence, 1 function in tracksolid, reporting owned by postgres -> tracksolid_migrate; 1 owned by other roles stay theirs",
             );
-            expect(preview.output).toContain("role grafana (existing): CONNECTION LIMIT none -> 2; password kept");
+            expect(preview.output).toContain(
+                "role grafana (existing): CONNECTION LIMIT none -> 2; password kept (the supplied one, checked against the server's)",
+            );
             expect(preview.output).toContain(
                 "grants to webhook_app: DELETE, INSERT, SELECT, UPDATE in tracksolid, reporting on what is there",
             );

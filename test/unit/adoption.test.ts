@@ -9,7 +9,7 @@ import { attributeChanges, RoleAttributes, wantedAttributes } from "../../compon
 import { existingProblem } from "../../components/dataLossGuard";
 import { roleListFor, roleNamesFor } from "../../components/identifiers";
 import { roleSettingsKey, roleSettingsPlan } from "../../components/roleSettings";
-import { adoptionPlan, adoptionProblems, ServerAdoptionFacts, unadoptedExisting } from "../../program/adoption";
+import { adoptionPlan, adoptionProblems, passwordMatchesVerifier, ServerAdoptionFacts, unadoptedExisting } from "../../program/adoption";
 import { ConfigError, parseStackConfig } from "../../program/config";
 import { footprintOf } from "../../program/footprint";
 import { managedRoleLimits } from "../../program/stack";
@@ -256,8 +256,37 @@ describe("adoptionProblems and adoptionPlan", () => {
         expect(plan).toContain("database grafana: kept with its data; owner grafana (unchanged)");
         expect(plan).toContain("CREATE on schema public revoked from PUBLIC (granted to grafana)");
         expect(plan).toContain(
-            "role grafana (existing): CREATEDB -> NOCREATEDB; CONNECTION LIMIT none -> 2; password kept (the supplied one is set again)",
+            "role grafana (existing): CREATEDB -> NOCREATEDB; CONNECTION LIMIT none -> 2; password kept (the supplied one; the admin cannot read pg_authid to check it)",
         );
+    });
+});
+
+describe("a supplied password", () => {
+    // Made with Python's hashlib (RFC 7677's salt and iterations), not with the code under test.
+    const SCRAM =
+        "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=";
+    const MD5 = "md5e4f70fb0b8f2745aa7a69557c80cbd0c"; // md5("pencil" + "bob")
+
+    it("is checked against the server's SCRAM or md5 verifier", () => {
+        expect(passwordMatchesVerifier(SCRAM, "user", "pencil")).toBe(true);
+        expect(passwordMatchesVerifier(SCRAM, "user", "pencil ")).toBe(false);
+        expect(passwordMatchesVerifier(MD5, "bob", "pencil")).toBe(true);
+        expect(passwordMatchesVerifier(MD5, "alice", "pencil")).toBe(false);
+        expect(passwordMatchesVerifier("plain", "bob", "plain")).toBe(false);
+    });
+
+    it("that is not the current one is refused before it could lock anyone out", () => {
+        const grafana = Object.values(
+            adopting({ grafana: { roles: { migrate: "grafana" }, adopt: { roles: { grafana: { password: "typo" } } } } }).apps,
+        );
+        const server = facts({ roles: { grafana: attributes() }, verifiers: { grafana: SCRAM } });
+        expect(adoptionProblems("lab", grafana, server, "pulumi_admin")).toEqual([
+            expect.stringContaining(
+                "apps.grafana.adopt.roles.grafana: the supplied password is not role grafana's current one on server lab (checked against its stored verifier)",
+            ),
+        ]);
+        // Unreadable verifiers (a non-superuser admin): not checked, and the plan says so.
+        expect(adoptionProblems("lab", grafana, facts({ roles: { grafana: attributes() } }), "pulumi_admin")).toEqual([]);
     });
 });
 
