@@ -34,7 +34,7 @@ source scripts/dev-env.sh
 
 # The dev cluster: created once, started when it is not running.
 port=$(sed -n '/servers:/,/apps:/{s/^ *port: *\([0-9]*\).*/\1/p}' Pulumi.dev.yaml | head -1)
-port=${port:-55432}
+port=${port:-15432}
 data="$DEV_PGDATA"
 password_file="$DEV_DIR/admin-password"
 step "dev PostgreSQL on 127.0.0.1:$port ($data)" \

@@ -65,12 +65,15 @@ describe("the layout", () => {
 
     it("exports the components and their args from the package entry, and no helpers", () => {
         expect(Object.keys(entry).sort()).toEqual([
+            "AdoptedDatabase",
+            "AdoptedRole",
             "AppDatabase",
             "BudgetError",
             "ConnectionBudget",
             "DataLossGuard",
             "DatabaseAccess",
             "DedicatedServer",
+            "ObjectOwnership",
             "RolePair",
             "RoleSettings",
             "SharedServer",
