@@ -101,6 +101,13 @@ export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection" | "adop
     /** Take over what exists instead of creating it. @default nothing adopted */
     readonly adopt?: AdoptArgs;
     /**
+     * New functions the migrate role creates are not executable by PUBLIC
+     * (PostgreSQL's default grants EXECUTE to everyone): `readwrite` roles get
+     * EXECUTE, `readonly` roles none, so a read-only role cannot run a
+     * SECURITY DEFINER function that writes. Database-wide default privileges. @default false
+     */
+    readonly revokeFunctionExecute?: boolean;
+    /**
      * Leave every resource of the app in place if it is ever deleted (retired
      * from a protected stack): the stack forgets it, the server keeps it. @default false
      */
@@ -394,6 +401,22 @@ export class AppDatabase extends pulumi.ComponentResource {
         };
         grant(this.roles.runtimeRole.name, access, "app");
         for (const extra of extras) grant(extra.role.name, extra.access, extra.roleName);
+
+        if (args.revokeFunctionExecute) {
+            // Without a schema: PUBLIC's EXECUTE is a database-wide default, only revocable there.
+            const functions = (key: string, role: pulumi.Input<string>, privileges: string[]) =>
+                inOrder(
+                    (after) =>
+                        new postgresql.DefaultPrivileges(
+                            `${name}-${key}-functions`,
+                            { database: this.database.name, owner: this.roles.migrateUser, role, objectType: "function", privileges },
+                            { parent: this, dependsOn: [after], deleteBeforeReplace: true },
+                        ),
+                );
+            functions("public", "public", []);
+            if (access === "readwrite") functions("app", this.roles.runtimeRole.name, ["EXECUTE"]);
+            for (const extra of extras.filter((e) => e.access === "readwrite")) functions(extra.roleName, extra.role.name, ["EXECUTE"]);
+        }
 
         const endpoint = server.endpoint;
         const url = (host: pulumi.Input<string>, port: pulumi.Input<number>, user: pulumi.Input<string>, password: pulumi.Input<string>) =>

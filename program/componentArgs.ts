@@ -77,6 +77,7 @@ export function appDatabaseArgs(
         extraRoles: app.extraRoles,
         roleNames: app.roles,
         schemas: app.schemas,
+        ...(app.revokeFunctionExecute ? { revokeFunctionExecute: true } : {}),
         ...(app.adopt ? { adopt: adoptArgs(app.adopt) } : {}),
         protect,
         retainOnDelete: protect,

@@ -236,6 +236,8 @@ export const appSchema = z.strictObject({
     schemas: schemaList.default(["public"]),
     /** What exists on the server already and is taken over instead of created (shared placement). */
     adopt: adoptSchema.optional(),
+    /** New functions are not executable by PUBLIC: readwrite roles get EXECUTE, readonly roles none. */
+    revokeFunctionExecute: flag.default(false),
     access: oneOf(ACCESS_LEVELS).default(DEFAULT_ACCESS_LEVEL),
     /** CONNECTION LIMIT of `<app>_app`. */
     connectionLimit: connectionLimit.default(DEFAULT_RUNTIME_CONNECTION_LIMIT),

@@ -20,11 +20,13 @@ function appConfig() {
             statementTimeoutMs: 1500,
             idleInTransactionSessionTimeoutMs: 2500,
             idleSessionTimeoutMs: 60000,
+            revokeFunctionExecute: true,
         },
         reports: { access: "readonly", connectionLimit: 2 },
         billing: {
             access: "migrations",
             connectionLimit: 2,
+            revokeFunctionExecute: true,
             extraRoles: { billing_dashboard: { access: "readonly", connectionLimit: 1 } },
         },
     } as Record<string, any>;
@@ -74,6 +76,27 @@ describe("a shared server, for real", () => {
         await expect(queryUrl(shop.runtimeUrl, "CREATE TABLE sneaky (id int)")).rejects.toThrow(/permission denied for schema public/);
         await queryUrl(shop.migrateUrl, "CREATE TABLE ddl_probe (id int)");
         await queryUrl(shop.migrateUrl, "DROP TABLE ddl_probe");
+    });
+
+    it("with revokeFunctionExecute, lets readwrite roles run new functions and read-only roles not", async () => {
+        const { shop, billing } = urls();
+        const fn = "CREATE FUNCTION bump() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'";
+        await queryUrl(shop.migrateUrl, fn);
+        await queryUrl(billing.migrateUrl, fn);
+        try {
+            expect(await queryUrl(shop.runtimeUrl, "SELECT bump() AS n")).toEqual([{ n: 1 }]);
+            await expect(queryUrl(billing.extraRoleUrls.billing_dashboard, "SELECT bump()")).rejects.toThrow(
+                /permission denied for function bump/,
+            );
+            await expect(queryUrl(billing.runtimeUrl, "SELECT bump()")).rejects.toThrow(/permission denied for function bump/);
+        } finally {
+            await queryUrl(shop.migrateUrl, "DROP FUNCTION bump()");
+            await queryUrl(billing.migrateUrl, "DROP FUNCTION bump()");
+        }
+        // Without the option PUBLIC keeps PostgreSQL's default: reports' read-only runtime role may run its functions.
+        await queryUrl(urls().reports.migrateUrl, fn);
+        expect(await queryUrl(urls().reports.runtimeUrl, "SELECT bump() AS n")).toEqual([{ n: 1 }]);
+        await queryUrl(urls().reports.migrateUrl, "DROP FUNCTION bump()");
     });
 
     it("gives the runtime role what its access level says on tables the migrate role creates", async () => {
