@@ -2,8 +2,9 @@
  * The access report of one server, read from its catalogs: which login role
  * can connect to which database, which roles are superusers or may create
  * roles, the databases whose PUBLIC still has CONNECT, the tables in an app's
- * database that its migrate role does not own, and each role's live
- * connections against its limit.
+ * database that its migrate role does not own, each role's live
+ * connections against its limit, and who besides the superusers holds ADMIN
+ * OPTION on a login role (a CREATEROLE admin on 16+ gets it on every role it creates).
  *
  * "Can connect" is what the server would allow past pg_hba: the CONNECT
  * privilege (superusers have every one), a role that may log in, and a
@@ -34,6 +35,18 @@ export interface ForeignObject {
     readonly expectedOwner: string;
 }
 
+/**
+ * A role's ADMIN OPTION held by a non-superuser: it may grant the role, alter
+ * it, drop it. On PostgreSQL 16+ a CREATEROLE admin gets it on every role it
+ * creates (without INHERIT or SET, so it cannot use the role's privileges).
+ */
+export interface AdminOption {
+    readonly role: string;
+    readonly heldBy: string;
+    /** Whether the holder may also use the role's privileges (INHERIT or SET). */
+    readonly usable: boolean;
+}
+
 export interface AccessReport {
     readonly server: string;
     readonly roles: readonly AccessRole[];
@@ -44,6 +57,8 @@ export interface AccessReport {
     /** Databases where PUBLIC still has CONNECT: every login role may connect there. */
     readonly publicConnect: readonly string[];
     readonly foreignObjects: readonly ForeignObject[];
+    /** ADMIN OPTION on login roles held by non-superusers; left out when there is none. */
+    readonly adminOptions?: readonly AdminOption[];
 }
 
 /** An app's database and the role that should own everything in it. */
@@ -99,7 +114,13 @@ export async function readAccessReport(
                 AND has_database_privilege(r.oid, d.oid, 'CONNECT')
               ORDER BY r.rolname, d.datname`,
         );
-        return { roles: roles.rows, databases: databases.rows, matrix: matrix.rows };
+        const admins = await client.query<{ role: string; held_by: string; usable: boolean }>(
+            `SELECT r.rolname AS role, m.rolname AS held_by, pg_has_role(m.oid, r.oid, 'USAGE') AS usable
+               FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
+              WHERE a.admin_option AND r.rolcanlogin AND NOT m.rolsuper
+              ORDER BY 1, 2`,
+        );
+        return { roles: roles.rows, databases: databases.rows, matrix: matrix.rows, admins: admins.rows };
     });
     const existing = new Set(base.databases.map((d) => d.datname));
     const foreignObjects: ForeignObject[] = [];
@@ -148,6 +169,9 @@ export async function readAccessReport(
         canConnect,
         publicConnect: base.databases.filter((d) => d.public_connect).map((d) => d.datname),
         foreignObjects,
+        ...(base.admins.length > 0
+            ? { adminOptions: base.admins.map((a) => ({ role: a.role, heldBy: a.held_by, usable: a.usable })) }
+            : {}),
     };
 }
 
@@ -176,6 +200,13 @@ export function formatAccessReport(report: AccessReport): string {
                       `${o.database}: ${o.kind} ${o.schema}.${o.name} is owned by ${o.owner}, not ${o.expectedOwner} (ALTER ... OWNER TO ${o.expectedOwner})`,
               )
             : ["every object in the app databases is owned by its app's migrate role"]),
+        ...(report.adminOptions ?? []).map(
+            (a) =>
+                `${a.heldBy} holds ADMIN OPTION on ${a.role}: it may grant, alter or drop it` +
+                (a.usable
+                    ? " and use its privileges"
+                    : "; it cannot use its privileges (no INHERIT, no SET: PostgreSQL 16's CREATEROLE default)"),
+        ),
     ];
     return [
         `Access on server ${report.server}: ${report.roles.length} login roles x ${report.databases.length} databases (yes = can connect)`,

@@ -195,6 +195,12 @@ describe.each(matrixVersions())("PostgreSQL %i", (major) => {
                 [ADMIN],
             );
             expect(usable).toEqual([]);
+            // What it does hold on 16+ (ADMIN OPTION on every role it created) is in the access report.
+            const { access } = await admined.outputs();
+            const held = (access.local.adminOptions ?? []).filter((a: { heldBy: string }) => a.heldBy === ADMIN);
+            const expected =
+                major >= 16 ? ["notes_app", "notes_migrate", "notes_ro"].map((role) => ({ role, heldBy: ADMIN, usable: false })) : [];
+            expect(held).toEqual(expected);
         });
     });
 });

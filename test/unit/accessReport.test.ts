@@ -34,6 +34,22 @@ describe("formatAccessReport", () => {
         ]);
     });
 
+    it("names who besides the superusers holds ADMIN OPTION on a login role, and whether it can use the role", () => {
+        const withAdmins = formatAccessReport({
+            ...report,
+            adminOptions: [
+                { role: "grafana_app", heldBy: "provisioner", usable: false },
+                { role: "grafana_migrate", heldBy: "ops", usable: true },
+            ],
+        });
+        expect(withAdmins).toContain(
+            "  * provisioner holds ADMIN OPTION on grafana_app: it may grant, alter or drop it; it cannot use its privileges (no INHERIT, no SET: PostgreSQL 16's CREATEROLE default)",
+        );
+        expect(withAdmins).toContain(
+            "  * ops holds ADMIN OPTION on grafana_migrate: it may grant, alter or drop it and use its privileges",
+        );
+    });
+
     it("says so when there is nothing to find", () => {
         const clean = formatAccessReport({ ...report, publicConnect: [], foreignObjects: [] });
         expect(clean).toContain("PUBLIC has CONNECT on no database");
