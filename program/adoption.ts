@@ -50,8 +50,19 @@ export interface ServerAdoptionFacts {
      * (`pg_authid.rolpassword`; null: it has no password); absent when the admin may not read it.
      */
     readonly verifiers?: Readonly<Record<string, string | null>>;
+    /** What a non-superuser admin may do to the roles adoption alters or takes objects from; absent for a superuser. */
+    readonly adminPowers?: AdminPowers;
     /** Per adopted app, its database's facts (absent when the database does not exist). */
     readonly adopted: Readonly<Record<string, AdoptedDatabaseFacts>>;
+}
+
+/** A non-superuser admin's standing towards the roles the config names. */
+export interface AdminPowers {
+    readonly versionNum: number;
+    /** Roles it holds ADMIN OPTION on (directly): on 16+ it may alter only those. */
+    readonly adminOf: readonly string[];
+    /** Roles whose privileges it has (member with INHERIT): it may take their objects. */
+    readonly usableRoles: readonly string[];
 }
 
 const SETTINGS = ["statement_timeout", "idle_in_transaction_session_timeout"];
@@ -127,6 +138,7 @@ export async function readAdoptionFacts(connection: AdminConnection, apps: reado
             .map(([r]) => r),
     );
     let verifiers: Record<string, string | null> | undefined = {};
+    let adminPowers: AdminPowers | undefined;
     const databases = await withAdminClient(connection, async (client) => {
         for (const name of names) {
             const found = await readRoleAttributes(client, name, SETTINGS);
@@ -143,13 +155,30 @@ export async function readAdoptionFacts(connection: AdminConnection, apps: reado
                 verifiers = undefined; // not a superuser: pg_authid is closed to it
             }
         }
+        if (!connection.superuser) {
+            const me = await client.query<{ version_num: number; role: string; admin: boolean; usable: boolean }>(
+                `SELECT current_setting('server_version_num')::int AS version_num, r.rolname AS role,
+                        EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.roleid = r.oid AND m.admin_option
+                                   AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)) AS admin,
+                        pg_has_role(current_user, r.oid, 'USAGE') AS usable
+                   FROM pg_roles r WHERE r.rolname = ANY($1)`,
+                [[...names]],
+            );
+            const versionNum =
+                me.rows[0]?.version_num ?? Number((await client.query("SHOW server_version_num")).rows[0].server_version_num);
+            adminPowers = {
+                versionNum,
+                adminOf: me.rows.filter((r) => r.admin).map((r) => r.role),
+                usableRoles: me.rows.filter((r) => r.usable).map((r) => r.role),
+            };
+        }
         return (await client.query<{ datname: string }>("SELECT datname FROM pg_database")).rows.map((r) => r.datname);
     });
     const adopted: Record<string, AdoptedDatabaseFacts> = {};
     for (const app of apps) {
         if (app.adopt?.database && databases.includes(app.database)) adopted[app.name] = await readDatabaseFacts(connection, app);
     }
-    return { databases, roles, adopted, ...(verifiers ? { verifiers } : {}) };
+    return { databases, roles, adopted, ...(verifiers ? { verifiers } : {}), ...(adminPowers ? { adminPowers } : {}) };
 }
 
 /**
@@ -200,6 +229,7 @@ export function adoptionProblems(server: string, apps: readonly ResolvedApp[], f
                 `${at}.roles.${role.name}: role ${role.name} does not exist on server ${server}; remove it from adopt.roles to have it created`,
             );
         }
+        problems.push(...adminPowerProblems(server, app, facts, admin));
         // Keeping a password means keeping the one in use: a typo would lock out whoever uses it.
         for (const [role, spec] of Object.entries(adopt.roles)) {
             const verifier = facts.verifiers?.[role];
@@ -332,4 +362,39 @@ function planOf(server: string, app: ResolvedApp, f: Footprint, facts: ServerAdo
         lines.push(`  search_path in ${app.database} for the app's roles: ${app.schemas.join(", ")}`);
     }
     return lines.join("\n");
+}
+
+/**
+ * What a non-superuser admin (RDS, Cloud SQL, CREATEROLE) cannot do of an
+ * app's adoption, each with what to run as a superuser instead: alter a
+ * superuser role, alter a role it lacks ADMIN OPTION on (16+), take objects
+ * from a role whose privileges it does not have.
+ */
+export function adminPowerProblems(server: string, app: ResolvedApp, facts: ServerAdoptionFacts, admin: string): string[] {
+    const powers = facts.adminPowers;
+    if (!powers || !app.adopt) return [];
+    const at = `apps.${app.name}.adopt`;
+    const problems: string[] = [];
+    for (const role of Object.keys(app.adopt.roles).filter((r) => r in facts.roles)) {
+        if (facts.roles[role].superuser) {
+            problems.push(
+                `${at}.roles.${role}: role ${role} is a superuser and admin ${admin} is not, so it cannot make it NOSUPERUSER; ` +
+                    `run ALTER ROLE ${role} NOSUPERUSER; as a superuser first`,
+            );
+        } else if (powers.versionNum >= 160000 && !powers.adminOf.includes(role)) {
+            problems.push(
+                `${at}.roles.${role}: admin ${admin} lacks ADMIN OPTION on role ${role}, which PostgreSQL 16+ requires to alter it; ` +
+                    `run GRANT ${role} TO ${admin} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE; as a superuser first`,
+            );
+        }
+    }
+    for (const from of app.adopt.moveObjects?.from ?? []) {
+        if (from in facts.roles && !powers.usableRoles.includes(from)) {
+            problems.push(
+                `${at}.moveObjects.from: admin ${admin} cannot take objects owned by ${from} (it does not have ${from}'s privileges); ` +
+                    `move them with a superuser admin, or run the ALTER ... OWNER TO statements as ${from}`,
+            );
+        }
+    }
+    return problems;
 }

@@ -277,6 +277,36 @@ describe.each([...new Set([oldest, newest])])("PostgreSQL %i", (major) => {
             expect(await query("grafana", "SELECT 1 AS ok", "grafana", GRAFANA_PW)).toEqual([{ ok: 1 }]);
         });
 
+        it("with a non-superuser admin, names what it cannot do and what to run as a superuser", async () => {
+            await sql("postgres", ["CREATE ROLE provisioner LOGIN CREATEROLE CREATEDB PASSWORD 'provisioner-pw'"]);
+            try {
+                const lab = { ...server().lab, admin: { username: "provisioner", superuser: false } };
+                // moveObjects.from defaults to the admin: name the owner the objects really have.
+                const tracksolid = {
+                    ...TRACKSOLID,
+                    adopt: { ...TRACKSOLID.adopt, moveObjects: { schemas: ["tracksolid"], from: ["postgres"] } },
+                };
+                await stack.setConfig({ servers: { lab }, apps: { tracksolid, grafana: GRAFANA } }, [
+                    { path: "servers.lab.admin.password", value: "provisioner-pw" },
+                    { path: "apps.grafana.adopt.roles.grafana.password", value: GRAFANA_PW },
+                ]);
+                const { ok, output } = await previewOutput();
+                expect(ok).toBe(false);
+                expect(output).toContain(
+                    "apps.tracksolid.adopt.moveObjects.from: admin provisioner cannot take objects owned by postgres (it does not have postgres's privileges)",
+                );
+                if (major >= 16) {
+                    expect(output).toContain(
+                        "apps.grafana.adopt.roles.grafana: admin provisioner lacks ADMIN OPTION on role grafana, which PostgreSQL 16+ requires to alter it",
+                    );
+                } else {
+                    expect(output).not.toContain("lacks ADMIN OPTION");
+                }
+            } finally {
+                await sql("postgres", ["DROP ROLE provisioner"]);
+            }
+        });
+
         it("refuses an owner change out of an extension's schema", async () => {
             // A schema that is itself part of an extension (as TimescaleDB's catalog schemas are).
             await sql("fleet_platform", ["CREATE SCHEMA ext", "ALTER EXTENSION pgcrypto ADD SCHEMA ext"]);

@@ -9,7 +9,14 @@ import { attributeChanges, RoleAttributes, wantedAttributes } from "../../compon
 import { existingProblem } from "../../components/dataLossGuard";
 import { roleListFor, roleNamesFor } from "../../components/identifiers";
 import { roleSettingsKey, roleSettingsPlan } from "../../components/roleSettings";
-import { adoptionPlan, adoptionProblems, passwordMatchesVerifier, ServerAdoptionFacts, unadoptedExisting } from "../../program/adoption";
+import {
+    adminPowerProblems,
+    adoptionPlan,
+    adoptionProblems,
+    passwordMatchesVerifier,
+    ServerAdoptionFacts,
+    unadoptedExisting,
+} from "../../program/adoption";
 import { ConfigError, parseStackConfig } from "../../program/config";
 import { footprintOf } from "../../program/footprint";
 import { managedRoleLimits } from "../../program/stack";
@@ -287,6 +294,38 @@ describe("a supplied password", () => {
         ]);
         // Unreadable verifiers (a non-superuser admin): not checked, and the plan says so.
         expect(adoptionProblems("lab", grafana, facts({ roles: { grafana: attributes() } }), "pulumi_admin")).toEqual([]);
+    });
+});
+
+describe("a non-superuser admin", () => {
+    const apps = adopting({
+        tracksolid: { ...TRACKSOLID, adopt: { ...TRACKSOLID.adopt, moveObjects: { schemas: ["tracksolid"], from: ["postgres"] } } },
+        grafana: {
+            roles: { migrate: "grafana" },
+            adopt: { roles: { grafana: { newPassword: true }, grafana_app: { newPassword: true } } },
+        },
+    }).apps;
+    const server = (versionNum: number) =>
+        facts({
+            roles: { grafana: attributes(), grafana_app: attributes({ superuser: true }), postgres: attributes({ superuser: true }) },
+            adminPowers: { versionNum, adminOf: [], usableRoles: [] },
+        });
+
+    it("is told what it cannot do, and what to run as a superuser instead", () => {
+        expect(adminPowerProblems("lab", apps.grafana, server(160000), "provisioner")).toEqual([
+            "apps.grafana.adopt.roles.grafana: admin provisioner lacks ADMIN OPTION on role grafana, which PostgreSQL 16+ requires to alter it; run GRANT grafana TO provisioner WITH ADMIN OPTION, INHERIT FALSE, SET FALSE; as a superuser first",
+            "apps.grafana.adopt.roles.grafana_app: role grafana_app is a superuser and admin provisioner is not, so it cannot make it NOSUPERUSER; run ALTER ROLE grafana_app NOSUPERUSER; as a superuser first",
+        ]);
+        expect(adminPowerProblems("lab", apps.tracksolid, server(150000), "provisioner")).toEqual([
+            "apps.tracksolid.adopt.moveObjects.from: admin provisioner cannot take objects owned by postgres (it does not have postgres's privileges); move them with a superuser admin, or run the ALTER ... OWNER TO statements as postgres",
+        ]);
+    });
+
+    it("needs no ADMIN OPTION before PostgreSQL 16, and a superuser admin is never asked", () => {
+        expect(adminPowerProblems("lab", apps.grafana, server(150000), "provisioner")).toEqual([
+            expect.stringContaining("role grafana_app is a superuser"),
+        ]);
+        expect(adminPowerProblems("lab", apps.grafana, { ...server(160000), adminPowers: undefined }, "postgres")).toEqual([]);
     });
 });
 
