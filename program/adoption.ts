@@ -165,7 +165,8 @@ export async function readAdoptionFacts(connection: AdminConnection, apps: reado
                 [[...names]],
             );
             const versionNum =
-                me.rows[0]?.version_num ?? Number((await client.query("SHOW server_version_num")).rows[0].server_version_num);
+                me.rows[0]?.version_num ??
+                (await client.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v")).rows[0].v;
             adminPowers = {
                 versionNum,
                 adminOf: me.rows.filter((r) => r.admin).map((r) => r.role),
