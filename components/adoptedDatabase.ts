@@ -9,8 +9,8 @@
  * on removal is exactly what adoption must never do.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
+import { databaseOwner } from "./databaseAccess";
 
 export interface AdoptedDatabaseArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -34,23 +34,16 @@ interface AdoptedDatabaseState extends AdoptedDatabaseInputs {
     currentOwner: string;
 }
 
-async function ownerOf(client: Client, name: string): Promise<string | undefined> {
-    const row = await client.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [
-        name,
-    ]);
-    return row.rows[0]?.owner;
-}
-
 async function giveTo(inputs: AdoptedDatabaseInputs): Promise<{ before: string; after: string }> {
     return withAdminClient(inputs.connection, async (client) => {
-        const before = await ownerOf(client, inputs.name);
+        const before = await databaseOwner(client, inputs.name);
         if (before === undefined) {
             throw new Error(
                 `database ${inputs.name} does not exist on the server, so it cannot be adopted: remove adopt.database to have it created`,
             );
         }
         if (before !== inputs.owner) await client.query(`ALTER DATABASE ${quoteIdent(inputs.name)} OWNER TO ${quoteIdent(inputs.owner)}`);
-        return { before, after: (await ownerOf(client, inputs.name))! };
+        return { before, after: (await databaseOwner(client, inputs.name))! };
     });
 }
 
@@ -73,7 +66,7 @@ const adoptedDatabaseProvider: pulumi.dynamic.ResourceProvider<AdoptedDatabaseIn
     },
     async read(id, props) {
         if (!props) throw new Error(`AdoptedDatabase ${id}: nothing to read without prior state`);
-        const owner = await withAdminClient(props.connection, (client) => ownerOf(client, props.name));
+        const owner = await withAdminClient(props.connection, (client) => databaseOwner(client, props.name));
         return owner === undefined ? { id: "", props } : { id, props: { ...props, currentOwner: owner } };
     },
     // The database and its data were there before the stack and stay after it.

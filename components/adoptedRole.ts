@@ -13,6 +13,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
+import { LOGIN_ROLE_ATTRIBUTES } from "./defaults";
+import { parseSetconfig } from "./roleSettings";
 
 export interface AdoptedRoleArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -77,13 +79,7 @@ export function wantedSettings(
 /** The attributes a declaration asks for: those of a role this program creates. */
 export function wantedAttributes(inputs: Omit<AdoptedInputs, "connection" | "name" | "password">): RoleAttributes {
     return {
-        login: true,
-        superuser: false,
-        createDatabase: false,
-        createRole: false,
-        replication: false,
-        bypassRowLevelSecurity: false,
-        inherit: true,
+        ...LOGIN_ROLE_ATTRIBUTES,
         connectionLimit: inputs.connectionLimit,
         settings: wantedSettings(inputs),
         memberOf: [...inputs.memberOf].sort(),
@@ -146,11 +142,6 @@ export async function readRoleAttributes(
     );
     const r = found.rows[0];
     if (!r) return undefined;
-    const settings: Record<string, string> = {};
-    for (const entry of r.setconfig ?? []) {
-        const at = entry.indexOf("=");
-        if (settingNames.includes(entry.slice(0, at))) settings[entry.slice(0, at)] = entry.slice(at + 1);
-    }
     return {
         login: r.rolcanlogin,
         superuser: r.rolsuper,
@@ -160,7 +151,7 @@ export async function readRoleAttributes(
         bypassRowLevelSecurity: r.rolbypassrls,
         inherit: r.rolinherit,
         connectionLimit: r.rolconnlimit,
-        settings,
+        settings: parseSetconfig(r.setconfig, settingNames),
         memberOf: r.member_of ?? [],
     };
 }

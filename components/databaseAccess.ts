@@ -92,16 +92,22 @@ async function keepAdminConnect(client: Client, connection: AdminConnection, db:
     if (!connection.superuser) await client.query(`GRANT CONNECT ON DATABASE ${db} TO CURRENT_USER`);
 }
 
-async function ownerOf(client: import("pg").Client, database: string): Promise<string> {
+/** A database's owner, or undefined when there is no such database. */
+export async function databaseOwner(client: Client, database: string): Promise<string | undefined> {
     const row = await client.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [
         database,
     ]);
-    if (!row.rowCount) throw new Error(`database ${database} does not exist`);
-    return row.rows[0].owner;
+    return row.rows[0]?.owner;
+}
+
+async function ownerOf(client: Client, database: string): Promise<string> {
+    const owner = await databaseOwner(client, database);
+    if (owner === undefined) throw new Error(`database ${database} does not exist`);
+    return owner;
 }
 
 /** Whether PUBLIC holds CREATE on schema `public` of the session's database; undefined when there is no such schema. */
-async function publicSchemaCreate(client: Client): Promise<{ open: boolean; owner: string } | undefined> {
+export async function publicSchemaCreate(client: Client): Promise<{ open: boolean; owner: string } | undefined> {
     const row = await client.query<{ open: boolean; owner: string }>(
         `SELECT EXISTS (SELECT 1 FROM aclexplode(coalesce(nspacl, acldefault('n', nspowner))) a
                          WHERE a.grantee = 0 AND a.privilege_type = 'CREATE') AS open,

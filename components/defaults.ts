@@ -100,3 +100,18 @@ export function checkText(component: string, arg: string, value: string, what: s
         throw new Error(`${component}: \`${arg}\` must be ${what}, got ${describeValue(value)}`);
     return value;
 }
+
+/**
+ * What every login role this program manages is (created or adopted): no
+ * power over the server, the privileges of the roles it is a member of.
+ * Named as the provider's Role arguments.
+ */
+export const LOGIN_ROLE_ATTRIBUTES = {
+    login: true,
+    superuser: false,
+    createDatabase: false,
+    createRole: false,
+    replication: false,
+    bypassRowLevelSecurity: false,
+    inherit: true,
+} as const;

@@ -22,7 +22,7 @@ export const RUNTIME_ROLE_SUFFIX = "_app";
  */
 export const ALTERNATE_RUNTIME_ROLE_SUFFIX = "_app_alt";
 
-const UNQUOTED_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+export const UNQUOTED_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
 /**
  * Keywords PostgreSQL reserves (SQL Key Words appendix, "reserved" and

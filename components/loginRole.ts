@@ -7,6 +7,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as random from "@pulumi/random";
 import type { AdminConnection } from "./adminConnection";
 import { AdoptedRole } from "./adoptedRole";
+import { LOGIN_ROLE_ATTRIBUTES } from "./defaults";
 
 /** Long enough for any attacker, alphanumeric so it needs no escaping in URLs or shells. */
 export const PASSWORD_LENGTH = 40;
@@ -79,15 +80,9 @@ export function declareLoginRole(parent: pulumi.Resource, resourceName: string, 
         resourceName,
         {
             name: spec.roleName,
-            login: true,
+            ...LOGIN_ROLE_ATTRIBUTES,
             password,
             connectionLimit: spec.connectionLimit,
-            superuser: false,
-            createDatabase: false,
-            createRole: false,
-            replication: false,
-            bypassRowLevelSecurity: false,
-            inherit: true,
             ...(spec.memberOf ? { roles: spec.memberOf } : {}),
             statementTimeout: spec.timeouts?.statementTimeoutMs,
             idleInTransactionSessionTimeout: spec.timeouts?.idleInTransactionSessionTimeoutMs,

@@ -17,6 +17,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
+import { sameSet } from "./databaseAccess";
 import { isSystemSchema } from "./identifiers";
 
 export interface ObjectOwnershipArgs {
@@ -142,8 +143,6 @@ async function move(inputs: OwnershipInputs): Promise<Record<string, number>> {
     );
 }
 
-const sameList = (a: readonly string[], b: readonly string[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
-
 const objectOwnershipProvider: pulumi.dynamic.ResourceProvider<OwnershipInputs, OwnershipState> = {
     async create(inputs) {
         return { id: `${inputs.database}:${inputs.schemas.join(",")}`, outs: { ...inputs, moved: await move(inputs), remaining: 0 } };
@@ -152,8 +151,8 @@ const objectOwnershipProvider: pulumi.dynamic.ResourceProvider<OwnershipInputs, 
         const changed =
             olds.remaining > 0 ||
             olds.to !== news.to ||
-            !sameList(olds.schemas, news.schemas) ||
-            !sameList(olds.from, news.from) ||
+            !sameSet(olds.schemas, news.schemas) ||
+            !sameSet(olds.from, news.from) ||
             olds.connection.host !== news.connection.host ||
             olds.connection.port !== news.connection.port;
         return { changes: changed, replaces: olds.database !== news.database ? ["database"] : [], deleteBeforeReplace: true };

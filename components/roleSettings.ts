@@ -15,6 +15,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
+import { UNQUOTED_IDENTIFIER } from "./identifiers";
 
 export interface RoleSettingsArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -115,7 +116,7 @@ export async function applyRoleSettingsPlan(client: Client, plan: readonly RoleS
 function settingValueSql(client: Client, name: string, value: string): string {
     if (name === "search_path") {
         const schemas = value.split(",").map((s) => s.trim());
-        if (!schemas.every((s) => /^[a-z_][a-z0-9_]*$/.test(s)))
+        if (!schemas.every((s) => UNQUOTED_IDENTIFIER.test(s)))
             throw new Error(`RoleSettings: invalid search_path ${JSON.stringify(value)}`);
         return schemas.join(", ");
     }

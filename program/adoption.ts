@@ -17,6 +17,7 @@ import type { Client } from "pg";
 import { AdminConnection, withAdminClient } from "../components/adminConnection";
 import { RUNTIME_PRIVILEGES } from "../components/appDatabase";
 import { attributeChanges, readRoleAttributes, RoleAttributes, wantedAttributes } from "../components/adoptedRole";
+import { databaseOwner, publicSchemaCreate } from "../components/databaseAccess";
 import { countByKind, movableObjects, MovableObject, schemaProblem } from "../components/objectOwnership";
 import { ResolvedApp } from "./config";
 import { Footprint, footprintOf, migrateRoleOf } from "./footprint";
@@ -99,22 +100,17 @@ async function readDatabaseFacts(connection: AdminConnection, app: ResolvedApp):
                   WHERE rolcanlogin AND NOT rolsuper AND rolname !~ '^pg_'
                     AND has_database_privilege(oid, current_database(), 'CONNECT') ORDER BY 1`,
             );
-            const open = await client.query<{ open: boolean }>(
-                `SELECT EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
-                                 WHERE n.nspname = 'public' AND a.grantee = 0 AND a.privilege_type = 'CREATE') AS open`,
-            );
-            const owner = await client.query<{ owner: string }>(
-                "SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()",
-            );
+            const open = await publicSchemaCreate(client);
+            const owner = await databaseOwner(client, app.database);
             return {
-                owner: owner.rows[0].owner,
+                owner: owner!,
                 schemas,
                 schemaProblems,
                 movable,
                 staying: others.rows[0]?.n ?? 0,
                 objectCounts: Object.fromEntries(counts.rows.map((r) => [r.schema, { tables: r.tables, sequences: r.sequences }])),
                 canConnect: connect.rows.map((r) => r.rolname),
-                publicSchemaOpen: open.rows[0]?.open ?? false,
+                publicSchemaOpen: open?.open ?? false,
             };
         },
         app.database,

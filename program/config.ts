@@ -497,24 +497,35 @@ export function parseStackConfig(raw: unknown, readFile: ConfigFileReader = read
 function withAdminPassword(key: string, server: ParsedServer, readFile: ConfigFileReader, issues: ConfigIssue[]): ServerConfig | undefined {
     const { passwordFile, password, ...admin } = server.admin;
     if (passwordFile === undefined) return { ...server, admin: { ...admin, password: password! } };
-    const path = `servers.${key}.admin.passwordFile`;
+    const firstLine = passwordFromFile(passwordFile, `servers.${key}.admin.passwordFile`, readFile, issues, {
+        what: "the admin password",
+        otherwise: "; create it, or set admin.password instead",
+    });
+    return firstLine === undefined ? undefined : { ...server, admin: { ...admin, password: firstLine } };
+}
+
+/** The first line of a password file named in config at `path`, or undefined with the problem recorded. */
+function passwordFromFile(
+    file: string,
+    path: string,
+    readFile: ConfigFileReader,
+    issues: ConfigIssue[],
+    words: { readonly what: string; readonly otherwise: string },
+): string | undefined {
     let content: string;
     try {
-        content = readFile(passwordFile);
+        content = readFile(file);
     } catch (err) {
         const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-        issues.push({ path, message: `cannot read ${JSON.stringify(passwordFile)} (${reason}); create it, or set admin.password instead` });
+        issues.push({ path, message: `cannot read ${JSON.stringify(file)} (${reason})${words.otherwise}` });
         return undefined;
     }
     const firstLine = content.split(/\r?\n/, 1)[0];
     if (firstLine.length === 0) {
-        issues.push({
-            path,
-            message: `expected the admin password on the first line of ${JSON.stringify(passwordFile)}, got an empty line`,
-        });
+        issues.push({ path, message: `expected ${words.what} on the first line of ${JSON.stringify(file)}, got an empty line` });
         return undefined;
     }
-    return { ...server, admin: { ...admin, password: firstLine } };
+    return firstLine;
 }
 
 /** Records a problem with a server or app name; true when there was one. */
@@ -562,20 +573,10 @@ function resolveAdopt(
         }
         let password = spec.password;
         if (spec.passwordFile !== undefined) {
-            try {
-                password = readFile(spec.passwordFile).split(/\r?\n/, 1)[0];
-            } catch (err) {
-                const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-                issues.push({
-                    path: `${at}.roles.${role}.passwordFile`,
-                    message: `cannot read ${JSON.stringify(spec.passwordFile)} (${reason})`,
-                });
-            }
-            if (password === "")
-                issues.push({
-                    path: `${at}.roles.${role}.passwordFile`,
-                    message: `expected the password on the first line of ${JSON.stringify(spec.passwordFile)}, got an empty line`,
-                });
+            password = passwordFromFile(spec.passwordFile, `${at}.roles.${role}.passwordFile`, readFile, issues, {
+                what: "the password",
+                otherwise: "",
+            });
         }
         roles[role] = password === undefined ? {} : { password };
     }
