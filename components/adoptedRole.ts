@@ -15,6 +15,7 @@ import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
 import { LOGIN_ROLE_ATTRIBUTES } from "./defaults";
 import { parseSetconfig } from "./roleSettings";
+import { providerStub } from "./dynamicProvider";
 
 export interface AdoptedRoleArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -186,7 +187,7 @@ async function mustRead(client: Client, name: string): Promise<RoleAttributes> {
     return found;
 }
 
-const adoptedRoleProvider: pulumi.dynamic.ResourceProvider<AdoptedInputs, AdoptedState> = {
+export const adoptedRoleProvider: pulumi.dynamic.ResourceProvider<AdoptedInputs, AdoptedState> = {
     async create(inputs) {
         const [before, now] = await withAdminClient(inputs.connection, async (client) => {
             const before = await mustRead(client, inputs.name);
@@ -226,6 +227,9 @@ const adoptedRoleProvider: pulumi.dynamic.ResourceProvider<AdoptedInputs, Adopte
     async delete() {},
 };
 
+/** What the state stores as the provider (dynamicProvider.ts). */
+const adoptedRoleProviderStub = providerStub(__filename, "adoptedRoleProvider", adoptedRoleProvider);
+
 /** An existing login role brought under management: altered, never created or dropped. */
 export class AdoptedRole extends pulumi.dynamic.Resource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
@@ -233,7 +237,7 @@ export class AdoptedRole extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: AdoptedRoleArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(
-            adoptedRoleProvider,
+            adoptedRoleProviderStub,
             name,
             {
                 ...args,

@@ -23,6 +23,7 @@
  * state, which the engine rewrites after every step, grow with every app.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { providerStub } from "./dynamicProvider";
 
 /** What an app leaves on its server, and what a change to it must acknowledge. */
 export interface AppFootprint {
@@ -135,7 +136,7 @@ export function guardChanged(olds: object, news: object): boolean {
     return data(olds) !== data(news);
 }
 
-const dataLossGuardProvider: pulumi.dynamic.ResourceProvider<GuardState, GuardState> = {
+export const dataLossGuardProvider: pulumi.dynamic.ResourceProvider<GuardState, GuardState> = {
     async check(olds, news) {
         const problems = [...changeProblems(olds, news), removalProblem(olds, news), existingProblem(olds, news)].filter(
             (p): p is string => !!p,
@@ -164,8 +165,11 @@ export interface DataLossGuardArgs {
     readonly retiredApps: readonly string[];
 }
 
+/** What the state stores as the provider (dynamicProvider.ts). */
+const dataLossGuardProviderStub = providerStub(__filename, "dataLossGuardProvider", dataLossGuardProvider);
+
 export class DataLossGuard extends pulumi.dynamic.Resource {
     constructor(name: string, args: DataLossGuardArgs, opts: pulumi.CustomResourceOptions = {}) {
-        super(dataLossGuardProvider, name, { ...args }, opts, "app-databases", "DataLossGuard");
+        super(dataLossGuardProviderStub, name, { ...args }, opts, "app-databases", "DataLossGuard");
     }
 }

@@ -19,6 +19,7 @@ import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
 import { sameSet } from "./databaseAccess";
 import { isSystemSchema } from "./identifiers";
+import { providerStub } from "./dynamicProvider";
 
 export interface ObjectOwnershipArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -143,7 +144,7 @@ async function move(inputs: OwnershipInputs): Promise<Record<string, number>> {
     );
 }
 
-const objectOwnershipProvider: pulumi.dynamic.ResourceProvider<OwnershipInputs, OwnershipState> = {
+export const objectOwnershipProvider: pulumi.dynamic.ResourceProvider<OwnershipInputs, OwnershipState> = {
     async create(inputs) {
         return { id: `${inputs.database}:${inputs.schemas.join(",")}`, outs: { ...inputs, moved: await move(inputs), remaining: 0 } };
     },
@@ -173,6 +174,9 @@ const objectOwnershipProvider: pulumi.dynamic.ResourceProvider<OwnershipInputs, 
     async delete() {},
 };
 
+/** What the state stores as the provider (dynamicProvider.ts). */
+const objectOwnershipProviderStub = providerStub(__filename, "objectOwnershipProvider", objectOwnershipProvider);
+
 /** Moves the objects of some schemas, owned by some roles, to one owner role. */
 export class ObjectOwnership extends pulumi.dynamic.Resource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
@@ -180,7 +184,7 @@ export class ObjectOwnership extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: ObjectOwnershipArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(
-            objectOwnershipProvider,
+            objectOwnershipProviderStub,
             name,
             { ...args, schemas: [...args.schemas], from: [...args.from], moved: undefined, remaining: undefined },
             pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),

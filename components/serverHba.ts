@@ -14,6 +14,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, withAdminClient } from "./adminConnection";
+import { providerStub } from "./dynamicProvider";
 
 export interface ServerHbaArgs {
     /** The server's superuser connection (a secret: it carries the password); writing server files needs a superuser. */
@@ -74,7 +75,7 @@ async function install(connection: AdminConnection, lines: readonly string[]): P
     });
 }
 
-const serverHbaProvider: pulumi.dynamic.ResourceProvider<HbaInputs, HbaState> = {
+export const serverHbaProvider: pulumi.dynamic.ResourceProvider<HbaInputs, HbaState> = {
     async create(inputs) {
         const path = await install(inputs.connection, inputs.lines);
         return { id: path, outs: { ...inputs, path, inPlace: true } };
@@ -94,11 +95,14 @@ const serverHbaProvider: pulumi.dynamic.ResourceProvider<HbaInputs, HbaState> = 
     },
 };
 
+/** What the state stores as the provider (dynamicProvider.ts). */
+const serverHbaProviderStub = providerStub(__filename, "serverHbaProvider", serverHbaProvider);
+
 export class ServerHba extends pulumi.dynamic.Resource {
     declare public readonly path: pulumi.Output<string>;
     declare public readonly inPlace: pulumi.Output<boolean>;
 
     constructor(name: string, args: ServerHbaArgs, opts: pulumi.CustomResourceOptions = {}) {
-        super(serverHbaProvider, name, { ...args, path: undefined, inPlace: undefined }, opts, "app-databases", "ServerHba");
+        super(serverHbaProviderStub, name, { ...args, path: undefined, inPlace: undefined }, opts, "app-databases", "ServerHba");
     }
 }
