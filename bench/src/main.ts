@@ -7,13 +7,23 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { TestCluster } from "../../test/kit/postgres";
-import { appSpecs, Catalog, compareCatalogs, expectedCatalog, forceClean, isEmpty, snapshot } from "./catalog";
+import { AppSpec, appSpecs, forceClean, isEmpty, snapshot } from "./catalog";
+import { catalogDiffs, changeInPlaceProblems, changesOf, CHECK, errorText, Login, loginProblems, loginRoles, RunChecks } from "./checks";
 import { AnsibleTool, SqlTool } from "./otherTools";
-import { BASELINE_VARIANT, describeSource, PulumiProject, PulumiVariant, resolveSource, toolName, VARIANTS } from "./pulumiTool";
+import {
+    BASELINE_VARIANT,
+    describeSource,
+    PROJECT_FILES,
+    PulumiProject,
+    PulumiVariant,
+    resolveSource,
+    toolName,
+    VARIANTS,
+} from "./pulumiTool";
 import { ReportInput, writeReport } from "./report";
 import { maxConnectionsForPool } from "./sizing";
-import { CatalogCheck, Measurement, StateFacts } from "./measurements";
-import { appNames, BENCH_DIR, log, PgTarget, run, RunResult, sampled } from "./util";
+import { Check, Measurement, StateFacts } from "./measurements";
+import { appNames, BENCH_DIR, log, PgTarget, REPO_ROOT, run, RunResult, sampled } from "./util";
 
 export interface Options {
     sizes: number[];
@@ -42,7 +52,7 @@ function parseArgs(argv: string[]): Options {
     const opts: Options = {
         sizes: [10, 50, 100],
         runs: { 10: 3, 50: 3, 100: 1 },
-        ansibleRuns: { 10: 3, 50: 1, 100: 0 },
+        ansibleRuns: { 10: 3, 50: 3, 100: 1 },
         program: "worktree",
         guardSec: 1800,
         tools: ["pulumi", "ansible", "sql"],
@@ -175,11 +185,34 @@ async function versions(venv: string): Promise<Record<string, string>> {
     };
 }
 
+/**
+ * The program's commit as the report names it: the short hash, `+dirty` when the work tree's
+ * program files (the ones copied into the project) differ from it, and the commit's date.
+ */
+async function programCommit(program: string): Promise<{ commit: string; commitDate: string }> {
+    const git = async (...args: string[]) => (await run("git", ["-C", REPO_ROOT, ...args], { check: false })).stdout.trim();
+    const rev = program === "worktree" ? "HEAD" : program;
+    const commit = await git("rev-parse", "--short", rev);
+    const commitDate = await git("show", "-s", "--format=%cI", rev);
+    const dirty = program === "worktree" && (await git("status", "--porcelain", "--", ...PROJECT_FILES)) !== "";
+    return { commit: commit + (dirty ? "+dirty" : ""), commitDate };
+}
+
+/** Checks of a results JSON written before checks had names (`stage`, `diffs`), in today's shape. */
+function upgradeChecks(
+    checks: Array<Check | { tool: string; n: number; run: number; stage: string; pass: boolean; diffs: string[] }>,
+): Check[] {
+    return checks.map((c) =>
+        "name" in c ? c : { tool: c.tool, n: c.n, run: c.run, name: `catalog after ${c.stage}`, pass: c.pass, details: c.diffs },
+    );
+}
+
 /** `--render <results json>`: rewrites the tables and the chart of a saved run (after a report change), measuring nothing. */
 async function render(file: string): Promise<void> {
     const saved = JSON.parse(fs.readFileSync(file, "utf8")) as ReportInput["meta"] & Omit<ReportInput, "meta" | "workDir">;
     const { measurements, checks, facts, ...meta } = saved;
-    await writeReport({ meta, measurements, checks, facts, workDir: path.dirname(file) });
+    const ok = await writeReport({ meta, measurements, checks: upgradeChecks(checks), facts, workDir: path.dirname(file) });
+    if (!ok) process.exitCode = 1;
 }
 
 async function main(): Promise<void> {
@@ -216,7 +249,7 @@ async function main(): Promise<void> {
     );
 
     const measurements: Measurement[] = [];
-    const checks: CatalogCheck[] = [];
+    const checks: Check[] = [];
     const facts: StateFacts[] = [];
     const started = Date.now();
     const meta = {
@@ -225,24 +258,18 @@ async function main(): Promise<void> {
         baseline: baseline ?? null,
         /** Which program each Pulumi tool ran: "worktree" or a short commit hash. */
         programs: Object.fromEntries(opts.variants.map((v) => [toolName(v), v.source])),
+        /** The program's commit (`+dirty`: the work tree's program files differ from it) and the commit's date. */
+        ...(await programCommit(program)),
         options: { ...opts, variants: opts.variants.map((v) => ({ ...v })) },
         versions: await versions(opts.venv),
     };
 
-    const check = async (tool: string, n: number, runNo: number, stage: "create" | "change", pg: PgTarget, names: string[]) => {
-        const actual: Catalog = await snapshot(pg);
-        const diffs = compareCatalogs(expectedCatalog(appSpecs(names, stage === "change")), actual);
-        checks.push({ tool, n, run: runNo, stage, pass: diffs.length === 0, diffs });
-        log(`catalog ${tool} N=${n} run ${runNo} after ${stage}: ${diffs.length === 0 ? "PASS" : "FAIL\n  " + diffs.join("\n  ")}`);
-    };
-
-    // A failure at one N is reported and the next N still runs: the figures measured so far are kept.
-    const failures: string[] = [];
+    // A failure at one N is recorded as a failed check and the next N still runs: the figures measured so far are kept.
     for (const n of opts.sizes) {
         try {
             await measureSize(n);
         } catch (err) {
-            failures.push(`N=${n}: ${err instanceof Error ? err.message : String(err)}`);
+            checks.push({ tool: "(benchmark)", n, run: 0, name: "size completed", pass: false, details: [errorText(err)] });
             log(`N=${n} failed, going on with the next size: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         }
     }
@@ -274,10 +301,10 @@ async function main(): Promise<void> {
                 runNo: number,
                 phase: Measurement["phase"],
                 fn: () => Promise<{ r: RunResult; changes: Record<string, number> }>,
-            ) => {
+            ): Promise<Measurement> => {
                 const { result, sample } = await sampled(pg, fn);
                 const { r, changes } = result;
-                measurements.push({
+                const m: Measurement = {
                     tool,
                     n,
                     run: runNo,
@@ -287,11 +314,13 @@ async function main(): Promise<void> {
                     loadAvg: r.loadAvg,
                     changes,
                     sample,
-                });
+                };
+                measurements.push(m);
                 log(
                     `${tool} N=${n} run ${runNo} ${phase}: ${r.seconds.toFixed(2)} s (cpu ${r.cpuSeconds?.toFixed(1) ?? "?"} s, load ${r.loadAvg}) ${JSON.stringify(changes)}; ` +
                         `peak ${sample.connections} conns ${JSON.stringify(sample.byApplication)}, RSS ${(sample.rssTotalKiB / 1024).toFixed(0)} MiB`,
                 );
+                return m;
             };
             const clean = async (tool: string) => {
                 const c = await snapshot(pg);
@@ -302,55 +331,135 @@ async function main(): Promise<void> {
                     await forceClean(pg);
                 }
             };
+            /** One run of one tool: its checks, with "run completed" and the missing ones recorded however it ends. */
+            const toolRun = async (tool: string, runNo: number, body: (rc: RunChecks) => Promise<void>) => {
+                const rc = new RunChecks(checks, tool, n, runNo, (c) =>
+                    log(`check ${tool} N=${n} run ${runNo} ${c.name}: ${c.pass ? "PASS" : "FAIL\n  " + c.details.join("\n  ")}`),
+                );
+                try {
+                    await clean(tool);
+                    await body(rc);
+                    rc.finish();
+                } catch (err) {
+                    log(`${tool} N=${n} run ${runNo} stopped: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+                    rc.finish(err);
+                }
+            };
+            const catalog = async (rc: RunChecks, stage: "create" | "change", specs: readonly AppSpec[]) => {
+                const diffs = catalogDiffs(specs, await snapshot(pg));
+                rc.record(CHECK.catalog(stage), diffs.length === 0, diffs);
+            };
+            const emptied = async (rc: RunChecks) => {
+                const left = await snapshot(pg);
+                rc.record(CHECK.empty, isEmpty(left), [
+                    ...left.roles.map((r) => `role ${r.name} left`),
+                    ...left.databases.map((d) => `database ${d.name} left`),
+                ]);
+            };
+            const logins = async (rc: RunChecks, stage: "create" | "change", list: readonly Login[]) => {
+                const problems = await loginProblems(pg, list, loginRoles(apps));
+                rc.record(CHECK.logins(stage), problems.length === 0, problems.length ? problems : [`${list.length} logins`]);
+            };
 
             const runs = Math.max(opts.runs[n], opts.tools.includes("ansible") ? opts.ansibleRuns[n] : 0);
             for (let runNo = 1; runNo <= runs; runNo++) {
                 const pulumiAndSql = runNo <= opts.runs[n];
                 for (const [tool, p] of pulumiAndSql ? projects : new Map<string, PulumiProject>()) {
-                    await clean(tool);
-                    await p.configure(apps, { maxConnections, provisioningConnections: opts.pool });
-                    await measure(tool, runNo, "create", async () => ({ r: await p.up(), changes: {} }));
-                    measurements[measurements.length - 1].changes = await p.lastChanges();
-                    await check(tool, n, runNo, "create", pg, names);
-                    if (runNo === 1) facts.push({ tool, n, ...(await p.stateFacts()) });
-                    await measure(tool, runNo, "preview", async () => {
-                        const r = await p.preview();
-                        return { r, changes: PulumiProject.changeSummary(r) };
+                    await toolRun(tool, runNo, async (rc) => {
+                        const history = async (m: Measurement) => (m.changes = await p.lastChanges());
+                        const noChanges = (phase: "preview" | "noop" | "refresh", m: Measurement) => {
+                            const found = changesOf(m.changes);
+                            rc.record(CHECK.noChanges(phase), Object.keys(m.changes).length > 0 && found.length === 0, [
+                                JSON.stringify(m.changes),
+                            ]);
+                        };
+                        await p.configure(apps, { maxConnections, provisioningConnections: opts.pool });
+                        const create = await measure(tool, runNo, "create", async () => ({ r: await p.up(), changes: {} }));
+                        await history(create);
+                        const pool = await p.reservedPool();
+                        const connections = (m: Measurement) => {
+                            const max = m.sample.connections;
+                            m.pool = pool;
+                            rc.record(CHECK.connections(m.phase), pool !== undefined && max <= pool, [
+                                `max ${max} ${pool === undefined ? "(no reserved pool in the stack's budgets output)" : max <= pool ? `<= ${pool}` : `> ${pool}`}` +
+                                    ` ${JSON.stringify(m.sample.connectionsAt?.byApplication ?? {})}`,
+                            ]);
+                        };
+                        connections(create);
+                        await catalog(rc, "create", apps);
+                        await logins(rc, "create", await p.logins());
+                        if (runNo === 1) facts.push({ tool, n, ...(await p.stateFacts()) });
+                        const preview = await measure(tool, runNo, "preview", async () => {
+                            const r = await p.preview();
+                            return { r, changes: PulumiProject.changeSummary(r) };
+                        });
+                        connections(preview);
+                        noChanges("preview", preview);
+                        const noop = await measure(tool, runNo, "noop", async () => ({ r: await p.up(), changes: {} }));
+                        await history(noop);
+                        connections(noop);
+                        noChanges("noop", noop);
+                        const refresh = await measure(tool, runNo, "refresh", async () => ({ r: await p.up(["--refresh"]), changes: {} }));
+                        await history(refresh);
+                        connections(refresh);
+                        noChanges("refresh", refresh);
+                        await p.configure(changed, { maxConnections, provisioningConnections: opts.pool });
+                        const change = await measure(tool, runNo, "change", async () => ({ r: await p.up(), changes: {} }));
+                        await history(change);
+                        connections(change);
+                        const notInPlace = changeInPlaceProblems(change.changes);
+                        rc.record(CHECK.changeApplied, notInPlace.length === 0, [JSON.stringify(change.changes), ...notInPlace]);
+                        await catalog(rc, "change", changed);
+                        await logins(rc, "change", await p.logins());
+                        const destroy = await measure(tool, runNo, "destroy", async () => ({ r: await p.destroy(), changes: {} }));
+                        await history(destroy);
+                        connections(destroy);
+                        await emptied(rc);
                     });
-                    await measure(tool, runNo, "noop", async () => ({ r: await p.up(), changes: {} }));
-                    measurements[measurements.length - 1].changes = await p.lastChanges();
-                    await p.configure(changed, { maxConnections, provisioningConnections: opts.pool });
-                    await measure(tool, runNo, "change", async () => ({ r: await p.up(), changes: {} }));
-                    measurements[measurements.length - 1].changes = await p.lastChanges();
-                    await check(tool, n, runNo, "change", pg, names);
-                    await measure(tool, runNo, "destroy", async () => ({ r: await p.destroy(), changes: {} }));
-                    measurements[measurements.length - 1].changes = await p.lastChanges();
                 }
                 if (opts.tools.includes("ansible") && runNo <= opts.ansibleRuns[n]) {
-                    await clean("ansible");
-                    const play = async (book: "apps.yml" | "remove.yml", a: typeof apps) => {
-                        const r = await ansible.play(book, a);
-                        return { r, changes: { changed: r.changed, ok: r.ok } };
-                    };
-                    await measure("ansible", runNo, "create", () => play("apps.yml", apps));
-                    await check("ansible", n, runNo, "create", pg, names);
-                    await measure("ansible", runNo, "noop", () => play("apps.yml", apps));
-                    await measure("ansible", runNo, "change", () => play("apps.yml", changed));
-                    await check("ansible", n, runNo, "change", pg, names);
-                    await measure("ansible", runNo, "destroy", () => play("remove.yml", changed));
+                    await toolRun("ansible", runNo, async (rc) => {
+                        const play = async (book: "apps.yml" | "remove.yml", a: typeof apps) => {
+                            const r = await ansible.play(book, a);
+                            return {
+                                r,
+                                changes: {
+                                    changed: r.changed,
+                                    ok: r.ok,
+                                    ...(r.recapChanged !== null ? { recapChanged: r.recapChanged } : {}),
+                                },
+                            };
+                        };
+                        await measure("ansible", runNo, "create", () => play("apps.yml", apps));
+                        await catalog(rc, "create", apps);
+                        await logins(rc, "create", ansible.passwords.logins(apps));
+                        const noop = await measure("ansible", runNo, "noop", () => play("apps.yml", apps));
+                        rc.record(CHECK.noChanges("noop"), noop.changes.changed === 0 && noop.changes.recapChanged === 0, [
+                            `changed items ${noop.changes.changed}, PLAY RECAP changed=${noop.changes.recapChanged ?? "(no recap)"}`,
+                        ]);
+                        const change = await measure("ansible", runNo, "change", () => play("apps.yml", changed));
+                        rc.record(CHECK.changeApplied, change.changes.changed > 0, [`changed items ${change.changes.changed}`]);
+                        await catalog(rc, "change", changed);
+                        await logins(rc, "change", ansible.passwords.logins(changed));
+                        await measure("ansible", runNo, "destroy", () => play("remove.yml", changed));
+                        await emptied(rc);
+                    });
                 }
                 if (opts.tools.includes("sql") && pulumiAndSql) {
-                    await clean("sql");
-                    await measure("sql", runNo, "create", async () => ({
-                        r: await sql.psql("create", SqlTool.createSql(apps)),
-                        changes: {},
-                    }));
-                    await check("sql", n, runNo, "create", pg, names);
-                    await measure("sql", runNo, "destroy", async () => ({ r: await sql.psql("drop", SqlTool.dropSql(apps)), changes: {} }));
+                    await toolRun("sql", runNo, async (rc) => {
+                        await measure("sql", runNo, "create", async () => ({
+                            r: await sql.psql("create", sql.createSql(apps)),
+                            changes: {},
+                        }));
+                        await catalog(rc, "create", apps);
+                        await logins(rc, "create", sql.passwords.logins(apps));
+                        await measure("sql", runNo, "destroy", async () => ({
+                            r: await sql.psql("drop", SqlTool.dropSql(apps)),
+                            changes: {},
+                        }));
+                        await emptied(rc);
+                    });
                 }
-                const left = await snapshot(pg);
-                if (!isEmpty(left))
-                    log(`WARNING: after run ${runNo} the server still has ${left.roles.length} roles, ${left.databases.length} databases`);
             }
             if (!opts.keep) for (const p of projects.values()) p.cleanup();
         } finally {
@@ -374,12 +483,15 @@ async function main(): Promise<void> {
         }
     }
     log(`logs kept in ${work}`);
-    if (failures.length > 0) {
-        log(`FAIL: ${failures.length} size(s) did not finish:\n  ${failures.join("\n  ")}`);
-        process.exit(1);
-    }
     if (!ok) {
-        log("FAIL: the tools did not reach the same end state (see the catalog comparison above)");
+        const failed = checks.filter((c) => !c.pass);
+        log(
+            `FAIL: ${checks.length === 0 ? "no check was made" : `${failed.length} of ${checks.length} checks failed or are missing`}` +
+                failed
+                    .slice(0, 20)
+                    .map((c) => `\n  ${c.tool} N=${c.n} run ${c.run} ${c.name}: ${c.details.join("; ")}`)
+                    .join(""),
+        );
         process.exit(1);
     }
 }
