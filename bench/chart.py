@@ -68,7 +68,7 @@ def runs_label(tool, phase):
 
 
 commit = data.get("commit") or data.get("program") or "?"
-fig, axes = plt.subplots(2, 2, figsize=(15, 12), dpi=100)
+fig, axes = plt.subplots(2, 2, figsize=(15, 13), dpi=100)
 fig.suptitle(
     f"app-databases at {commit}, measured {str(data.get('started', '?'))[:10]} on one local PostgreSQL, "
     f"{data.get('versions', {}).get('cpus', '?')} CPUs; checks {'PASS' if data.get('pass') else 'FAIL'}\n"
@@ -82,9 +82,13 @@ for i, tool in enumerate(tools):
         ax.errorbar(xs, ys, yerr=err, fmt="o-", color=color(tool), capsize=4, linewidth=2,
                     label=f"{tool} (runs {runs_label(tool, 'create')})")
         for x, y in zip(xs, ys):
-            ax.annotate(f"{y:.1f}s", (x, y), textcoords="offset points", xytext=(6, 6 - 12 * (i % 2)), fontsize=8,
-                        color=color(tool))
-ax.set_title("First run from nothing (Pulumi: plain `pulumi up --yes`, preview included)")
+            # right of the point for every other tool, left for the others: close values stay readable
+            right = i % 2 == 0
+            ax.annotate(f"{y:.1f}s", (x, y), textcoords="offset points", xytext=(8 if right else -8, 3), fontsize=8,
+                        color=color(tool), ha="left" if right else "right")
+previews = any(v.get("name") == "default" and v.get("preview") for v in (data.get("options") or {}).get("variants") or [])
+ax.set_title("First run from nothing (Pulumi: " +
+             ("plain `pulumi up --yes`, preview included)" if previews else "`pulumi up --skip-preview`)"))
 ax.set_xlabel("apps (N)")
 ax.set_ylabel("wall seconds (log scale)")
 ax.set_yscale("log")
@@ -139,7 +143,7 @@ ax.set_yscale("log")
 ax.set_ylim(bottom=5)
 ax.set_xticks(sizes)
 ax.grid(True, which="both", alpha=0.3)
-ax.legend(fontsize=8, loc="center right")
+ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.12))
 
 ax = axes[1][1]
 pools = set()
@@ -167,7 +171,7 @@ ax.set_xticks(sizes)
 ax.set_ylim(bottom=0)
 ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
 ax.grid(True, alpha=0.3)
-ax.legend(fontsize=7, ncol=2)
+ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
 
 fig.tight_layout(rect=(0, 0, 1, 0.95))
 fig.savefig(out)

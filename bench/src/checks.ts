@@ -143,5 +143,22 @@ export async function loginProblems(pg: PgTarget, logins: readonly Login[], expe
 /** Which login roles the apps have: `<app>_app` and `<app>_migrate`. */
 export const loginRoles = (apps: readonly AppSpec[]) => apps.flatMap((a) => [`${a.name}_app`, `${a.name}_migrate`]);
 
+/**
+ * The checks plus, for every run that has a measurement, each expected check it lacks, as failed:
+ * a results JSON saved without some checks (an older format, or a run cut short) cannot pass.
+ */
+export function withMissing(measurements: readonly Measurement[], checks: readonly Check[]): Check[] {
+    const out = [...checks];
+    const runs = new Map(measurements.map((m) => [`${m.tool}|${m.n}|${m.run}`, m]));
+    for (const m of runs.values()) {
+        for (const name of expectedChecks(m.tool)) {
+            if (!checks.some((c) => c.tool === m.tool && c.n === m.n && c.run === m.run && c.name === name)) {
+                out.push({ tool: m.tool, n: m.n, run: m.run, name, pass: false, details: ["missing: not in the saved results"] });
+            }
+        }
+    }
+    return out;
+}
+
 /** The run passes only with at least one check made and every check passed. */
 export const allPass = (checks: readonly Check[]) => checks.length > 0 && checks.every((c) => c.pass);

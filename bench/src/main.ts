@@ -7,8 +7,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { TestCluster } from "../../test/kit/postgres";
-import { AppSpec, appSpecs, forceClean, isEmpty, snapshot } from "./catalog";
-import { catalogDiffs, changeInPlaceProblems, changesOf, CHECK, errorText, Login, loginProblems, loginRoles, RunChecks } from "./checks";
+import { appSpecs } from "./catalog";
+import { errorText } from "./checks";
 import { AnsibleTool, SqlTool } from "./otherTools";
 import {
     BASELINE_VARIANT,
@@ -23,7 +23,8 @@ import {
 import { ReportInput, writeReport } from "./report";
 import { maxConnectionsForPool } from "./sizing";
 import { Check, Measurement, StateFacts } from "./measurements";
-import { appNames, BENCH_DIR, log, PgTarget, REPO_ROOT, run, RunResult, sampled } from "./util";
+import { SizeRun } from "./toolRuns";
+import { appNames, BENCH_DIR, log, PgTarget, REPO_ROOT, run } from "./util";
 
 export interface Options {
     sizes: number[];
@@ -189,13 +190,15 @@ async function versions(venv: string): Promise<Record<string, string>> {
  * The program's commit as the report names it: the short hash, `+dirty` when the work tree's
  * program files (the ones copied into the project) differ from it, and the commit's date.
  */
-async function programCommit(program: string): Promise<{ commit: string; commitDate: string }> {
+async function programCommit(program: string): Promise<{ commit: string; commitDate: string; programFilesCommit: string }> {
     const git = async (...args: string[]) => (await run("git", ["-C", REPO_ROOT, ...args], { check: false })).stdout.trim();
     const rev = program === "worktree" ? "HEAD" : program;
     const commit = await git("rev-parse", "--short", rev);
     const commitDate = await git("show", "-s", "--format=%cI", rev);
     const dirty = program === "worktree" && (await git("status", "--porcelain", "--", ...PROJECT_FILES)) !== "";
-    return { commit: commit + (dirty ? "+dirty" : ""), commitDate };
+    // The last commit that changed the program's files: a bench-only commit on top does not change what was measured.
+    const programFilesCommit = await git("log", "-1", "--format=%h", rev, "--", ...PROJECT_FILES);
+    return { commit: commit + (dirty ? "+dirty" : ""), commitDate, programFilesCommit };
 }
 
 /** Checks of a results JSON written before checks had names (`stage`, `diffs`), in today's shape. */
@@ -296,170 +299,18 @@ async function main(): Promise<void> {
             const ansible = new AnsibleTool(path.join(work, `ansible-n${n}`), opts.venv, pg);
             const sql = new SqlTool(path.join(work, `sql-n${n}`), pg);
 
-            const measure = async (
-                tool: string,
-                runNo: number,
-                phase: Measurement["phase"],
-                fn: () => Promise<{ r: RunResult; changes: Record<string, number> }>,
-            ): Promise<Measurement> => {
-                const { result, sample } = await sampled(pg, fn);
-                const { r, changes } = result;
-                const m: Measurement = {
-                    tool,
-                    n,
-                    run: runNo,
-                    phase,
-                    seconds: r.seconds,
-                    cpuSeconds: r.cpuSeconds,
-                    loadAvg: r.loadAvg,
-                    changes,
-                    sample,
-                };
-                measurements.push(m);
-                log(
-                    `${tool} N=${n} run ${runNo} ${phase}: ${r.seconds.toFixed(2)} s (cpu ${r.cpuSeconds?.toFixed(1) ?? "?"} s, load ${r.loadAvg}) ${JSON.stringify(changes)}; ` +
-                        `peak ${sample.connections} conns ${JSON.stringify(sample.byApplication)}, RSS ${(sample.rssTotalKiB / 1024).toFixed(0)} MiB`,
-                );
-                return m;
-            };
-            const clean = async (tool: string) => {
-                const c = await snapshot(pg);
-                if (!isEmpty(c)) {
-                    log(
-                        `WARNING: before ${tool}, the server still has ${c.roles.length} roles and ${c.databases.length} databases; dropping them`,
-                    );
-                    await forceClean(pg);
-                }
-            };
-            /** One run of one tool: its checks, with "run completed" and the missing ones recorded however it ends. */
-            const toolRun = async (tool: string, runNo: number, body: (rc: RunChecks) => Promise<void>) => {
-                const rc = new RunChecks(checks, tool, n, runNo, (c) =>
-                    log(`check ${tool} N=${n} run ${runNo} ${c.name}: ${c.pass ? "PASS" : "FAIL\n  " + c.details.join("\n  ")}`),
-                );
-                try {
-                    await clean(tool);
-                    await body(rc);
-                    rc.finish();
-                } catch (err) {
-                    log(`${tool} N=${n} run ${runNo} stopped: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-                    rc.finish(err);
-                }
-            };
-            const catalog = async (rc: RunChecks, stage: "create" | "change", specs: readonly AppSpec[]) => {
-                const diffs = catalogDiffs(specs, await snapshot(pg));
-                rc.record(CHECK.catalog(stage), diffs.length === 0, diffs);
-            };
-            const emptied = async (rc: RunChecks) => {
-                const left = await snapshot(pg);
-                rc.record(CHECK.empty, isEmpty(left), [
-                    ...left.roles.map((r) => `role ${r.name} left`),
-                    ...left.databases.map((d) => `database ${d.name} left`),
-                ]);
-            };
-            const logins = async (rc: RunChecks, stage: "create" | "change", list: readonly Login[]) => {
-                const problems = await loginProblems(pg, list, loginRoles(apps));
-                rc.record(CHECK.logins(stage), problems.length === 0, problems.length ? problems : [`${list.length} logins`]);
-            };
-
+            const size = new SizeRun(
+                { n, pg, apps, changed, maxConnections, provisioningConnections: opts.pool },
+                measurements,
+                checks,
+                facts,
+            );
             const runs = Math.max(opts.runs[n], opts.tools.includes("ansible") ? opts.ansibleRuns[n] : 0);
             for (let runNo = 1; runNo <= runs; runNo++) {
                 const pulumiAndSql = runNo <= opts.runs[n];
-                for (const [tool, p] of pulumiAndSql ? projects : new Map<string, PulumiProject>()) {
-                    await toolRun(tool, runNo, async (rc) => {
-                        const history = async (m: Measurement) => (m.changes = await p.lastChanges());
-                        const noChanges = (phase: "preview" | "noop" | "refresh", m: Measurement) => {
-                            const found = changesOf(m.changes);
-                            rc.record(CHECK.noChanges(phase), Object.keys(m.changes).length > 0 && found.length === 0, [
-                                JSON.stringify(m.changes),
-                            ]);
-                        };
-                        await p.configure(apps, { maxConnections, provisioningConnections: opts.pool });
-                        const create = await measure(tool, runNo, "create", async () => ({ r: await p.up(), changes: {} }));
-                        await history(create);
-                        const pool = await p.reservedPool();
-                        const connections = (m: Measurement) => {
-                            const max = m.sample.connections;
-                            m.pool = pool;
-                            rc.record(CHECK.connections(m.phase), pool !== undefined && max <= pool, [
-                                `max ${max} ${pool === undefined ? "(no reserved pool in the stack's budgets output)" : max <= pool ? `<= ${pool}` : `> ${pool}`}` +
-                                    ` ${JSON.stringify(m.sample.connectionsAt?.byApplication ?? {})}`,
-                            ]);
-                        };
-                        connections(create);
-                        await catalog(rc, "create", apps);
-                        await logins(rc, "create", await p.logins());
-                        if (runNo === 1) facts.push({ tool, n, ...(await p.stateFacts()) });
-                        const preview = await measure(tool, runNo, "preview", async () => {
-                            const r = await p.preview();
-                            return { r, changes: PulumiProject.changeSummary(r) };
-                        });
-                        connections(preview);
-                        noChanges("preview", preview);
-                        const noop = await measure(tool, runNo, "noop", async () => ({ r: await p.up(), changes: {} }));
-                        await history(noop);
-                        connections(noop);
-                        noChanges("noop", noop);
-                        const refresh = await measure(tool, runNo, "refresh", async () => ({ r: await p.up(["--refresh"]), changes: {} }));
-                        await history(refresh);
-                        connections(refresh);
-                        noChanges("refresh", refresh);
-                        await p.configure(changed, { maxConnections, provisioningConnections: opts.pool });
-                        const change = await measure(tool, runNo, "change", async () => ({ r: await p.up(), changes: {} }));
-                        await history(change);
-                        connections(change);
-                        const notInPlace = changeInPlaceProblems(change.changes);
-                        rc.record(CHECK.changeApplied, notInPlace.length === 0, [JSON.stringify(change.changes), ...notInPlace]);
-                        await catalog(rc, "change", changed);
-                        await logins(rc, "change", await p.logins());
-                        const destroy = await measure(tool, runNo, "destroy", async () => ({ r: await p.destroy(), changes: {} }));
-                        await history(destroy);
-                        connections(destroy);
-                        await emptied(rc);
-                    });
-                }
-                if (opts.tools.includes("ansible") && runNo <= opts.ansibleRuns[n]) {
-                    await toolRun("ansible", runNo, async (rc) => {
-                        const play = async (book: "apps.yml" | "remove.yml", a: typeof apps) => {
-                            const r = await ansible.play(book, a);
-                            return {
-                                r,
-                                changes: {
-                                    changed: r.changed,
-                                    ok: r.ok,
-                                    ...(r.recapChanged !== null ? { recapChanged: r.recapChanged } : {}),
-                                },
-                            };
-                        };
-                        await measure("ansible", runNo, "create", () => play("apps.yml", apps));
-                        await catalog(rc, "create", apps);
-                        await logins(rc, "create", ansible.passwords.logins(apps));
-                        const noop = await measure("ansible", runNo, "noop", () => play("apps.yml", apps));
-                        rc.record(CHECK.noChanges("noop"), noop.changes.changed === 0 && noop.changes.recapChanged === 0, [
-                            `changed items ${noop.changes.changed}, PLAY RECAP changed=${noop.changes.recapChanged ?? "(no recap)"}`,
-                        ]);
-                        const change = await measure("ansible", runNo, "change", () => play("apps.yml", changed));
-                        rc.record(CHECK.changeApplied, change.changes.changed > 0, [`changed items ${change.changes.changed}`]);
-                        await catalog(rc, "change", changed);
-                        await logins(rc, "change", ansible.passwords.logins(changed));
-                        await measure("ansible", runNo, "destroy", () => play("remove.yml", changed));
-                        await emptied(rc);
-                    });
-                }
-                if (opts.tools.includes("sql") && pulumiAndSql) {
-                    await toolRun("sql", runNo, async (rc) => {
-                        await measure("sql", runNo, "create", async () => ({
-                            r: await sql.psql("create", sql.createSql(apps)),
-                            changes: {},
-                        }));
-                        await catalog(rc, "create", apps);
-                        await logins(rc, "create", sql.passwords.logins(apps));
-                        await measure("sql", runNo, "destroy", async () => ({
-                            r: await sql.psql("drop", SqlTool.dropSql(apps)),
-                            changes: {},
-                        }));
-                        await emptied(rc);
-                    });
-                }
+                for (const [tool, p] of pulumiAndSql ? projects : new Map<string, PulumiProject>()) await size.pulumi(tool, p, runNo);
+                if (opts.tools.includes("ansible") && runNo <= opts.ansibleRuns[n]) await size.ansible(ansible, runNo);
+                if (opts.tools.includes("sql") && pulumiAndSql) await size.sql(sql, runNo);
             }
             if (!opts.keep) for (const p of projects.values()) p.cleanup();
         } finally {

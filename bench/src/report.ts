@@ -1,7 +1,7 @@
 /** Tables (stdout and bench/results/*.md), JSON (timestamped and latest.json) and the PNG chart. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { allPass, expectedChecks } from "./checks";
+import { allPass, expectedChecks, withMissing } from "./checks";
 import { goals } from "./goals";
 import type { Check, Measurement, StateFacts } from "./measurements";
 import { BASELINE_VARIANT, describeSource, toolName } from "./pulumiTool";
@@ -134,7 +134,8 @@ export interface BeforeAfter {
     cpuSpeedup: number | null;
 }
 
-export async function writeReport(input: ReportInput): Promise<boolean> {
+export async function writeReport(given: ReportInput): Promise<boolean> {
+    const input = { ...given, checks: withMissing(given.measurements, given.checks) };
     const summaries = summarize(input.measurements);
     const get = (tool: string, n: number, phase: string) => summaries.find((s) => s.tool === tool && s.n === n && s.phase === phase);
     /** One cell per phase ("–" where the tool did not run it), or undefined if it ran none at this N. */
@@ -157,6 +158,7 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
         program?: string;
         commit?: string;
         commitDate?: string;
+        programFilesCommit?: string;
         finished?: string;
         versions?: Record<string, string>;
         options?: { variants?: { name: string; preview?: boolean }[]; pool?: number };
@@ -173,6 +175,7 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
     out.push(`# app-databases benchmark: program ${commit}, ${String(input.meta.started).slice(0, 10)}`, "");
     out.push(
         `Program at commit **${commit}**${meta.commitDate ? ` (committed ${meta.commitDate})` : ""}` +
+            `${meta.programFilesCommit && !commit.startsWith(meta.programFilesCommit) ? `, whose program files were last changed at ${meta.programFilesCommit}` : ""}` +
             `${commit.endsWith("+dirty") ? "; +dirty: the work tree's program files differed from that commit" : ""}. ` +
             `Measured ${input.meta.started}${meta.finished ? ` to ${meta.finished}` : ""} (${input.meta.totalMinutes.toFixed(1)} min) ` +
             `on ${v.cpus ?? "?"} CPUs, ${v.memory ?? "?"}; ${v.pulumi ? `Pulumi ${v.pulumi}, ` : ""}${v.postgres ?? ""}` +
@@ -185,7 +188,9 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
 
     // Goals of issue 14 (reported).
     const defaultVariant = meta.options?.variants?.find((x) => x.name === "default");
-    const goalRows = goals(input.measurements, input.checks, defaultVariant?.preview === true).map((g) => [
+    // Runs saved before the pool was read from the stack: the program's rule then, provisioningConnections + 1.
+    const assumedPool = (meta.options?.pool ?? 2) + 1;
+    const goalRows = goals(input.measurements, input.checks, defaultVariant?.preview === true, assumedPool).map((g) => [
         g.goal,
         g.measured,
         g.target,
@@ -326,7 +331,8 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
     for (const n of sizes) {
         for (const t of tools) {
             const per = phaseCells(t, n, (s) => {
-                const over = s.pool !== null && s.maxConnections !== null && s.maxConnections > s.pool;
+                const pool = s.pool ?? (t.startsWith("pulumi") ? assumedPool : null);
+                const over = pool !== null && s.maxConnections !== null && s.maxConnections > pool;
                 anyOver ||= over;
                 return `${s.maxConnections}${over ? "!" : ""} (${s.peakConnections})`;
             });
@@ -337,12 +343,11 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
                 undefined,
             );
             const pools = [...new Set(ofTool.filter((m) => m.pool !== undefined).map((m) => m.pool))];
-            // Runs saved before the pool was read from the stack: the program's rule then, provisioningConnections + 1.
             const budget = !t.startsWith("pulumi")
                 ? "– (no budget)"
                 : pools.length
                   ? `${pools.join(", ")} (stack output budgets: provisioning)`
-                  : `${(meta.options?.pool ?? 2) + 1} (assumed: provisioningConnections + 1; not read from the stack)`;
+                  : `${assumedPool} (assumed: provisioningConnections + 1; not read from the stack)`;
             connRows.push([
                 String(n),
                 t,
@@ -458,9 +463,11 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
     const json = JSON.stringify(
         {
             ...input.meta,
+            // The venv's path is this machine's, not a fact of the run.
+            ...(meta.options ? { options: { ...meta.options, venv: undefined } } : {}),
             pass: ok,
             commit,
-            goals: goals(input.measurements, input.checks, defaultVariant?.preview === true),
+            goals: goals(input.measurements, input.checks, defaultVariant?.preview === true, assumedPool),
             summaries,
             ...(hasBefore ? { beforeAfter } : {}),
             checks: input.checks,
