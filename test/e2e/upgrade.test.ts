@@ -9,95 +9,115 @@
  * system-database hardening, the three access levels, an extra role,
  * zero-downtime rotation, a dedicated container, and the data-loss guard.
  *
- * Needs the revision in the clone's history (CI runs on a full clone).
+ * Two revisions: 01c3ebd (before components/ and program/ were split) and
+ * cd87777 (the last with ts-node, serialized dynamic providers and no
+ * pg_hba for dedicated servers). A row in each app database and every
+ * password in the outputs survive the upgrade.
+ *
+ * Needs the revisions in the clone's history (CI runs on a full clone).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { freePort, TestCluster } from "../kit/postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, queryUrl, TestCluster } from "../kit/postgres";
 import { copyWorkTreeProgram, extractProgramAt } from "../kit/program";
 import { TestStack } from "../kit/stack";
 
-/** The last revision before components/ and program/ were split. */
-const UPGRADE_FROM = process.env.APP_DATABASES_UPGRADE_FROM ?? "01c3ebd";
+/** The revisions a stack upgrades from (APP_DATABASES_UPGRADE_FROM: one other, to try it). */
+const UPGRADE_FROM = process.env.APP_DATABASES_UPGRADE_FROM?.split(",") ?? ["01c3ebd", "cd87777"];
 const [imageName, imageVersion] = (process.env.APP_DATABASES_PG_IMAGE ?? "app-databases/postgres:15").split(":");
 
-const cluster = new TestCluster();
-let stack: TestStack;
-let oldProgram: string;
-/** Resources the old program created (the default providers are not counted, as in every summary). */
-let created: number;
-
-beforeAll(async () => {
-    await cluster.start();
-    oldProgram = fs.mkdtempSync(path.join(os.tmpdir(), "app-databases-old-"));
-    extractProgramAt(UPGRADE_FROM, oldProgram);
-    const port = await freePort();
-    stack = await TestStack.create({
-        program: { dir: oldProgram, project: "app-databases" },
-        config: {
-            dedicated: { image: `${imageName}:{version}`, version: imageVersion, memoryMb: 256, publishPort: true },
-            servers: {
-                local: {
-                    host: "127.0.0.1",
-                    port: cluster.port,
-                    sslmode: "disable",
-                    admin: { username: "postgres", superuser: true },
-                    systemDatabaseAccess: ["monitor"],
-                    externalRoles: { monitor: 2 },
-                },
-            },
-            apps: {
-                shop: { access: "readwrite", connectionLimit: 3, idleSessionTimeoutMs: 60000 },
-                reports: { access: "readonly", connectionLimit: 2, rotation: { runtime: 1, zeroDowntime: true } },
-                billing: {
-                    access: "migrations",
-                    database: "billing_db",
-                    extraRoles: { billing_dashboard: { access: "readonly", connectionLimit: 1 } },
-                },
-                solo: { placement: "dedicated", connectionLimit: 4, dedicated: { hostPort: port } },
-            },
-        },
-        secrets: [{ path: "servers.local.admin.password", value: cluster.adminPassword }],
-    });
-    await cluster.admin("CREATE ROLE monitor LOGIN");
-    const up = await stack.stack.up({ onOutput: (s) => process.stdout.write(s) });
-    created = up.summary.resourceChanges?.create ?? 0;
-    expect(created).toBeGreaterThan(0);
-});
-
-afterAll(async () => {
-    await stack?.dispose();
-    await cluster.stop();
-    if (oldProgram) fs.rmSync(oldProgram, { recursive: true, force: true });
-});
-
-/** The resources added since UPGRADE_FROM: the dedicated server's pg_hba.conf. */
+/** The resources added since those revisions: the dedicated server's pg_hba.conf. */
 const ADDED = ["app-databases:index:DedicatedServer$pulumi-nodejs:dynamic/app-databases:ServerHba::dedicated-solo-hba"];
 
-it(`upgrades a stack made by the program at ${UPGRADE_FROM}, changing and replacing nothing`, async () => {
-    const urns = () =>
-        JSON.parse(stack.stateFile())
-            .checkpoint.latest.resources.map((r: { urn: string }) => r.urn)
-            .sort();
-    const before = urns();
-    copyWorkTreeProgram(stack.dir);
+describe.each(UPGRADE_FROM)("a stack made by the program at %s", (revision) => {
+    const cluster = new TestCluster();
+    let stack: TestStack;
+    let oldProgram: string;
+    /** Resources the old program created (the default providers are not counted, as in every summary). */
+    let created: number;
+    /** The old program's outputs, passwords included. */
+    let before: Record<string, any>;
 
-    const preview = await stack.stack.preview({ diff: true, onOutput: (s) => process.stdout.write(s) });
-    const { same, ...changes } = preview.changeSummary;
-    expect(changes).toEqual({ create: ADDED.length });
-    expect(same).toBe(created);
+    beforeAll(async () => {
+        await cluster.start();
+        oldProgram = fs.mkdtempSync(path.join(os.tmpdir(), "app-databases-old-"));
+        extractProgramAt(revision, oldProgram);
+        const port = await freePort();
+        stack = await TestStack.create({
+            program: { dir: oldProgram, project: "app-databases" },
+            config: {
+                dedicated: { image: `${imageName}:{version}`, version: imageVersion, memoryMb: 256, publishPort: true },
+                servers: {
+                    local: {
+                        host: "127.0.0.1",
+                        port: cluster.port,
+                        sslmode: "disable",
+                        admin: { username: "postgres", superuser: true },
+                        systemDatabaseAccess: ["monitor"],
+                        externalRoles: { monitor: 2 },
+                    },
+                },
+                apps: {
+                    shop: { access: "readwrite", connectionLimit: 3, idleSessionTimeoutMs: 60000 },
+                    reports: { access: "readonly", connectionLimit: 2, rotation: { runtime: 1, zeroDowntime: true } },
+                    billing: {
+                        access: "migrations",
+                        database: "billing_db",
+                        extraRoles: { billing_dashboard: { access: "readonly", connectionLimit: 1 } },
+                    },
+                    solo: { placement: "dedicated", connectionLimit: 4, dedicated: { hostPort: port } },
+                },
+            },
+            secrets: [{ path: "servers.local.admin.password", value: cluster.adminPassword }],
+        });
+        await cluster.admin("CREATE ROLE monitor LOGIN");
+        const up = await stack.stack.up({ onOutput: (s) => process.stdout.write(s) });
+        created = up.summary.resourceChanges?.create ?? 0;
+        expect(created).toBeGreaterThan(0);
+        before = await stack.outputs();
+        for (const app of ["shop", "billing", "solo"]) {
+            await queryUrl(before.apps[app].migrateUrl, `CREATE TABLE kept (note text); INSERT INTO kept VALUES ('made at ${revision}')`);
+        }
+    });
 
-    const up = await stack.stack.up({ onOutput: (s) => process.stdout.write(s) });
-    const { same: unchanged, ...updated } = up.summary.resourceChanges ?? {};
-    expect(updated).toEqual({ create: ADDED.length });
-    expect(unchanged).toBe(created);
-    const after = urns();
-    const added = after.filter((urn: string) => !before.includes(urn));
-    expect(added.map((urn: string) => urn.split("::").slice(2).join("::"))).toEqual(ADDED);
-    expect(after.filter((urn: string) => !added.includes(urn))).toEqual(before);
+    afterAll(async () => {
+        await stack?.dispose();
+        await cluster.stop();
+        if (oldProgram) fs.rmSync(oldProgram, { recursive: true, force: true });
+    });
 
-    const expectNoChanges = stack.cli("preview", "--expect-no-changes", "--non-interactive");
-    expect(expectNoChanges.status, expectNoChanges.stdout + expectNoChanges.stderr).toBe(0);
+    it("upgrades to this program, changing and replacing nothing; rows and passwords survive", async () => {
+        const urns = () =>
+            JSON.parse(stack.stateFile())
+                .checkpoint.latest.resources.map((r: { urn: string }) => r.urn)
+                .sort();
+        const urnsBefore = urns();
+        copyWorkTreeProgram(stack.dir);
+
+        const preview = await stack.stack.preview({ diff: true, onOutput: (s) => process.stdout.write(s) });
+        const { same, ...changes } = preview.changeSummary;
+        expect(changes).toEqual({ create: ADDED.length });
+        expect(same).toBe(created);
+
+        const up = await stack.stack.up({ onOutput: (s) => process.stdout.write(s) });
+        const { same: unchanged, ...updated } = up.summary.resourceChanges ?? {};
+        expect(updated).toEqual({ create: ADDED.length });
+        expect(unchanged).toBe(created);
+        const after = urns();
+        const added = after.filter((urn: string) => !urnsBefore.includes(urn));
+        expect(added.map((urn: string) => urn.split("::").slice(2).join("::"))).toEqual(ADDED);
+        expect(after.filter((urn: string) => !added.includes(urn))).toEqual(urnsBefore);
+
+        const expectNoChanges = stack.cli("preview", "--expect-no-changes", "--non-interactive");
+        expect(expectNoChanges.status, expectNoChanges.stdout + expectNoChanges.stderr).toBe(0);
+
+        const now = await stack.outputs();
+        expect(now.apps).toEqual(before.apps);
+        for (const app of ["shop", "billing", "solo"]) {
+            expect(await queryUrl(now.apps[app].migrateUrl, "SELECT note FROM kept")).toEqual([{ note: `made at ${revision}` }]);
+            expect(await queryUrl(now.apps[app].runtimeUrl, "SELECT current_user AS u")).toEqual([{ u: `${app}_app` }]);
+        }
+    });
 });
