@@ -23,6 +23,7 @@
  * state, which the engine rewrites after every step, grow with every app.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { serve, ServedResource } from "./servedResource";
 
 /** What an app leaves on its server, and what a change to it must acknowledge. */
 export interface AppFootprint {
@@ -154,6 +155,7 @@ const dataLossGuardProvider: pulumi.dynamic.ResourceProvider<GuardState, GuardSt
         return { outs: news };
     },
 };
+serve("DataLossGuard", dataLossGuardProvider);
 
 export interface DataLossGuardArgs {
     readonly protect: boolean;
@@ -164,7 +166,7 @@ export interface DataLossGuardArgs {
     readonly retiredApps: readonly string[];
 }
 
-export class DataLossGuard extends pulumi.dynamic.Resource {
+export class DataLossGuard extends ServedResource {
     constructor(name: string, args: DataLossGuardArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(dataLossGuardProvider, name, { ...args }, opts, "app-databases", "DataLossGuard");
     }

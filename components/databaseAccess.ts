@@ -25,6 +25,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, asRole, quoteIdent, withAdminClient } from "./adminConnection";
 import { applyRoleSettingsPlan, readRoleSettings, RoleSettingsEntry, roleSettingsKey, roleSettingsPlan } from "./roleSettings";
+import { serve, ServedResource } from "./servedResource";
 
 export type { RoleSettingsEntry } from "./roleSettings";
 
@@ -317,9 +318,10 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
         });
     },
 };
+serve("DatabaseAccess", databaseAccessProvider);
 
 /** Revokes CONNECT and TEMPORARY from PUBLIC on a database and grants them to the named roles only. */
-export class DatabaseAccess extends pulumi.dynamic.Resource {
+export class DatabaseAccess extends ServedResource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
     declare public readonly grantees: pulumi.Output<string[]>;
     declare public readonly publicConnect: pulumi.Output<boolean>;

@@ -19,6 +19,7 @@ import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
 import { sameSet } from "./databaseAccess";
 import { isSystemSchema } from "./identifiers";
+import { serve, ServedResource } from "./servedResource";
 
 export interface ObjectOwnershipArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -172,9 +173,10 @@ const objectOwnershipProvider: pulumi.dynamic.ResourceProvider<OwnershipInputs, 
     // Nothing moves back: the objects stay with the owner role, which the stack leaves in place.
     async delete() {},
 };
+serve("ObjectOwnership", objectOwnershipProvider);
 
 /** Moves the objects of some schemas, owned by some roles, to one owner role. */
-export class ObjectOwnership extends pulumi.dynamic.Resource {
+export class ObjectOwnership extends ServedResource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
     declare public readonly moved: pulumi.Output<Record<string, number>>;
 

@@ -16,6 +16,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
 import { UNQUOTED_IDENTIFIER } from "./identifiers";
+import { serve, ServedResource } from "./servedResource";
 
 export interface RoleSettingsArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -207,9 +208,10 @@ const roleSettingsProvider: pulumi.dynamic.ResourceProvider<SettingsInputs, Sett
         await apply({ ...props, settings: current }, { ...props, settings: {} });
     },
 };
+serve("RoleSettings", roleSettingsProvider);
 
 /** Sets configuration parameters on a role (`ALTER ROLE ... SET`), read back on refresh. */
-export class RoleSettings extends pulumi.dynamic.Resource {
+export class RoleSettings extends ServedResource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
     declare public readonly settings: pulumi.Output<Record<string, string>>;
 

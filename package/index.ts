@@ -5,9 +5,10 @@
  */
 import * as path from "node:path";
 import { main } from "@pulumi/pulumi/provider";
-import { ComponentProvider } from "@pulumi/pulumi/provider/experimental";
 import { AppDatabase } from "./appDatabase";
 import { ConnectionBudget } from "./connectionBudget";
+import { AppDatabasesProvider } from "./provider";
+import { serveFromPackage } from "../components/servedResource";
 
 export { AppDatabase } from "./appDatabase";
 export type { AppDatabaseArgs, ExtraRoleArgs, RoleNamesArgs, RotationArgs } from "./appDatabase";
@@ -23,7 +24,14 @@ if (require.main === module) {
     const sources = path.resolve(__dirname, "..", "..", "package");
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const version = (require(path.join(sources, "..", "package.json")) as { version: string }).version;
+    // The library's own resources are served by this plugin, not by Pulumi's nodejs dynamic provider.
+    serveFromPackage(PACKAGE_NAME);
     // The version is the repository's, so the plugin and the npm package never disagree.
-    const provider = new ComponentProvider({ components: [AppDatabase, ConnectionBudget], name: PACKAGE_NAME, dirname: sources, version });
+    const provider = new AppDatabasesProvider({
+        components: [AppDatabase, ConnectionBudget],
+        name: PACKAGE_NAME,
+        dirname: sources,
+        version,
+    });
     void main(provider, process.argv.slice(2));
 }
