@@ -206,27 +206,49 @@ build_langhost() {
   publish "$WORK" "$dest"
 }
 
-# The Python language host and its exec shim, from the sdk/v3 release that
-# still contains them (for Python programs that use the component package).
+# The Python language host: the one from the sdk/v3 release that still
+# contains it (with its exec shim), installed as pulumi-language-python-run,
+# behind scripts/toolchain/python-host, which adds what `pulumi package add`
+# needs and the old host predates (GeneratePackage, Link) and passes every
+# other request on. Built against the CLI's pulumi for its Python codegen.
 build_python_host() {
-  local dest=$CACHE/pulumi-language-python-$PYTHON_HOST_SDK-r$RECIPE sdkdir
+  local src=$ROOT/scripts/toolchain/python-host key dest sdkdir
   local pkg=github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python
+  key=$({
+    echo "$RECIPE $PYTHON_HOST_SDK $PULUMI_VERSION"
+    sha256sum "$src/main.go"
+  } | sha256sum | cut -c1-12)
+  PYTHON_HOST_ID=$PYTHON_HOST_SDK-$key
+  dest=$CACHE/pulumi-language-python-$PYTHON_HOST_ID
   PYTHON_BIN=$dest/pulumi-language-python
+  PYTHON_RUN_BIN=$dest/pulumi-language-python-run
   PYTHON_EXEC_BIN=$dest/pulumi-language-python-exec
-  step "python language host (from pulumi/sdk v$PYTHON_HOST_SDK)"
-  if [ -x "$PYTHON_BIN" ] && [ -x "$PYTHON_EXEC_BIN" ]; then info "cached: $PYTHON_BIN"; return; fi
+  step "python language host (from pulumi/sdk v$PYTHON_HOST_SDK, package support from pkg v$PULUMI_VERSION)"
+  if [ -x "$PYTHON_BIN" ] && [ -x "$PYTHON_RUN_BIN" ] && [ -x "$PYTHON_EXEC_BIN" ]; then info "cached: $PYTHON_BIN"; return; fi
   prepare pulumi-language-python
   sdkdir=$(modjson "github.com/pulumi/pulumi/sdk/v3@v$PYTHON_HOST_SDK" Dir)
   install -m 755 "$sdkdir/python/cmd/pulumi-language-python-exec" "$WORK/out/"
-  printf 'module toolchain.local/pulumi-language-python\n\ngo 1.26.0\n\nrequire github.com/pulumi/pulumi/sdk/v3 v%s\n' \
-    "$PYTHON_HOST_SDK" >"$WORK/go.mod"
-  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$WORK/tools.go"
+  mkdir -p "$WORK/run" "$WORK/host"
+  printf 'module toolchain.local/pulumi-language-python-run\n\ngo 1.26.0\n\nrequire github.com/pulumi/pulumi/sdk/v3 v%s\n' \
+    "$PYTHON_HOST_SDK" >"$WORK/run/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$WORK/run/tools.go"
+  cp "$src/main.go" "$WORK/host/"
+  {
+    printf 'module toolchain.local/pulumi-language-python\n\ngo 1.26.0\n\nrequire (\n'
+    printf '\tgithub.com/pulumi/pulumi/pkg/v3 v%s\n' "$PULUMI_VERSION"
+    printf '\tgithub.com/pulumi/pulumi/sdk/v3 v%s\n)\n\n' "$PULUMI_VERSION"
+    replaces_of "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" \
+      "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+  } >"$WORK/host/go.mod"
   (
-    cd "$WORK"
+    cd "$WORK/run"
     run go mod tidy
-    run go build -trimpath -o out/pulumi-language-python \
+    run go build -trimpath -o ../out/pulumi-language-python-run \
       -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PYTHON_HOST_SDK" \
       "$pkg"
+    cd "$WORK/host"
+    run go mod tidy
+    run go build -trimpath -o ../out/pulumi-language-python -ldflags "-s -w" .
   )
   publish "$WORK" "$dest"
 }
@@ -318,16 +340,16 @@ build_provider() {
 # script) beside its own resolved path, and warns on every run when the ones
 # on PATH live elsewhere; so lay them out in one directory, as a release does.
 assemble_bundle() {
-  local dir=$CACHE/bundle-$PULUMI_VERSION-nodejs-$NODEJS_HOST_SDK-python-$PYTHON_HOST_SDK-yaml-$YAML_VERSION-r$RECIPE
+  local dir=$CACHE/bundle-$PULUMI_VERSION-nodejs-$NODEJS_HOST_SDK-python-$PYTHON_HOST_ID-yaml-$YAML_VERSION-r$RECIPE
   local f tmp complete=1
-  BUNDLE=(pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs
-    pulumi-language-python pulumi-language-python-exec pulumi-language-yaml)
+  BUNDLE=(pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-language-python
+    pulumi-language-python-run pulumi-language-python-exec pulumi-language-yaml)
   BUNDLE_DIR=$dir
   for f in "${BUNDLE[@]}"; do [ -x "$dir/$f" ] || complete=0; done
   [ "$complete" = 0 ] || return 0
   tmp=$dir.$$
   rm -rf "$tmp" && mkdir -p "$tmp"
-  for f in "$CLI_BIN" "$LANG_BIN" "$DYNAMIC_BIN" "$PYTHON_BIN" "$PYTHON_EXEC_BIN" "$YAML_BIN"; do
+  for f in "$CLI_BIN" "$LANG_BIN" "$DYNAMIC_BIN" "$PYTHON_BIN" "$PYTHON_RUN_BIN" "$PYTHON_EXEC_BIN" "$YAML_BIN"; do
     ln "$f" "$tmp/" 2>/dev/null || cp -p "$f" "$tmp/"
   done
   rm -rf "$dir" && mv "$tmp" "$dir"
@@ -363,7 +385,7 @@ verify() {
   got=$("$bins/pulumi" version) || die "$bins/pulumi does not run"
   [ "$got" = "v$PULUMI_VERSION" ] || die "pulumi version says $got, expected v$PULUMI_VERSION"
   for name in pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-language-python \
-    pulumi-language-python-exec pulumi-language-yaml; do
+    pulumi-language-python-run pulumi-language-python-exec pulumi-language-yaml; do
     [ -x "$bins/$name" ] || die "missing $bins/$name"
   done
   plugins=$("$bins/pulumi" plugin ls) || die "pulumi plugin ls failed"
