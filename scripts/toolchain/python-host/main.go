@@ -1,6 +1,6 @@
 // pulumi-language-python for this toolchain: the Python language host of
 // pulumi/sdk v3.68.0 (the newest the module mirror serves, installed beside
-// this binary as pulumi-language-python-run), plus the two requests it
+// this binary as pulumi-language-python-run, started per virtualenv), plus the two requests it
 // predates and `pulumi package add` needs: GeneratePackage (the Python SDK of
 // a package, by pkg/codegen/python of the CLI's own release) and Link (the
 // SDK into the program's requirements.txt and virtualenv). Every other request
@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/pulumi/pulumi/pkg/v3/codegen/python"
 	"github.com/pulumi/pulumi/pkg/v3/codegen/schema"
@@ -36,13 +37,14 @@ func main() {
 	if err != nil {
 		cmdutil.Exit(err)
 	}
-	inner, err := startRunHost(filepath.Join(filepath.Dir(self), runHost), os.Args[1:])
-	if err != nil {
-		cmdutil.Exit(err)
+	h := &host{
+		runHost: filepath.Join(filepath.Dir(self), runHost),
+		args:    os.Args[1:],
+		hosts:   map[string]pulumirpc.LanguageRuntimeClient{},
 	}
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Init: func(srv *grpc.Server) error {
-			pulumirpc.RegisterLanguageRuntimeServer(srv, &host{inner: inner})
+			pulumirpc.RegisterLanguageRuntimeServer(srv, h)
 			return nil
 		},
 	})
@@ -82,31 +84,77 @@ func startRunHost(path string, args []string) (pulumirpc.LanguageRuntimeClient, 
 
 type host struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
-	inner pulumirpc.LanguageRuntimeClient
+	runHost string
+	args    []string
+
+	mu    sync.Mutex
+	hosts map[string]pulumirpc.LanguageRuntimeClient
+}
+
+// inner is the old host for a program. It takes the virtualenv as start-up
+// flags (the engine of its day passed runtime options so), where today's
+// engine sends them with each request: one old host per virtualenv.
+func (h *host) inner(info *pulumirpc.ProgramInfo) (pulumirpc.LanguageRuntimeClient, error) {
+	var flags []string
+	if venv := info.GetOptions().GetFields()["virtualenv"].GetStringValue(); venv != "" {
+		flags = []string{"-root", info.GetRootDirectory(), "-virtualenv", venv}
+	}
+	key := strings.Join(flags, "\x00")
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if client, ok := h.hosts[key]; ok {
+		return client, nil
+	}
+	client, err := startRunHost(h.runHost, append(flags, h.args...))
+	if err != nil {
+		return nil, err
+	}
+	h.hosts[key] = client
+	return client, nil
 }
 
 func (h *host) GetRequiredPlugins(
 	ctx context.Context, req *pulumirpc.GetRequiredPluginsRequest,
 ) (*pulumirpc.GetRequiredPluginsResponse, error) {
-	return h.inner.GetRequiredPlugins(ctx, req)
+	inner, err := h.inner(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	return inner.GetRequiredPlugins(ctx, req)
 }
 
 func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
-	return h.inner.Run(ctx, req)
+	inner, err := h.inner(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	return inner.Run(ctx, req)
 }
 
 func (h *host) GetPluginInfo(ctx context.Context, req *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
-	return h.inner.GetPluginInfo(ctx, req)
+	inner, err := h.inner(nil)
+	if err != nil {
+		return nil, err
+	}
+	return inner.GetPluginInfo(ctx, req)
 }
 
 func (h *host) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
-	return h.inner.About(ctx, req)
+	inner, err := h.inner(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	return inner.About(ctx, req)
 }
 
 func (h *host) GetProgramDependencies(
 	ctx context.Context, req *pulumirpc.GetProgramDependenciesRequest,
 ) (*pulumirpc.GetProgramDependenciesResponse, error) {
-	return h.inner.GetProgramDependencies(ctx, req)
+	inner, err := h.inner(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	return inner.GetProgramDependencies(ctx, req)
 }
 
 // relay copies a server stream of the old host to the engine.
@@ -128,7 +176,11 @@ func relay[T any](recv func() (*T, error), send func(*T) error) error {
 func (h *host) InstallDependencies(
 	req *pulumirpc.InstallDependenciesRequest, srv grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse],
 ) error {
-	stream, err := h.inner.InstallDependencies(srv.Context(), req)
+	inner, err := h.inner(req.GetInfo())
+	if err != nil {
+		return err
+	}
+	stream, err := inner.InstallDependencies(srv.Context(), req)
 	if err != nil {
 		return err
 	}
@@ -138,7 +190,11 @@ func (h *host) InstallDependencies(
 func (h *host) RunPlugin(
 	req *pulumirpc.RunPluginRequest, srv grpc.ServerStreamingServer[pulumirpc.RunPluginResponse],
 ) error {
-	stream, err := h.inner.RunPlugin(srv.Context(), req)
+	inner, err := h.inner(req.GetInfo())
+	if err != nil {
+		return err
+	}
+	stream, err := inner.RunPlugin(srv.Context(), req)
 	if err != nil {
 		return err
 	}
