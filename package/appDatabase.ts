@@ -7,10 +7,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as lib from "../components/appDatabase";
 import type { AccessLevel, ExtraRoleAccessLevel } from "../components/defaults";
 import { SharedServer } from "../components/sharedServer";
-import { sharedServerArgs, ServerArgs } from "./serverArgs";
+import type { ServerConnection } from "../components/sharedServer";
+import { sharedServerArgs } from "./server";
 
 /** Bump a counter to give that role a new password. */
-export interface RotationArgs {
+export interface Rotation {
     /** Rotation counter of the runtime login. @default 0 */
     readonly runtime?: number;
     /** Rotation counter of `<app>_migrate`. @default 0 */
@@ -20,7 +21,7 @@ export interface RotationArgs {
 }
 
 /** One more login role on the app's database. */
-export interface ExtraRoleArgs {
+export interface ExtraRole {
     /** readwrite or readonly, on what `<app>_migrate` creates. @default "readonly" */
     readonly access?: string;
     /** The role's CONNECTION LIMIT. @default 10 */
@@ -38,7 +39,7 @@ export interface ExtraRoleArgs {
 }
 
 /** Other names for the app's roles. */
-export interface RoleNamesArgs {
+export interface RoleNames {
     /** @default `<app>_migrate` */
     readonly migrate?: string;
     /** @default `<app>_app` */
@@ -67,24 +68,24 @@ export interface AppDatabaseArgs {
     /** Refuse to delete the database and roles (production). @default false */
     readonly protect?: boolean;
     /** Other names for the roles. @default `<app>_migrate`, `<app>_app` */
-    readonly roleNames?: RoleNamesArgs;
+    readonly roleNames?: RoleNames;
     /** New functions are not executable by PUBLIC; readwrite roles get EXECUTE. @default false */
     readonly revokeFunctionExecute?: boolean;
     /** Leave every resource of the app in place if it is ever deleted. @default false */
     readonly retainOnDelete?: boolean;
     /** The shared server the database lives on, and its admin credentials. */
-    readonly server: ServerArgs;
+    readonly server: ServerConnection;
     /**
      * What `<app>_app` may do with what `<app>_migrate` creates: readwrite,
      * readonly, or migrations (nothing: the app's migrations grant it). @default "readwrite"
      */
     readonly access?: string;
     /** Bump a counter to give that role a new password. @default no rotation */
-    readonly rotation?: RotationArgs;
+    readonly rotation?: Rotation;
     /** The schemas the roles use; one that does not exist is created, owned by the migrate role. @default ["public"] */
     readonly schemas?: string[];
     /** More login roles on this database, by role name. @default {} */
-    readonly extraRoles?: Record<string, ExtraRoleArgs>;
+    readonly extraRoles?: Record<string, ExtraRole>;
 }
 
 /** The library's args without the server, from the package's plain data (values are checked by the library). */

@@ -11,10 +11,10 @@ import { AppDatabasesProvider } from "./provider";
 import { serveFromPackage } from "../components/servedResource";
 
 export { AppDatabase } from "./appDatabase";
-export type { AppDatabaseArgs, ExtraRoleArgs, RoleNamesArgs, RotationArgs } from "./appDatabase";
+export type { AppDatabaseArgs, ExtraRole, RoleNames, Rotation } from "./appDatabase";
 export { ConnectionBudget } from "./connectionBudget";
 export type { ConnectionBudgetArgs } from "./connectionBudget";
-export type { ServerArgs } from "./serverArgs";
+export type { ServerConnection } from "../components/sharedServer";
 
 /** The package's name in schemas and type tokens. */
 export const PACKAGE_NAME = "app-databases";

@@ -282,6 +282,27 @@ build_yaml_host() {
   publish "$WORK" "$dest"
 }
 
+# A virtualenv with Pulumi's Python SDK (PyPI's `pulumi`, the CLI's version),
+# for Python programs that use the component package: the end-to-end tests
+# give each program's own virtualenv a .pth file pointing at its site-packages.
+# Built in place (a virtualenv cannot move), marked complete when it is.
+build_python_sdk() {
+  local py dest
+  command -v python3 >/dev/null || die "python3 is not installed (scripts/setup.sh installs it)"
+  py=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  dest=$CACHE/python-sdk-$PULUMI_VERSION-py$py-r$RECIPE
+  PYTHON_SDK_DIR=$dest
+  step "Pulumi Python SDK v$PULUMI_VERSION (PyPI, python $py)"
+  if [ -f "$dest/.complete" ]; then info "cached: $dest"; return; fi
+  LOG=$CACHE/logs/python-sdk.log && : >"$LOG"
+  STARTED=$SECONDS
+  rm -rf "$dest"
+  run python3 -m venv "$dest"
+  run "$dest/bin/python" -m pip install --quiet --disable-pip-version-check "pulumi==$PULUMI_VERSION"
+  touch "$dest/.complete"
+  info "built in $((SECONDS - STARTED))s: $dest"
+}
+
 # build_provider NAME VERSION UPSTREAM: copy the wrapper, put the upstream
 # module in ./upstream (its go.mod declares a module path other than the one
 # it is fetched by, so it is used through a directory replace), generate the
@@ -365,6 +386,7 @@ install_home() {
   mkdir -p "$PULUMI_HOME/bin"
   local f name version installed
   for f in "${BUNDLE[@]}"; do ln -sfn "$BUNDLE_DIR/$f" "$PULUMI_HOME/bin/$f"; done
+  ln -sfn "$PYTHON_SDK_DIR" "$PULUMI_HOME/python-sdk"
   for name in random postgresql docker; do
     version=${VERSIONS[$name]}
     installed=$PULUMI_HOME/plugins/resource-$name-v$version/pulumi-resource-$name
@@ -406,6 +428,7 @@ verify() {
   for name in random postgresql docker; do
     printf '    %-30s %-9s %s\n' "pulumi-resource-$name" "${VERSIONS[$name]}" "${PLUGIN_BIN[$name]}"
   done
+  printf '    %-30s %-9s %s\n' "pulumi (PyPI)" "$PULUMI_VERSION" "$PULUMI_HOME/python-sdk"
   printf '\n    PULUMI_HOME=%s\n    next: source scripts/pulumi-env.sh\n' "$PULUMI_HOME"
 }
 
@@ -431,6 +454,7 @@ main() {
   build_langhost
   build_python_host
   build_yaml_host
+  build_python_sdk
   build_provider random "$RANDOM_VERSION" "$RANDOM_UPSTREAM"
   build_provider postgresql "$POSTGRESQL_VERSION" "$POSTGRESQL_UPSTREAM"
   build_provider docker "$DOCKER_VERSION" "$DOCKER_UPSTREAM"
