@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
 import { databaseOwner } from "./databaseAccess";
 import { serve, ServedResource } from "./servedResource";
+import { providerStub } from "./dynamicProvider";
 
 export interface AdoptedDatabaseArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -48,7 +49,7 @@ async function giveTo(inputs: AdoptedDatabaseInputs): Promise<{ before: string; 
     });
 }
 
-const adoptedDatabaseProvider: pulumi.dynamic.ResourceProvider<AdoptedDatabaseInputs, AdoptedDatabaseState> = {
+export const adoptedDatabaseProvider: pulumi.dynamic.ResourceProvider<AdoptedDatabaseInputs, AdoptedDatabaseState> = {
     async create(inputs) {
         const { before, after } = await giveTo(inputs);
         return { id: inputs.name, outs: { ...inputs, previousOwner: before, currentOwner: after } };
@@ -75,6 +76,9 @@ const adoptedDatabaseProvider: pulumi.dynamic.ResourceProvider<AdoptedDatabaseIn
 };
 serve("AdoptedDatabase", adoptedDatabaseProvider);
 
+/** What the state stores as the provider (dynamicProvider.ts). */
+const adoptedDatabaseProviderStub = providerStub(__filename, "adoptedDatabaseProvider", adoptedDatabaseProvider);
+
 /** An existing database brought under management: owned by the app's migrate role, never created or dropped. */
 export class AdoptedDatabase extends ServedResource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
@@ -82,7 +86,7 @@ export class AdoptedDatabase extends ServedResource {
 
     constructor(name: string, args: AdoptedDatabaseArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(
-            adoptedDatabaseProvider,
+            adoptedDatabaseProviderStub,
             name,
             { ...args, previousOwner: undefined, currentOwner: undefined },
             pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),

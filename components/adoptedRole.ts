@@ -16,6 +16,7 @@ import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection"
 import { LOGIN_ROLE_ATTRIBUTES } from "./defaults";
 import { parseSetconfig } from "./roleSettings";
 import { serve, ServedResource } from "./servedResource";
+import { providerStub } from "./dynamicProvider";
 
 export interface AdoptedRoleArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -187,7 +188,7 @@ async function mustRead(client: Client, name: string): Promise<RoleAttributes> {
     return found;
 }
 
-const adoptedRoleProvider: pulumi.dynamic.ResourceProvider<AdoptedInputs, AdoptedState> = {
+export const adoptedRoleProvider: pulumi.dynamic.ResourceProvider<AdoptedInputs, AdoptedState> = {
     async create(inputs) {
         const [before, now] = await withAdminClient(inputs.connection, async (client) => {
             const before = await mustRead(client, inputs.name);
@@ -228,6 +229,9 @@ const adoptedRoleProvider: pulumi.dynamic.ResourceProvider<AdoptedInputs, Adopte
 };
 serve("AdoptedRole", adoptedRoleProvider);
 
+/** What the state stores as the provider (dynamicProvider.ts). */
+const adoptedRoleProviderStub = providerStub(__filename, "adoptedRoleProvider", adoptedRoleProvider);
+
 /** An existing login role brought under management: altered, never created or dropped. */
 export class AdoptedRole extends ServedResource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
@@ -235,7 +239,7 @@ export class AdoptedRole extends ServedResource {
 
     constructor(name: string, args: AdoptedRoleArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(
-            adoptedRoleProvider,
+            adoptedRoleProviderStub,
             name,
             {
                 ...args,

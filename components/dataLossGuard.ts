@@ -24,6 +24,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { serve, ServedResource } from "./servedResource";
+import { providerStub } from "./dynamicProvider";
 
 /** What an app leaves on its server, and what a change to it must acknowledge. */
 export interface AppFootprint {
@@ -136,7 +137,7 @@ export function guardChanged(olds: object, news: object): boolean {
     return data(olds) !== data(news);
 }
 
-const dataLossGuardProvider: pulumi.dynamic.ResourceProvider<GuardState, GuardState> = {
+export const dataLossGuardProvider: pulumi.dynamic.ResourceProvider<GuardState, GuardState> = {
     async check(olds, news) {
         const problems = [...changeProblems(olds, news), removalProblem(olds, news), existingProblem(olds, news)].filter(
             (p): p is string => !!p,
@@ -166,8 +167,11 @@ export interface DataLossGuardArgs {
     readonly retiredApps: readonly string[];
 }
 
+/** What the state stores as the provider (dynamicProvider.ts). */
+const dataLossGuardProviderStub = providerStub(__filename, "dataLossGuardProvider", dataLossGuardProvider);
+
 export class DataLossGuard extends ServedResource {
     constructor(name: string, args: DataLossGuardArgs, opts: pulumi.CustomResourceOptions = {}) {
-        super(dataLossGuardProvider, name, { ...args }, opts, "app-databases", "DataLossGuard");
+        super(dataLossGuardProviderStub, name, { ...args }, opts, "app-databases", "DataLossGuard");
     }
 }

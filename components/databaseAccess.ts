@@ -26,6 +26,7 @@ import type { Client } from "pg";
 import { AdminConnection, asRole, quoteIdent, withAdminClient } from "./adminConnection";
 import { applyRoleSettingsPlan, readRoleSettings, RoleSettingsEntry, roleSettingsKey, roleSettingsPlan } from "./roleSettings";
 import { serve, ServedResource } from "./servedResource";
+import { providerStub } from "./dynamicProvider";
 
 export type { RoleSettingsEntry } from "./roleSettings";
 
@@ -201,7 +202,7 @@ export function databaseAccessDiff(olds: AccessState, news: AccessInputs): pulum
     return { changes: changed, replaces, deleteBeforeReplace: true };
 }
 
-const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, AccessState> = {
+export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, AccessState> = {
     async create(inputs) {
         const state = await withAdminClient(inputs.connection, async (client) => {
             const db = quoteIdent(inputs.database);
@@ -320,6 +321,9 @@ const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, Acce
 };
 serve("DatabaseAccess", databaseAccessProvider);
 
+/** What the state stores as the provider (dynamicProvider.ts). */
+const databaseAccessProviderStub = providerStub(__filename, "databaseAccessProvider", databaseAccessProvider);
+
 /** Revokes CONNECT and TEMPORARY from PUBLIC on a database and grants them to the named roles only. */
 export class DatabaseAccess extends ServedResource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
@@ -328,7 +332,7 @@ export class DatabaseAccess extends ServedResource {
 
     constructor(name: string, args: DatabaseAccessArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(
-            databaseAccessProvider,
+            databaseAccessProviderStub,
             name,
             {
                 owner: undefined,

@@ -13,6 +13,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import * as random from "@pulumi/random";
 import { AdminConnection } from "./adminConnection";
+import { dedicatedHbaLines } from "./hbaRules";
+import { ServerHba } from "./serverHba";
 import {
     checkInt,
     checkText,
@@ -55,6 +57,12 @@ export interface DedicatedServerArgs {
     readonly provisioningConnections?: number;
     /** Protect the volume and retain it on delete (prod). @default false */
     readonly protect?: boolean;
+    /**
+     * The app's database and login roles: pg_hba.conf lets only these roles
+     * in, only to that database, only from the app's network (and the
+     * superuser from there). @default any role from the app's network
+     */
+    readonly clients?: { readonly database: string; readonly roles: readonly string[] };
 }
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.floor(n)));
@@ -86,7 +94,8 @@ const SETTING_NAME = /^[a-z_][a-z0-9_.]*$/;
 const SETTING_VALUE = /^[A-Za-z0-9_.:-]+$/;
 
 /** DedicatedServerArgs with every default filled in (hostPort stays optional: none is published). */
-export type ResolvedDedicatedServerArgs = Required<Omit<DedicatedServerArgs, "hostPort">> & { readonly hostPort?: number };
+export type ResolvedDedicatedServerArgs = Required<Omit<DedicatedServerArgs, "hostPort" | "clients">> &
+    Pick<DedicatedServerArgs, "hostPort" | "clients">;
 
 /** Fills in DedicatedServer defaults; throws naming the argument and the value when one is unusable. */
 export function resolveDedicatedServerArgs(args: DedicatedServerArgs): ResolvedDedicatedServerArgs {
@@ -121,7 +130,16 @@ export function resolveDedicatedServerArgs(args: DedicatedServerArgs): ResolvedD
             RANGES.provisioningConnections,
         ),
         protect: args.protect ?? false,
+        ...(args.clients ? { clients: checkClients(args.clients) } : {}),
     };
+}
+
+function checkClients(clients: NonNullable<DedicatedServerArgs["clients"]>): NonNullable<DedicatedServerArgs["clients"]> {
+    for (const [field, name] of [["clients.database", clients.database], ...clients.roles.map((r, i) => [`clients.roles.${i}`, r])]) {
+        const problem = identifierProblem(name);
+        if (problem) throw new Error(`${COMPONENT}: \`${field}\` ${problem}`);
+    }
+    return clients;
 }
 
 /** Resource names on the Docker engine, per app and stack. */
@@ -137,6 +155,8 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
     public readonly container: docker.Container;
     public readonly volume: docker.Volume;
     public readonly network: docker.Network;
+    /** The server's pg_hba.conf, written by the stack. */
+    public readonly hba: ServerHba;
     /** Secret: the container's superuser password. */
     public readonly superuserPassword: pulumi.Output<string>;
 
@@ -207,6 +227,29 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
                 ? this.container.id.apply(() => "127.0.0.1")
                 : this.container.networkDatas.apply((n) => n?.find((d) => d.networkName === names.network)?.ipAddress ?? "");
         const adminPort = args.hostPort ?? 5432;
+        const connection = pulumi.all([adminHost, this.superuserPassword]).apply(([host, pw]) => ({
+            host,
+            port: adminPort,
+            username: SUPERUSER,
+            password: pw,
+            database: SUPERUSER,
+            sslmode: DEDICATED_SSL_MODE,
+            connectTimeoutSeconds: DEFAULT_CONNECT_TIMEOUT_SECONDS,
+            superuser: true,
+        }));
+        this.connection = pulumi.secret(connection);
+
+        // Published ports arrive from the network's gateway, so the app's network is every source there is.
+        const subnet = this.network.ipamConfigs.apply((configs) => {
+            const found = configs?.find((c) => c.subnet && !c.subnet.includes(":"))?.subnet;
+            if (!found) throw new Error(`${COMPONENT} ${name}: Docker network ${names.network} reports no IPv4 subnet`);
+            return found;
+        });
+        this.hba = new ServerHba(
+            `${name}-hba`,
+            { connection: this.connection, lines: subnet.apply((net) => dedicatedHbaLines(args.app, SUPERUSER, net, args.clients)) },
+            { parent: this, dependsOn: [this.container] },
+        );
         this.provider = new postgresql.Provider(
             `${name}-provider`,
             {
@@ -220,19 +263,8 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
                 connectTimeout: DEFAULT_CONNECT_TIMEOUT_SECONDS,
                 maxConnections: args.provisioningConnections,
             },
-            { parent: this, dependsOn: [this.container] },
-        );
-        this.connection = pulumi.secret(
-            pulumi.all([adminHost, this.superuserPassword]).apply(([host, pw]) => ({
-                host,
-                port: adminPort,
-                username: SUPERUSER,
-                password: pw,
-                database: SUPERUSER,
-                sslmode: DEDICATED_SSL_MODE,
-                connectTimeoutSeconds: DEFAULT_CONNECT_TIMEOUT_SECONDS,
-                superuser: true,
-            })),
+            // The app's roles are created through this provider: only once the rules are in place.
+            { parent: this, dependsOn: [this.container, this.hba] },
         );
         this.endpoint = {
             host: args.hostPort !== undefined ? "127.0.0.1" : this.container.name,

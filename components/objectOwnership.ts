@@ -20,6 +20,7 @@ import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection"
 import { sameSet } from "./databaseAccess";
 import { isSystemSchema } from "./identifiers";
 import { serve, ServedResource } from "./servedResource";
+import { providerStub } from "./dynamicProvider";
 
 export interface ObjectOwnershipArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -144,7 +145,7 @@ async function move(inputs: OwnershipInputs): Promise<Record<string, number>> {
     );
 }
 
-const objectOwnershipProvider: pulumi.dynamic.ResourceProvider<OwnershipInputs, OwnershipState> = {
+export const objectOwnershipProvider: pulumi.dynamic.ResourceProvider<OwnershipInputs, OwnershipState> = {
     async create(inputs) {
         return { id: `${inputs.database}:${inputs.schemas.join(",")}`, outs: { ...inputs, moved: await move(inputs), remaining: 0 } };
     },
@@ -175,6 +176,9 @@ const objectOwnershipProvider: pulumi.dynamic.ResourceProvider<OwnershipInputs, 
 };
 serve("ObjectOwnership", objectOwnershipProvider);
 
+/** What the state stores as the provider (dynamicProvider.ts). */
+const objectOwnershipProviderStub = providerStub(__filename, "objectOwnershipProvider", objectOwnershipProvider);
+
 /** Moves the objects of some schemas, owned by some roles, to one owner role. */
 export class ObjectOwnership extends ServedResource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
@@ -182,7 +186,7 @@ export class ObjectOwnership extends ServedResource {
 
     constructor(name: string, args: ObjectOwnershipArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(
-            objectOwnershipProvider,
+            objectOwnershipProviderStub,
             name,
             { ...args, schemas: [...args.schemas], from: [...args.from], moved: undefined, remaining: undefined },
             pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),

@@ -17,6 +17,7 @@ import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
 import { UNQUOTED_IDENTIFIER } from "./identifiers";
 import { serve, ServedResource } from "./servedResource";
+import { providerStub } from "./dynamicProvider";
 
 export interface RoleSettingsArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -185,7 +186,7 @@ async function readSettings(connection: AdminConnection, role: string, names: st
     return withAdminClient(connection, (client) => readRoleSettings(client, role, names));
 }
 
-const roleSettingsProvider: pulumi.dynamic.ResourceProvider<SettingsInputs, SettingsInputs> = {
+export const roleSettingsProvider: pulumi.dynamic.ResourceProvider<SettingsInputs, SettingsInputs> = {
     async create(inputs) {
         await apply(undefined, inputs);
         return { id: inputs.role, outs: inputs };
@@ -210,6 +211,9 @@ const roleSettingsProvider: pulumi.dynamic.ResourceProvider<SettingsInputs, Sett
 };
 serve("RoleSettings", roleSettingsProvider);
 
+/** What the state stores as the provider (dynamicProvider.ts). */
+const roleSettingsProviderStub = providerStub(__filename, "roleSettingsProvider", roleSettingsProvider);
+
 /** Sets configuration parameters on a role (`ALTER ROLE ... SET`), read back on refresh. */
 export class RoleSettings extends ServedResource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
@@ -217,7 +221,7 @@ export class RoleSettings extends ServedResource {
 
     constructor(name: string, args: RoleSettingsArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(
-            roleSettingsProvider,
+            roleSettingsProviderStub,
             name,
             args,
             pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),

@@ -9,6 +9,7 @@ import type { PostgresServer } from "../components/sharedServer";
 import { resolveSharedServerArgs, sharedAdminConnection, SharedServerArgs } from "../components/sharedServer";
 import * as pulumi from "@pulumi/pulumi";
 import { ResolvedAdopt, ResolvedApp, ServerConfig } from "./config";
+import { footprintOf, roleNamesOf } from "./footprint";
 
 /** SharedServer args for a `servers` entry; the admin password is plain here (the caller marks it secret). */
 export function sharedServerArgs(
@@ -50,6 +51,7 @@ export function dedicatedServerArgs(app: ResolvedApp, stack: string, maxConnecti
         settings: spec.settings,
         provisioningConnections: spec.provisioningConnections,
         protect,
+        clients: { database: app.database, roles: roleNamesOf(footprintOf(app)) },
     };
 }
 

@@ -291,11 +291,12 @@ async function main(): Promise<void> {
         null,
         2,
     );
-    fs.writeFileSync(path.join(resultsDir, `explore-${stamp}.json`), json);
+    fs.mkdirSync(path.join(resultsDir, "archive"), { recursive: true });
+    fs.writeFileSync(path.join(resultsDir, "archive", `explore-${stamp}.json`), json);
     fs.writeFileSync(path.join(resultsDir, "explore-latest.json"), json);
-    fs.writeFileSync(path.join(resultsDir, `explore-${stamp}.md`), text);
+    fs.writeFileSync(path.join(resultsDir, "archive", `explore-${stamp}.md`), text);
     fs.writeFileSync(path.join(resultsDir, "explore-latest.md"), text);
-    log(`results in ${resultsDir}/explore-${stamp}.{json,md}; logs in ${work}`);
+    log(`results in ${resultsDir}/explore-latest.{json,md} and archive/explore-${stamp}.{json,md}; logs in ${work}`);
 }
 
 main().catch((err) => {

@@ -7,13 +7,24 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { TestCluster } from "../../test/kit/postgres";
-import { appSpecs, Catalog, compareCatalogs, expectedCatalog, forceClean, isEmpty, snapshot } from "./catalog";
+import { appSpecs } from "./catalog";
+import { errorText } from "./checks";
 import { AnsibleTool, SqlTool } from "./otherTools";
-import { BASELINE_VARIANT, describeSource, PulumiProject, PulumiVariant, resolveSource, toolName, VARIANTS } from "./pulumiTool";
+import {
+    BASELINE_VARIANT,
+    describeSource,
+    PROJECT_FILES,
+    PulumiProject,
+    PulumiVariant,
+    resolveSource,
+    toolName,
+    VARIANTS,
+} from "./pulumiTool";
 import { ReportInput, writeReport } from "./report";
 import { maxConnectionsForPool } from "./sizing";
-import { CatalogCheck, Measurement, StateFacts } from "./measurements";
-import { appNames, BENCH_DIR, log, PgTarget, run, RunResult, sampled } from "./util";
+import { Check, Measurement, StateFacts } from "./measurements";
+import { SizeRun } from "./toolRuns";
+import { appNames, BENCH_DIR, log, PgTarget, REPO_ROOT, run } from "./util";
 
 export interface Options {
     sizes: number[];
@@ -42,7 +53,7 @@ function parseArgs(argv: string[]): Options {
     const opts: Options = {
         sizes: [10, 50, 100],
         runs: { 10: 3, 50: 3, 100: 1 },
-        ansibleRuns: { 10: 3, 50: 1, 100: 0 },
+        ansibleRuns: { 10: 3, 50: 3, 100: 1 },
         program: "worktree",
         guardSec: 1800,
         tools: ["pulumi", "ansible", "sql"],
@@ -175,11 +186,36 @@ async function versions(venv: string): Promise<Record<string, string>> {
     };
 }
 
+/**
+ * The program's commit as the report names it: the short hash, `+dirty` when the work tree's
+ * program files (the ones copied into the project) differ from it, and the commit's date.
+ */
+async function programCommit(program: string): Promise<{ commit: string; commitDate: string; programFilesCommit: string }> {
+    const git = async (...args: string[]) => (await run("git", ["-C", REPO_ROOT, ...args], { check: false })).stdout.trim();
+    const rev = program === "worktree" ? "HEAD" : program;
+    const commit = await git("rev-parse", "--short", rev);
+    const commitDate = await git("show", "-s", "--format=%cI", rev);
+    const dirty = program === "worktree" && (await git("status", "--porcelain", "--", ...PROJECT_FILES)) !== "";
+    // The last commit that changed the program's files: a bench-only commit on top does not change what was measured.
+    const programFilesCommit = await git("log", "-1", "--format=%h", rev, "--", ...PROJECT_FILES);
+    return { commit: commit + (dirty ? "+dirty" : ""), commitDate, programFilesCommit };
+}
+
+/** Checks of a results JSON written before checks had names (`stage`, `diffs`), in today's shape. */
+function upgradeChecks(
+    checks: Array<Check | { tool: string; n: number; run: number; stage: string; pass: boolean; diffs: string[] }>,
+): Check[] {
+    return checks.map((c) =>
+        "name" in c ? c : { tool: c.tool, n: c.n, run: c.run, name: `catalog after ${c.stage}`, pass: c.pass, details: c.diffs },
+    );
+}
+
 /** `--render <results json>`: rewrites the tables and the chart of a saved run (after a report change), measuring nothing. */
 async function render(file: string): Promise<void> {
     const saved = JSON.parse(fs.readFileSync(file, "utf8")) as ReportInput["meta"] & Omit<ReportInput, "meta" | "workDir">;
     const { measurements, checks, facts, ...meta } = saved;
-    await writeReport({ meta, measurements, checks, facts, workDir: path.dirname(file) });
+    const ok = await writeReport({ meta, measurements, checks: upgradeChecks(checks), facts, workDir: path.dirname(file) });
+    if (!ok) process.exitCode = 1;
 }
 
 async function main(): Promise<void> {
@@ -216,7 +252,7 @@ async function main(): Promise<void> {
     );
 
     const measurements: Measurement[] = [];
-    const checks: CatalogCheck[] = [];
+    const checks: Check[] = [];
     const facts: StateFacts[] = [];
     const started = Date.now();
     const meta = {
@@ -225,24 +261,18 @@ async function main(): Promise<void> {
         baseline: baseline ?? null,
         /** Which program each Pulumi tool ran: "worktree" or a short commit hash. */
         programs: Object.fromEntries(opts.variants.map((v) => [toolName(v), v.source])),
+        /** The program's commit (`+dirty`: the work tree's program files differ from it) and the commit's date. */
+        ...(await programCommit(program)),
         options: { ...opts, variants: opts.variants.map((v) => ({ ...v })) },
         versions: await versions(opts.venv),
     };
 
-    const check = async (tool: string, n: number, runNo: number, stage: "create" | "change", pg: PgTarget, names: string[]) => {
-        const actual: Catalog = await snapshot(pg);
-        const diffs = compareCatalogs(expectedCatalog(appSpecs(names, stage === "change")), actual);
-        checks.push({ tool, n, run: runNo, stage, pass: diffs.length === 0, diffs });
-        log(`catalog ${tool} N=${n} run ${runNo} after ${stage}: ${diffs.length === 0 ? "PASS" : "FAIL\n  " + diffs.join("\n  ")}`);
-    };
-
-    // A failure at one N is reported and the next N still runs: the figures measured so far are kept.
-    const failures: string[] = [];
+    // A failure at one N is recorded as a failed check and the next N still runs: the figures measured so far are kept.
     for (const n of opts.sizes) {
         try {
             await measureSize(n);
         } catch (err) {
-            failures.push(`N=${n}: ${err instanceof Error ? err.message : String(err)}`);
+            checks.push({ tool: "(benchmark)", n, run: 0, name: "size completed", pass: false, details: [errorText(err)] });
             log(`N=${n} failed, going on with the next size: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         }
     }
@@ -269,88 +299,18 @@ async function main(): Promise<void> {
             const ansible = new AnsibleTool(path.join(work, `ansible-n${n}`), opts.venv, pg);
             const sql = new SqlTool(path.join(work, `sql-n${n}`), pg);
 
-            const measure = async (
-                tool: string,
-                runNo: number,
-                phase: Measurement["phase"],
-                fn: () => Promise<{ r: RunResult; changes: Record<string, number> }>,
-            ) => {
-                const { result, sample } = await sampled(pg, fn);
-                const { r, changes } = result;
-                measurements.push({
-                    tool,
-                    n,
-                    run: runNo,
-                    phase,
-                    seconds: r.seconds,
-                    cpuSeconds: r.cpuSeconds,
-                    loadAvg: r.loadAvg,
-                    changes,
-                    sample,
-                });
-                log(
-                    `${tool} N=${n} run ${runNo} ${phase}: ${r.seconds.toFixed(2)} s (cpu ${r.cpuSeconds?.toFixed(1) ?? "?"} s, load ${r.loadAvg}) ${JSON.stringify(changes)}; ` +
-                        `peak ${sample.connections} conns ${JSON.stringify(sample.byApplication)}, RSS ${(sample.rssTotalKiB / 1024).toFixed(0)} MiB`,
-                );
-            };
-            const clean = async (tool: string) => {
-                const c = await snapshot(pg);
-                if (!isEmpty(c)) {
-                    log(
-                        `WARNING: before ${tool}, the server still has ${c.roles.length} roles and ${c.databases.length} databases; dropping them`,
-                    );
-                    await forceClean(pg);
-                }
-            };
-
+            const size = new SizeRun(
+                { n, pg, apps, changed, maxConnections, provisioningConnections: opts.pool },
+                measurements,
+                checks,
+                facts,
+            );
             const runs = Math.max(opts.runs[n], opts.tools.includes("ansible") ? opts.ansibleRuns[n] : 0);
             for (let runNo = 1; runNo <= runs; runNo++) {
                 const pulumiAndSql = runNo <= opts.runs[n];
-                for (const [tool, p] of pulumiAndSql ? projects : new Map<string, PulumiProject>()) {
-                    await clean(tool);
-                    await p.configure(apps, { maxConnections, provisioningConnections: opts.pool });
-                    await measure(tool, runNo, "create", async () => ({ r: await p.up(), changes: {} }));
-                    measurements[measurements.length - 1].changes = await p.lastChanges();
-                    await check(tool, n, runNo, "create", pg, names);
-                    if (runNo === 1) facts.push({ tool, n, ...(await p.stateFacts()) });
-                    await measure(tool, runNo, "preview", async () => {
-                        const r = await p.preview();
-                        return { r, changes: PulumiProject.changeSummary(r) };
-                    });
-                    await measure(tool, runNo, "noop", async () => ({ r: await p.up(), changes: {} }));
-                    measurements[measurements.length - 1].changes = await p.lastChanges();
-                    await p.configure(changed, { maxConnections, provisioningConnections: opts.pool });
-                    await measure(tool, runNo, "change", async () => ({ r: await p.up(), changes: {} }));
-                    measurements[measurements.length - 1].changes = await p.lastChanges();
-                    await check(tool, n, runNo, "change", pg, names);
-                    await measure(tool, runNo, "destroy", async () => ({ r: await p.destroy(), changes: {} }));
-                    measurements[measurements.length - 1].changes = await p.lastChanges();
-                }
-                if (opts.tools.includes("ansible") && runNo <= opts.ansibleRuns[n]) {
-                    await clean("ansible");
-                    const play = async (book: "apps.yml" | "remove.yml", a: typeof apps) => {
-                        const r = await ansible.play(book, a);
-                        return { r, changes: { changed: r.changed, ok: r.ok } };
-                    };
-                    await measure("ansible", runNo, "create", () => play("apps.yml", apps));
-                    await check("ansible", n, runNo, "create", pg, names);
-                    await measure("ansible", runNo, "noop", () => play("apps.yml", apps));
-                    await measure("ansible", runNo, "change", () => play("apps.yml", changed));
-                    await check("ansible", n, runNo, "change", pg, names);
-                    await measure("ansible", runNo, "destroy", () => play("remove.yml", changed));
-                }
-                if (opts.tools.includes("sql") && pulumiAndSql) {
-                    await clean("sql");
-                    await measure("sql", runNo, "create", async () => ({
-                        r: await sql.psql("create", SqlTool.createSql(apps)),
-                        changes: {},
-                    }));
-                    await check("sql", n, runNo, "create", pg, names);
-                    await measure("sql", runNo, "destroy", async () => ({ r: await sql.psql("drop", SqlTool.dropSql(apps)), changes: {} }));
-                }
-                const left = await snapshot(pg);
-                if (!isEmpty(left))
-                    log(`WARNING: after run ${runNo} the server still has ${left.roles.length} roles, ${left.databases.length} databases`);
+                for (const [tool, p] of pulumiAndSql ? projects : new Map<string, PulumiProject>()) await size.pulumi(tool, p, runNo);
+                if (opts.tools.includes("ansible") && runNo <= opts.ansibleRuns[n]) await size.ansible(ansible, runNo);
+                if (opts.tools.includes("sql") && pulumiAndSql) await size.sql(sql, runNo);
             }
             if (!opts.keep) for (const p of projects.values()) p.cleanup();
         } finally {
@@ -374,12 +334,15 @@ async function main(): Promise<void> {
         }
     }
     log(`logs kept in ${work}`);
-    if (failures.length > 0) {
-        log(`FAIL: ${failures.length} size(s) did not finish:\n  ${failures.join("\n  ")}`);
-        process.exit(1);
-    }
     if (!ok) {
-        log("FAIL: the tools did not reach the same end state (see the catalog comparison above)");
+        const failed = checks.filter((c) => !c.pass);
+        log(
+            `FAIL: ${checks.length === 0 ? "no check was made" : `${failed.length} of ${checks.length} checks failed or are missing`}` +
+                failed
+                    .slice(0, 20)
+                    .map((c) => `\n  ${c.tool} N=${c.n} run ${c.run} ${c.name}: ${c.details.join("; ")}`)
+                    .join(""),
+        );
         process.exit(1);
     }
 }

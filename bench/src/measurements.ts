@@ -9,7 +9,7 @@ export interface Measurement {
     tool: string;
     n: number;
     run: number;
-    phase: "create" | "preview" | "noop" | "change" | "destroy";
+    phase: "create" | "preview" | "noop" | "refresh" | "change" | "destroy";
     seconds: number;
     /** user + system CPU seconds of the command's process tree (GNU time), load-independent. */
     cpuSeconds: number | null;
@@ -18,15 +18,20 @@ export interface Measurement {
     /** Resource changes (Pulumi history / preview summary) or Ansible's changed count. */
     changes: Record<string, number>;
     sample: SampleSummary;
+    /** Pulumi: the sessions the stack's budget reserves for the provisioning tool (its `budgets` output), when read. */
+    pool?: number;
 }
 
-export interface CatalogCheck {
+/** One correctness check of one tool's run (bench/src/checks.ts names them). */
+export interface Check {
     tool: string;
     n: number;
     run: number;
-    stage: "create" | "change";
+    /** e.g. `catalog after create`, `noop: 0 changes`, `destroy: connections within the reserved pool`. */
+    name: string;
     pass: boolean;
-    diffs: string[];
+    /** What was found: differences, counts, errors (never a password). */
+    details: string[];
 }
 
 export interface StateFacts {

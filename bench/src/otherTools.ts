@@ -7,13 +7,31 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AppSpec, RUNTIME_SETTINGS } from "./catalog";
+import { Login } from "./checks";
 import { BENCH_DIR, PgTarget, run, RunResult } from "./util";
 
 const password = () => randomBytes(30).toString("base64url").slice(0, 40);
 
+/** One password per role, made on first use and kept, so a tool's re-run sets the same one and the login check can use it. */
+class Passwords {
+    private readonly byRole = new Map<string, string>();
+
+    of(role: string): string {
+        if (!this.byRole.has(role)) this.byRole.set(role, password());
+        return this.byRole.get(role)!;
+    }
+
+    /** The login roles of these apps with their passwords. */
+    logins(apps: readonly AppSpec[]): Login[] {
+        return apps.flatMap((a) =>
+            [`${a.name}_app`, `${a.name}_migrate`].map((role) => ({ app: a.name, role, password: this.of(role), database: a.name })),
+        );
+    }
+}
+
 export class AnsibleTool {
     readonly logFile: string;
-    private readonly passwords = new Map<string, string>();
+    readonly passwords = new Passwords();
 
     constructor(
         readonly workDir: string,
@@ -24,13 +42,14 @@ export class AnsibleTool {
         this.logFile = path.join(workDir, "ansible.log");
     }
 
-    private passwordOf(role: string): string {
-        if (!this.passwords.has(role)) this.passwords.set(role, password());
-        return this.passwords.get(role)!;
-    }
-
-    /** Runs a playbook for these apps; `changed` and `ok` count loop items (role, database, grant per app). */
-    async play(playbook: "apps.yml" | "remove.yml", apps: readonly AppSpec[]): Promise<RunResult & { changed: number; ok: number }> {
+    /**
+     * Runs a playbook for these apps; `changed` and `ok` count loop items (role, database, grant per app),
+     * `recapChanged` is the PLAY RECAP's `changed=` (tasks), null when there is no recap.
+     */
+    async play(
+        playbook: "apps.yml" | "remove.yml",
+        apps: readonly AppSpec[],
+    ): Promise<RunResult & { changed: number; ok: number; recapChanged: number | null }> {
         const vars = path.join(this.workDir, "vars.json");
         fs.writeFileSync(
             vars,
@@ -40,8 +59,8 @@ export class AnsibleTool {
                     name: a.name,
                     connection_limit: a.connectionLimit,
                     migrate_connection_limit: a.migrateConnectionLimit,
-                    runtime_password: this.passwordOf(`${a.name}_app`),
-                    migrate_password: this.passwordOf(`${a.name}_migrate`),
+                    runtime_password: this.passwords.of(`${a.name}_app`),
+                    migrate_password: this.passwords.of(`${a.name}_migrate`),
                 })),
             }),
             { mode: 0o600 },
@@ -68,12 +87,14 @@ export class AnsibleTool {
         );
         // The recap counts tasks; count loop items instead ("changed: [localhost] => (item=...)").
         const items = (status: string) => result.stdout.split("\n").filter((l) => l.startsWith(`${status}: [localhost] => (item=`)).length;
-        return { ...result, ok: items("ok"), changed: items("changed") };
+        const recap = /^localhost\s*:.*\bchanged=(\d+)/m.exec(result.stdout);
+        return { ...result, ok: items("ok"), changed: items("changed"), recapChanged: recap ? Number(recap[1]) : null };
     }
 }
 
 export class SqlTool {
     readonly logFile: string;
+    readonly passwords = new Passwords();
 
     constructor(
         readonly workDir: string,
@@ -83,15 +104,15 @@ export class SqlTool {
         this.logFile = path.join(workDir, "psql.log");
     }
 
-    static createSql(apps: readonly AppSpec[]): string {
+    createSql(apps: readonly AppSpec[]): string {
         const attrs = "LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS";
         const lines: string[] = [];
         for (const a of apps) {
             const m = `${a.name}_migrate`;
             const r = `${a.name}_app`;
             lines.push(
-                `CREATE ROLE ${m} ${attrs} CONNECTION LIMIT ${a.migrateConnectionLimit} PASSWORD '${password()}';`,
-                `CREATE ROLE ${r} ${attrs} CONNECTION LIMIT ${a.connectionLimit} PASSWORD '${password()}';`,
+                `CREATE ROLE ${m} ${attrs} CONNECTION LIMIT ${a.migrateConnectionLimit} PASSWORD '${this.passwords.of(m)}';`,
+                `CREATE ROLE ${r} ${attrs} CONNECTION LIMIT ${a.connectionLimit} PASSWORD '${this.passwords.of(r)}';`,
                 ...Object.entries(RUNTIME_SETTINGS).map(([k, v]) => `ALTER ROLE ${r} SET ${k} = ${v};`),
                 `CREATE DATABASE ${a.name} OWNER ${m};`,
                 `REVOKE ALL ON DATABASE ${a.name} FROM PUBLIC;`,

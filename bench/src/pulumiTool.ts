@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { copyWorkTreeProgram, extractProgramAt } from "../../test/kit/program";
 import { AppSpec } from "./catalog";
+import { Login } from "./checks";
 import { log, PgTarget, REPO_ROOT, run, RunResult } from "./util";
 
 export { PROJECT_FILES } from "../../test/kit/program";
@@ -20,6 +21,11 @@ export interface PulumiVariant {
     /** Added to `pulumi up` and `pulumi destroy` (and preview where it applies). */
     readonly args: readonly string[];
     readonly env: Readonly<Record<string, string>>;
+    /**
+     * `pulumi up --yes` and `pulumi destroy --yes` with their preview first, as a person runs them.
+     * @default false: `--skip-preview` (the explore scenarios' way; they add `--skip-preview=false` themselves)
+     */
+    readonly preview?: boolean;
     /**
      * Where this variant's program comes from: "worktree" or a git revision, resolved
      * once with resolveSource(); undefined: PulumiProject.source.
@@ -50,23 +56,33 @@ export const describeSource = (source: string) => (source === "worktree" ? "prog
 export const VARIANTS: Readonly<Record<string, PulumiVariant>> = {
     default: {
         name: "default",
-        description: "pulumi up --skip-preview, default --parallel (8), ts-node with type-check",
+        description: "plain `pulumi up --yes` / `pulumi destroy --yes` (preview included, as users run them), default --parallel (8)",
         args: [],
         env: {},
+        preview: true,
     },
-    p1: { name: "p1", description: "--parallel 1", args: ["--parallel", "1"], env: {} },
-    p32: { name: "p32", description: "--parallel 32", args: ["--parallel", "32"], env: {} },
+    "skip-preview": {
+        name: "skip-preview",
+        description: "`pulumi up --yes --skip-preview` / `pulumi destroy --yes --skip-preview` (the headline before issue 14)",
+        args: [],
+        env: {},
+        preview: false,
+    },
+    p1: { name: "p1", description: "--parallel 1", args: ["--parallel", "1"], env: {}, preview: true },
+    p32: { name: "p32", description: "--parallel 32", args: ["--parallel", "32"], env: {}, preview: true },
     transpile: {
         name: "transpile",
         description: "PULUMI_NODEJS_TRANSPILE_ONLY=true (ts-node without type-check)",
         args: [],
         env: { PULUMI_NODEJS_TRANSPILE_ONLY: "true" },
+        preview: true,
     },
     fast: {
         name: "fast",
         description: "--parallel 32 and PULUMI_NODEJS_TRANSPILE_ONLY=true",
         args: ["--parallel", "32"],
         env: { PULUMI_NODEJS_TRANSPILE_ONLY: "true" },
+        preview: true,
     },
 };
 
@@ -181,8 +197,13 @@ export class PulumiProject {
         await this.cli(["config", "set", "--secret", "--path", "servers.local.admin.password", "--", this.pg.password]);
     }
 
+    /** `--skip-preview` unless the variant runs the preview (PulumiVariant.preview). */
+    private get skipPreview(): string[] {
+        return this.variant.preview ? [] : ["--skip-preview"];
+    }
+
     up(extraArgs: readonly string[] = [], env: Record<string, string> = {}, check = true): Promise<RunResult> {
-        return this.cli(["up", "--yes", "--skip-preview", "--suppress-outputs", ...this.variant.args, ...extraArgs], {
+        return this.cli(["up", "--yes", ...this.skipPreview, "--suppress-outputs", ...this.variant.args, ...extraArgs], {
             env,
             measured: true,
             check,
@@ -194,7 +215,7 @@ export class PulumiProject {
     }
 
     destroy(extraArgs: readonly string[] = [], env: Record<string, string> = {}, check = true): Promise<RunResult> {
-        return this.cli(["destroy", "--yes", "--skip-preview", ...this.variant.args, ...extraArgs], { env, measured: true, check });
+        return this.cli(["destroy", "--yes", ...this.skipPreview, ...this.variant.args, ...extraArgs], { env, measured: true, check });
     }
 
     /** Resource changes of the last update, from the stack's history. */
@@ -202,6 +223,46 @@ export class PulumiProject {
         const r = await this.cli(["stack", "history", "--json", "--page-size", "1", "--show-secrets=false"]);
         const history = JSON.parse(r.stdout) as Array<{ resourceChanges?: Record<string, number> }>;
         return history[0]?.resourceChanges ?? {};
+    }
+
+    /**
+     * Every login role the stack exports with its password (`apps.<app>.runtimeUrl` and `migrateUrl`,
+     * secrets), read with `--show-secrets` and never written to the log.
+     */
+    async logins(): Promise<Login[]> {
+        const r = await run("pulumi", ["stack", "output", "apps", "--show-secrets", "--json", "--stack", STACK, "--non-interactive"], {
+            cwd: this.projectDir,
+            env: this.env(),
+            check: false,
+        });
+        if (r.code !== 0) throw new Error(`pulumi stack output apps exited ${r.code}: ${r.stderr.trim().slice(0, 500)}`);
+        const apps = JSON.parse(r.stdout) as Record<string, { runtimeUrl?: string; migrateUrl?: string }>;
+        const logins: Login[] = [];
+        for (const [app, out] of Object.entries(apps)) {
+            for (const [kind, url] of Object.entries({ runtimeUrl: out.runtimeUrl, migrateUrl: out.migrateUrl })) {
+                if (!url) {
+                    logins.push({ app, role: `(${app}: no ${kind} in the stack outputs)`, password: "", database: app });
+                    continue;
+                }
+                const u = new URL(url);
+                logins.push({
+                    app,
+                    role: decodeURIComponent(u.username),
+                    password: decodeURIComponent(u.password),
+                    database: decodeURIComponent(u.pathname.replace(/^\//, "")),
+                });
+            }
+        }
+        return logins;
+    }
+
+    /** The sessions the stack's budget reserves for the provisioning tool (`budgets.<server>`, entry of kind `provisioning`). */
+    async reservedPool(): Promise<number | undefined> {
+        const r = await this.cli(["stack", "output", "budgets", "--json"], { check: false });
+        if (r.code !== 0) return undefined;
+        const budgets = JSON.parse(r.stdout) as Record<string, { entries?: Array<{ kind: string; connections: number }> }>;
+        const entries = Object.values(budgets).flatMap((b) => b.entries ?? []);
+        return entries.find((e) => e.kind === "provisioning")?.connections;
     }
 
     /** The resources in state: total, per app (app001's), and the checkpoint size. */

@@ -1,23 +1,26 @@
 /** Tables (stdout and bench/results/*.md), JSON (timestamped and latest.json) and the PNG chart. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { CatalogCheck, Measurement, StateFacts } from "./measurements";
+import { allPass, expectedChecks, withMissing } from "./checks";
+import { goals } from "./goals";
+import type { Check, Measurement, StateFacts } from "./measurements";
 import { BASELINE_VARIANT, describeSource, toolName } from "./pulumiTool";
 import { BENCH_DIR, log, median, run } from "./util";
 
 export interface ReportInput {
     meta: Record<string, unknown> & { totalMinutes: number; started: string };
     measurements: Measurement[];
-    checks: CatalogCheck[];
+    checks: Check[];
     facts: StateFacts[];
     workDir: string;
 }
 
-const PHASES: Measurement["phase"][] = ["create", "preview", "noop", "change", "destroy"];
+const PHASES: Measurement["phase"][] = ["create", "preview", "noop", "refresh", "change", "destroy"];
 const PHASE_LABEL: Record<string, string> = {
     create: "first up / create",
     preview: "no-op preview",
     noop: "no-op up / re-run",
+    refresh: "no-op up --refresh",
     change: "one limit changed",
     destroy: "destroy / removal",
 };
@@ -62,11 +65,18 @@ export interface Summary {
     seconds: number | null;
     secondsMin: number | null;
     secondsMax: number | null;
+    /** Median over the runs of each run's peak sessions. */
     peakConnections: number | null;
+    /** Maximum over the runs and samples. */
+    maxConnections: number | null;
+    /** The pool the stack's budget reserves for the tool (Pulumi), the smallest seen over the runs. */
+    pool: number | null;
     cpuSeconds: number | null;
     cpuByKind: Record<string, number> | null;
     loadAvg: number | null;
     peakRssMiB: Record<string, number | null>;
+    /** Maximum over the runs of the peak RSS of all the tool's processes. */
+    maxRssTotalMiB: number | null;
     changes: Record<string, number>;
 }
 
@@ -99,10 +109,13 @@ export function summarize(measurements: Measurement[]): Summary[] {
             secondsMin: Math.min(...secs),
             secondsMax: Math.max(...secs),
             peakConnections: median(ms.map((m) => m.sample.connections)),
+            maxConnections: Math.max(...ms.map((m) => m.sample.connections)),
+            pool: ms.some((m) => m.pool !== undefined) ? Math.min(...ms.map((m) => m.pool ?? Infinity)) : null,
             cpuSeconds: median(ms.map((m) => m.cpuSeconds ?? NaN)),
             cpuByKind: medianRecord(ms.map((m) => m.sample.cpuSeconds ?? {})),
             loadAvg: median(ms.map((m) => m.loadAvg)),
             peakRssMiB: rss,
+            maxRssTotalMiB: Math.max(...ms.map((m) => m.sample.rssTotalKiB)) / 1024,
             changes: ms[0].changes,
         };
     });
@@ -121,7 +134,8 @@ export interface BeforeAfter {
     cpuSpeedup: number | null;
 }
 
-export async function writeReport(input: ReportInput): Promise<boolean> {
+export async function writeReport(given: ReportInput): Promise<boolean> {
+    const input = { ...given, checks: withMissing(given.measurements, given.checks) };
     const summaries = summarize(input.measurements);
     const get = (tool: string, n: number, phase: string) => summaries.find((s) => s.tool === tool && s.n === n && s.phase === phase);
     /** One cell per phase ("–" where the tool did not run it), or undefined if it ran none at this N. */
@@ -140,9 +154,71 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
     const variants = (input.meta.options as { variants?: { name: string; description: string }[] } | undefined)?.variants ?? [];
     const out: string[] = [];
 
-    out.push(`# app-databases benchmark, ${input.meta.started}`, "");
+    const meta = input.meta as ReportInput["meta"] & {
+        program?: string;
+        commit?: string;
+        commitDate?: string;
+        programFilesCommit?: string;
+        finished?: string;
+        versions?: Record<string, string>;
+        options?: { variants?: { name: string; preview?: boolean }[]; pool?: number };
+    };
+    const v = meta.versions ?? {};
+    // Runs saved before the report named the commit: the work tree's HEAD, +dirty if its program files differed.
+    const commit =
+        meta.commit ??
+        (meta.program && meta.program !== "worktree"
+            ? meta.program
+            : `${v.repoCommit ?? "?"}${v.programFilesChangedSinceCommit ? "+dirty" : ""}`);
+    const ok = allPass(input.checks);
+    const failed = input.checks.filter((c) => !c.pass);
+    out.push(`# app-databases benchmark: program ${commit}, ${String(input.meta.started).slice(0, 10)}`, "");
     out.push(
-        `Wall seconds, median of the runs shown in brackets; ratios are this program (${"`pulumi`"}) over Ansible and over raw SQL` +
+        `Program at commit **${commit}**${meta.commitDate ? ` (committed ${meta.commitDate})` : ""}` +
+            `${meta.programFilesCommit && !commit.startsWith(meta.programFilesCommit) ? `, whose program files were last changed at ${meta.programFilesCommit}` : ""}` +
+            `${commit.endsWith("+dirty") ? "; +dirty: the work tree's program files differed from that commit" : ""}. ` +
+            `Measured ${input.meta.started}${meta.finished ? ` to ${meta.finished}` : ""} (${input.meta.totalMinutes.toFixed(1)} min) ` +
+            `on ${v.cpus ?? "?"} CPUs, ${v.memory ?? "?"}; ${v.pulumi ? `Pulumi ${v.pulumi}, ` : ""}${v.postgres ?? ""}` +
+            `${v.ansibleCore ? `, ansible-core ${v.ansibleCore} with community.postgresql ${v.communityPostgresql ?? "?"}` : ""}.`,
+        "",
+        `**Checks: ${ok ? "PASS" : "FAIL"}** (${input.checks.length - failed.length} of ${input.checks.length} passed` +
+            `${input.checks.length === 0 ? "; no check was made" : ""}). The exit code follows the checks only; the goals below are reported, not asserted.`,
+        "",
+    );
+
+    // Goals of issue 14 (reported).
+    const defaultVariant = meta.options?.variants?.find((x) => x.name === "default");
+    // Runs saved before the pool was read from the stack: the program's rule then, provisioningConnections + 1.
+    const assumedPool = (meta.options?.pool ?? 2) + 1;
+    const goalRows = goals(input.measurements, input.checks, defaultVariant?.preview === true, assumedPool).map((g) => [
+        g.goal,
+        g.measured,
+        g.target,
+        g.met === null ? "–" : g.met ? "met" : "NOT met",
+    ]);
+    out.push("## Goals (issue 14; reported, not asserted)", "", table(["goal", "measured", "target", "met?"], goalRows), "");
+
+    // Checks: per name and tool, passes over checks made; then each failure.
+    const checkTools = [...new Set(input.checks.map((c) => c.tool))];
+    const names = [...new Set([...checkTools.flatMap((t) => expectedChecks(t)), ...input.checks.map((c) => c.name)])];
+    const checkRows = names.map((name) => [
+        name,
+        ...checkTools.map((t) => {
+            const cs = input.checks.filter((c) => c.tool === t && c.name === name);
+            if (cs.length === 0) return "–";
+            const passed = cs.filter((c) => c.pass).length;
+            return `${passed === cs.length ? "PASS" : "FAIL"} ${passed}/${cs.length}`;
+        }),
+    ]);
+    out.push("## Checks (every run of every tool; `–`: not a check of that tool)", "", table(["check", ...checkTools], checkRows), "");
+    if (failed.length) {
+        out.push("Failed or missing:", "");
+        for (const c of failed.slice(0, 40)) out.push(`- ${c.tool} N=${c.n} run ${c.run}, ${c.name}: ${c.details.slice(0, 5).join("; ")}`);
+        if (failed.length > 40) out.push(`- ... and ${failed.length - 40} more (in the JSON)`);
+        out.push("");
+    }
+    out.push(
+        `Wall seconds: median / max over the runs, the number of runs in brackets; ratios are medians, this program (${"`pulumi`"}) over Ansible and over raw SQL` +
             `, and each other Pulumi variant over ${"`pulumi`"}.`,
         "",
     );
@@ -166,7 +242,7 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
     const timeHeader = [
         "N",
         "phase",
-        ...tools.map((t) => `${t} s`),
+        ...tools.map((t) => `${t} s (median / max [runs])`),
         "pulumi/ansible",
         "pulumi/SQL",
         ...pulumiTools.filter((t) => t !== "pulumi").map((t) => `${t}/pulumi`),
@@ -178,7 +254,7 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
         for (const phase of PHASES) {
             const cells = tools.map((t) => {
                 const s = get(t, n, phase);
-                return s ? `${fmt(s.seconds)} [${s.runs}]` : "–";
+                return s ? `${fmt(s.seconds)} / ${fmt(s.secondsMax)} [${s.runs}]` : "–";
             });
             if (cells.every((c) => c === "–")) continue;
             const p = get("pulumi", n, phase)?.seconds ?? null;
@@ -251,24 +327,48 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
     );
 
     const connRows: string[][] = [];
+    let anyOver = false;
     for (const n of sizes) {
         for (const t of tools) {
-            const per = phaseCells(t, n, (s) => String(s.peakConnections));
+            const per = phaseCells(t, n, (s) => {
+                const pool = s.pool ?? (t.startsWith("pulumi") ? assumedPool : null);
+                const over = pool !== null && s.maxConnections !== null && s.maxConnections > pool;
+                anyOver ||= over;
+                return `${s.maxConnections}${over ? "!" : ""} (${s.peakConnections})`;
+            });
             if (!per) continue;
-            const createRuns = input.measurements.filter((m) => m.tool === t && m.n === n && m.phase === "create");
-            const at = createRuns.map((m) => m.sample.connectionsAt).find(Boolean);
-            const pool = (input.meta.options as { pool?: number } | undefined)?.pool ?? 2;
-            // The budget counts the provider's pool plus one session of the dynamic resources (program/stack.ts).
-            const budget = t.startsWith("pulumi") ? `${pool + 1} (provisioningConnections ${pool} + 1 dynamic-resource session)` : "–";
-            connRows.push([String(n), t, ...per, budget, at ? JSON.stringify(at.byApplication) + ` in ${at.databases} dbs` : "–"]);
+            const ofTool = input.measurements.filter((m) => m.tool === t && m.n === n);
+            const top = ofTool.reduce<Measurement | undefined>(
+                (x, m) => (!x || m.sample.connections > x.sample.connections ? m : x),
+                undefined,
+            );
+            const pools = [...new Set(ofTool.filter((m) => m.pool !== undefined).map((m) => m.pool))];
+            const budget = !t.startsWith("pulumi")
+                ? "– (no budget)"
+                : pools.length
+                  ? `${pools.join(", ")} (stack output budgets: provisioning)`
+                  : `${assumedPool} (assumed: provisioningConnections + 1; not read from the stack)`;
+            connRows.push([
+                String(n),
+                t,
+                ...per,
+                budget,
+                top?.sample.connectionsAt
+                    ? `${PHASE_LABEL[top.phase]}, run ${top.run}: ${JSON.stringify(top.sample.connectionsAt.byApplication)} in ${top.sample.connectionsAt.databases} dbs`
+                    : "–",
+            ]);
         }
     }
     out.push(
-        "## Peak admin-user connections held by the tool (pg_stat_activity every 100 ms, sampler excluded)",
+        "## Admin-user connections held by the tool: max over runs and samples (median of the runs' peaks)",
         "",
-        table(["N", "tool", ...PHASES.map((p) => PHASE_LABEL[p]), "budget reserves", "at the create peak, by application_name"], connRows),
+        "pg_stat_activity every 100 ms, the sampler's own session excluded (a shorter burst can be missed). " +
+            "`!`: above the pool the stack's budget reserves for the provisioning tool.",
+        "",
+        table(["N", "tool", ...PHASES.map((p) => PHASE_LABEL[p]), "budget reserves", "at the highest peak, by application_name"], connRows),
         "",
     );
+    if (anyOver) out.push("**Above the reserved pool in at least one phase** (marked `!`).", "");
 
     const pulumiKinds = [
         "engine",
@@ -285,18 +385,22 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
         for (const t of tools) {
             const s = get(t, n, "create");
             if (!s) continue;
+            const every = input.measurements.filter((m) => m.tool === t && m.n === n);
+            const top = every.reduce((x, m) => (m.sample.rssTotalKiB > x.sample.rssTotalKiB ? m : x));
             memRows.push([
                 String(n),
                 t,
                 ...pulumiKinds.map((k) => {
-                    if (t.startsWith("pulumi") || k === "total") return fmt(s.peakRssMiB[k], 0);
+                    if (k === "total") return `${fmt(s.peakRssMiB.total, 0)} / ${fmt(s.maxRssTotalMiB, 0)}`;
+                    if (t.startsWith("pulumi")) return fmt(s.peakRssMiB[k], 0);
                     return k === "engine" ? `${t}: ${fmt(s.peakRssMiB[t === "sql" ? "psql" : "ansible"], 0)}` : "";
                 }),
+                `${(top.sample.rssTotalKiB / 1024).toFixed(0)} (${PHASE_LABEL[top.phase]})`,
             ]);
         }
     }
     out.push(
-        "## Peak RSS during the first up / create, MiB (summed per kind of process, /proc every 100 ms)",
+        "## Peak RSS, MiB (summed per kind of process, /proc every 100 ms): per kind, the first up's median; all processes, median / max of the first up, and the max over every phase",
         "",
         table(
             [
@@ -309,7 +413,8 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
                 "postgresql provider",
                 "random provider",
                 "dynamic provider (node)",
-                "all processes",
+                "all processes (first up, median / max)",
+                "all processes, max over every phase",
             ],
             memRows,
         ),
@@ -339,27 +444,10 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
         "",
     );
 
-    const byTool = new Map<string, CatalogCheck[]>();
-    for (const c of input.checks) {
-        if (!byTool.has(c.tool)) byTool.set(c.tool, []);
-        byTool.get(c.tool)!.push(c);
-    }
-    out.push("## End state (catalog: roles + attributes + connlimit + rolconfig, databases + owner + datacl, pg_default_acl)", "");
-    let ok = true;
-    for (const [tool, cs] of byTool) {
-        const failed = cs.filter((c) => !c.pass);
-        if (failed.length) ok = false;
-        out.push(
-            `- ${tool}: ${failed.length === 0 ? "PASS" : "FAIL"} (${cs.length - failed.length}/${cs.length} checks equal to the expected catalog` +
-                `, after ${[...new Set(cs.map((c) => c.stage))].join(" and ")})`,
-        );
-        for (const f of failed.slice(0, 3)) out.push(`  - N=${f.n} run ${f.run} ${f.stage}: ${f.diffs.slice(0, 5).join("; ")}`);
-    }
     out.push(
-        "",
-        `Every tool is compared with the same expected catalog, so PASS for all means the three end states are identical.`,
-        "",
-        `Total benchmark time: ${input.meta.totalMinutes.toFixed(1)} min.`,
+        "End state: the catalog (roles + attributes + connlimit + rolconfig + password kind, databases + owner + datacl, pg_default_acl) " +
+            "is compared with the same expected catalog for every tool after create and after the change, and must hold no app role or " +
+            "database after destroy/removal; so PASS for all means identical end states.",
         "",
     );
 
@@ -375,7 +463,11 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
     const json = JSON.stringify(
         {
             ...input.meta,
+            // The venv's path is this machine's, not a fact of the run.
+            ...(meta.options ? { options: { ...meta.options, venv: undefined } } : {}),
             pass: ok,
+            commit,
+            goals: goals(input.measurements, input.checks, defaultVariant?.preview === true, assumedPool),
             summaries,
             ...(hasBefore ? { beforeAfter } : {}),
             checks: input.checks,
@@ -385,15 +477,18 @@ export async function writeReport(input: ReportInput): Promise<boolean> {
         null,
         2,
     );
-    const stamped = path.join(resultsDir, `${kind}-${stamp}.json`);
+    // Only the latest of each kind is kept in git; every run also goes to the git-ignored archive.
+    const archiveDir = path.join(resultsDir, "archive");
+    fs.mkdirSync(archiveDir, { recursive: true });
+    const stamped = path.join(archiveDir, `${kind}-${stamp}.json`);
     fs.writeFileSync(stamped, json);
     fs.writeFileSync(path.join(resultsDir, `${latest}.json`), json);
-    fs.writeFileSync(path.join(resultsDir, `${kind}-${stamp}.md`), text);
+    fs.writeFileSync(path.join(archiveDir, `${kind}-${stamp}.md`), text);
     fs.writeFileSync(path.join(resultsDir, `${latest}.md`), text);
     log(`results: ${stamped}, ${path.join(resultsDir, `${latest}.json`)}, ${latest}.md`);
 
     const python = process.env.BENCH_VENV ? path.join(process.env.BENCH_VENV, "bin", "python") : "python3";
-    const png = path.join(resultsDir, `${kind}-${stamp}.png`);
+    const png = path.join(archiveDir, `${kind}-${stamp}.png`);
     const chart = await run(python, [path.join(BENCH_DIR, "chart.py"), stamped, png, path.join(resultsDir, `${latest}.png`)], {
         check: false,
     });

@@ -143,7 +143,8 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
             if (code !== 0 && opts.check !== false) {
                 reject(
                     new Error(
-                        `${cmd} ${args.join(" ")} exited ${code}${opts.logFile ? ` (log: ${opts.logFile})` : ""}:\n${tail(result.stderr || result.stdout, 40)}`,
+                        `${cmd} ${args.join(" ")} ${timedOut ? `killed by the hang guard after ${opts.timeoutSec} s` : `exited ${code}`}` +
+                            `${opts.logFile ? ` (log: ${opts.logFile})` : ""}:\n${tail(result.stderr || result.stdout, 40)}`,
                     ),
                 );
             } else {

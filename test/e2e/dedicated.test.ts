@@ -13,6 +13,8 @@ const [imageName, imageVersion] = LOCAL_IMAGE.split(":");
 
 const docker = (...args: string[]) => execFileSync("docker", args, { encoding: "utf8" }).trim();
 const dockerJson = (...args: string[]) => JSON.parse(docker(...args));
+/** A query as the superuser on the container's socket (pg_hba's `local` line). */
+const superuserQuery = (container: string, sql: string) => docker("exec", container, "psql", "-U", "postgres", "-Atc", sql);
 
 /** Waits until the container's healthcheck passes. */
 async function healthy(container: string): Promise<void> {
@@ -71,12 +73,14 @@ describe("dedicated containers, for real", () => {
         for (const app of ["alpha", "beta", "gamma"]) {
             expect(await queryUrl(apps[app].runtimeUrl, "SELECT current_user AS u")).toEqual([{ u: `${app}_app` }]);
         }
-        // alpha's credentials, pointed at beta's container and the shared server, are refused
-        for (const port of [ports.beta, cluster.port]) {
+        // alpha's credentials, pointed at beta's container (its pg_hba names beta's roles only) and the shared server, are refused
+        const alphaAt = (port: number) => {
             const url = new URL(apps.alpha.runtimeUrl);
             url.port = String(port);
-            await expect(queryUrl(url.toString(), "SELECT 1")).rejects.toThrow(/password authentication failed|does not exist/);
-        }
+            return url.toString();
+        };
+        await expect(queryUrl(alphaAt(ports.beta), "SELECT 1")).rejects.toThrow(/pg_hba\.conf rejects connection .*user "alpha_app"/);
+        await expect(queryUrl(alphaAt(cluster.port), "SELECT 1")).rejects.toThrow(/password authentication failed|does not exist/);
         expect(apps.alpha.internalRuntimeUrl).toContain(`@${containerOf("alpha")}:5432/alpha`);
     });
 
@@ -94,6 +98,71 @@ describe("dedicated containers, for real", () => {
             expect(info.HostConfig.Memory).toBe(256 * 1024 * 1024);
             expect(info.Config.Labels).toMatchObject({ "app-databases.app": app, "app-databases.stack": stack.stack.name });
         }
+    });
+
+    it("lets each app's roles in only from its own network and to its own database (pg_hba.conf written by the stack)", async () => {
+        const { alpha } = outputs.apps;
+        const container = containerOf("alpha");
+        /** psql inside the container, over TCP to its loopback: a source outside the app's network. */
+        const fromInside = (url: string) => {
+            const u = new URL(url);
+            return spawnSync(
+                "docker",
+                [
+                    "exec",
+                    "-e",
+                    `PGPASSWORD=${decodeURIComponent(u.password)}`,
+                    container,
+                    "psql",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    u.username,
+                    "-d",
+                    "alpha",
+                    "-Atc",
+                    "SELECT 1",
+                ],
+                { encoding: "utf8" },
+            );
+        };
+        // The image's own pg_hba.conf lets any role in from 127.0.0.1 with a password: no longer.
+        for (const url of [alpha.runtimeUrl, alpha.migrateUrl]) {
+            const inside = fromInside(url);
+            expect(inside.status).not.toBe(0);
+            expect(inside.stderr).toMatch(/pg_hba\.conf rejects connection for host "127\.0\.0\.1", user "alpha_(app|migrate)"/);
+        }
+        // From the app's network (the published port arrives from its gateway): in, but to its own database only.
+        expect(await queryUrl(alpha.runtimeUrl, "SELECT current_user AS u")).toEqual([{ u: "alpha_app" }]);
+        const other = new URL(alpha.runtimeUrl);
+        other.pathname = "/postgres";
+        await expect(queryUrl(other.toString(), "SELECT 1")).rejects.toThrow(/pg_hba\.conf rejects connection .*database "postgres"/);
+
+        const rules = superuserQuery(
+            container,
+            "SELECT count(*) FILTER (WHERE error IS NOT NULL) || ' ' || string_agg(auth_method, ',' ORDER BY line_number) FROM pg_hba_file_rules",
+        );
+        expect(rules).toBe("0 trust,scram-sha-256,scram-sha-256,reject,reject,scram-sha-256,reject");
+    });
+
+    it("sees a hand edit of pg_hba.conf as drift, and the next up writes the rules back", async () => {
+        const container = containerOf("beta");
+        docker(
+            "exec",
+            "-u",
+            "postgres",
+            container,
+            "sh",
+            "-c",
+            `echo 'host all all all trust' > "$PGDATA/pg_hba.conf" && pg_ctl reload -D "$PGDATA"`,
+        );
+        await stack.stack.refresh({ onOutput: () => undefined });
+        const preview = await stack.stack.preview({ onOutput: () => undefined });
+        expect(preview.changeSummary.update).toBe(1);
+        await stack.stack.up({ onOutput: () => undefined });
+        expect(superuserQuery(container, "SELECT count(*) FROM pg_hba_file_rules WHERE auth_method = 'trust' AND type = 'host'")).toBe("0");
+        const again = await stack.stack.preview({ onOutput: () => undefined });
+        expect(Object.keys(again.changeSummary).filter((k) => k !== "same")).toEqual([]);
     });
 
     it("sizes max_connections from the app's ConnectionBudget", async () => {

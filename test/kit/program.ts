@@ -10,14 +10,25 @@ import * as path from "node:path";
 export const PROJECT_ROOT = path.resolve(__dirname, "../..");
 
 /** The files and folders that make up the stack program (program/ exists from the library/program split on). */
-export const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components", "program"];
+/** The program's files; `dist` (the build program/entry.js runs) when the work tree has one. */
+export const PROJECT_FILES = [
+    "Pulumi.yaml",
+    "package.json",
+    "tsconfig.json",
+    "tsconfig.build.json",
+    "index.ts",
+    "components",
+    "program",
+    "dist",
+];
 
 /** Copies the work tree's program into `dir`, replacing whatever program files it held. */
 export function copyWorkTreeProgram(dir: string): void {
     for (const entry of PROJECT_FILES) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
     for (const entry of PROJECT_FILES) {
         if (fs.existsSync(path.join(PROJECT_ROOT, entry))) {
-            fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(dir, entry), { recursive: true });
+            // Times kept: program/entry.js rebuilds dist when a source is newer than it.
+            fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(dir, entry), { recursive: true, preserveTimestamps: true });
         }
     }
 }

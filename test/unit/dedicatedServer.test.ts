@@ -134,6 +134,36 @@ describe("DedicatedServer", () => {
         expect(ofType("postgresql:index/role:Role").map((r) => r.inputs.name)).toEqual(["grafana_migrate", "grafana_app"]);
     });
 
+    it("writes a pg_hba.conf that lets the app's roles in from its network only, before any role exists", async () => {
+        const server = new DedicatedServer("dedicated-grafana", {
+            ...args,
+            hostPort: 56001,
+            clients: { database: "grafana", roles: ["grafana_migrate", "grafana_app"] },
+        });
+        await valueOf(server.connection);
+        await settle();
+        const [hba] = ofType("pulumi-nodejs:dynamic/app-databases:ServerHba");
+        expect(hba.inputs.lines).toEqual([
+            "# app-databases: pg_hba.conf of grafana's dedicated server, written by its stack (first match wins)",
+            "local   all postgres trust",
+            "# app-databases (dedicated grafana): narrow rules, above the broad fallback",
+            "host    grafana grafana_app     172.18.0.0/16 scram-sha-256",
+            "host    grafana grafana_migrate 172.18.0.0/16 scram-sha-256",
+            "# app-databases (dedicated grafana): the same roles from anywhere else, or to any other database",
+            "host    all     grafana_app     all           reject",
+            "host    all     grafana_migrate all           reject",
+            "host    all postgres 172.18.0.0/16 scram-sha-256",
+            "host    all all all reject",
+        ]);
+        expect(hba.secretInputs).toContain("connection");
+    });
+
+    it("throws naming the client role that is not an identifier", () => {
+        expect(() => new DedicatedServer("x", { ...args, clients: { database: "grafana", roles: ["grafana_app", "Bad Role"] } })).toThrow(
+            /DedicatedServer: `clients.roles.1` expected a plain PostgreSQL identifier/,
+        );
+    });
+
     it("throws naming hostPort when it is not a port", () => {
         expect(() => new DedicatedServer("x", { ...args, hostPort: 70000 })).toThrow(/`hostPort` must be a TCP port, got 70000/);
     });

@@ -51,6 +51,10 @@ export function installMocks(stack = "test"): void {
                 if (args.type === "random:index/randomPassword:RandomPassword") {
                     state.result = `pw-${args.name}`;
                 }
+                if (args.type === "docker:index/network:Network") {
+                    // Docker picks the subnet of a network created without one.
+                    state.ipamConfigs = [{ subnet: "172.18.0.0/16", gateway: "172.18.0.1" }];
+                }
                 return { id: `${args.name}-id`, state };
             },
             call(args: pulumi.runtime.MockCallArgs) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseStackConfig } from "../../program/config";
-import { hbaConnectionType } from "../../program/pgHba";
+import { hbaConnectionType } from "../../components/hbaRules";
 
 describe("pg_hba helpers", () => {
     it.each([

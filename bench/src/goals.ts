@@ -1,0 +1,133 @@
+/**
+ * The speed goals of issue 14, each with the measured value, the target and
+ * whether it is met. Reported, never asserted: the benchmark's exit code
+ * reflects only the correctness checks (bench/src/checks.ts).
+ */
+import type { Check, Measurement } from "./measurements";
+import { median } from "./util";
+
+export interface Goal {
+    readonly goal: string;
+    readonly measured: string;
+    readonly target: string;
+    /** null: not measured in this run (or reported only, without a target). */
+    readonly met: boolean | null;
+}
+
+/** Goals are about the default variant: plain `pulumi up --yes`, the way users run it. */
+const PULUMI = "pulumi";
+
+const of = (ms: readonly Measurement[], tool: string, n: number, phase: Measurement["phase"]) =>
+    ms.filter((m) => m.tool === tool && m.n === n && m.phase === phase);
+const runs = (k: number) => `${k} run${k === 1 ? "" : "s"}`;
+const s = (x: number) => `${x.toFixed(2)} s`;
+
+/** Whether every run of `tool` at N reached the expected catalog after create. */
+const sameEndState = (checks: readonly Check[], tool: string, n: number) => {
+    const cs = checks.filter((c) => c.tool === tool && c.n === n && c.name === "catalog after create");
+    return cs.length > 0 && cs.every((c) => c.pass);
+};
+
+/**
+ * @param pulumiPreviews whether the default variant's `up` ran its preview (plain `pulumi up --yes`)
+ * @param assumedPool the pool for measurements saved before it was read from the stack (`provisioningConnections` + 1)
+ */
+export function goals(ms: readonly Measurement[], checks: readonly Check[], pulumiPreviews: boolean, assumedPool: number): Goal[] {
+    const out: Goal[] = [];
+    const sizes = [...new Set(ms.map((m) => m.n))].sort((a, b) => a - b);
+
+    // 1. First plain `pulumi up --yes` against Ansible's first run, in the same run, at 50 (goal) and every other N (reported).
+    for (const n of [50, ...sizes.filter((x) => x !== 50)]) {
+        const p = of(ms, PULUMI, n, "create");
+        const a = of(ms, "ansible", n, "create");
+        const goal = n === 50 ? "first plain `pulumi up --yes`, N=50, over Ansible's first run" : `the same ratio at N=${n} (reported)`;
+        const target = n === 50 ? "≤ 0.35×" : "–";
+        if (!pulumiPreviews) {
+            out.push({ goal, measured: "not measured: the first up ran with --skip-preview", target, met: null });
+            continue;
+        }
+        if (p.length === 0 || a.length === 0) {
+            if (n === 50 || p.length > 0)
+                out.push({ goal, measured: `not measured (${runs(p.length)} of Pulumi, ${runs(a.length)} of Ansible)`, target, met: null });
+            continue;
+        }
+        const pm = median(p.map((m) => m.seconds))!;
+        const am = median(a.map((m) => m.seconds))!;
+        const same = sameEndState(checks, PULUMI, n) && sameEndState(checks, "ansible", n);
+        const ratio = pm / am;
+        out.push({
+            goal,
+            measured:
+                `${ratio.toFixed(2)}× (${s(pm)} / ${s(am)}, medians of ${runs(p.length)} / ${runs(a.length)})` +
+                (same ? "" : "; end states NOT both as expected"),
+            target,
+            met: n === 50 ? same && ratio <= 0.35 : null,
+        });
+    }
+
+    // 2. No-op preview at N=100: at most 8 s, and at most 2× the one at N=10.
+    const p100 = of(ms, PULUMI, 100, "preview");
+    const p10 = of(ms, PULUMI, 10, "preview");
+    if (p100.length === 0) {
+        out.push({ goal: "no-op `pulumi preview`, N=100", measured: "not measured", target: "≤ 8 s", met: null });
+    } else {
+        const m100 = median(p100.map((m) => m.seconds))!;
+        const max100 = Math.max(...p100.map((m) => m.seconds));
+        out.push({
+            goal: "no-op `pulumi preview`, N=100",
+            measured: `${s(m100)} (median of ${runs(p100.length)}, max ${s(max100)})`,
+            target: "≤ 8 s",
+            met: m100 <= 8,
+        });
+        if (p10.length > 0) {
+            const m10 = median(p10.map((m) => m.seconds))!;
+            out.push({
+                goal: "no-op preview N=100 over N=10",
+                measured: `${(m100 / m10).toFixed(2)}× (${s(m100)} / ${s(m10)})`,
+                target: "≤ 2×",
+                met: m100 / m10 <= 2,
+            });
+        }
+    }
+
+    // 3. Peak RSS of all Pulumi processes at N=100, the maximum over every phase and run.
+    const all100 = ms.filter((m) => m.tool === PULUMI && m.n === 100);
+    if (all100.length === 0) {
+        out.push({ goal: "peak RSS of all Pulumi processes, N=100", measured: "not measured", target: "≤ 900 MiB", met: null });
+    } else {
+        const top = all100.reduce((a, b) => (b.sample.rssTotalKiB > a.sample.rssTotalKiB ? b : a));
+        const mib = top.sample.rssTotalKiB / 1024;
+        out.push({
+            goal: "peak RSS of all Pulumi processes, N=100",
+            measured: `${mib.toFixed(0)} MiB (max over every phase and run; in ${top.phase}, run ${top.run})`,
+            target: "≤ 900 MiB",
+            met: mib <= 900,
+        });
+    }
+
+    // 4. Connections: the maximum over every phase, run and sample, against the pool the budget reserves.
+    const ofPulumi = ms.filter((m) => m.tool === PULUMI);
+    if (ofPulumi.length === 0) {
+        out.push({ goal: "max server connections in every phase", measured: "not measured", target: "≤ the reserved pool", met: null });
+    } else {
+        const poolOf = (m: Measurement) => m.pool ?? assumedPool;
+        const worst = new Map<string, number>();
+        for (const m of ofPulumi.filter((x) => x.sample.connections > poolOf(x))) {
+            const key = `${m.phase} N=${m.n}`;
+            worst.set(key, Math.max(worst.get(key) ?? 0, m.sample.connections));
+        }
+        const top = ofPulumi.reduce((a, b) => (b.sample.connections > a.sample.connections ? b : a));
+        const pools = [
+            ...new Set(ofPulumi.map((m) => (m.pool === undefined ? `${assumedPool}, assumed: not read from the stack` : m.pool))),
+        ];
+        out.push({
+            goal: "max server connections in every phase (create, no-op, change, refresh, destroy)",
+            measured:
+                `max ${top.sample.connections} (${top.phase}, N=${top.n}, run ${top.run})` +
+                (worst.size ? `; above the pool in ${[...worst].map(([k, v]) => `${k}: ${v}`).join(", ")}` : ""),
+            target: `≤ the reserved pool (${pools.join("; ")})`,
+            met: worst.size === 0,
+        });
+    }
+    return out;
+}

@@ -1,0 +1,111 @@
+/**
+ * ServerHba: the pg_hba.conf of a server the stack owns whole (a dedicated
+ * container), written through the server itself and reloaded, so any image
+ * works and a change of rules needs no restart.
+ *
+ * The file is the server's own (`hba_file`, in the data volume: it survives
+ * container replacements). The new lines are written with COPY, checked
+ * with `pg_hba_file_rules` before the reload, and the old file is put back if
+ * the server would reject a line, so a bad rule never locks the admin out.
+ * A refresh reads the file back: an edit by hand shows as drift and the next
+ * `up` writes the rules again. Delete leaves the file as it is: the server
+ * goes away with its app.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { Client } from "pg";
+import { AdminConnection, withAdminClient } from "./adminConnection";
+import { providerStub } from "./dynamicProvider";
+import { serve, ServedResource } from "./servedResource";
+
+export interface ServerHbaArgs {
+    /** The server's superuser connection (a secret: it carries the password); writing server files needs a superuser. */
+    readonly connection: pulumi.Input<AdminConnection>;
+    /** The whole file, one entry per line, in the order they must appear. */
+    readonly lines: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+interface HbaInputs {
+    connection: AdminConnection;
+    lines: string[];
+}
+
+interface HbaState extends HbaInputs {
+    /** Where the server keeps the file. */
+    path: string;
+    /** Whether the file on the server holds exactly `lines` (false after an edit by hand, seen on refresh). */
+    inPlace: boolean;
+}
+
+const fileText = (lines: readonly string[]) => lines.map((l) => `${l}\n`).join("");
+/** A SQL string literal (standard_conforming_strings is on since 9.1). */
+const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/** COPY takes no bind parameters: the lines go in as literals, one row (one line of text format) each. */
+async function writeFile(client: Client, path: string, lines: readonly string[]): Promise<void> {
+    const bad = lines.find((l) => /[\n\r\t\\]/.test(l));
+    if (bad !== undefined) throw new Error(`pg_hba line ${JSON.stringify(bad)}: tabs, backslashes and line breaks are not written`);
+    const rows = lines.length > 0 ? `ARRAY[${lines.map(literal).join(", ")}]::text[]` : "ARRAY[]::text[]";
+    await client.query(`COPY (SELECT line FROM unnest(${rows}) WITH ORDINALITY AS t(line, n) ORDER BY n) TO ${literal(path)}`);
+}
+
+async function hbaPath(client: Client): Promise<string> {
+    return (await client.query<{ path: string }>("SELECT current_setting('hba_file') AS path")).rows[0].path;
+}
+
+async function readFile(client: Client, path: string): Promise<string> {
+    return (await client.query<{ text: string }>("SELECT pg_read_file($1) AS text", [path])).rows[0].text;
+}
+
+/** Writes `lines` as the server's pg_hba.conf and reloads it; puts the old file back if the server finds an error in it. */
+async function install(connection: AdminConnection, lines: readonly string[]): Promise<string> {
+    return withAdminClient(connection, async (client) => {
+        const path = await hbaPath(client);
+        const before = await readFile(client, path);
+        await writeFile(client, path, lines);
+        const errors = await client.query<{ line_number: number; error: string }>(
+            "SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL ORDER BY line_number",
+        );
+        if (errors.rows.length > 0) {
+            await writeFile(client, path, before.replace(/\n$/, "").split("\n"));
+            throw new Error(
+                `pg_hba.conf not changed: the server rejects ${errors.rows.map((e) => `line ${e.line_number} (${e.error})`).join(", ")}`,
+            );
+        }
+        await client.query("SELECT pg_reload_conf()");
+        return path;
+    });
+}
+
+export const serverHbaProvider: pulumi.dynamic.ResourceProvider<HbaInputs, HbaState> = {
+    async create(inputs) {
+        const path = await install(inputs.connection, inputs.lines);
+        return { id: path, outs: { ...inputs, path, inPlace: true } };
+    },
+    async diff(_id, olds, news) {
+        const same = olds.inPlace && fileText(olds.lines) === fileText(news.lines);
+        return { changes: !same || olds.connection.host !== news.connection.host || olds.connection.port !== news.connection.port };
+    },
+    async update(_id, _olds, news) {
+        const path = await install(news.connection, news.lines);
+        return { outs: { ...news, path, inPlace: true } };
+    },
+    async read(id, props) {
+        const state = props as HbaState;
+        const text = await withAdminClient(state.connection, (client) => readFile(client, state.path));
+        return { id, props: { ...state, inPlace: text === fileText(state.lines) } };
+    },
+};
+
+serve("ServerHba", serverHbaProvider);
+
+/** What the state stores as the provider (dynamicProvider.ts). */
+const serverHbaProviderStub = providerStub(__filename, "serverHbaProvider", serverHbaProvider);
+
+export class ServerHba extends ServedResource {
+    declare public readonly path: pulumi.Output<string>;
+    declare public readonly inPlace: pulumi.Output<boolean>;
+
+    constructor(name: string, args: ServerHbaArgs, opts: pulumi.CustomResourceOptions = {}) {
+        super(serverHbaProviderStub, name, { ...args, path: undefined, inPlace: undefined }, opts, "app-databases", "ServerHba");
+    }
+}
