@@ -11,6 +11,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
 import { databaseOwner } from "./databaseAccess";
+import { serve, ServedResource } from "./servedResource";
 import { providerStub } from "./dynamicProvider";
 
 export interface AdoptedDatabaseArgs {
@@ -73,12 +74,13 @@ export const adoptedDatabaseProvider: pulumi.dynamic.ResourceProvider<AdoptedDat
     // The database and its data were there before the stack and stay after it.
     async delete() {},
 };
+serve("AdoptedDatabase", adoptedDatabaseProvider);
 
 /** What the state stores as the provider (dynamicProvider.ts). */
 const adoptedDatabaseProviderStub = providerStub(__filename, "adoptedDatabaseProvider", adoptedDatabaseProvider);
 
 /** An existing database brought under management: owned by the app's migrate role, never created or dropped. */
-export class AdoptedDatabase extends pulumi.dynamic.Resource {
+export class AdoptedDatabase extends ServedResource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
     declare public readonly name: pulumi.Output<string>;
 

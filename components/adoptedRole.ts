@@ -15,6 +15,7 @@ import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
 import { LOGIN_ROLE_ATTRIBUTES } from "./defaults";
 import { parseSetconfig } from "./roleSettings";
+import { serve, ServedResource } from "./servedResource";
 import { providerStub } from "./dynamicProvider";
 
 export interface AdoptedRoleArgs {
@@ -226,12 +227,13 @@ export const adoptedRoleProvider: pulumi.dynamic.ResourceProvider<AdoptedInputs,
     // The role was there before the stack and stays after it: deleting ends management only.
     async delete() {},
 };
+serve("AdoptedRole", adoptedRoleProvider);
 
 /** What the state stores as the provider (dynamicProvider.ts). */
 const adoptedRoleProviderStub = providerStub(__filename, "adoptedRoleProvider", adoptedRoleProvider);
 
 /** An existing login role brought under management: altered, never created or dropped. */
-export class AdoptedRole extends pulumi.dynamic.Resource {
+export class AdoptedRole extends ServedResource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
     declare public readonly name: pulumi.Output<string>;
 

@@ -23,6 +23,7 @@
  * state, which the engine rewrites after every step, grow with every app.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { serve, ServedResource } from "./servedResource";
 import { providerStub } from "./dynamicProvider";
 
 /** What an app leaves on its server, and what a change to it must acknowledge. */
@@ -155,6 +156,7 @@ export const dataLossGuardProvider: pulumi.dynamic.ResourceProvider<GuardState, 
         return { outs: news };
     },
 };
+serve("DataLossGuard", dataLossGuardProvider);
 
 export interface DataLossGuardArgs {
     readonly protect: boolean;
@@ -168,7 +170,7 @@ export interface DataLossGuardArgs {
 /** What the state stores as the provider (dynamicProvider.ts). */
 const dataLossGuardProviderStub = providerStub(__filename, "dataLossGuardProvider", dataLossGuardProvider);
 
-export class DataLossGuard extends pulumi.dynamic.Resource {
+export class DataLossGuard extends ServedResource {
     constructor(name: string, args: DataLossGuardArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(dataLossGuardProviderStub, name, { ...args }, opts, "app-databases", "DataLossGuard");
     }

@@ -25,6 +25,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, asRole, quoteIdent, withAdminClient } from "./adminConnection";
 import { applyRoleSettingsPlan, readRoleSettings, RoleSettingsEntry, roleSettingsKey, roleSettingsPlan } from "./roleSettings";
+import { serve, ServedResource } from "./servedResource";
 import { providerStub } from "./dynamicProvider";
 
 export type { RoleSettingsEntry } from "./roleSettings";
@@ -318,12 +319,13 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
         });
     },
 };
+serve("DatabaseAccess", databaseAccessProvider);
 
 /** What the state stores as the provider (dynamicProvider.ts). */
 const databaseAccessProviderStub = providerStub(__filename, "databaseAccessProvider", databaseAccessProvider);
 
 /** Revokes CONNECT and TEMPORARY from PUBLIC on a database and grants them to the named roles only. */
-export class DatabaseAccess extends pulumi.dynamic.Resource {
+export class DatabaseAccess extends ServedResource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
     declare public readonly grantees: pulumi.Output<string[]>;
     declare public readonly publicConnect: pulumi.Output<boolean>;

@@ -24,4 +24,4 @@ export type { AdoptedRolePassword, RolePairArgs } from "./rolePair";
 export { RoleSettings } from "./roleSettings";
 export type { RoleSettingsArgs } from "./roleSettings";
 export { SharedServer } from "./sharedServer";
-export type { PostgresServer, ServerEndpoint, SharedServerArgs } from "./sharedServer";
+export type { PostgresServer, ServerConnection, ServerEndpoint, SharedServerArgs } from "./sharedServer";

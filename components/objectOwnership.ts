@@ -19,6 +19,7 @@ import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
 import { sameSet } from "./databaseAccess";
 import { isSystemSchema } from "./identifiers";
+import { serve, ServedResource } from "./servedResource";
 import { providerStub } from "./dynamicProvider";
 
 export interface ObjectOwnershipArgs {
@@ -173,12 +174,13 @@ export const objectOwnershipProvider: pulumi.dynamic.ResourceProvider<OwnershipI
     // Nothing moves back: the objects stay with the owner role, which the stack leaves in place.
     async delete() {},
 };
+serve("ObjectOwnership", objectOwnershipProvider);
 
 /** What the state stores as the provider (dynamicProvider.ts). */
 const objectOwnershipProviderStub = providerStub(__filename, "objectOwnershipProvider", objectOwnershipProvider);
 
 /** Moves the objects of some schemas, owned by some roles, to one owner role. */
-export class ObjectOwnership extends pulumi.dynamic.Resource {
+export class ObjectOwnership extends ServedResource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
     declare public readonly moved: pulumi.Output<Record<string, number>>;
 

@@ -16,6 +16,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
 import { UNQUOTED_IDENTIFIER } from "./identifiers";
+import { serve, ServedResource } from "./servedResource";
 import { providerStub } from "./dynamicProvider";
 
 export interface RoleSettingsArgs {
@@ -208,12 +209,13 @@ export const roleSettingsProvider: pulumi.dynamic.ResourceProvider<SettingsInput
         await apply({ ...props, settings: current }, { ...props, settings: {} });
     },
 };
+serve("RoleSettings", roleSettingsProvider);
 
 /** What the state stores as the provider (dynamicProvider.ts). */
 const roleSettingsProviderStub = providerStub(__filename, "roleSettingsProvider", roleSettingsProvider);
 
 /** Sets configuration parameters on a role (`ALTER ROLE ... SET`), read back on refresh. */
-export class RoleSettings extends pulumi.dynamic.Resource {
+export class RoleSettings extends ServedResource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
     declare public readonly settings: pulumi.Output<Record<string, string>>;
 

@@ -15,6 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, withAdminClient } from "./adminConnection";
 import { providerStub } from "./dynamicProvider";
+import { serve, ServedResource } from "./servedResource";
 
 export interface ServerHbaArgs {
     /** The server's superuser connection (a secret: it carries the password); writing server files needs a superuser. */
@@ -95,10 +96,12 @@ export const serverHbaProvider: pulumi.dynamic.ResourceProvider<HbaInputs, HbaSt
     },
 };
 
+serve("ServerHba", serverHbaProvider);
+
 /** What the state stores as the provider (dynamicProvider.ts). */
 const serverHbaProviderStub = providerStub(__filename, "serverHbaProvider", serverHbaProvider);
 
-export class ServerHba extends pulumi.dynamic.Resource {
+export class ServerHba extends ServedResource {
     declare public readonly path: pulumi.Output<string>;
     declare public readonly inPlace: pulumi.Output<boolean>;
 

@@ -49,12 +49,20 @@ export interface PostgresServer {
     readonly endpoint: ServerEndpoint;
 }
 
-export interface SharedServerArgs {
+/**
+ * A shared server as plain data, sslmode as text: what a program in any
+ * language can hand over (the component package's `Server`). SharedServerArgs
+ * is the same with sslmode typed.
+ */
+export interface ServerConnection {
     readonly host: string;
     /** @default 5432 */
     readonly port?: number;
-    /** libpq sslmode for the admin connection and the apps' URLs. @default "prefer" */
-    readonly sslmode?: SslMode;
+    /**
+     * libpq sslmode for the admin connection and the apps' URLs: disable,
+     * allow, prefer, require, verify-ca or verify-full. @default "prefer"
+     */
+    readonly sslmode?: string;
     /**
      * CA certificate file (PEM) the admin connection verifies the server with,
      * or `system` for the system's trusted CAs; used by the provider and the
@@ -77,6 +85,11 @@ export interface SharedServerArgs {
     readonly provisioningConnections?: number;
     /** Parameters added to every app URL. @default {} */
     readonly urlParameters?: Readonly<Record<string, string>>;
+}
+
+export interface SharedServerArgs extends Omit<ServerConnection, "sslmode"> {
+    /** libpq sslmode for the admin connection and the apps' URLs. @default "prefer" */
+    readonly sslmode?: SslMode;
 }
 
 const COMPONENT = "SharedServer";

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything app-databases needs on a fresh Debian machine, idempotent:
-# PostgreSQL's server packages (for local and test clusters), the npm
+# PostgreSQL's server packages (for local and test clusters), Python's venv, the npm
 # dependencies, and the Pulumi CLI and providers built offline (scripts/toolchain.sh).
 #
 #   scripts/setup.sh            # all of it
@@ -18,6 +18,8 @@ SUDO=()
 need_apt=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+# Python programs using the component package (examples/python, its e2e test).
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]} from Debian"
   apt_install() {

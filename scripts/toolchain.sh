@@ -13,6 +13,13 @@
 #                    (pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3) is 403 at
 #                    every version; sdk/v3 v3.68.0 is the last release that
 #                    still carries it in-tree. It works with the newer CLI/SDK.
+#   PYTHON_HOST_SDK  the Python language host: like nodejs's, its own module is
+#                    403 at every version; sdk/v3 v3.79.0 is the last release
+#                    with it in-tree; v3.68.0 matches the nodejs host. Beside
+#                    it, its pulumi-language-python-exec shim from the same tree.
+#   YAML_VERSION     pulumi-yaml's language host, built against PULUMI_VERSION:
+#                    v1.38.1 (wants pkg v3.255) compiles with it; v1.19.1
+#                    (wants v3.170) does not, and v1.13.0 fails its checksum.
 #   BRIDGE_VERSION   newest pulumi-terraform-bridge in the mirror; it uses the
 #                    same terraform-plugin-go/sdk/framework as the upstreams.
 #   <NAME>_VERSION   plugin version stamped into each binary; it must equal the
@@ -32,6 +39,8 @@ set -euo pipefail
 
 PULUMI_VERSION=3.259.0
 NODEJS_HOST_SDK=3.68.0
+PYTHON_HOST_SDK=3.68.0
+YAML_VERSION=1.38.1
 BRIDGE_VERSION=3.137.0
 
 RANDOM_VERSION=4.21.2
@@ -197,6 +206,103 @@ build_langhost() {
   publish "$WORK" "$dest"
 }
 
+# The Python language host: the one from the sdk/v3 release that still
+# contains it (with its exec shim), installed as pulumi-language-python-run,
+# behind scripts/toolchain/python-host, which adds what `pulumi package add`
+# needs and the old host predates (GeneratePackage, Link) and passes every
+# other request on. Built against the CLI's pulumi for its Python codegen.
+build_python_host() {
+  local src=$ROOT/scripts/toolchain/python-host key dest sdkdir
+  local pkg=github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python
+  key=$({
+    echo "$RECIPE $PYTHON_HOST_SDK $PULUMI_VERSION"
+    sha256sum "$src/main.go"
+  } | sha256sum | cut -c1-12)
+  PYTHON_HOST_ID=$PYTHON_HOST_SDK-$key
+  dest=$CACHE/pulumi-language-python-$PYTHON_HOST_ID
+  PYTHON_BIN=$dest/pulumi-language-python
+  PYTHON_RUN_BIN=$dest/pulumi-language-python-run
+  PYTHON_EXEC_BIN=$dest/pulumi-language-python-exec
+  step "python language host (from pulumi/sdk v$PYTHON_HOST_SDK, package support from pkg v$PULUMI_VERSION)"
+  if [ -x "$PYTHON_BIN" ] && [ -x "$PYTHON_RUN_BIN" ] && [ -x "$PYTHON_EXEC_BIN" ]; then info "cached: $PYTHON_BIN"; return; fi
+  prepare pulumi-language-python
+  sdkdir=$(modjson "github.com/pulumi/pulumi/sdk/v3@v$PYTHON_HOST_SDK" Dir)
+  install -m 755 "$sdkdir/python/cmd/pulumi-language-python-exec" "$WORK/out/"
+  mkdir -p "$WORK/run" "$WORK/host"
+  printf 'module toolchain.local/pulumi-language-python-run\n\ngo 1.26.0\n\nrequire github.com/pulumi/pulumi/sdk/v3 v%s\n' \
+    "$PYTHON_HOST_SDK" >"$WORK/run/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$WORK/run/tools.go"
+  cp "$src/main.go" "$WORK/host/"
+  {
+    printf 'module toolchain.local/pulumi-language-python\n\ngo 1.26.0\n\nrequire (\n'
+    printf '\tgithub.com/pulumi/pulumi/pkg/v3 v%s\n' "$PULUMI_VERSION"
+    printf '\tgithub.com/pulumi/pulumi/sdk/v3 v%s\n)\n\n' "$PULUMI_VERSION"
+    replaces_of "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" \
+      "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+  } >"$WORK/host/go.mod"
+  (
+    cd "$WORK/run"
+    run go mod tidy
+    run go build -trimpath -o ../out/pulumi-language-python-run \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PYTHON_HOST_SDK" \
+      "$pkg"
+    cd "$WORK/host"
+    run go mod tidy
+    run go build -trimpath -o ../out/pulumi-language-python -ldflags "-s -w" .
+  )
+  publish "$WORK" "$dest"
+}
+
+# The YAML language host, from pulumi-yaml, against the CLI's pulumi version
+# (its own go.mod asks for one the mirror may not serve).
+build_yaml_host() {
+  local dest=$CACHE/pulumi-language-yaml-$YAML_VERSION-$PULUMI_VERSION-r$RECIPE
+  local pkg=github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml
+  YAML_BIN=$dest/pulumi-language-yaml
+  step "yaml language host (pulumi-yaml v$YAML_VERSION)"
+  if [ -x "$YAML_BIN" ]; then info "cached: $YAML_BIN"; return; fi
+  prepare pulumi-language-yaml
+  {
+    printf 'module toolchain.local/pulumi-language-yaml\n\ngo 1.26.0\n\nrequire (\n'
+    printf '\tgithub.com/pulumi/pulumi-yaml v%s\n' "$YAML_VERSION"
+    printf '\tgithub.com/pulumi/pulumi/pkg/v3 v%s\n' "$PULUMI_VERSION"
+    printf '\tgithub.com/pulumi/pulumi/sdk/v3 v%s\n)\n\n' "$PULUMI_VERSION"
+    replaces_of "github.com/pulumi/pulumi-yaml@v$YAML_VERSION" \
+      "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" \
+      "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+  } >"$WORK/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$WORK/tools.go"
+  (
+    cd "$WORK"
+    run go mod tidy
+    run go build -trimpath -o out/pulumi-language-yaml \
+      -ldflags "-s -w -X github.com/pulumi/pulumi-yaml/pkg/version.Version=v$YAML_VERSION" \
+      "$pkg"
+  )
+  publish "$WORK" "$dest"
+}
+
+# A virtualenv with Pulumi's Python SDK (PyPI's `pulumi`, the CLI's version),
+# for Python programs that use the component package: the end-to-end tests
+# give each program's own virtualenv a .pth file pointing at its site-packages.
+# Built in place (a virtualenv cannot move), marked complete when it is.
+build_python_sdk() {
+  local py dest
+  command -v python3 >/dev/null || die "python3 is not installed (scripts/setup.sh installs it)"
+  py=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  dest=$CACHE/python-sdk-$PULUMI_VERSION-py$py-r$RECIPE
+  PYTHON_SDK_DIR=$dest
+  step "Pulumi Python SDK v$PULUMI_VERSION (PyPI, python $py)"
+  if [ -f "$dest/.complete" ]; then info "cached: $dest"; return; fi
+  LOG=$CACHE/logs/python-sdk.log && : >"$LOG"
+  STARTED=$SECONDS
+  rm -rf "$dest"
+  run python3 -m venv "$dest"
+  run "$dest/bin/python" -m pip install --quiet --disable-pip-version-check "pulumi==$PULUMI_VERSION"
+  touch "$dest/.complete"
+  info "built in $((SECONDS - STARTED))s: $dest"
+}
+
 # build_provider NAME VERSION UPSTREAM: copy the wrapper, put the upstream
 # module in ./upstream (its go.mod declares a module path other than the one
 # it is fetched by, so it is used through a directory replace), generate the
@@ -255,14 +361,16 @@ build_provider() {
 # script) beside its own resolved path, and warns on every run when the ones
 # on PATH live elsewhere; so lay them out in one directory, as a release does.
 assemble_bundle() {
-  local dir=$CACHE/bundle-$PULUMI_VERSION-nodejs-$NODEJS_HOST_SDK-r$RECIPE f tmp complete=1
-  BUNDLE=(pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs)
+  local dir=$CACHE/bundle-$PULUMI_VERSION-nodejs-$NODEJS_HOST_SDK-python-$PYTHON_HOST_ID-yaml-$YAML_VERSION-r$RECIPE
+  local f tmp complete=1
+  BUNDLE=(pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-language-python
+    pulumi-language-python-run pulumi-language-python-exec pulumi-language-yaml)
   BUNDLE_DIR=$dir
   for f in "${BUNDLE[@]}"; do [ -x "$dir/$f" ] || complete=0; done
   [ "$complete" = 0 ] || return 0
   tmp=$dir.$$
   rm -rf "$tmp" && mkdir -p "$tmp"
-  for f in "$CLI_BIN" "$LANG_BIN" "$DYNAMIC_BIN"; do
+  for f in "$CLI_BIN" "$LANG_BIN" "$DYNAMIC_BIN" "$PYTHON_BIN" "$PYTHON_RUN_BIN" "$PYTHON_EXEC_BIN" "$YAML_BIN"; do
     ln "$f" "$tmp/" 2>/dev/null || cp -p "$f" "$tmp/"
   done
   rm -rf "$dir" && mv "$tmp" "$dir"
@@ -278,6 +386,7 @@ install_home() {
   mkdir -p "$PULUMI_HOME/bin"
   local f name version installed
   for f in "${BUNDLE[@]}"; do ln -sfn "$BUNDLE_DIR/$f" "$PULUMI_HOME/bin/$f"; done
+  ln -sfn "$PYTHON_SDK_DIR" "$PULUMI_HOME/python-sdk"
   for name in random postgresql docker; do
     version=${VERSIONS[$name]}
     installed=$PULUMI_HOME/plugins/resource-$name-v$version/pulumi-resource-$name
@@ -297,7 +406,8 @@ verify() {
   local bins=$PULUMI_HOME/bin got name plugins
   got=$("$bins/pulumi" version) || die "$bins/pulumi does not run"
   [ "$got" = "v$PULUMI_VERSION" ] || die "pulumi version says $got, expected v$PULUMI_VERSION"
-  for name in pulumi-language-nodejs pulumi-resource-pulumi-nodejs; do
+  for name in pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-language-python \
+    pulumi-language-python-run pulumi-language-python-exec pulumi-language-yaml; do
     [ -x "$bins/$name" ] || die "missing $bins/$name"
   done
   plugins=$("$bins/pulumi" plugin ls) || die "pulumi plugin ls failed"
@@ -312,10 +422,13 @@ verify() {
   printf '    %-30s %-9s %s\n' \
     pulumi "$PULUMI_VERSION" "$BUNDLE_DIR/pulumi" \
     pulumi-language-nodejs "$NODEJS_HOST_SDK" "$BUNDLE_DIR/pulumi-language-nodejs" \
-    pulumi-resource-pulumi-nodejs "$PULUMI_VERSION" "$BUNDLE_DIR/pulumi-resource-pulumi-nodejs"
+    pulumi-resource-pulumi-nodejs "$PULUMI_VERSION" "$BUNDLE_DIR/pulumi-resource-pulumi-nodejs" \
+    pulumi-language-python "$PYTHON_HOST_SDK" "$BUNDLE_DIR/pulumi-language-python" \
+    pulumi-language-yaml "$YAML_VERSION" "$BUNDLE_DIR/pulumi-language-yaml"
   for name in random postgresql docker; do
     printf '    %-30s %-9s %s\n' "pulumi-resource-$name" "${VERSIONS[$name]}" "${PLUGIN_BIN[$name]}"
   done
+  printf '    %-30s %-9s %s\n' "pulumi (PyPI)" "$PULUMI_VERSION" "$PULUMI_HOME/python-sdk"
   printf '\n    PULUMI_HOME=%s\n    next: source scripts/pulumi-env.sh\n' "$PULUMI_HOME"
 }
 
@@ -339,6 +452,9 @@ main() {
   printf 'Pulumi toolchain cache: %s\n' "$CACHE"
   build_cli
   build_langhost
+  build_python_host
+  build_yaml_host
+  build_python_sdk
   build_provider random "$RANDOM_VERSION" "$RANDOM_UPSTREAM"
   build_provider postgresql "$POSTGRESQL_VERSION" "$POSTGRESQL_UPSTREAM"
   build_provider docker "$DOCKER_VERSION" "$DOCKER_UPSTREAM"

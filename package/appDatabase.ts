@@ -1,0 +1,150 @@
+/**
+ * AppDatabase for other Pulumi languages: the library's AppDatabase (with its
+ * RolePair) on a SharedServer, from plain-data args that a generated SDK can
+ * carry. Type token `app-databases:index:AppDatabase`, as in TypeScript.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as lib from "../components/appDatabase";
+import type { AccessLevel, ExtraRoleAccessLevel } from "../components/defaults";
+import { SharedServer } from "../components/sharedServer";
+import type { ServerConnection } from "../components/sharedServer";
+import { sharedServerArgs } from "./server";
+
+/** Bump a counter to give that role a new password. */
+export interface Rotation {
+    /** Rotation counter of the runtime login. @default 0 */
+    readonly runtime?: number;
+    /** Rotation counter of `<app>_migrate`. @default 0 */
+    readonly migrate?: number;
+    /** Alternate between `<app>_app` and `<app>_app_alt` so a rotation cuts nothing off. @default false */
+    readonly zeroDowntime?: boolean;
+}
+
+/** One more login role on the app's database. */
+export interface ExtraRole {
+    /** readwrite or readonly, on what `<app>_migrate` creates. @default "readonly" */
+    readonly access?: string;
+    /** The role's CONNECTION LIMIT. @default 10 */
+    readonly connectionLimit?: number;
+    /** Bump to give the role a new password. @default 0 */
+    readonly rotation?: number;
+    /** statement_timeout of the role, ms. @default 30000 */
+    readonly statementTimeoutMs?: number;
+    /** idle_in_transaction_session_timeout of the role, ms. @default 60000 */
+    readonly idleInTransactionSessionTimeoutMs?: number;
+    /** idle_session_timeout of the role, ms. @default 600000 */
+    readonly idleSessionTimeoutMs?: number;
+    /** Member of the migrate role, for a service that runs its own migrations. @default false */
+    readonly runsMigrations?: boolean;
+}
+
+/** Other names for the app's roles. */
+export interface RoleNames {
+    /** @default `<app>_migrate` */
+    readonly migrate?: string;
+    /** @default `<app>_app` */
+    readonly runtime?: string;
+}
+
+/**
+ * AppDatabaseArgs as plain data (the schema analyzer reads declared fields, not
+ * Pick<>): the server as facts, access levels as strings checked by the library.
+ */
+export interface AppDatabaseArgs {
+    /** The application's name; the roles are `<app>_migrate` and `<app>_app`. */
+    readonly app: string;
+    /** Database name. @default the app's name */
+    readonly database?: string;
+    /** CONNECTION LIMIT of `<app>_app`. @default 10 */
+    readonly runtimeConnectionLimit?: number;
+    /** CONNECTION LIMIT of `<app>_migrate`. @default 2 */
+    readonly migrateConnectionLimit?: number;
+    /** statement_timeout of `<app>_app`, ms. @default 30000 */
+    readonly statementTimeoutMs?: number;
+    /** idle_in_transaction_session_timeout of `<app>_app`, ms. @default 60000 */
+    readonly idleInTransactionSessionTimeoutMs?: number;
+    /** idle_session_timeout of `<app>_app`, ms. @default 600000 */
+    readonly idleSessionTimeoutMs?: number;
+    /** Refuse to delete the database and roles (production). @default false */
+    readonly protect?: boolean;
+    /** Other names for the roles. @default `<app>_migrate`, `<app>_app` */
+    readonly roleNames?: RoleNames;
+    /** New functions are not executable by PUBLIC; readwrite roles get EXECUTE. @default false */
+    readonly revokeFunctionExecute?: boolean;
+    /** Leave every resource of the app in place if it is ever deleted. @default false */
+    readonly retainOnDelete?: boolean;
+    /** The shared server the database lives on, and its admin credentials. */
+    readonly server: ServerConnection;
+    /**
+     * What `<app>_app` may do with what `<app>_migrate` creates: readwrite,
+     * readonly, or migrations (nothing: the app's migrations grant it). @default "readwrite"
+     */
+    readonly access?: string;
+    /** Bump a counter to give that role a new password. @default no rotation */
+    readonly rotation?: Rotation;
+    /** The schemas the roles use; one that does not exist is created, owned by the migrate role. @default ["public"] */
+    readonly schemas?: string[];
+    /** More login roles on this database, by role name. @default {} */
+    readonly extraRoles?: Record<string, ExtraRole>;
+}
+
+/** The library's args without the server, from the package's plain data (values are checked by the library). */
+function libraryArgs(args: AppDatabaseArgs): Omit<lib.AppDatabaseArgs, "server"> {
+    const { server: _server, access, extraRoles, ...rest } = args;
+    return {
+        ...rest,
+        access: access as AccessLevel | undefined,
+        extraRoles: Object.fromEntries(
+            Object.entries(extraRoles ?? {}).map(([role, spec]) => [
+                role,
+                { ...spec, access: spec.access as ExtraRoleAccessLevel | undefined },
+            ]),
+        ),
+    };
+}
+
+export class AppDatabase extends pulumi.ComponentResource {
+    /** Host applications connect to. */
+    public readonly host: pulumi.Output<string>;
+    public readonly port: pulumi.Output<number>;
+    public readonly databaseName: pulumi.Output<string>;
+    public readonly runtimeUser: pulumi.Output<string>;
+    public readonly migrateUser: pulumi.Output<string>;
+    /** Secret: the runtime role's libpq URL. */
+    public readonly runtimeUrl: pulumi.Output<string>;
+    /** Secret: the migrate role's libpq URL. */
+    public readonly migrateUrl: pulumi.Output<string>;
+    /** Secret: each extra role's URL by role name. */
+    public readonly extraRoleUrls: pulumi.Output<Record<string, string>>;
+
+    constructor(name: string, args: AppDatabaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        // Bad input fails before anything is registered, with the library's messages.
+        const serverArgs = sharedServerArgs(args.server);
+        const appArgs = libraryArgs(args);
+        lib.resolveAppDatabaseArgs({ ...appArgs, server: UNCHECKED_SERVER });
+        super(lib.APP_DATABASE_TYPE, name, {}, opts);
+        const server = new SharedServer(`${name}-server`, serverArgs, { parent: this });
+        const app = new lib.AppDatabase(name, { ...appArgs, server }, { parent: this });
+        this.host = app.host;
+        this.port = app.port;
+        this.databaseName = app.databaseName;
+        this.runtimeUser = app.runtimeUser;
+        this.migrateUser = app.migrateUser;
+        this.runtimeUrl = app.runtimeUrl;
+        this.migrateUrl = app.migrateUrl;
+        this.extraRoleUrls = app.extraRoleUrls;
+        this.registerOutputs({
+            host: this.host,
+            port: this.port,
+            databaseName: this.databaseName,
+            runtimeUser: this.runtimeUser,
+            migrateUser: this.migrateUser,
+            runtimeUrl: this.runtimeUrl,
+            migrateUrl: this.migrateUrl,
+            extraRoleUrls: this.extraRoleUrls,
+        });
+    }
+}
+
+/** Argument checks read nothing from the server: a stand-in until the real one exists. */
+const UNCHECKED_SERVER = {} as lib.AppDatabaseArgs["server"];

@@ -1,0 +1,221 @@
+/**
+ * The component package from other languages, for real: examples/python and
+ * examples/yaml, each two AppDatabases on one shared throwaway server through
+ * package/pulumi-resource-app-databases, run by the real engine with the
+ * toolchain's Python and YAML language hosts. Python gets its SDK the way a
+ * user does, with `pulumi package add`.
+ */
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resolveAppDatabaseArgs } from "../../components/appDatabase";
+import type { AccessLevel } from "../../components/defaults";
+import { passwordOf, queryUrl, TestCluster, withDatabase } from "../kit/postgres";
+import { PROJECT_ROOT } from "../kit/stack";
+
+const PACKAGE_DIR = path.join(PROJECT_ROOT, "package");
+const PLUGIN = path.join(PACKAGE_DIR, "pulumi-resource-app-databases");
+const APPS = { orders: "orders", reports: "reports" } as const;
+
+/** The TypeScript message for an unknown access level, from the library itself. */
+function typescriptMessage(access: string): string {
+    try {
+        resolveAppDatabaseArgs({ app: "reports", server: {} as never, access: access as AccessLevel });
+    } catch (err) {
+        return (err as Error).message;
+    }
+    throw new Error(`access ${access} was accepted`);
+}
+
+/** One example as a stack: a temp copy of its folder, the package's folder by absolute path, a file backend. */
+class ExampleStack {
+    private constructor(
+        readonly stack: Stack,
+        readonly dir: string,
+        private readonly env: Record<string, string>,
+    ) {}
+
+    static async create(example: "python" | "yaml", cluster: TestCluster): Promise<ExampleStack> {
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), `app-databases-${example}-`));
+        const dir = path.join(root, "project");
+        const source = path.join(PROJECT_ROOT, "examples", example);
+        fs.cpSync(source, dir, { recursive: true, filter: (src) => !/\/(venv|sdks|__pycache__)$/.test(src) });
+        fs.mkdirSync(path.join(root, "state"));
+        const env = {
+            PULUMI_BACKEND_URL: `file://${path.join(root, "state")}`,
+            PULUMI_CONFIG_PASSPHRASE: randomBytes(12).toString("hex"),
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        };
+        pointAtPackage(dir);
+        if (example === "python") {
+            preparePython(dir, env);
+            pointAtPackage(dir);
+        }
+        const ws = await LocalWorkspace.create({ workDir: dir, envVars: env });
+        const stack = await Stack.create(`e2e-${randomBytes(3).toString("hex")}`, ws);
+        for (const [key, value] of Object.entries({
+            host: "127.0.0.1",
+            port: String(cluster.port),
+            sslmode: "disable",
+            adminUsername: cluster.adminUser,
+            adminSuperuser: "true",
+        }))
+            await stack.setConfig(key, { value });
+        await stack.setConfig("adminPassword", { value: cluster.adminPassword, secret: true });
+        return new ExampleStack(stack, dir, env);
+    }
+
+    async outputs(): Promise<Record<string, { value: string; secret: boolean }>> {
+        return await this.stack.outputs();
+    }
+
+    stateFile(): string {
+        const dir = path.join(this.env.PULUMI_BACKEND_URL.slice("file://".length), ".pulumi", "stacks");
+        const project = fs.readdirSync(dir)[0];
+        return fs.readFileSync(path.join(dir, project, `${this.stack.name}.json`), "utf8");
+    }
+
+    async dispose(): Promise<void> {
+        try {
+            await this.stack.destroy({ onOutput: () => undefined });
+        } catch {
+            // the server may already be gone
+        }
+        fs.rmSync(path.dirname(this.dir), { recursive: true, force: true });
+    }
+}
+
+/**
+ * The program's virtualenv sees the toolchain's Pulumi SDK through a .pth
+ * file (no download per run), then `pulumi package add` generates the SDK,
+ * adds it to requirements.txt and installs it there.
+ */
+function preparePython(dir: string, env: Record<string, string>): void {
+    const venv = path.join(dir, "venv");
+    run("python3", ["-m", "venv", venv], dir);
+    const purelib = (python: string) => run(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], dir).trim();
+    const sdk = path.join(process.env.PULUMI_HOME ?? path.join(PROJECT_ROOT, ".pulumi-home"), "python-sdk", "bin", "python");
+    fs.writeFileSync(path.join(purelib(path.join(venv, "bin", "python")), "pulumi-sdk.pth"), purelib(sdk) + "\n");
+    run("pulumi", ["package", "add", PLUGIN], dir, env);
+}
+
+/** `packages: app-databases:` names the plugin's folder (package add writes name@version there). */
+function pointAtPackage(dir: string): void {
+    const file = path.join(dir, "Pulumi.yaml");
+    const text = fs.readFileSync(file, "utf8");
+    const pointed = text.replace(/^( {2}app-databases:).*$/m, `$1 ${PACKAGE_DIR}`);
+    if (pointed === text && !text.includes(PACKAGE_DIR)) throw new Error(`no packages.app-databases entry in ${file}`);
+    fs.writeFileSync(file, pointed);
+}
+
+/** Runs a command; throws with its output when it fails. */
+function run(command: string, args: string[], cwd: string, env: Record<string, string> = {}): string {
+    const result = spawnSync(command, args, { cwd, encoding: "utf8", env: { ...process.env, ...env } });
+    if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+    return result.stdout;
+}
+
+/** Everything a program of either language must have done, checked the same way. */
+function checksTwoApps(language: "python" | "yaml", cluster: TestCluster, get: () => ExampleStack) {
+    let out: Record<string, { value: string; secret: boolean }>;
+
+    it("comes up: each app's two roles and database on the server", async () => {
+        await get().stack.up({ onOutput: () => undefined });
+        out = await get().outputs();
+        expect(await cluster.catalog()).toEqual({
+            roles: ["orders_app", "orders_migrate", "reports_app", "reports_migrate"],
+            databases: ["orders", "reports"],
+        });
+        expect(out.ordersRuntimeUser).toEqual({ value: "orders_app", secret: false });
+        expect(out.reportsRuntimeUser).toEqual({ value: "reports_app", secret: false });
+    });
+
+    it("outputs runtime URLs that are secret and log in as the runtime role", async () => {
+        expect(out.ordersRuntimeUrl.secret).toBe(true);
+        expect(out.reportsRuntimeUrl.secret).toBe(true);
+        expect(await queryUrl(out.ordersRuntimeUrl.value, "SELECT current_user AS u, current_database() AS db")).toEqual([
+            { u: "orders_app", db: "orders" },
+        ]);
+        expect(await queryUrl(out.reportsRuntimeUrl.value, "SELECT current_user AS u, current_database() AS db")).toEqual([
+            { u: "reports_app", db: "reports" },
+        ]);
+    });
+
+    it("locks CONNECT down: each runtime role reaches its own database and no other", async () => {
+        await expect(queryUrl(withDatabase(out.ordersRuntimeUrl.value, "reports"), "SELECT 1")).rejects.toThrow(
+            /permission denied for database "?reports"?/,
+        );
+        await expect(queryUrl(withDatabase(out.reportsRuntimeUrl.value, "orders"), "SELECT 1")).rejects.toThrow(
+            /permission denied for database "?orders"?/,
+        );
+        const acl = await cluster.admin<{ datname: string; acl: string }>(
+            "SELECT datname, datacl::text AS acl FROM pg_database WHERE datname = ANY($1) ORDER BY 1",
+            [Object.values(APPS)],
+        );
+        // No PUBLIC entry (`=c/...`): only the app's own roles.
+        for (const row of acl) expect(row.acl).not.toMatch(/[{,]=/);
+    });
+
+    it("keeps the passwords out of the state file", () => {
+        const state = get().stateFile();
+        for (const pw of [passwordOf(out.ordersRuntimeUrl.value), passwordOf(out.reportsRuntimeUrl.value), cluster.adminPassword]) {
+            expect(state.includes(pw), `a password in the ${language} program's state file`).toBe(false);
+        }
+    });
+
+    it("previews no change after the up", async () => {
+        const preview = await get().stack.preview({ onOutput: () => undefined });
+        expect(Object.keys(preview.changeSummary).filter((k) => k !== "same")).toEqual([]);
+    });
+
+    it("destroys what it made", async () => {
+        await get().stack.destroy({ onOutput: () => undefined });
+        expect(await cluster.catalog()).toEqual({ roles: [], databases: [] });
+    });
+}
+
+/** One example against its own throwaway cluster; `before` runs ahead of the shared checks. */
+function describeExample(language: "python" | "yaml", before?: (cluster: TestCluster, get: () => ExampleStack) => void) {
+    describe(`examples/${language} through the component package`, () => {
+        const cluster = new TestCluster();
+        let example: ExampleStack;
+
+        beforeAll(async () => {
+            await cluster.start();
+            example = await ExampleStack.create(language, cluster);
+        });
+
+        afterAll(async () => {
+            await example?.dispose();
+            await cluster.stop();
+        });
+
+        before?.(cluster, () => example);
+        checksTwoApps(language, cluster, () => example);
+    });
+}
+
+describeExample("python", (cluster, get) => {
+    it("refuses an unknown access level with the TypeScript message, before anything is applied", async () => {
+        await get().stack.setConfig("reportsAccess", { value: "admin" });
+        const failed = await get()
+            .stack.up({ onOutput: () => undefined })
+            .then(
+                () => "",
+                (err: Error) => err.message,
+            );
+        expect(failed).toContain(typescriptMessage("admin"));
+        expect(typescriptMessage("admin")).toBe('AppDatabase: `access` must be one of readwrite, readonly, migrations, got "admin"');
+        // Nothing of reports reached the server (orders, valid and declared first, may have started).
+        const catalog = await cluster.catalog();
+        expect([...catalog.roles, ...catalog.databases].filter((n) => n.startsWith("reports"))).toEqual([]);
+        await get().stack.setConfig("reportsAccess", { value: "readonly" });
+    });
+});
+
+describeExample("yaml");

@@ -1,0 +1,116 @@
+/**
+ * The component package (package/) under Pulumi mocks: plain-data args in,
+ * the library's components out, the library's messages on bad input, and the
+ * library's own resources as the package's custom resources.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { beforeEach, describe, expect, it } from "vitest";
+import { declared, installMocks, ofType, reset, settle, valueOf } from "./mocks";
+
+// Components are imported after the mocks are installed.
+installMocks();
+import { serveFromPackage, servedProvider } from "../../components/servedResource";
+import { AppDatabase, ConnectionBudget, PACKAGE_NAME } from "../../package/index";
+import { plainValue } from "../../package/plainInputs";
+import { resecret, revealed } from "../../package/provider";
+
+const SECRET = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: "pw" };
+const server = { host: "db.lab", port: 5432, sslmode: "disable", adminUsername: "admin", adminPassword: pulumi.secret("pw") };
+
+// Inside the package's plugin process, as package/index.ts does.
+serveFromPackage(PACKAGE_NAME);
+
+beforeEach(reset);
+
+describe("plainValue", () => {
+    it("replaces every Output by its value, deeply (construct inputs from another language)", async () => {
+        const inputs = { server: pulumi.secret({ host: "db", adminPassword: "pw" }), limits: [pulumi.output(3)], app: "orders" };
+        expect(await plainValue(inputs)).toEqual({ server: { host: "db", adminPassword: "pw" }, limits: [3], app: "orders" });
+    });
+});
+
+describe("revealed and resecret", () => {
+    it("takes secret markers off deeply and puts them back on the properties that held one", () => {
+        const inputs = { connection: { host: "db", password: SECRET }, database: "orders" };
+        expect(revealed(inputs)).toEqual({ connection: { host: "db", password: "pw" }, database: "orders" });
+        const outs = resecret(inputs, { connection: { host: "db", password: "pw" }, database: "orders", publicConnect: false });
+        expect(outs).toEqual({
+            connection: { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: { host: "db", password: "pw" } },
+            database: "orders",
+            publicConnect: false,
+        });
+    });
+});
+
+describe("AppDatabase of the package", () => {
+    it("declares a SharedServer and the library's AppDatabase, with the library's own resources served by the package", async () => {
+        const app = new AppDatabase("orders", { app: "orders", server, access: "readonly", runtimeConnectionLimit: 4 });
+        expect(await valueOf(app.runtimeUser)).toBe("orders_app");
+        await settle();
+        await settle();
+        expect(declared.map((r) => r.type)).toEqual(
+            expect.arrayContaining([
+                "app-databases:index:AppDatabase",
+                "app-databases:index:SharedServer",
+                "pulumi:providers:postgresql",
+                "app-databases:index:DatabaseAccess",
+            ]),
+        );
+        expect(declared.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"))).toEqual([]);
+        const [access] = ofType("app-databases:index:DatabaseAccess");
+        expect(access.inputs).not.toHaveProperty("__provider");
+        expect(access.secretInputs).toContain("connection");
+        expect(servedProvider("DatabaseAccess")?.create).toBeTypeOf("function");
+        await expect(pulumi.isSecret(app.runtimeUrl)).resolves.toBe(true);
+    });
+
+    it.each([
+        ["a missing host", { ...server, host: "" }, {}, "SharedServer: `host` is required (the server's host name or address)"],
+        ["a port out of range", { ...server, port: 0 }, {}, "SharedServer: `port` must be a TCP port from 1 to 65535, got 0"],
+        [
+            "an unknown sslmode",
+            { ...server, sslmode: "strict" },
+            {},
+            'SharedServer: `sslmode` must be one of disable, allow, prefer, require, verify-ca, verify-full, got "strict"',
+        ],
+        [
+            "an unknown access level",
+            server,
+            { access: "admin" },
+            'AppDatabase: `access` must be one of readwrite, readonly, migrations, got "admin"',
+        ],
+        ["a negative limit", server, { runtimeConnectionLimit: -5 }, "RolePair: `runtimeConnectionLimit` must be"],
+    ])("throws the library's message for %s, before registering anything", async (_, srv, extra, message) => {
+        expect(() => new AppDatabase("bad", { app: "bad", server: srv, ...extra })).toThrow(message);
+        await settle();
+        expect(declared).toEqual([]);
+    });
+});
+
+describe("ConnectionBudget of the package", () => {
+    it("reports the budget as outputs", async () => {
+        const budget = new ConnectionBudget("lab", {
+            server: "lab",
+            maxConnections: 100,
+            roles: { orders_app: 10, orders_migrate: 2 },
+            provisioningConnections: 2,
+            superuserReservedConnections: 3,
+            adminHeadroom: 5,
+        });
+        expect(await valueOf(budget.total)).toBe(22);
+        expect(await valueOf(budget.free)).toBe(78);
+        expect(await valueOf(budget.table)).toContain("Connection budget for server lab: 22 of max_connections 100");
+    });
+
+    it("throws the budget table when it does not fit", () => {
+        const over = {
+            server: "lab",
+            maxConnections: 10,
+            roles: { a: 20 },
+            provisioningConnections: 2,
+            superuserReservedConnections: 3,
+            adminHeadroom: 5,
+        };
+        expect(() => new ConnectionBudget("lab", over)).toThrow(/OVER BUDGET by 20/);
+    });
+});
