@@ -9,13 +9,16 @@ import * as path from "node:path";
 /** The repository root. */
 export const PROJECT_ROOT = path.resolve(__dirname, "../..");
 
-/** The files and folders that make up the stack program (program/ exists from the library/program split on). */
-/** The program's files; `dist` (the build program/entry.js runs) when the work tree has one. */
+/**
+ * The files and folders that make up the stack program (program/ exists from the
+ * library/program split on; entry.js and `dist`, the build it runs, from the compiled program on).
+ */
 export const PROJECT_FILES = [
     "Pulumi.yaml",
     "package.json",
     "tsconfig.json",
     "tsconfig.build.json",
+    "entry.js",
     "index.ts",
     "components",
     "program",
@@ -27,7 +30,7 @@ export function copyWorkTreeProgram(dir: string): void {
     for (const entry of PROJECT_FILES) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
     for (const entry of PROJECT_FILES) {
         if (fs.existsSync(path.join(PROJECT_ROOT, entry))) {
-            // Times kept: program/entry.js rebuilds dist when a source is newer than it.
+            // Times kept: entry.js rebuilds dist when a source is newer than it.
             fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(dir, entry), { recursive: true, preserveTimestamps: true });
         }
     }

@@ -1,5 +1,7 @@
 // The program's entry point (Pulumi.yaml `main`): runs the compiled program in
 // dist/, compiling it first when a TypeScript source is newer than the build.
+// It sits at the top: Pulumi runs the program and its providers in the folder
+// of `main`, and relative paths in config (passwordFile, sslrootcert) mean this one.
 // Run through ts-node, every preview and up type-checked the whole program
 // again (3 to 5 s each, bench/); this pays tsc once per edit, and type errors
 // still stop the deploy before anything is applied.
@@ -8,7 +10,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 const { spawnSync } = require("node:child_process");
 
-const root = path.join(__dirname, "..");
+const root = __dirname;
 const built = path.join(root, "dist", "index.js");
 const SOURCES = ["index.ts", "program", "components", "tsconfig.json", "tsconfig.build.json"];
 
