@@ -11,8 +11,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
 import { databaseOwner } from "./databaseAccess";
-import { serve, ServedResource } from "./servedResource";
-import { providerStub } from "./dynamicProvider";
+import { served, ServedResource } from "./servedResource";
 
 export interface AdoptedDatabaseArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -74,10 +73,8 @@ export const adoptedDatabaseProvider: pulumi.dynamic.ResourceProvider<AdoptedDat
     // The database and its data were there before the stack and stay after it.
     async delete() {},
 };
-serve("AdoptedDatabase", adoptedDatabaseProvider);
-
-/** What the state stores as the provider (dynamicProvider.ts). */
-const adoptedDatabaseProviderStub = providerStub(__filename, "adoptedDatabaseProvider", adoptedDatabaseProvider);
+/** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
+const adoptedDatabaseProviderStub = served("AdoptedDatabase", __filename, "adoptedDatabaseProvider", adoptedDatabaseProvider);
 
 /** An existing database brought under management: owned by the app's migrate role, never created or dropped. */
 export class AdoptedDatabase extends ServedResource {

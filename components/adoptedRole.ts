@@ -15,8 +15,7 @@ import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
 import { LOGIN_ROLE_ATTRIBUTES } from "./defaults";
 import { parseSetconfig } from "./roleSettings";
-import { serve, ServedResource } from "./servedResource";
-import { providerStub } from "./dynamicProvider";
+import { served, ServedResource } from "./servedResource";
 
 export interface AdoptedRoleArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -227,10 +226,8 @@ export const adoptedRoleProvider: pulumi.dynamic.ResourceProvider<AdoptedInputs,
     // The role was there before the stack and stays after it: deleting ends management only.
     async delete() {},
 };
-serve("AdoptedRole", adoptedRoleProvider);
-
-/** What the state stores as the provider (dynamicProvider.ts). */
-const adoptedRoleProviderStub = providerStub(__filename, "adoptedRoleProvider", adoptedRoleProvider);
+/** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
+const adoptedRoleProviderStub = served("AdoptedRole", __filename, "adoptedRoleProvider", adoptedRoleProvider);
 
 /** An existing login role brought under management: altered, never created or dropped. */
 export class AdoptedRole extends ServedResource {

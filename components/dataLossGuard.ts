@@ -23,8 +23,7 @@
  * state, which the engine rewrites after every step, grow with every app.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { serve, ServedResource } from "./servedResource";
-import { providerStub } from "./dynamicProvider";
+import { served, ServedResource } from "./servedResource";
 
 /** What an app leaves on its server, and what a change to it must acknowledge. */
 export interface AppFootprint {
@@ -156,8 +155,6 @@ export const dataLossGuardProvider: pulumi.dynamic.ResourceProvider<GuardState, 
         return { outs: news };
     },
 };
-serve("DataLossGuard", dataLossGuardProvider);
-
 export interface DataLossGuardArgs {
     readonly protect: boolean;
     readonly apps: Readonly<Record<string, AppFootprint>>;
@@ -167,8 +164,8 @@ export interface DataLossGuardArgs {
     readonly retiredApps: readonly string[];
 }
 
-/** What the state stores as the provider (dynamicProvider.ts). */
-const dataLossGuardProviderStub = providerStub(__filename, "dataLossGuardProvider", dataLossGuardProvider);
+/** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
+const dataLossGuardProviderStub = served("DataLossGuard", __filename, "dataLossGuardProvider", dataLossGuardProvider);
 
 export class DataLossGuard extends ServedResource {
     constructor(name: string, args: DataLossGuardArgs, opts: pulumi.CustomResourceOptions = {}) {

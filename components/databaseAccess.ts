@@ -25,8 +25,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, asRole, quoteIdent, withAdminClient } from "./adminConnection";
 import { applyRoleSettingsPlan, readRoleSettings, RoleSettingsEntry, roleSettingsKey, roleSettingsPlan } from "./roleSettings";
-import { serve, ServedResource } from "./servedResource";
-import { providerStub } from "./dynamicProvider";
+import { served, ServedResource } from "./servedResource";
 
 export type { RoleSettingsEntry } from "./roleSettings";
 
@@ -319,10 +318,8 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
         });
     },
 };
-serve("DatabaseAccess", databaseAccessProvider);
-
-/** What the state stores as the provider (dynamicProvider.ts). */
-const databaseAccessProviderStub = providerStub(__filename, "databaseAccessProvider", databaseAccessProvider);
+/** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
+const databaseAccessProviderStub = served("DatabaseAccess", __filename, "databaseAccessProvider", databaseAccessProvider);
 
 /** Revokes CONNECT and TEMPORARY from PUBLIC on a database and grants them to the named roles only. */
 export class DatabaseAccess extends ServedResource {

@@ -19,8 +19,7 @@ import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
 import { sameSet } from "./databaseAccess";
 import { isSystemSchema } from "./identifiers";
-import { serve, ServedResource } from "./servedResource";
-import { providerStub } from "./dynamicProvider";
+import { served, ServedResource } from "./servedResource";
 
 export interface ObjectOwnershipArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -174,10 +173,8 @@ export const objectOwnershipProvider: pulumi.dynamic.ResourceProvider<OwnershipI
     // Nothing moves back: the objects stay with the owner role, which the stack leaves in place.
     async delete() {},
 };
-serve("ObjectOwnership", objectOwnershipProvider);
-
-/** What the state stores as the provider (dynamicProvider.ts). */
-const objectOwnershipProviderStub = providerStub(__filename, "objectOwnershipProvider", objectOwnershipProvider);
+/** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
+const objectOwnershipProviderStub = served("ObjectOwnership", __filename, "objectOwnershipProvider", objectOwnershipProvider);
 
 /** Moves the objects of some schemas, owned by some roles, to one owner role. */
 export class ObjectOwnership extends ServedResource {

@@ -16,8 +16,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
 import { UNQUOTED_IDENTIFIER } from "./identifiers";
-import { serve, ServedResource } from "./servedResource";
-import { providerStub } from "./dynamicProvider";
+import { served, ServedResource } from "./servedResource";
 
 export interface RoleSettingsArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -209,10 +208,8 @@ export const roleSettingsProvider: pulumi.dynamic.ResourceProvider<SettingsInput
         await apply({ ...props, settings: current }, { ...props, settings: {} });
     },
 };
-serve("RoleSettings", roleSettingsProvider);
-
-/** What the state stores as the provider (dynamicProvider.ts). */
-const roleSettingsProviderStub = providerStub(__filename, "roleSettingsProvider", roleSettingsProvider);
+/** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
+const roleSettingsProviderStub = served("RoleSettings", __filename, "roleSettingsProvider", roleSettingsProvider);
 
 /** Sets configuration parameters on a role (`ALTER ROLE ... SET`), read back on refresh. */
 export class RoleSettings extends ServedResource {

@@ -13,15 +13,27 @@
  * resources `<package>:index:<Type>`.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { providerStub } from "./dynamicProvider";
 
 type AnyProvider = pulumi.dynamic.ResourceProvider<any, any>;
 
 const providers = new Map<string, AnyProvider>();
 let servingPackage: string | undefined;
 
-/** Makes `provider` the one the package plugin serves for resources of `type`. */
-export function serve(type: string, provider: AnyProvider): void {
+/**
+ * Makes `provider` (exported as `exportName` from the module `file`, the
+ * caller's `__filename`) the one the package plugin serves for resources of
+ * `type`, and returns what a TypeScript program stores for it: the small stub
+ * that loads it (dynamicProvider.ts).
+ */
+export function served<I, O>(
+    type: string,
+    file: string,
+    exportName: string,
+    provider: pulumi.dynamic.ResourceProvider<I, O>,
+): pulumi.dynamic.ResourceProvider<I, O> {
     providers.set(type, provider);
+    return providerStub(file, exportName, provider);
 }
 
 /** From now on in this process, ServedResources are the package's own custom resources, served by its plugin. */

@@ -14,8 +14,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, withAdminClient } from "./adminConnection";
-import { providerStub } from "./dynamicProvider";
-import { serve, ServedResource } from "./servedResource";
+import { served, ServedResource } from "./servedResource";
 
 export interface ServerHbaArgs {
     /** The server's superuser connection (a secret: it carries the password); writing server files needs a superuser. */
@@ -96,10 +95,8 @@ export const serverHbaProvider: pulumi.dynamic.ResourceProvider<HbaInputs, HbaSt
     },
 };
 
-serve("ServerHba", serverHbaProvider);
-
-/** What the state stores as the provider (dynamicProvider.ts). */
-const serverHbaProviderStub = providerStub(__filename, "serverHbaProvider", serverHbaProvider);
+/** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
+const serverHbaProviderStub = served("ServerHba", __filename, "serverHbaProvider", serverHbaProvider);
 
 export class ServerHba extends ServedResource {
     declare public readonly path: pulumi.Output<string>;
