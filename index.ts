@@ -4,7 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { BudgetError } from "./components";
 import { ConfigError, parseStackConfig, StackConfig } from "./program/config";
-import { budgetsWithLiveRoles, PreviousBudgets, previousConnections, readPreviousBudgets } from "./program/liveBudget";
+import { budgetsWithLiveRoles, previousBudgetsIn, previousConnections } from "./program/liveBudget";
+import { readPreviousOutputs, STATE_LAYOUT, stateAtLastUp } from "./program/lastUp";
 import { adoptionPlan, ServerAdoptionFacts, unadoptedExisting } from "./program/adoption";
 import { LiveRole } from "./program/liveRoles";
 import { preflight } from "./program/preflight";
@@ -59,13 +60,13 @@ function parsedConfig(): StackConfig {
 }
 
 /**
- * The budget at the last up, read only when needed (an over-budget table to
- * mark, or login roles that may be ones this stack is dropping): the read goes
- * through the engine's built-in provider, which a stack that never needs it
- * then does not get in its state.
+ * The outputs of the last up: the budget there (to mark what changed in an
+ * over-budget table, and to know the login roles this stack is dropping) and
+ * the state layout it left (lastUp.ts). Read once, from the start.
  */
-let lastUp: Promise<PreviousBudgets | undefined> | undefined;
-const previousBudgets = () => (lastUp ??= readPreviousBudgets());
+let lastUp: ReturnType<typeof readPreviousOutputs> | undefined;
+const previousOutputs = () => (lastUp ??= readPreviousOutputs());
+const previousBudgets = async () => previousBudgetsIn(await previousOutputs());
 
 /** The refusal for an over-budget table, with the rows that changed since the last up marked. */
 async function overBudget(err: BudgetError): Promise<pulumi.RunError> {
@@ -85,6 +86,7 @@ function overBudgetIn(check: () => void): BudgetError | undefined {
 
 export = async () => {
     const config = parsedConfig();
+    void previousOutputs();
     // Over budget on the config alone: with the servers' own roles it only gets worse,
     // so that fuller table is shown when the servers can be read.
     const overOnConfig = overBudgetIn(() => checkBudgets(config));
@@ -121,6 +123,7 @@ export = async () => {
             for (const app of apps.filter((a) => a.server === server)) existing[app.name] = unadoptedExisting(app, facts);
         }
     }
-    const { apps, budgets: reports, pgHba, access } = declareStack(config, budgets, existing);
-    return { apps, budgets: reports, pgHba, access };
+    const priorState = await stateAtLastUp(await previousOutputs());
+    const { apps, budgets: reports, pgHba, access } = declareStack(config, budgets, existing, priorState);
+    return { apps, budgets: reports, pgHba, access, stateLayout: STATE_LAYOUT };
 };

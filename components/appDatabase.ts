@@ -22,12 +22,13 @@ import {
 } from "./defaults";
 import { AdoptedDatabase } from "./adoptedDatabase";
 import { connectionUrl } from "./connectionUrl";
-import { DatabaseAccess, RoleSettingsEntry } from "./databaseAccess";
+import { DatabaseAccess, DefaultPrivilegeEntryArgs, RoleSettingsEntry } from "./databaseAccess";
 import { identifierProblem, roleListFor, schemasProblem } from "./identifiers";
 import { declareLoginRole } from "./loginRole";
 import { ObjectOwnership } from "./objectOwnership";
 import { AdoptedRolePassword, resolveRolePairArgs, RolePair, RolePairArgs } from "./rolePair";
 import { PostgresServer } from "./sharedServer";
+import { nameOfUrn, PriorResource, priorResources } from "./priorState";
 
 export const APP_DATABASE_TYPE = "app-databases:index:AppDatabase";
 
@@ -122,9 +123,91 @@ export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection" | "adop
      * their databases one at a time. @default none
      */
     readonly databasesBefore?: readonly pulumi.Resource[];
+    /**
+     * The stack's resources at its last `up`: the postgresql provider's
+     * DefaultPrivileges of this app that earlier versions declared are kept
+     * for one more `up` with retainOnDelete (see keepPriorDefaultPrivileges).
+     * Pass `[]` when the stack is known to hold none.
+     * @default read from the backend, once per program run (priorState.ts)
+     */
+    readonly stateAtLastUp?: readonly PriorResource[] | Promise<readonly PriorResource[]>;
 }
 
 const COMPONENT = "AppDatabase";
+
+/** The type earlier versions declared an app's default privileges as, one resource per role, schema and object type. */
+export const PROVIDER_DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges";
+
+/**
+ * The default privileges of an app's database: per login role and schema,
+ * what its access level gives on what the migrate role creates; with
+ * `revokeFunctionExecute`, PUBLIC loses EXECUTE on new functions database-wide
+ * and `readwrite` roles get it.
+ */
+export function appDefaultPrivileges(
+    owner: pulumi.Input<string>,
+    grantees: readonly { role: pulumi.Input<string>; access: AccessLevel }[],
+    schemas: readonly string[],
+    revokeFunctionExecute = false,
+): DefaultPrivilegeEntryArgs[] {
+    const entries: DefaultPrivilegeEntryArgs[] = [];
+    for (const { role, access } of grantees) {
+        for (const schema of schemas) {
+            for (const [objectType, privileges] of Object.entries(RUNTIME_PRIVILEGES[access])) {
+                entries.push({ owner, role, schema, objectType: objectType as "table" | "sequence", privileges });
+            }
+        }
+    }
+    if (revokeFunctionExecute) {
+        entries.push({ owner, role: "public", objectType: "function", privileges: [] });
+        for (const { role } of grantees.filter((g) => g.access === "readwrite")) {
+            entries.push({ owner, role, objectType: "function", privileges: ["EXECUTE"] });
+        }
+    }
+    return entries;
+}
+
+/** The DefaultPrivileges inputs that a resource's last outputs give back unchanged. */
+const DEFAULT_PRIVILEGES_INPUTS = ["database", "owner", "role", "schema", "objectType", "privileges", "withGrantOption"] as const;
+
+/**
+ * Keeps in the program, for one more `up`, the DefaultPrivileges resources
+ * an earlier version declared for this app (one per role, schema and object
+ * type, with the postgresql provider), now applied by DatabaseAccess.
+ * Dropped from the program at once, the engine would delete them after
+ * DatabaseAccess ran, and the provider's delete REVOKEs them. Declared again
+ * as they are, with retainOnDelete and every input ignored, they show no
+ * change and make no provider call; the stack then records that it holds
+ * none (program: `stateLayout`), and the next `up` forgets them without
+ * touching the server. An app's are told apart from another's by name
+ * (`<app>-…`) and database.
+ */
+function keepPriorDefaultPrivileges(
+    app: AppDatabase,
+    name: string,
+    database: string,
+    state: readonly PriorResource[] | Promise<readonly PriorResource[]>,
+): void {
+    const declare = (resources: readonly PriorResource[]) => {
+        for (const r of resources) {
+            const resourceName = nameOfUrn(r.urn);
+            if (r.type !== PROVIDER_DEFAULT_PRIVILEGES || !resourceName.startsWith(`${name}-`) || r.outputs.database !== database) continue;
+            const inputs = Object.fromEntries(
+                DEFAULT_PRIVILEGES_INPUTS.filter((k) => r.outputs[k] !== undefined).map((k) => [k, r.outputs[k]]),
+            );
+            new postgresql.DefaultPrivileges(resourceName, inputs as unknown as postgresql.DefaultPrivilegesArgs, {
+                parent: app,
+                dependsOn: [app.access],
+                retainOnDelete: true,
+                ignoreChanges: [...DEFAULT_PRIVILEGES_INPUTS],
+            });
+        }
+    };
+    if (Array.isArray(state)) return declare(state as readonly PriorResource[]);
+    // Declared once the state is read: the run must not end before.
+    const done = pulumi.runtime.rpcKeepAlive();
+    void Promise.resolve(state).then(declare).finally(done);
+}
 
 /** An extra role with every default filled in. */
 export type ResolvedExtraRole = Required<ExtraRoleArgs>;
@@ -308,34 +391,16 @@ export class AppDatabase extends pulumi.ComponentResource {
                               .apply((r) => ({ role: r, database: dbName, settings: { search_path: args.schemas.join(", ") } })),
                   );
 
-        this.access = new DatabaseAccess(
-            `${name}-access`,
-            {
-                connection: server.connection,
-                database: this.database.name,
-                owner: this.roles.migrateUser,
-                // <app>_app holds the privileges; <app>_app_alt has them by membership.
-                grantees: [this.roles.runtimeRole.name, ...extras.map((e) => e.role.name), ...(adopt.keepConnect ?? [])],
-                roleSettings: [
-                    ...this.roles.sessionSettings,
-                    ...extras.map((e) => ({ role: e.role.name, settings: e.settings })),
-                    ...searchPath,
-                ],
-                // PostgreSQL 14 lets every role create in schema public: only the migrate role may.
-                publicSchemaCreators: [this.roles.migrateUser],
-            },
-            { parent: this, dependsOn: [this.database, ...extras.map((e) => e.role)] },
-        );
-
         // Grants on one database run one after another: in parallel they fail
         // with "tuple concurrently updated" (cyrilgdn #178). Replacing one deletes
         // the old grant first so create-before-delete cannot drop the new one.
-        // They start after DatabaseAccess: with a non-superuser admin both borrow
-        // membership in the migrate role (GRANT ... TO CURRENT_USER, then REVOKE),
-        // and one's REVOKE broke the other's statement ("must be member of role").
-        let previous: pulumi.Resource = this.access;
+        // With a non-superuser admin each borrows membership in the migrate role
+        // (GRANT ... TO CURRENT_USER, then REVOKE), and one's REVOKE broke the
+        // other's statement ("must be member of role").
+        let previous: pulumi.Resource = this.database;
         const inOrder = <T extends pulumi.Resource>(declare: (after: pulumi.Resource) => T): T => (previous = declare(previous));
 
+        // The schemas first: DatabaseAccess sets default privileges in them.
         for (const schema of args.schemas) {
             if (schema === APP_SCHEMA || adopt.database) continue; // an adopted database's schemas must exist (preflight)
             inOrder(
@@ -347,6 +412,34 @@ export class AppDatabase extends pulumi.ComponentResource {
                     ),
             );
         }
+
+        const grantees = [
+            { key: "app", role: this.roles.runtimeRole.name, access },
+            ...extras.map((e) => ({ key: e.roleName, role: e.role.name, access: e.access })),
+        ];
+        this.access = inOrder(
+            (after) =>
+                new DatabaseAccess(
+                    `${name}-access`,
+                    {
+                        connection: server.connection,
+                        database: this.database.name,
+                        owner: this.roles.migrateUser,
+                        // <app>_app holds the privileges; <app>_app_alt has them by membership.
+                        grantees: [this.roles.runtimeRole.name, ...extras.map((e) => e.role.name), ...(adopt.keepConnect ?? [])],
+                        roleSettings: [
+                            ...this.roles.sessionSettings,
+                            ...extras.map((e) => ({ role: e.role.name, settings: e.settings })),
+                            ...searchPath,
+                        ],
+                        // PostgreSQL 14 lets every role create in schema public: only the migrate role may.
+                        publicSchemaCreators: [this.roles.migrateUser],
+                        defaultPrivileges: appDefaultPrivileges(this.roles.migrateUser, grantees, args.schemas, args.revokeFunctionExecute),
+                    },
+                    { parent: this, dependsOn: [after, ...extras.map((e) => e.role)] },
+                ),
+        );
+
         if (adopt.moveObjects) {
             const { schemas, from } = adopt.moveObjects;
             inOrder(
@@ -359,13 +452,13 @@ export class AppDatabase extends pulumi.ComponentResource {
             );
         }
 
-        const grant = (grantee: pulumi.Output<string>, level: AccessLevel, key: string) => {
+        for (const { key, role, access: level } of grantees) {
             const privilegesOf = Object.entries(RUNTIME_PRIVILEGES[level]);
-            if (privilegesOf.length === 0) return; // migrations: the app's own migrations grant
+            if (privilegesOf.length === 0) continue; // migrations: the app's own migrations grant
             for (const schema of args.schemas) {
                 // `public` keeps the names these resources had before other schemas existed.
                 const prefix = schema === APP_SCHEMA ? `${name}-${key}` : `${name}-${key}-${schema}`;
-                const common = { database: this.database.name, schema, role: grantee };
+                const common = { database: this.database.name, schema, role };
                 if (schema !== APP_SCHEMA) {
                     inOrder(
                         (after) =>
@@ -376,47 +469,22 @@ export class AppDatabase extends pulumi.ComponentResource {
                             ),
                     );
                 }
+                if (!adopt.database) continue;
                 for (const [objectType, privileges] of privilegesOf) {
-                    if (adopt.database) {
-                        // What is in the schema already: default privileges only reach new objects.
-                        inOrder(
-                            (after) =>
-                                new postgresql.Grant(
-                                    `${prefix}-existing-${objectType}s`,
-                                    { ...common, objectType, objects: [], privileges },
-                                    { parent: this, dependsOn: [after], deleteBeforeReplace: true },
-                                ),
-                        );
-                    }
+                    // What is in the schema already: default privileges only reach new objects.
                     inOrder(
                         (after) =>
-                            new postgresql.DefaultPrivileges(
-                                `${prefix}-${objectType}s`,
-                                { ...common, owner: this.roles.migrateUser, objectType, privileges },
+                            new postgresql.Grant(
+                                `${prefix}-existing-${objectType}s`,
+                                { ...common, objectType, objects: [], privileges },
                                 { parent: this, dependsOn: [after], deleteBeforeReplace: true },
                             ),
                     );
                 }
             }
-        };
-        grant(this.roles.runtimeRole.name, access, "app");
-        for (const extra of extras) grant(extra.role.name, extra.access, extra.roleName);
-
-        if (args.revokeFunctionExecute) {
-            // Without a schema: PUBLIC's EXECUTE is a database-wide default, only revocable there.
-            const functions = (key: string, role: pulumi.Input<string>, privileges: string[]) =>
-                inOrder(
-                    (after) =>
-                        new postgresql.DefaultPrivileges(
-                            `${name}-${key}-functions`,
-                            { database: this.database.name, owner: this.roles.migrateUser, role, objectType: "function", privileges },
-                            { parent: this, dependsOn: [after], deleteBeforeReplace: true },
-                        ),
-                );
-            functions("public", "public", []);
-            if (access === "readwrite") functions("app", this.roles.runtimeRole.name, ["EXECUTE"]);
-            for (const extra of extras.filter((e) => e.access === "readwrite")) functions(extra.roleName, extra.role.name, ["EXECUTE"]);
         }
+
+        keepPriorDefaultPrivileges(this, name, dbName, args.stateAtLastUp ?? priorResources());
 
         const endpoint = server.endpoint;
         const url = (host: pulumi.Input<string>, port: pulumi.Input<number>, user: pulumi.Input<string>, password: pulumi.Input<string>) =>

@@ -24,10 +24,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, asRole, quoteIdent, withAdminClient } from "./adminConnection";
+import {
+    applyDefaultPrivileges,
+    DefaultPrivilegeEntry,
+    defaultPrivilegesKey,
+    readDefaultPrivileges,
+    revokeDefaultPrivileges,
+} from "./defaultPrivileges";
 import { applyRoleSettingsPlan, readRoleSettings, RoleSettingsEntry, roleSettingsKey, roleSettingsPlan } from "./roleSettings";
 import { served, ServedResource } from "./servedResource";
 
 export type { RoleSettingsEntry } from "./roleSettings";
+export type { DefaultPrivilegeEntry } from "./defaultPrivileges";
 
 export interface DatabaseAccessArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -50,6 +58,18 @@ export interface DatabaseAccessArgs {
      * @default undefined: the schema is left as it is (system databases)
      */
     readonly publicSchemaCreators?: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * Default privileges in this database (defaultPrivileges.ts): what each
+     * role gets on what the owner creates. Entries not listed are left alone.
+     * @default none
+     */
+    readonly defaultPrivileges?: pulumi.Input<pulumi.Input<DefaultPrivilegeEntryArgs>[]>;
+}
+
+/** A DefaultPrivilegeEntry whose role names may be outputs. */
+export interface DefaultPrivilegeEntryArgs extends Omit<DefaultPrivilegeEntry, "owner" | "role"> {
+    readonly owner: pulumi.Input<string>;
+    readonly role: pulumi.Input<string>;
 }
 
 export interface AccessInputs {
@@ -60,6 +80,7 @@ export interface AccessInputs {
     restorePublicOnDelete?: boolean;
     roleSettings?: RoleSettingsEntry[];
     publicSchemaCreators?: string[];
+    defaultPrivileges?: DefaultPrivilegeEntry[];
 }
 
 export interface AccessState extends AccessInputs {
@@ -135,39 +156,77 @@ async function createsInPublic(client: Client, role: string): Promise<boolean> {
 }
 
 /**
- * In `database`: gives each of `creators` CREATE (and USAGE) on schema
- * `public` unless it has it already (the database owner does on 15+), then
- * revokes CREATE from PUBLIC. Checks the result: a REVOKE by someone without
- * the right only warns, and that must not pass as done.
+ * In the session's database: gives each of `creators` CREATE (and USAGE) on
+ * schema `public` unless it has it already (the database owner does on 15+),
+ * then revokes CREATE from PUBLIC. Checks the result: a REVOKE by someone
+ * without the right only warns, and that must not pass as done.
  */
-async function lockPublicSchema(connection: AdminConnection, database: string, owner: string, creators: readonly string[]): Promise<void> {
+async function lockPublicSchema(
+    client: Client,
+    connection: AdminConnection,
+    database: string,
+    owner: string,
+    creators: readonly string[],
+): Promise<void> {
+    const before = await publicSchemaCreate(client);
+    if (!before) return; // no public schema: nothing to lock
+    await asRole(client, connection, owner, async () => {
+        for (const role of creators) {
+            if (!(await createsInPublic(client, role))) {
+                await client.query(`GRANT CREATE, USAGE ON SCHEMA public TO ${quoteIdent(role)}`);
+            }
+        }
+        if (before.open) await client.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC");
+    });
+    const after = await publicSchemaCreate(client);
+    const missing: string[] = [];
+    for (const role of creators) {
+        if (!(await createsInPublic(client, role))) missing.push(role);
+    }
+    if (after?.open || missing.length > 0) {
+        throw new Error(
+            `database ${database}: cannot ${after?.open ? "revoke CREATE on schema public from PUBLIC" : `grant CREATE on schema public to ${missing.join(", ")}`}: ` +
+                `the schema belongs to ${before.owner} and ${connection.username} may not change its privileges. ` +
+                `Run as ${before.owner} in ${database}: GRANT CREATE, USAGE ON SCHEMA public TO ${creators.join(", ")}; REVOKE CREATE ON SCHEMA public FROM PUBLIC`,
+        );
+    }
+}
+
+/**
+ * Runs `work` once per owner of `entries` that still exists, acting for that
+ * owner (a non-superuser admin may only change the default privileges of
+ * roles it is a member of), with that owner's entries.
+ */
+async function perOwner(
+    client: Client,
+    connection: AdminConnection,
+    entries: readonly DefaultPrivilegeEntry[],
+    work: (owner: string, mine: (list: readonly DefaultPrivilegeEntry[]) => DefaultPrivilegeEntry[]) => Promise<void>,
+): Promise<void> {
+    for (const owner of [...new Set(entries.map((e) => e.owner))].sort()) {
+        const exists = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [owner]);
+        if (!exists.rowCount) continue; // dropped: it has no default privileges left to change
+        await asRole(client, connection, owner, () => work(owner, (list) => list.filter((e) => e.owner === owner)));
+    }
+}
+
+/**
+ * What DatabaseAccess does inside the database itself, in one session: the
+ * schema `public` lock, and the default privileges `olds` had and `news` has.
+ */
+async function applyInDatabase(olds: AccessInputs | undefined, news: AccessInputs, owner: string): Promise<void> {
+    const before = olds?.defaultPrivileges ?? [];
+    const after = news.defaultPrivileges ?? [];
+    if (!news.publicSchemaCreators && before.length === 0 && after.length === 0) return;
     await withAdminClient(
-        connection,
+        news.connection,
         async (client) => {
-            const before = await publicSchemaCreate(client);
-            if (!before) return; // no public schema: nothing to lock
-            await asRole(client, connection, owner, async () => {
-                for (const role of creators) {
-                    if (!(await createsInPublic(client, role))) {
-                        await client.query(`GRANT CREATE, USAGE ON SCHEMA public TO ${quoteIdent(role)}`);
-                    }
-                }
-                if (before.open) await client.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC");
-            });
-            const after = await publicSchemaCreate(client);
-            const missing: string[] = [];
-            for (const role of creators) {
-                if (!(await createsInPublic(client, role))) missing.push(role);
-            }
-            if (after?.open || missing.length > 0) {
-                throw new Error(
-                    `database ${database}: cannot ${after?.open ? "revoke CREATE on schema public from PUBLIC" : `grant CREATE on schema public to ${missing.join(", ")}`}: ` +
-                        `the schema belongs to ${before.owner} and ${connection.username} may not change its privileges. ` +
-                        `Run as ${before.owner} in ${database}: GRANT CREATE, USAGE ON SCHEMA public TO ${creators.join(", ")}; REVOKE CREATE ON SCHEMA public FROM PUBLIC`,
-                );
-            }
+            if (news.publicSchemaCreators) await lockPublicSchema(client, news.connection, news.database, owner, news.publicSchemaCreators);
+            await perOwner(client, news.connection, [...before, ...after], (_, mine) =>
+                applyDefaultPrivileges(client, mine(before), mine(after)),
+            );
         },
-        database,
+        news.database,
     );
 }
 
@@ -196,6 +255,7 @@ export function databaseAccessDiff(olds: AccessState, news: AccessInputs): pulum
         // A state from before the public-schema lock has no creators: see the provider's diff.
         (olds.publicSchemaCreators !== undefined && !sameSet(olds.publicSchemaCreators, news.publicSchemaCreators ?? [])) ||
         roleSettingsKey(olds.roleSettings) !== roleSettingsKey(news.roleSettings) ||
+        defaultPrivilegesKey(olds.defaultPrivileges) !== defaultPrivilegesKey(news.defaultPrivileges) ||
         olds.connection.host !== news.connection.host ||
         olds.connection.port !== news.connection.port;
     return { changes: changed, replaces, deleteBeforeReplace: true };
@@ -220,9 +280,7 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
             ]);
             return { ...connectGrantees(row.rows[0]?.acl ?? null, owner), owner };
         });
-        if (inputs.publicSchemaCreators) {
-            await lockPublicSchema(inputs.connection, inputs.database, state.owner, inputs.publicSchemaCreators);
-        }
+        await applyInDatabase(undefined, inputs, state.owner);
         return {
             id: inputs.database,
             outs: { ...inputs, publicConnect: state.publicConnect, ...(inputs.publicSchemaCreators ? { publicSchemaCreate: false } : {}) },
@@ -259,7 +317,7 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
             await syncRoleSettings(client, olds.roleSettings ?? [], news.roleSettings ?? []);
             return owner;
         });
-        if (news.publicSchemaCreators) await lockPublicSchema(news.connection, news.database, owner, news.publicSchemaCreators);
+        await applyInDatabase(olds, news, owner);
         return { outs: { ...news, publicConnect: false, ...(news.publicSchemaCreators ? { publicSchemaCreate: false } : {}) } };
     },
 
@@ -283,7 +341,19 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
             return { found: true, settings, ...found, grantees: found.grantees.filter((g) => !admin.includes(g)) };
         });
         if (!acl.found || !("grantees" in acl)) return { id: "", props }; // database gone: resource gone
-        const schema = props.publicSchemaCreators ? await withAdminClient(props.connection, publicSchemaCreate, props.database) : undefined;
+        const inside =
+            props.publicSchemaCreators || props.defaultPrivileges?.length
+                ? await withAdminClient(
+                      props.connection,
+                      async (client) => ({
+                          schema: props.publicSchemaCreators ? await publicSchemaCreate(client) : undefined,
+                          defaultPrivileges: props.defaultPrivileges
+                              ? await readDefaultPrivileges(client, props.defaultPrivileges)
+                              : undefined,
+                      }),
+                      props.database,
+                  )
+                : undefined;
         return {
             id,
             props: {
@@ -291,17 +361,18 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
                 grantees: acl.grantees ?? [],
                 publicConnect: acl.publicConnect ?? false,
                 ...(props.roleSettings ? { roleSettings: acl.settings } : {}),
-                ...(props.publicSchemaCreators ? { publicSchemaCreate: schema?.open ?? false } : {}),
+                ...(props.publicSchemaCreators ? { publicSchemaCreate: inside?.schema?.open ?? false } : {}),
+                ...(props.defaultPrivileges ? { defaultPrivileges: inside?.defaultPrivileges } : {}),
             },
         };
     },
 
     async delete(_id, props) {
         // Take back only what was granted; PUBLIC stays revoked, so a retained database stays closed.
-        await withAdminClient(props.connection, async (client) => {
+        const present = await withAdminClient(props.connection, async (client) => {
             await syncRoleSettings(client, props.roleSettings ?? [], []);
             const db = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [props.database]);
-            if (!db.rowCount) return;
+            if (!db.rowCount) return false;
             if (props.restorePublicOnDelete) {
                 // Undo the hardening: PUBLIC first, so nobody is locked out, then the explicit grants.
                 const owner = props.owner ?? (await ownerOf(client, props.database));
@@ -311,11 +382,21 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
             }
             const roles = await client.query("SELECT rolname FROM pg_roles WHERE rolname = ANY($1)", [props.grantees]);
             const existing = roles.rows.map((r: { rolname: string }) => quoteIdent(r.rolname));
-            if (existing.length === 0) return;
+            if (existing.length === 0) return true;
             await asRole(client, props.connection, props.owner ?? (await ownerOf(client, props.database)), async () => {
                 await client.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${quoteIdent(props.database)} FROM ${existing.join(", ")}`);
             });
+            return true;
         });
+        // Default privileges name their roles: left behind, they would keep DROP ROLE from succeeding.
+        const privileges = props.defaultPrivileges ?? [];
+        if (present && privileges.length > 0) {
+            await withAdminClient(
+                props.connection,
+                (client) => perOwner(client, props.connection, privileges, (_, mine) => revokeDefaultPrivileges(client, mine(privileges))),
+                props.database,
+            );
+        }
     },
 };
 /** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
@@ -337,6 +418,7 @@ export class DatabaseAccess extends ServedResource {
                 ...args,
                 roleSettings: args.roleSettings ?? [],
                 publicSchemaCreators: args.publicSchemaCreators,
+                defaultPrivileges: args.defaultPrivileges,
                 publicSchemaCreate: undefined,
                 grantees: pulumi.output(args.grantees).apply((g) => [...g].sort()),
                 publicConnect: undefined,

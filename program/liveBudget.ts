@@ -3,7 +3,6 @@
  * the server's own login roles (preflight), and what the budget said at the
  * last `up` (for the change marks of the over-budget table).
  */
-import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "./config";
 import { BudgetReport, ConnectionBudgetArgs } from "../components/connectionBudget";
 import { applyLiveRoles, LiveRole } from "./liveRoles";
@@ -58,19 +57,8 @@ export function budgetsWithLiveRoles(
     return { args, configProblems, warnings };
 }
 
-/**
- * The stack's own outputs at its last `up`, read with the engine's built-in
- * `readStackOutputs` invoke (what a StackReference reads, without adding a
- * resource that every preview would show as a read); undefined on a stack
- * that never ran an `up`, or when the backend cannot say.
- */
-export async function readPreviousBudgets(): Promise<PreviousBudgets | undefined> {
-    try {
-        const name = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
-        const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", { name })) as { outputs?: Record<string, unknown> };
-        const budgets = result?.outputs?.budgets;
-        return budgets && typeof budgets === "object" ? (budgets as PreviousBudgets) : undefined;
-    } catch {
-        return undefined;
-    }
+/** The budgets output of the last `up` (lastUp.ts), if it had one. */
+export function previousBudgetsIn(outputs: Readonly<Record<string, unknown>> | undefined): PreviousBudgets | undefined {
+    const budgets = outputs?.budgets;
+    return budgets && typeof budgets === "object" ? (budgets as PreviousBudgets) : undefined;
 }

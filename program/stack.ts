@@ -10,6 +10,7 @@ import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionB
 import { DedicatedServer } from "../components/dedicatedServer";
 import { DatabaseAccess } from "../components/databaseAccess";
 import { DataLossGuard } from "../components/dataLossGuard";
+import { PriorResource } from "../components/priorState";
 import { PostgresServer, SharedServer } from "../components/sharedServer";
 import { ResolvedApp, ServerConfig, StackConfig } from "./config";
 import { footprintOf, roleNamesOf } from "./footprint";
@@ -118,12 +119,14 @@ function declareSharedServer(name: string, server: ServerConfig): PostgresServer
 /**
  * Declares every resource of the stack. Call only with config that parsed;
  * `budgetInputs` are the budget arguments with the servers' live roles (liveBudget.ts),
- * `existing` per app the names it would create that the server holds already (adoption.ts).
+ * `existing` per app the names it would create that the server holds already (adoption.ts),
+ * `stateAtLastUp` what an earlier version left in the state (lastUp.ts).
  */
 export function declareStack(
     config: StackConfig,
     budgetInputs: readonly ConnectionBudgetArgs[] = budgetArgs(config),
     existing: Readonly<Record<string, readonly string[]>> = {},
+    stateAtLastUp: readonly PriorResource[] = [],
 ): StackOutputs {
     checkBudgets(config, budgetInputs);
     const budgets: Record<string, pulumi.Output<BudgetReport>> = {};
@@ -174,7 +177,7 @@ export function declareStack(
         // server instead of silently re-pointing state at a server that lacks it.
         const db = new AppDatabase(
             `${app.name}@${app.server}`,
-            appDatabaseArgs(app, servers[app.server], config.protect, [...(databases[app.server] ?? [])]),
+            { ...appDatabaseArgs(app, servers[app.server], config.protect, [...(databases[app.server] ?? [])]), stateAtLastUp },
             { dependsOn: [guard] },
         );
         (databases[app.server] ??= []).push(db.database);

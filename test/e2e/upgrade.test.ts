@@ -1,18 +1,26 @@
 /**
- * An existing stack upgrades to this program with nothing changed or
- * replaced: a stack is brought up by the program as it was at UPGRADE_FROM
+ * An existing stack upgrades to this program without replacing or losing
+ * anything: a stack is brought up by the program as it was at a revision
  * (taken from git history with `git archive`), then this program previews
- * and updates the same state. Resource names, types and parents (URNs) must
- * stay as they were, and the dynamic resources' serialized providers must not
- * make them differ. The one addition since: each dedicated server's
- * pg_hba.conf (ServerHba), created once; then a preview shows no changes. The stack covers every kind of resource: a shared server with
- * system-database hardening, the three access levels, an extra role,
- * zero-downtime rotation, a dedicated container, and the data-loss guard.
+ * and updates the same state. The stack covers every kind of resource: a
+ * shared server with system-database hardening, the three access levels, an
+ * extra role, zero-downtime rotation, a dedicated container, and the
+ * data-loss guard.
  *
- * Two revisions: 01c3ebd (before components/ and program/ were split) and
- * cd87777 (the last with ts-node, serialized dynamic providers and no
- * pg_hba for dedicated servers). A row in each app database and every
- * password in the outputs survive the upgrade.
+ * Since those revisions:
+ * - each dedicated server got its pg_hba.conf (ServerHba): created once;
+ * - each app's default privileges moved from the postgresql provider's
+ *   DefaultPrivileges (one resource per role, schema and object type) into
+ *   its DatabaseAccess. The first `up` updates each DatabaseAccess and keeps
+ *   the old resources with retainOnDelete (no change shown); the second
+ *   forgets them, deleting nothing on the server; then nothing changes. The
+ *   privileges hold throughout: a table the migrate role creates afterwards
+ *   is usable by the runtime roles as their access level says.
+ *
+ * Three revisions: 01c3ebd (before components/ and program/ were split),
+ * cd87777 (ts-node, serialized dynamic providers, no pg_hba for dedicated
+ * servers) and 49a7c4e (compiled, the last with provider DefaultPrivileges).
+ * A row in each app database and every password in the outputs survive.
  *
  * Needs the revisions in the clone's history (CI runs on a full clone).
  */
@@ -24,12 +32,16 @@ import { freePort, queryUrl, TestCluster } from "../kit/postgres";
 import { copyWorkTreeProgram, extractProgramAt } from "../kit/program";
 import { TestStack } from "../kit/stack";
 
-/** The revisions a stack upgrades from (APP_DATABASES_UPGRADE_FROM: one other, to try it). */
-const UPGRADE_FROM = process.env.APP_DATABASES_UPGRADE_FROM?.split(",") ?? ["01c3ebd", "cd87777"];
+/** The revisions a stack upgrades from (APP_DATABASES_UPGRADE_FROM: others, to try them). */
+const UPGRADE_FROM = process.env.APP_DATABASES_UPGRADE_FROM?.split(",") ?? ["01c3ebd", "cd87777", "49a7c4e"];
 const [imageName, imageVersion] = (process.env.APP_DATABASES_PG_IMAGE ?? "app-databases/postgres:15").split(":");
 
-/** The resources added since those revisions: the dedicated server's pg_hba.conf. */
-const ADDED = ["app-databases:index:DedicatedServer$pulumi-nodejs:dynamic/app-databases:ServerHba::dedicated-solo-hba"];
+const SERVER_HBA = "pulumi-nodejs:dynamic/app-databases:ServerHba";
+const DATABASE_ACCESS = "pulumi-nodejs:dynamic/app-databases:DatabaseAccess";
+const DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges";
+
+/** A state resource's type, from its URN. */
+const typeOf = (urn: string) => urn.split("::")[2].split("$").pop()!;
 
 describe.each(UPGRADE_FROM)("a stack made by the program at %s", (revision) => {
     const cluster = new TestCluster();
@@ -88,27 +100,55 @@ describe.each(UPGRADE_FROM)("a stack made by the program at %s", (revision) => {
         if (oldProgram) fs.rmSync(oldProgram, { recursive: true, force: true });
     });
 
-    it("upgrades to this program, changing and replacing nothing; rows and passwords survive", async () => {
-        const urns = () =>
-            JSON.parse(stack.stateFile())
-                .checkpoint.latest.resources.map((r: { urn: string }) => r.urn)
-                .sort();
-        const urnsBefore = urns();
+    /** Every change the preview of this program would make, as "op type name" (providers aside). */
+    const plannedSteps = (): string[] => {
+        const preview = stack.cli("preview", "--json", "--non-interactive");
+        expect(preview.status, preview.stderr).toBe(0);
+        return (JSON.parse(preview.stdout).steps ?? [])
+            .filter((step: { op: string; urn: string }) => step.op !== "same" && !typeOf(step.urn).startsWith("pulumi:providers:"))
+            .map((step: { op: string; urn: string }) => `${step.op} ${typeOf(step.urn)} ${step.urn.split("::").pop()}`)
+            .sort();
+    };
+    const stateUrns = (): string[] =>
+        JSON.parse(stack.stateFile())
+            .checkpoint.latest.resources.map((r: { urn: string }) => r.urn)
+            .filter((urn: string) => !typeOf(urn).startsWith("pulumi:providers:"))
+            .sort();
+
+    it("upgrades to this program in two ups, replacing nothing; rows, passwords and privileges survive", async () => {
+        const urnsBefore = stateUrns();
+        const legacy = urnsBefore.filter((urn) => typeOf(urn) === DEFAULT_PRIVILEGES);
+        expect(legacy.length).toBeGreaterThan(0);
+        const hadHba = urnsBefore.some((urn) => typeOf(urn) === SERVER_HBA);
         copyWorkTreeProgram(stack.dir);
 
-        const preview = await stack.stack.preview({ diff: true, onOutput: (s) => process.stdout.write(s) });
-        const { same, ...changes } = preview.changeSummary;
-        expect(changes).toEqual({ create: ADDED.length });
-        expect(same).toBe(created);
+        // First up: DatabaseAccess takes the default privileges over; the old resources stay, unchanged.
+        const appsWithPrivileges = ["shop", "reports", "billing", "solo"];
+        expect(plannedSteps()).toEqual(
+            [
+                ...(hadHba ? [] : [`create ${SERVER_HBA} dedicated-solo-hba`]),
+                ...appsWithPrivileges.map(
+                    (app) => `update ${DATABASE_ACCESS} ${app}@${app === "solo" ? "dedicated-solo" : "local"}-access`,
+                ),
+            ].sort(),
+        );
+        const first = await stack.stack.up({ onOutput: (s) => process.stdout.write(s) });
+        const { same, ...firstChanges } = first.summary.resourceChanges ?? {};
+        expect(firstChanges).toEqual({ ...(hadHba ? {} : { create: 1 }), update: appsWithPrivileges.length });
+        expect(same).toBe(created - appsWithPrivileges.length);
+        expect(
+            stateUrns()
+                .filter((urn) => !urnsBefore.includes(urn))
+                .map(typeOf),
+        ).toEqual(hadHba ? [] : [SERVER_HBA]);
 
-        const up = await stack.stack.up({ onOutput: (s) => process.stdout.write(s) });
-        const { same: unchanged, ...updated } = up.summary.resourceChanges ?? {};
-        expect(updated).toEqual({ create: ADDED.length });
-        expect(unchanged).toBe(created);
-        const after = urns();
-        const added = after.filter((urn: string) => !urnsBefore.includes(urn));
-        expect(added.map((urn: string) => urn.split("::").slice(2).join("::"))).toEqual(ADDED);
-        expect(after.filter((urn: string) => !added.includes(urn))).toEqual(urnsBefore);
+        // Second up: the old resources leave the state only.
+        expect(plannedSteps()).toEqual(legacy.map((urn) => `delete ${DEFAULT_PRIVILEGES} ${urn.split("::").pop()}`).sort());
+        const second = await stack.stack.up({ onOutput: (s) => process.stdout.write(s) });
+        expect(second.summary.resourceChanges?.delete).toBe(legacy.length);
+        const after = stateUrns();
+        expect(after.filter((urn) => typeOf(urn) === DEFAULT_PRIVILEGES)).toEqual([]);
+        expect(urnsBefore.filter((urn) => !after.includes(urn))).toEqual(legacy);
 
         const expectNoChanges = stack.cli("preview", "--expect-no-changes", "--non-interactive");
         expect(expectNoChanges.status, expectNoChanges.stdout + expectNoChanges.stderr).toBe(0);
@@ -117,7 +157,26 @@ describe.each(UPGRADE_FROM)("a stack made by the program at %s", (revision) => {
         expect(now.apps).toEqual(before.apps);
         for (const app of ["shop", "billing", "solo"]) {
             expect(await queryUrl(now.apps[app].migrateUrl, "SELECT note FROM kept")).toEqual([{ note: `made at ${revision}` }]);
-            expect(await queryUrl(now.apps[app].runtimeUrl, "SELECT current_user AS u")).toEqual([{ u: `${app}_app` }]);
         }
+        for (const app of ["shop", "reports", "billing", "solo"]) {
+            // reports rotated with zero downtime: its URL names the alternate login, a member of reports_app.
+            expect(await queryUrl(now.apps[app].runtimeUrl, "SELECT current_user AS u")).toEqual([
+                { u: app === "reports" ? "reports_app_alt" : `${app}_app` },
+            ]);
+            await queryUrl(now.apps[app].migrateUrl, "CREATE TABLE made_after (id serial PRIMARY KEY, note text)");
+        }
+        // Tables made after the upgrade: readwrite writes (the sequence too), readonly reads, migrations nothing.
+        for (const app of ["shop", "solo"]) {
+            await queryUrl(now.apps[app].runtimeUrl, "INSERT INTO made_after (note) VALUES ('written')");
+            expect(await queryUrl(now.apps[app].runtimeUrl, "SELECT note FROM made_after")).toEqual([{ note: "written" }]);
+        }
+        expect(await queryUrl(now.apps.reports.runtimeUrl, "SELECT count(*)::int AS n FROM made_after")).toEqual([{ n: 0 }]);
+        await expect(queryUrl(now.apps.reports.runtimeUrl, "INSERT INTO made_after (note) VALUES ('no')")).rejects.toThrow(
+            /permission denied/,
+        );
+        await expect(queryUrl(now.apps.billing.runtimeUrl, "SELECT 1 FROM made_after")).rejects.toThrow(/permission denied/);
+        expect(await queryUrl(now.apps.billing.extraRoleUrls.billing_dashboard, "SELECT count(*)::int AS n FROM made_after")).toEqual([
+            { n: 0 },
+        ]);
     });
 });

@@ -3,12 +3,13 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeEach, describe, expect, it } from "vitest";
-import { declared, installMocks, ofType, reset, settle, valueOf } from "./mocks";
+import { declared, installMocks, lastState, ofType, reset, settle, valueOf } from "./mocks";
 
 // Components are imported after the mocks are installed.
 installMocks();
 import { AppDatabase } from "../../components";
 import { resolveAppDatabaseArgs } from "../../components/appDatabase";
+import { forgetPriorResources } from "../../components/priorState";
 import {
     DEFAULT_ACCESS_LEVEL,
     DEFAULT_EXTRA_ROLE_ACCESS_LEVEL,
@@ -75,19 +76,104 @@ describe("AppDatabase", () => {
         ]);
     });
 
+    /** The default privileges DatabaseAccess applies, as [role, schema, objectType, privileges]. */
+    const defaultPrivileges = () =>
+        ofType(DATABASE_ACCESS)
+            .find((a) => a.name.endsWith("-access"))!
+            .inputs.defaultPrivileges.map((e: any) => {
+                expect(e.owner).toBe("grafana_migrate");
+                return [e.role, e.schema ?? null, e.objectType, e.privileges];
+            });
+
     it.each([
-        ["readwrite", { table: ["DELETE", "INSERT", "SELECT", "UPDATE"], sequence: ["SELECT", "UPDATE", "USAGE"] }],
-        ["readonly", { table: ["SELECT"], sequence: ["SELECT"] }],
-        ["migrations", {}],
-    ] as const)("grants %s through default privileges for the migrate role's objects", async (access, expected) => {
-        const db = app(access);
+        [
+            "readwrite",
+            [
+                ["table", ["DELETE", "INSERT", "SELECT", "UPDATE"]],
+                ["sequence", ["SELECT", "UPDATE", "USAGE"]],
+            ],
+        ],
+        [
+            "readonly",
+            [
+                ["table", ["SELECT"]],
+                ["sequence", ["SELECT"]],
+            ],
+        ],
+        ["migrations", []],
+    ] as const)(
+        "grants %s through default privileges that DatabaseAccess applies, with no resource per privilege",
+        async (access, expected) => {
+            const db = app(access);
+            await valueOf(db.runtimeUrl);
+            await settle();
+            expect(defaultPrivileges()).toEqual(
+                expected.map(([objectType, privileges]) => ["grafana_app", "public", objectType, privileges]),
+            );
+            expect(ofType(DEFAULT_PRIVILEGES)).toEqual([]);
+        },
+    );
+
+    it("takes EXECUTE on new functions from PUBLIC database-wide and gives it to readwrite roles only", async () => {
+        const db = new AppDatabase("grafana", {
+            app: "grafana",
+            server: server(),
+            revokeFunctionExecute: true,
+            extraRoles: { grafana_ro: { access: "readonly" }, grafana_rw: { access: "readwrite" } },
+        });
         await valueOf(db.runtimeUrl);
         await settle();
-        const grants = ofType(DEFAULT_PRIVILEGES);
-        const byType = Object.fromEntries(grants.map((g) => [g.inputs.objectType, g.inputs.privileges]));
-        expect(byType).toEqual(expected);
-        for (const g of grants) {
-            expect(g.inputs).toMatchObject({ database: "grafana", schema: "public", owner: "grafana_migrate", role: "grafana_app" });
+        expect(defaultPrivileges().filter((e: unknown[]) => e[2] === "function")).toEqual([
+            ["public", null, "function", []],
+            ["grafana_app", null, "function", ["EXECUTE"]],
+            ["grafana_rw", null, "function", ["EXECUTE"]],
+        ]);
+    });
+
+    it("keeps the DefaultPrivileges an earlier version left in the state, its own only, as they were", async () => {
+        const urn = (name: string) =>
+            `urn:pulumi:test::app-databases::app-databases:index:AppDatabase$postgresql:index/defaultPrivileges:DefaultPrivileges::${name}`;
+        const tables = { database: "grafana", owner: "grafana_migrate", role: "grafana_app", schema: "public", objectType: "table" };
+        Object.assign(lastState, {
+            [urn("grafana-app-tables")]: {
+                type: DEFAULT_PRIVILEGES,
+                outputs: { ...tables, privileges: ["SELECT"], withGrantOption: false, id: "x", urn: "ignored" },
+            },
+            // Another app whose name starts the same: its own database.
+            [urn("grafana-ui-app-tables")]: {
+                type: DEFAULT_PRIVILEGES,
+                outputs: { ...tables, database: "grafana_ui", privileges: ["SELECT"] },
+            },
+            [urn("grafana-app")]: { type: "postgresql:index/grant:Grant", outputs: { database: "grafana" } },
+        });
+        forgetPriorResources();
+        try {
+            const db = new AppDatabase("grafana", { app: "grafana", server: server() });
+            await valueOf(db.runtimeUrl);
+            await settle();
+            expect(ofType(DEFAULT_PRIVILEGES).map((r) => [r.name, r.inputs])).toEqual([
+                ["grafana-app-tables", { ...tables, privileges: ["SELECT"], withGrantOption: false }],
+            ]);
+        } finally {
+            for (const key of Object.keys(lastState)) delete lastState[key];
+            forgetPriorResources();
+        }
+    });
+
+    it("reads no state when told the stack holds none", async () => {
+        Object.assign(lastState, {
+            "urn:pulumi:test::app-databases::app-databases:index:AppDatabase$postgresql:index/defaultPrivileges:DefaultPrivileges::grafana-app-tables":
+                { type: DEFAULT_PRIVILEGES, outputs: { database: "grafana" } },
+        });
+        forgetPriorResources();
+        try {
+            const db = new AppDatabase("grafana", { app: "grafana", server: server(), stateAtLastUp: [] });
+            await valueOf(db.runtimeUrl);
+            await settle();
+            expect(ofType(DEFAULT_PRIVILEGES)).toEqual([]);
+        } finally {
+            for (const key of Object.keys(lastState)) delete lastState[key];
+            forgetPriorResources();
         }
     });
 
@@ -107,7 +193,7 @@ describe("AppDatabase", () => {
         const ro = ofType(ROLE).find((r) => r.inputs.name === "grafana_ro")!;
         expect(ro.inputs).toMatchObject({ connectionLimit: 3, superuser: false, statementTimeout: 1000 });
         expect(ofType(PASSWORD).find((p) => p.name === "grafana-grafana_ro-password")!.inputs.keepers).toEqual({ rotation: "1" });
-        expect(ofType(DEFAULT_PRIVILEGES).map((g) => [g.inputs.role, g.inputs.objectType])).toEqual([
+        expect(defaultPrivileges().map((e: unknown[]) => [e[0], e[2]])).toEqual([
             ["grafana_ro", "table"],
             ["grafana_ro", "sequence"],
         ]);

@@ -14,6 +14,10 @@ const state: AccessState = {
     owner: "shop_migrate",
     grantees: ["shop_app", "shop_dashboard"],
     roleSettings: [{ role: "shop_app", settings: { idle_session_timeout: "600000" } }],
+    defaultPrivileges: [
+        { owner: "shop_migrate", role: "shop_app", schema: "public", objectType: "table", privileges: ["INSERT", "SELECT"] },
+        { owner: "shop_migrate", role: "public", objectType: "function", privileges: [] },
+    ],
     publicConnect: false,
 };
 const { publicConnect: _public, ...inputs } = state;
@@ -40,6 +44,7 @@ describe("databaseAccessDiff", () => {
             ...inputs,
             grantees: ["shop_dashboard", "shop_app"],
             roleSettings: [...inputs.roleSettings!].reverse(),
+            defaultPrivileges: [...inputs.defaultPrivileges!].reverse(),
         };
         expect(databaseAccessDiff(state, reordered)).toEqual({ changes: false, replaces: [], deleteBeforeReplace: true });
     });
@@ -50,8 +55,27 @@ describe("databaseAccessDiff", () => {
         ["a role setting changes", { roleSettings: [{ role: "shop_app", settings: { idle_session_timeout: "1000" } }] }],
         ["the server moves", { connection: { ...connection, host: "db2.lab" } }],
         ["the port changes", { connection: { ...connection, port: 5433 } }],
+        [
+            "a default privilege changes",
+            { defaultPrivileges: [{ ...state.defaultPrivileges![0], privileges: ["SELECT"] }, state.defaultPrivileges![1]] },
+        ],
+        ["a default privilege goes", { defaultPrivileges: [state.defaultPrivileges![1]] }],
     ])("updates in place when %s", (_what, change) => {
         expect(databaseAccessDiff(state, { ...inputs, ...change })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: true });
+    });
+
+    it("shows no change for a state from before default privileges were its own, when there are none to apply", () => {
+        const { defaultPrivileges: _none, ...older } = state;
+        expect(databaseAccessDiff(older, { ...inputs, defaultPrivileges: [] }).changes).toBe(false);
+        expect(databaseAccessDiff(older, inputs).changes).toBe(true);
+    });
+
+    it("updates when PUBLIC may EXECUTE new functions again (default privileges read on refresh)", () => {
+        const read = {
+            ...state,
+            defaultPrivileges: [state.defaultPrivileges![0], { ...state.defaultPrivileges![1], privileges: ["EXECUTE"] }],
+        };
+        expect(databaseAccessDiff(read, inputs).changes).toBe(true);
     });
 
     it("updates when PUBLIC was granted CONNECT behind its back (seen on refresh)", () => {

@@ -34,6 +34,9 @@ function unwrap(value: any): [any, boolean] {
 
 export const declared: DeclaredResource[] = [];
 
+/** The stack's last state as the mocked engine reports it (readStackResourceOutputs): by URN, type and outputs. */
+export const lastState: Record<string, { type: string; outputs: Record<string, unknown> }> = {};
+
 /**
  * Installs the mocks, once per test file, before constructing resources;
  * tests call `reset()` between cases instead of installing again.
@@ -58,12 +61,15 @@ export function installMocks(stack = "test"): void {
                 return { id: `${args.name}-id`, state };
             },
             call(args: pulumi.runtime.MockCallArgs) {
+                if (args.token === "pulumi:pulumi:readStackResourceOutputs")
+                    return { stackName: args.inputs.stackName, outputs: lastState };
                 return args.inputs;
             },
         },
         "app-databases",
         stack,
         false,
+        "organization",
     );
 }
 

@@ -1,0 +1,53 @@
+/**
+ * The stack's resources as its last `up` left them, read from the backend
+ * with the engine's built-in `readStackResourceOutputs` invoke (what a
+ * StackReference reads, here for the stack itself).
+ *
+ * Needed once per upgrade: resources an earlier version declared and this one
+ * no longer does would be deleted at the end of the `up`, and the provider's
+ * delete of a DefaultPrivileges runs REVOKE, taking back what DatabaseAccess
+ * now grants. Knowing they are there, AppDatabase keeps them in the program
+ * for one `up` with retainOnDelete, and the next drops them from the state
+ * only (upgrade.test.ts).
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+/** One resource of the stack's last state. */
+export interface PriorResource {
+    readonly urn: string;
+    readonly type: string;
+    readonly outputs: Readonly<Record<string, unknown>>;
+}
+
+/** The resource's name: the URN's last part. */
+export const nameOfUrn = (urn: string): string => urn.slice(urn.lastIndexOf("::") + 2);
+
+let cached: Promise<readonly PriorResource[]> | undefined;
+
+/**
+ * Every resource of this stack at its last `up` (none for a new stack); read
+ * once per program run. When the backend cannot say, the run fails: going on
+ * without knowing could let an upgrade revoke what apps rely on.
+ */
+export function priorResources(): Promise<readonly PriorResource[]> {
+    return (cached ??= (async () => {
+        let stackName = "this stack";
+        try {
+            stackName = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+            const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackResourceOutputs", { stackName })) as {
+                outputs?: Record<string, { type?: string; outputs?: Record<string, unknown> }>;
+            };
+            return Object.entries(result?.outputs ?? {}).map(([urn, r]) => ({ urn, type: r?.type ?? "", outputs: r?.outputs ?? {} }));
+        } catch (err) {
+            throw new Error(
+                `cannot read the last state of ${stackName} (${(err as Error).message}); ` +
+                    "it is needed to keep what an earlier version of app-databases declared from being revoked",
+            );
+        }
+    })());
+}
+
+/** Forgets what was read: the next call reads again (tests run several programs in one process). */
+export function forgetPriorResources(): void {
+    cached = undefined;
+}
