@@ -77,6 +77,20 @@ export const VARIANTS: Readonly<Record<string, PulumiVariant>> = {
         env: { PULUMI_NODEJS_TRANSPILE_ONLY: "true" },
         preview: true,
     },
+    gomem: {
+        name: "gomem",
+        description: "GOMEMLIMIT=256MiB: the engine and Go providers collect garbage before their heap grows past it",
+        args: [],
+        env: { GOMEMLIMIT: "256MiB" },
+        preview: true,
+    },
+    lowmem: {
+        name: "lowmem",
+        description: "GOMEMLIMIT=256MiB and NODE_OPTIONS=--max-old-space-size=256 (the program's V8 heap too)",
+        args: [],
+        env: { GOMEMLIMIT: "256MiB", NODE_OPTIONS: "--max-old-space-size=256" },
+        preview: true,
+    },
     fast: {
         name: "fast",
         description: "--parallel 32 and PULUMI_NODEJS_TRANSPILE_ONLY=true",
