@@ -1,14 +1,14 @@
 /**
  * AppDatabase for other Pulumi languages: the library's AppDatabase (with its
  * RolePair) on a SharedServer, from plain-data args that a generated SDK can
- * carry. Type token `app-databases:index:AppDatabase`, as in TypeScript.
+ * carry; apps on the same server share its SharedServer (package/server.ts).
+ * Type token `app-databases:index:AppDatabase`, as in TypeScript.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as lib from "../components/appDatabase";
 import type { AccessLevel, ExtraRoleAccessLevel } from "../components/defaults";
-import { SharedServer } from "../components/sharedServer";
 import type { ServerConnection } from "../components/sharedServer";
-import { sharedServerArgs } from "./server";
+import { serverFor, sharedServerArgs } from "./server";
 
 /** Bump a counter to give that role a new password. */
 export interface Rotation {
@@ -123,8 +123,11 @@ export class AppDatabase extends pulumi.ComponentResource {
         const appArgs = libraryArgs(args);
         lib.resolveAppDatabaseArgs({ ...appArgs, server: UNCHECKED_SERVER });
         super(lib.APP_DATABASE_TYPE, name, {}, opts);
-        const server = new SharedServer(`${name}-server`, serverArgs, { parent: this });
-        const app = new lib.AppDatabase(name, { ...appArgs, server }, { parent: this });
+        // One SharedServer (one provider, one pool) for all the apps on this server in the program;
+        // their databases are created and dropped one at a time.
+        const { server, databases } = serverFor(name, serverArgs, this);
+        const app = new lib.AppDatabase(name, { ...appArgs, server, databasesBefore: [...databases] }, { parent: this });
+        databases.push(app.database);
         this.host = app.host;
         this.port = app.port;
         this.databaseName = app.databaseName;

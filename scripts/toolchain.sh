@@ -17,6 +17,10 @@
 #                    403 at every version; sdk/v3 v3.79.0 is the last release
 #                    with it in-tree; v3.68.0 matches the nodejs host. Beside
 #                    it, its pulumi-language-python-exec shim from the same tree.
+#   GO_HOST_SDK      the Go language host: its own module
+#                    (pulumi/sdk/go/pulumi-language-go/v3) is 403 at every
+#                    version; sdk/v3 v3.66.0 is the last release with it
+#                    in-tree (v3.67.0 moved it out).
 #   YAML_VERSION     pulumi-yaml's language host, built against PULUMI_VERSION:
 #                    v1.38.1 (wants pkg v3.255) compiles with it; v1.19.1
 #                    (wants v3.170) does not, and v1.13.0 fails its checksum.
@@ -40,6 +44,7 @@ set -euo pipefail
 PULUMI_VERSION=3.259.0
 NODEJS_HOST_SDK=3.68.0
 PYTHON_HOST_SDK=3.68.0
+GO_HOST_SDK=3.66.0
 YAML_VERSION=1.38.1
 BRIDGE_VERSION=3.137.0
 
@@ -55,6 +60,7 @@ RECIPE=1
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WRAPPERS=$ROOT/scripts/toolchain/providers
+FRONT=$ROOT/scripts/toolchain/front
 CACHE=${APP_DATABASES_CACHE:-$HOME/.cache/app-databases}/toolchain
 export PULUMI_HOME=$ROOT/.pulumi-home
 export PULUMI_SKIP_UPDATE_CHECK=true
@@ -206,6 +212,46 @@ build_langhost() {
   publish "$WORK" "$dest"
 }
 
+# front_key SDK SRC: cache key of a language host front (SRC/main.go and the
+# shared front.go) over the old host of sdk/v3 vSDK: the files' contents, not
+# their paths, so every clone on the machine shares the build.
+front_key() {
+  {
+    echo "$RECIPE $1 $PULUMI_VERSION"
+    cat "$2/main.go" "$FRONT/front.go" | sha256sum
+  } | sha256sum | cut -c1-12
+}
+
+# build_front LANG SDK PKG SRC: into $WORK/out, the old language host PKG of
+# pulumi/sdk vSDK as pulumi-language-LANG-run, and the front from SRC/main.go
+# and the shared front.go as pulumi-language-LANG, built against the CLI's
+# pulumi (for its code generators). `prepare` first.
+build_front() {
+  local lang=$1 sdk=$2 pkg=$3 src=$4
+  mkdir -p "$WORK/run" "$WORK/host"
+  printf 'module toolchain.local/pulumi-language-%s-run\n\ngo 1.26.0\n\nrequire github.com/pulumi/pulumi/sdk/v3 v%s\n' \
+    "$lang" "$sdk" >"$WORK/run/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$WORK/run/tools.go"
+  cp "$src/main.go" "$FRONT/front.go" "$WORK/host/"
+  {
+    printf 'module toolchain.local/pulumi-language-%s\n\ngo 1.26.0\n\nrequire (\n' "$lang"
+    printf '\tgithub.com/pulumi/pulumi/pkg/v3 v%s\n' "$PULUMI_VERSION"
+    printf '\tgithub.com/pulumi/pulumi/sdk/v3 v%s\n)\n\n' "$PULUMI_VERSION"
+    replaces_of "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" \
+      "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+  } >"$WORK/host/go.mod"
+  (
+    cd "$WORK/run"
+    run go mod tidy
+    run go build -trimpath -o "../out/pulumi-language-$lang-run" \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$sdk" \
+      "$pkg"
+    cd "$WORK/host"
+    run go mod tidy
+    run go build -trimpath -o "../out/pulumi-language-$lang" -ldflags "-s -w" .
+  )
+}
+
 # The Python language host: the one from the sdk/v3 release that still
 # contains it (with its exec shim), installed as pulumi-language-python-run,
 # behind scripts/toolchain/python-host, which adds what `pulumi package add`
@@ -213,11 +259,7 @@ build_langhost() {
 # other request on. Built against the CLI's pulumi for its Python codegen.
 build_python_host() {
   local src=$ROOT/scripts/toolchain/python-host key dest sdkdir
-  local pkg=github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python
-  key=$({
-    echo "$RECIPE $PYTHON_HOST_SDK $PULUMI_VERSION"
-    sha256sum "$src/main.go"
-  } | sha256sum | cut -c1-12)
+  key=$(front_key "$PYTHON_HOST_SDK" "$src")
   PYTHON_HOST_ID=$PYTHON_HOST_SDK-$key
   dest=$CACHE/pulumi-language-python-$PYTHON_HOST_ID
   PYTHON_BIN=$dest/pulumi-language-python
@@ -228,28 +270,27 @@ build_python_host() {
   prepare pulumi-language-python
   sdkdir=$(modjson "github.com/pulumi/pulumi/sdk/v3@v$PYTHON_HOST_SDK" Dir)
   install -m 755 "$sdkdir/python/cmd/pulumi-language-python-exec" "$WORK/out/"
-  mkdir -p "$WORK/run" "$WORK/host"
-  printf 'module toolchain.local/pulumi-language-python-run\n\ngo 1.26.0\n\nrequire github.com/pulumi/pulumi/sdk/v3 v%s\n' \
-    "$PYTHON_HOST_SDK" >"$WORK/run/go.mod"
-  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$WORK/run/tools.go"
-  cp "$src/main.go" "$WORK/host/"
-  {
-    printf 'module toolchain.local/pulumi-language-python\n\ngo 1.26.0\n\nrequire (\n'
-    printf '\tgithub.com/pulumi/pulumi/pkg/v3 v%s\n' "$PULUMI_VERSION"
-    printf '\tgithub.com/pulumi/pulumi/sdk/v3 v%s\n)\n\n' "$PULUMI_VERSION"
-    replaces_of "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" \
-      "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
-  } >"$WORK/host/go.mod"
-  (
-    cd "$WORK/run"
-    run go mod tidy
-    run go build -trimpath -o ../out/pulumi-language-python-run \
-      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PYTHON_HOST_SDK" \
-      "$pkg"
-    cd "$WORK/host"
-    run go mod tidy
-    run go build -trimpath -o ../out/pulumi-language-python -ldflags "-s -w" .
-  )
+  build_front python "$PYTHON_HOST_SDK" github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python "$src"
+  publish "$WORK" "$dest"
+}
+
+# The Go language host: the one from the sdk/v3 release that still contains
+# it, installed as pulumi-language-go-run, behind scripts/toolchain/go-host,
+# which adds what `pulumi package add` needs and the old host predates
+# (GeneratePackage with the CLI's own Go code generator, Link into go.mod) and
+# passes every other request on. Go programs build against the Go SDK
+# (github.com/pulumi/pulumi/sdk/v3) from the module proxy, as usual.
+build_go_host() {
+  local src=$ROOT/scripts/toolchain/go-host key dest
+  key=$(front_key "$GO_HOST_SDK" "$src")
+  GO_HOST_ID=$GO_HOST_SDK-$key
+  dest=$CACHE/pulumi-language-go-$GO_HOST_ID
+  GO_BIN=$dest/pulumi-language-go
+  GO_RUN_BIN=$dest/pulumi-language-go-run
+  step "go language host (from pulumi/sdk v$GO_HOST_SDK, package support from pkg v$PULUMI_VERSION)"
+  if [ -x "$GO_BIN" ] && [ -x "$GO_RUN_BIN" ]; then info "cached: $GO_BIN"; return; fi
+  prepare pulumi-language-go
+  build_front go "$GO_HOST_SDK" github.com/pulumi/pulumi/sdk/v3/go/pulumi-language-go "$src"
   publish "$WORK" "$dest"
 }
 
@@ -361,16 +402,18 @@ build_provider() {
 # script) beside its own resolved path, and warns on every run when the ones
 # on PATH live elsewhere; so lay them out in one directory, as a release does.
 assemble_bundle() {
-  local dir=$CACHE/bundle-$PULUMI_VERSION-nodejs-$NODEJS_HOST_SDK-python-$PYTHON_HOST_ID-yaml-$YAML_VERSION-r$RECIPE
+  local dir=$CACHE/bundle-$PULUMI_VERSION-nodejs-$NODEJS_HOST_SDK-python-$PYTHON_HOST_ID-go-$GO_HOST_ID-yaml-$YAML_VERSION-r$RECIPE
   local f tmp complete=1
   BUNDLE=(pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-language-python
-    pulumi-language-python-run pulumi-language-python-exec pulumi-language-yaml)
+    pulumi-language-python-run pulumi-language-python-exec pulumi-language-go pulumi-language-go-run
+    pulumi-language-yaml)
   BUNDLE_DIR=$dir
   for f in "${BUNDLE[@]}"; do [ -x "$dir/$f" ] || complete=0; done
   [ "$complete" = 0 ] || return 0
   tmp=$dir.$$
   rm -rf "$tmp" && mkdir -p "$tmp"
-  for f in "$CLI_BIN" "$LANG_BIN" "$DYNAMIC_BIN" "$PYTHON_BIN" "$PYTHON_RUN_BIN" "$PYTHON_EXEC_BIN" "$YAML_BIN"; do
+  for f in "$CLI_BIN" "$LANG_BIN" "$DYNAMIC_BIN" "$PYTHON_BIN" "$PYTHON_RUN_BIN" "$PYTHON_EXEC_BIN" \
+    "$GO_BIN" "$GO_RUN_BIN" "$YAML_BIN"; do
     ln "$f" "$tmp/" 2>/dev/null || cp -p "$f" "$tmp/"
   done
   rm -rf "$dir" && mv "$tmp" "$dir"
@@ -407,7 +450,8 @@ verify() {
   got=$("$bins/pulumi" version) || die "$bins/pulumi does not run"
   [ "$got" = "v$PULUMI_VERSION" ] || die "pulumi version says $got, expected v$PULUMI_VERSION"
   for name in pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-language-python \
-    pulumi-language-python-run pulumi-language-python-exec pulumi-language-yaml; do
+    pulumi-language-python-run pulumi-language-python-exec pulumi-language-go pulumi-language-go-run \
+    pulumi-language-yaml; do
     [ -x "$bins/$name" ] || die "missing $bins/$name"
   done
   plugins=$("$bins/pulumi" plugin ls) || die "pulumi plugin ls failed"
@@ -424,6 +468,7 @@ verify() {
     pulumi-language-nodejs "$NODEJS_HOST_SDK" "$BUNDLE_DIR/pulumi-language-nodejs" \
     pulumi-resource-pulumi-nodejs "$PULUMI_VERSION" "$BUNDLE_DIR/pulumi-resource-pulumi-nodejs" \
     pulumi-language-python "$PYTHON_HOST_SDK" "$BUNDLE_DIR/pulumi-language-python" \
+    pulumi-language-go "$GO_HOST_SDK" "$BUNDLE_DIR/pulumi-language-go" \
     pulumi-language-yaml "$YAML_VERSION" "$BUNDLE_DIR/pulumi-language-yaml"
   for name in random postgresql docker; do
     printf '    %-30s %-9s %s\n' "pulumi-resource-$name" "${VERSIONS[$name]}" "${PLUGIN_BIN[$name]}"
@@ -453,6 +498,7 @@ main() {
   build_cli
   build_langhost
   build_python_host
+  build_go_host
   build_yaml_host
   build_python_sdk
   build_provider random "$RANDOM_VERSION" "$RANDOM_UPSTREAM"

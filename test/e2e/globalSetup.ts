@@ -22,7 +22,13 @@ export default function setup(): void {
                 );
         }
     }
-    for (const tool of ["pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs", "pulumi-language-python", "pulumi-language-yaml"]) {
+    for (const tool of [
+        "pulumi-language-nodejs",
+        "pulumi-resource-pulumi-nodejs",
+        "pulumi-language-python",
+        "pulumi-language-go",
+        "pulumi-language-yaml",
+    ]) {
         if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0)
             problems.push(`${tool} is not on PATH: run \`bash scripts/toolchain.sh\` and source scripts/pulumi-env.sh`);
     }

@@ -13,6 +13,7 @@ import { serveFromPackage, servedProvider } from "../../components/servedResourc
 import { AppDatabase, ConnectionBudget, PACKAGE_NAME } from "../../package/index";
 import { plainValue } from "../../package/plainInputs";
 import { resecret, revealed } from "../../package/provider";
+import { connectionIdentity, sharedServerArgs } from "../../package/server";
 
 const SECRET = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: "pw" };
 const server = { host: "db.lab", port: 5432, sslmode: "disable", adminUsername: "admin", adminPassword: pulumi.secret("pw") };
@@ -84,6 +85,56 @@ describe("AppDatabase of the package", () => {
         expect(() => new AppDatabase("bad", { app: "bad", server: srv, ...extra })).toThrow(message);
         await settle();
         expect(declared).toEqual([]);
+    });
+});
+
+describe("servers shared by the package's apps", () => {
+    // Each case its own host: servers are remembered per deployment, and the mocks are one deployment.
+    const on = (host: string, extra: Record<string, unknown> = {}) => ({ ...server, host, adminPassword: "pw", ...extra });
+
+    it("gives the apps on one connection one SharedServer and one provider, named by the connection", async () => {
+        const orders = new AppDatabase("orders", { app: "orders", server: on("one.lab") });
+        const reports = new AppDatabase("reports", { app: "reports", server: on("one.lab") });
+        await valueOf(orders.runtimeUser);
+        await valueOf(reports.runtimeUser);
+        await settle();
+        const name = connectionIdentity(sharedServerArgs(on("one.lab")))!.name;
+        expect(name).toMatch(/^pg-one\.lab-5432-[0-9a-f]{10}$/);
+        expect(ofType("app-databases:index:SharedServer").map((r) => r.name)).toEqual([name]);
+        expect(ofType("pulumi:providers:postgresql").map((r) => r.name)).toEqual([`${name}-provider`]);
+        expect(ofType("postgresql:index/database:Database").map((r) => r.name)).toEqual(["orders", "reports"]);
+    });
+
+    it.each([
+        ["another host", on("two.lab"), on("three.lab"), ["pg-two.lab-", "pg-three.lab-"]],
+        ["another admin", on("four.lab"), on("four.lab", { adminUsername: "other" }), ["pg-four.lab-", "pg-four.lab-"]],
+        ["another password, same facts", on("five.lab"), on("five.lab", { adminPassword: "other" }), ["pg-five.lab-", "reports-server"]],
+    ])("gives each app its own server on %s", async (_, first, second, prefixes) => {
+        await valueOf(new AppDatabase("orders", { app: "orders", server: first }).runtimeUser);
+        await valueOf(new AppDatabase("reports", { app: "reports", server: second }).runtimeUser);
+        await settle();
+        const names = ofType("app-databases:index:SharedServer").map((r) => r.name);
+        expect(names).toHaveLength(2);
+        names.forEach((n, i) => expect(n.startsWith(prefixes[i])).toBe(true));
+        expect(new Set(names).size).toBe(2);
+        expect(ofType("pulumi:providers:postgresql")).toHaveLength(2);
+    });
+
+    it.each([
+        ["the password", { adminPassword: "other" }, true],
+        ["the port", { port: 5433 }, false],
+        ["the sslmode", { sslmode: "require" }, false],
+        ["the pool size", { provisioningConnections: 3 }, false],
+    ])("names a connection by every fact but the password: changing %s", (_, change, same) => {
+        const a = connectionIdentity(sharedServerArgs(on("db.lab")))!;
+        const b = connectionIdentity(sharedServerArgs(on("db.lab", change)))!;
+        expect(a.name === b.name).toBe(same);
+        expect(a.passwordDigest === b.passwordDigest).toBe(!("adminPassword" in change));
+        expect(JSON.stringify(b)).not.toContain("other");
+    });
+
+    it("shares nothing when the admin's name or password is not known in advance", () => {
+        expect(connectionIdentity(sharedServerArgs({ ...on("db.lab"), adminPassword: pulumi.output("pw") }))).toBeUndefined();
     });
 });
 
