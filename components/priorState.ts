@@ -22,6 +22,9 @@ export interface PriorResource {
 /** The resource's name: the URN's last part. */
 export const nameOfUrn = (urn: string): string => urn.slice(urn.lastIndexOf("::") + 2);
 
+/** How the backend says the stack has no state yet (a file backend's empty checkpoint). */
+const NO_CHECKPOINT = /failed to load checkpoint: EOF|no checkpoint|unknown stack/i;
+
 let cached: Promise<readonly PriorResource[]> | undefined;
 
 /**
@@ -39,6 +42,8 @@ export function priorResources(): Promise<readonly PriorResource[]> {
             };
             return Object.entries(result?.outputs ?? {}).map(([urn, r]) => ({ urn, type: r?.type ?? "", outputs: r?.outputs ?? {} }));
         } catch (err) {
+            // A stack that never finished an `up` has no checkpoint to read: nothing of an earlier version in it.
+            if (NO_CHECKPOINT.test((err as Error).message)) return [];
             throw new Error(
                 `cannot read the last state of ${stackName} (${(err as Error).message}); ` +
                     "it is needed to keep what an earlier version of app-databases declared from being revoked",

@@ -3,7 +3,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeEach, describe, expect, it } from "vitest";
-import { declared, installMocks, lastState, ofType, reset, settle, valueOf } from "./mocks";
+import { declared, installMocks, lastState, lastStateRead, ofType, reset, settle, valueOf } from "./mocks";
 
 // Components are imported after the mocks are installed.
 installMocks();
@@ -156,6 +156,20 @@ describe("AppDatabase", () => {
             ]);
         } finally {
             for (const key of Object.keys(lastState)) delete lastState[key];
+            forgetPriorResources();
+        }
+    });
+
+    it("finds nothing to keep in a stack that never finished an up (no checkpoint yet)", async () => {
+        lastStateRead.error = "invocation of pulumi:pulumi:readStackResourceOutputs returned an error: failed to load checkpoint: EOF";
+        forgetPriorResources();
+        try {
+            const db = new AppDatabase("grafana", { app: "grafana", server: server() });
+            await valueOf(db.runtimeUrl);
+            await settle();
+            expect(ofType(DEFAULT_PRIVILEGES)).toEqual([]);
+        } finally {
+            lastStateRead.error = undefined;
             forgetPriorResources();
         }
     });

@@ -36,6 +36,8 @@ export const declared: DeclaredResource[] = [];
 
 /** The stack's last state as the mocked engine reports it (readStackResourceOutputs): by URN, type and outputs. */
 export const lastState: Record<string, { type: string; outputs: Record<string, unknown> }> = {};
+/** When set, readStackResourceOutputs fails with this message (a backend that cannot say). */
+export const lastStateRead: { error?: string } = {};
 
 /**
  * Installs the mocks, once per test file, before constructing resources;
