@@ -79,9 +79,7 @@ export async function applyDefaultPrivileges(
     if (gone.length === 0 && news.length === 0) return;
     await client.query("BEGIN");
     try {
-        for (const e of gone) {
-            if (await targetExists(client, e)) await client.query(statement(e, "REVOKE", "ALL"));
-        }
+        await revokeDefaultPrivileges(client, gone);
         for (const e of news) {
             await client.query(statement(e, "REVOKE", "ALL"));
             if (e.privileges.length > 0) await client.query(statement(e, "GRANT", e.privileges.join(", ")));

@@ -25,6 +25,9 @@ export const nameOfUrn = (urn: string): string => urn.slice(urn.lastIndexOf("::"
 /** How the backend says the stack has no state yet (a file backend's empty checkpoint). */
 const NO_CHECKPOINT = /failed to load checkpoint: EOF|no checkpoint|unknown stack/i;
 
+/** This stack's full name, as the engine's built-in stack reads take it. */
+export const thisStackName = (): string => `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+
 let cached: Promise<readonly PriorResource[]> | undefined;
 
 /**
@@ -36,7 +39,7 @@ export function priorResources(): Promise<readonly PriorResource[]> {
     return (cached ??= (async () => {
         let stackName = "this stack";
         try {
-            stackName = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+            stackName = thisStackName();
             const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackResourceOutputs", { stackName })) as {
                 outputs?: Record<string, { type?: string; outputs?: Record<string, unknown> }>;
             };

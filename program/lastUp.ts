@@ -4,7 +4,7 @@
  * earlier version made, its resources (priorState.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { PriorResource, priorResources } from "../components/priorState";
+import { PriorResource, priorResources, thisStackName } from "../components/priorState";
 
 /**
  * The `stateLayout` output: 2 since DatabaseAccess holds each app's default
@@ -16,8 +16,9 @@ export const STATE_LAYOUT = 2;
 /** The stack's outputs at its last `up`; undefined on a stack that never ran one, or when the backend cannot say. */
 export async function readPreviousOutputs(): Promise<Readonly<Record<string, unknown>> | undefined> {
     try {
-        const name = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
-        const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", { name })) as { outputs?: Record<string, unknown> };
+        const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", { name: thisStackName() })) as {
+            outputs?: Record<string, unknown>;
+        };
         return result?.outputs && typeof result.outputs === "object" ? result.outputs : undefined;
     } catch {
         return undefined;
