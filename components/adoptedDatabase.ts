@@ -74,7 +74,7 @@ export const adoptedDatabaseProvider: pulumi.dynamic.ResourceProvider<AdoptedDat
     async delete() {},
 };
 /** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
-const adoptedDatabaseProviderStub = served("AdoptedDatabase", __filename, "adoptedDatabaseProvider", adoptedDatabaseProvider);
+const adoptedDatabaseProviderModule = served("AdoptedDatabase", __filename, "adoptedDatabaseProvider", adoptedDatabaseProvider);
 
 /** An existing database brought under management: owned by the app's migrate role, never created or dropped. */
 export class AdoptedDatabase extends ServedResource {
@@ -83,7 +83,7 @@ export class AdoptedDatabase extends ServedResource {
 
     constructor(name: string, args: AdoptedDatabaseArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(
-            adoptedDatabaseProviderStub,
+            adoptedDatabaseProviderModule,
             name,
             { ...args, previousOwner: undefined, currentOwner: undefined },
             pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),

@@ -227,7 +227,7 @@ export const adoptedRoleProvider: pulumi.dynamic.ResourceProvider<AdoptedInputs,
     async delete() {},
 };
 /** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
-const adoptedRoleProviderStub = served("AdoptedRole", __filename, "adoptedRoleProvider", adoptedRoleProvider);
+const adoptedRoleProviderModule = served("AdoptedRole", __filename, "adoptedRoleProvider", adoptedRoleProvider);
 
 /** An existing login role brought under management: altered, never created or dropped. */
 export class AdoptedRole extends ServedResource {
@@ -236,7 +236,7 @@ export class AdoptedRole extends ServedResource {
 
     constructor(name: string, args: AdoptedRoleArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(
-            adoptedRoleProviderStub,
+            adoptedRoleProviderModule,
             name,
             {
                 ...args,

@@ -522,15 +522,14 @@ export class AppDatabase extends pulumi.ComponentResource {
                 .all(extras.map((e) => pulumi.all([e.roleName, url(endpoint.host, endpoint.port, e.role.name, e.password)])))
                 .apply((pairs) => Object.fromEntries(pairs)),
         );
+        // The URLs (secrets) stay properties only: the engine keeps every ciphertext it
+        // writes for the run, so each secret in the state costs memory per step (bench/README.md).
         this.registerOutputs({
             host: this.host,
             port: this.port,
             database: this.databaseName,
             runtimeUser: this.runtimeUser,
             migrateUser: this.migrateUser,
-            runtimeUrl: this.runtimeUrl,
-            migrateUrl: this.migrateUrl,
-            extraRoleUrls: this.extraRoleUrls,
         });
     }
 }

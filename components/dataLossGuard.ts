@@ -165,10 +165,10 @@ export interface DataLossGuardArgs {
 }
 
 /** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
-const dataLossGuardProviderStub = served("DataLossGuard", __filename, "dataLossGuardProvider", dataLossGuardProvider);
+const dataLossGuardProviderModule = served("DataLossGuard", __filename, "dataLossGuardProvider", dataLossGuardProvider);
 
 export class DataLossGuard extends ServedResource {
     constructor(name: string, args: DataLossGuardArgs, opts: pulumi.CustomResourceOptions = {}) {
-        super(dataLossGuardProviderStub, name, { ...args }, opts, "app-databases", "DataLossGuard");
+        super(dataLossGuardProviderModule, name, { ...args }, opts, "app-databases", "DataLossGuard");
     }
 }

@@ -400,7 +400,7 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
     },
 };
 /** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
-const databaseAccessProviderStub = served("DatabaseAccess", __filename, "databaseAccessProvider", databaseAccessProvider);
+const databaseAccessProviderModule = served("DatabaseAccess", __filename, "databaseAccessProvider", databaseAccessProvider);
 
 /** Revokes CONNECT and TEMPORARY from PUBLIC on a database and grants them to the named roles only. */
 export class DatabaseAccess extends ServedResource {
@@ -410,7 +410,7 @@ export class DatabaseAccess extends ServedResource {
 
     constructor(name: string, args: DatabaseAccessArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(
-            databaseAccessProviderStub,
+            databaseAccessProviderModule,
             name,
             {
                 owner: undefined,

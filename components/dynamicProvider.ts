@@ -1,15 +1,16 @@
 /**
- * What a dynamic resource stores as its provider: a small stub that loads the
- * real provider from this package's files when the engine calls it.
+ * What a dynamic resource stores as its provider: one line of code that loads
+ * the real provider from this package's files when the engine calls it.
  *
  * Pulumi serializes a dynamic provider by capturing everything its functions
  * call: 29 KB of code for DatabaseAccess, stored twice per resource (inputs
  * and outputs), two thirds of a 50-app stack's state, which the engine
- * rewrites after every step. The stub is about 1 KB. It also means one copy
- * of adminConnection.ts in the provider process, so every dynamic resource
- * shares its one-session gate (each serialized closure had a gate of its own).
+ * rewrites after every step. The line is about 120 bytes. It also means one
+ * copy of adminConnection.ts in the provider process, so every dynamic
+ * resource shares its one-session gate (each serialized closure had a gate of
+ * its own).
  *
- * The stub names the module by where it lives: the project's own files, by a
+ * The line names the module by where it lives: the project's own files, by a
  * path from the directory the program and the provider process run in
  * (`../dist/components/x.js`; a `.ts` source is loaded through ts-node), or
  * beside the entry point of the package the program depends on
@@ -17,7 +18,6 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type * as pulumi from "@pulumi/pulumi";
 
 /** Where the provider process finds a module: a project-relative path, or a file beside a package's entry point. */
 export type ModuleRef = { readonly project: string } | { readonly package: string; readonly file: string };
@@ -43,39 +43,33 @@ export function moduleRef(file: string, cwd: string = process.cwd()): ModuleRef 
 }
 
 /**
- * A provider whose methods are those of `provider` (exported as `exportName`
- * from the module `file`, i.e. the caller's `__filename`), each loading it on
- * first use in the provider process.
+ * The module text a dynamic resource stores as its `__provider`. Pulumi's
+ * nodejs dynamic provider compiles it (require-from-string, in the directory
+ * the program runs in) and calls `exports.handler()` for the provider object.
+ * This one requires the module `file` (the caller's `__filename`) and returns
+ * its export `exportName`, so the state holds a line of code, not the
+ * closure Pulumi would serialize (3.8 KB for the earlier lazy-loading stub,
+ * stored in inputs and outputs of every resource).
  */
-export function providerStub<I, O>(
-    file: string,
-    exportName: string,
-    provider: pulumi.dynamic.ResourceProvider<I, O>,
-): pulumi.dynamic.ResourceProvider<I, O> {
-    const ref = moduleRef(file);
-    // Runs in the provider process: only what it captures (ref, exportName, method) is serialized.
-    const load = (): Record<string, (...args: unknown[]) => unknown> => {
-        /* eslint-disable @typescript-eslint/no-require-imports */
-        const nodePath = require("path") as typeof import("path");
-        const cwd = process.cwd();
-        let target: string;
-        if ("project" in ref) {
-            target = nodePath.resolve(cwd, ref.project);
-            const flag = Symbol.for("app-databases.ts-node");
-            const registry = globalThis as unknown as Record<symbol, boolean>;
-            if (target.endsWith(".ts") && !registry[flag]) {
-                const tsNode = require(require.resolve("ts-node", { paths: [cwd] })) as typeof import("ts-node");
-                tsNode.register({ transpileOnly: true, compilerOptions: { module: "commonjs" } });
-                registry[flag] = true;
-            }
-        } else {
-            target = nodePath.join(nodePath.dirname(require.resolve(ref.package, { paths: [cwd] })), ref.file);
-        }
-        const loaded = require(target) as Record<string, Record<string, (...args: unknown[]) => unknown>>;
-        return loaded[exportName];
-        /* eslint-enable @typescript-eslint/no-require-imports */
-    };
-    const stub: Record<string, (...args: unknown[]) => unknown> = {};
-    for (const method of Object.keys(provider)) stub[method] = (...args: unknown[]) => load()[method](...args);
-    return stub as unknown as pulumi.dynamic.ResourceProvider<I, O>;
+export function providerModule(file: string, exportName: string, cwd: string = process.cwd()): string {
+    const ref = moduleRef(file, cwd);
+    const name = JSON.stringify(exportName);
+    if ("package" in ref) {
+        const entry = `require.resolve(${JSON.stringify(ref.package)}, { paths: [process.cwd()] })`;
+        return `exports.handler = () => require(require("path").join(require("path").dirname(${entry}), ${JSON.stringify(ref.file)}))[${name}];\n`;
+    }
+    const target = `require("path").resolve(${JSON.stringify(ref.project)})`;
+    if (!ref.project.endsWith(".ts")) return `exports.handler = () => require(${target})[${name}];\n`;
+    // A program run from its TypeScript sources: ts-node, registered once per process, compiles the module.
+    return [
+        "exports.handler = () => {",
+        '    const flag = Symbol.for("app-databases.ts-node");',
+        "    if (!globalThis[flag]) {",
+        '        require(require.resolve("ts-node", { paths: [process.cwd()] })).register({ transpileOnly: true, compilerOptions: { module: "commonjs" } });',
+        "        globalThis[flag] = true;",
+        "    }",
+        `    return require(${target})[${name}];`,
+        "};",
+        "",
+    ].join("\n");
 }

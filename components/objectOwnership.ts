@@ -174,7 +174,7 @@ export const objectOwnershipProvider: pulumi.dynamic.ResourceProvider<OwnershipI
     async delete() {},
 };
 /** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
-const objectOwnershipProviderStub = served("ObjectOwnership", __filename, "objectOwnershipProvider", objectOwnershipProvider);
+const objectOwnershipProviderModule = served("ObjectOwnership", __filename, "objectOwnershipProvider", objectOwnershipProvider);
 
 /** Moves the objects of some schemas, owned by some roles, to one owner role. */
 export class ObjectOwnership extends ServedResource {
@@ -183,7 +183,7 @@ export class ObjectOwnership extends ServedResource {
 
     constructor(name: string, args: ObjectOwnershipArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(
-            objectOwnershipProviderStub,
+            objectOwnershipProviderModule,
             name,
             { ...args, schemas: [...args.schemas], from: [...args.from], moved: undefined, remaining: undefined },
             pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),

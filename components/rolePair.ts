@@ -232,11 +232,7 @@ export class RolePair extends pulumi.ComponentResource {
         this.migratePassword = pulumi.secret(migrate.password);
         this.runtimePassword = pulumi.secret(active.password);
         this.sessionSettings = runtimeLogins.map(({ login }) => ({ role: login.role.name, settings: login.settings }));
-        this.registerOutputs({
-            migrateUser: this.migrateUser,
-            runtimeUser: this.runtimeUser,
-            migratePassword: this.migratePassword,
-            runtimePassword: this.runtimePassword,
-        });
+        // The passwords stay properties only, as AppDatabase's URLs do.
+        this.registerOutputs({ migrateUser: this.migrateUser, runtimeUser: this.runtimeUser });
     }
 }

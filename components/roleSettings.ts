@@ -209,7 +209,7 @@ export const roleSettingsProvider: pulumi.dynamic.ResourceProvider<SettingsInput
     },
 };
 /** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
-const roleSettingsProviderStub = served("RoleSettings", __filename, "roleSettingsProvider", roleSettingsProvider);
+const roleSettingsProviderModule = served("RoleSettings", __filename, "roleSettingsProvider", roleSettingsProvider);
 
 /** Sets configuration parameters on a role (`ALTER ROLE ... SET`), read back on refresh. */
 export class RoleSettings extends ServedResource {
@@ -218,7 +218,7 @@ export class RoleSettings extends ServedResource {
 
     constructor(name: string, args: RoleSettingsArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(
-            roleSettingsProviderStub,
+            roleSettingsProviderModule,
             name,
             args,
             pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),

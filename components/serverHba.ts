@@ -96,13 +96,13 @@ export const serverHbaProvider: pulumi.dynamic.ResourceProvider<HbaInputs, HbaSt
 };
 
 /** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
-const serverHbaProviderStub = served("ServerHba", __filename, "serverHbaProvider", serverHbaProvider);
+const serverHbaProviderModule = served("ServerHba", __filename, "serverHbaProvider", serverHbaProvider);
 
 export class ServerHba extends ServedResource {
     declare public readonly path: pulumi.Output<string>;
     declare public readonly inPlace: pulumi.Output<boolean>;
 
     constructor(name: string, args: ServerHbaArgs, opts: pulumi.CustomResourceOptions = {}) {
-        super(serverHbaProviderStub, name, { ...args, path: undefined, inPlace: undefined }, opts, "app-databases", "ServerHba");
+        super(serverHbaProviderModule, name, { ...args, path: undefined, inPlace: undefined }, opts, "app-databases", "ServerHba");
     }
 }

@@ -1,9 +1,10 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { moduleRef, providerStub } from "../../components/dynamicProvider";
+import { moduleRef, providerModule } from "../../components/dynamicProvider";
 import { databaseAccessProvider } from "../../components/databaseAccess";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -28,14 +29,60 @@ describe("moduleRef", () => {
     });
 });
 
-describe("providerStub", () => {
-    it("has the provider's methods and serializes to a small function with no absolute path", async () => {
-        const stub = providerStub(path.join(ROOT, "components", "databaseAccess.ts"), "databaseAccessProvider", databaseAccessProvider);
-        expect(Object.keys(stub).sort()).toEqual(Object.keys(databaseAccessProvider).sort());
+describe("providerModule", () => {
+    /** What Pulumi's nodejs dynamic provider does with the text: require-from-string in `cwd`, then handler(). */
+    function loadIn(cwd: string, text: string): string[] {
+        const requireFromString = require.resolve("require-from-string", { paths: [require.resolve("@pulumi/pulumi")] });
+        const script = `const p = require(${JSON.stringify(requireFromString)})(${JSON.stringify(text)}).handler(); console.log(JSON.stringify(Object.keys(p).sort()))`;
+        const run = spawnSync(process.execPath, ["-e", script], { cwd, encoding: "utf8" });
+        expect(run.stderr).toBe("");
+        return JSON.parse(run.stdout) as string[];
+    }
+
+    function project(): { dir: string; file: string } {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "app-databases-provider-"));
+        fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "some-project" }));
+        fs.mkdirSync(path.join(dir, "dist"));
+        const file = path.join(dir, "dist", "thing.js");
+        fs.writeFileSync(file, "exports.thingProvider = { create() {}, diff() {}, read() {}, update() {}, delete() {} };\n");
+        return { dir, file };
+    }
+
+    it("is one short line that loads the provider in the directory the program runs in, with no absolute path", () => {
+        const { dir, file } = project();
+        try {
+            const text = providerModule(file, "thingProvider", dir);
+            expect(text).toBe('exports.handler = () => require(require("path").resolve("dist/thing.js"))["thingProvider"];\n');
+            expect(text).not.toContain(dir);
+            expect(loadIn(dir, text)).toEqual(["create", "delete", "diff", "read", "update"]);
+        } finally {
+            fs.rmSync(dir, { recursive: true });
+        }
+    });
+
+    it("finds a dependency's file beside its package's entry point", () => {
+        const consumer = fs.mkdtempSync(path.join(os.tmpdir(), "app-databases-consumer-"));
+        const { dir, file } = project();
+        try {
+            fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "some-project", main: "dist/index.js" }));
+            fs.writeFileSync(path.join(dir, "dist", "index.js"), "");
+            fs.mkdirSync(path.join(consumer, "node_modules"));
+            fs.symlinkSync(dir, path.join(consumer, "node_modules", "some-project"));
+            const text = providerModule(file, "thingProvider", consumer);
+            expect(text).not.toContain(dir);
+            expect(loadIn(consumer, text)).toEqual(["create", "delete", "diff", "read", "update"]);
+        } finally {
+            fs.rmSync(consumer, { recursive: true });
+            fs.rmSync(dir, { recursive: true });
+        }
+    });
+
+    it("is a few hundred bytes for a TypeScript source, not the serialized provider", async () => {
+        const text = providerModule(path.join(ROOT, "components", "databaseAccess.ts"), "databaseAccessProvider", ROOT);
         const full = await pulumi.runtime.serializeFunction(() => databaseAccessProvider, { isFactoryFunction: true });
-        const small = await pulumi.runtime.serializeFunction(() => stub, { isFactoryFunction: true });
-        expect(small.text.length).toBeLessThan(full.text.length / 5);
-        expect(small.text).not.toContain(ROOT);
-        expect(small.text).toContain('"databaseAccessProvider"');
+        expect(text.length).toBeLessThan(500);
+        expect(full.text.length).toBeGreaterThan(20 * text.length);
+        expect(text).toContain('require("path").resolve("components/databaseAccess.ts")');
+        expect(text).toContain("ts-node");
     });
 });
