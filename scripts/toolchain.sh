@@ -346,14 +346,15 @@ build_python_sdk() {
 
 # build_provider NAME VERSION UPSTREAM: copy the wrapper, put the upstream
 # module in ./upstream (its go.mod declares a module path other than the one
-# it is fetched by, so it is used through a directory replace), generate the
+# it is fetched by, so it is used through a directory replace) with the
+# wrapper's upstream.patch applied if it has one, generate the
 # schema with the wrapper's tfgen, then build the plugin that embeds it.
 build_provider() {
   local name=$1 version=$2 upstream=$3 src=$WRAPPERS/$1 key dest declared updir
   [ -f "$src/provider.go" ] || die "missing wrapper sources in $src"
   key=$({
     echo "$RECIPE $version $upstream $BRIDGE_VERSION $PULUMI_VERSION"
-    cd "$src" && find . -type f -name '*.go' | LC_ALL=C sort | xargs sha256sum
+    cd "$src" && find . -type f \( -name '*.go' -o -name '*.patch' \) | LC_ALL=C sort | xargs sha256sum
   } | sha256sum | cut -c1-12)
   dest=$CACHE/pulumi-resource-$name-$version-$key
   PLUGIN_BIN[$name]=$dest/pulumi-resource-$name
@@ -364,6 +365,10 @@ build_provider() {
   updir=$(modjson "$upstream" Dir)
   cp -R "$updir" "$WORK/upstream"
   chmod -R u+w "$WORK/upstream"
+  # A wrapper's upstream.patch fixes the upstream module (the file says what and why).
+  if [ -f "$src/upstream.patch" ]; then
+    (cd "$WORK/upstream" && run git apply -p1 "$src/upstream.patch")
+  fi
   declared=$(awk '$1 == "module" { print $2; exit }' "$WORK/upstream/go.mod")
   {
     printf 'module toolchain.local/pulumi-%s\n\ngo 1.26.0\n\nrequire (\n' "$name"
