@@ -41,4 +41,12 @@ if (builtAt < Math.max(...SOURCES.map((s) => newestMtime(path.join(root, s))))) 
 // program runs compiled and stays readable without the mapping.
 delete Error.prepareStackTrace;
 
+// The runtime also keeps a 10-frame stack string on every promise it makes, for
+// a leak report at exit: 22 MB of a 100-app preview's heap. Three frames keep
+// an error readable; PULUMI_DEBUG_PROMISE_LEAKS or an explicit
+// --stack-trace-limit in NODE_OPTIONS leaves the limit alone.
+if (!process.env.PULUMI_DEBUG_PROMISE_LEAKS && !/--stack-trace-limit/.test(process.env.NODE_OPTIONS ?? "")) {
+    Error.stackTraceLimit = 3;
+}
+
 module.exports = require(built);
