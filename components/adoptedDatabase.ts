@@ -73,7 +73,7 @@ export const adoptedDatabaseProvider: pulumi.dynamic.ResourceProvider<AdoptedDat
     // The database and its data were there before the stack and stay after it.
     async delete() {},
 };
-/** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
+/** Served by the package plugin; in a TypeScript program the state stores the line that loads it (servedResource.ts). */
 const adoptedDatabaseProviderModule = served("AdoptedDatabase", __filename, "adoptedDatabaseProvider", adoptedDatabaseProvider);
 
 /** An existing database brought under management: owned by the app's migrate role, never created or dropped. */

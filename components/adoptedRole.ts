@@ -226,7 +226,7 @@ export const adoptedRoleProvider: pulumi.dynamic.ResourceProvider<AdoptedInputs,
     // The role was there before the stack and stays after it: deleting ends management only.
     async delete() {},
 };
-/** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
+/** Served by the package plugin; in a TypeScript program the state stores the line that loads it (servedResource.ts). */
 const adoptedRoleProviderModule = served("AdoptedRole", __filename, "adoptedRoleProvider", adoptedRoleProvider);
 
 /** An existing login role brought under management: altered, never created or dropped. */

@@ -164,7 +164,7 @@ export interface DataLossGuardArgs {
     readonly retiredApps: readonly string[];
 }
 
-/** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
+/** Served by the package plugin; in a TypeScript program the state stores the line that loads it (servedResource.ts). */
 const dataLossGuardProviderModule = served("DataLossGuard", __filename, "dataLossGuardProvider", dataLossGuardProvider);
 
 export class DataLossGuard extends ServedResource {

@@ -399,7 +399,7 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
         }
     },
 };
-/** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
+/** Served by the package plugin; in a TypeScript program the state stores the line that loads it (servedResource.ts). */
 const databaseAccessProviderModule = served("DatabaseAccess", __filename, "databaseAccessProvider", databaseAccessProvider);
 
 /** Revokes CONNECT and TEMPORARY from PUBLIC on a database and grants them to the named roles only. */

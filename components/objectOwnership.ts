@@ -173,7 +173,7 @@ export const objectOwnershipProvider: pulumi.dynamic.ResourceProvider<OwnershipI
     // Nothing moves back: the objects stay with the owner role, which the stack leaves in place.
     async delete() {},
 };
-/** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
+/** Served by the package plugin; in a TypeScript program the state stores the line that loads it (servedResource.ts). */
 const objectOwnershipProviderModule = served("ObjectOwnership", __filename, "objectOwnershipProvider", objectOwnershipProvider);
 
 /** Moves the objects of some schemas, owned by some roles, to one owner role. */

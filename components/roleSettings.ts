@@ -208,7 +208,7 @@ export const roleSettingsProvider: pulumi.dynamic.ResourceProvider<SettingsInput
         await apply({ ...props, settings: current }, { ...props, settings: {} });
     },
 };
-/** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
+/** Served by the package plugin; in a TypeScript program the state stores the line that loads it (servedResource.ts). */
 const roleSettingsProviderModule = served("RoleSettings", __filename, "roleSettingsProvider", roleSettingsProvider);
 
 /** Sets configuration parameters on a role (`ALTER ROLE ... SET`), read back on refresh. */

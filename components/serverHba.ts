@@ -95,7 +95,7 @@ export const serverHbaProvider: pulumi.dynamic.ResourceProvider<HbaInputs, HbaSt
     },
 };
 
-/** Served by the package plugin; in a TypeScript program the state stores its stub (servedResource.ts). */
+/** Served by the package plugin; in a TypeScript program the state stores the line that loads it (servedResource.ts). */
 const serverHbaProviderModule = served("ServerHba", __filename, "serverHbaProvider", serverHbaProvider);
 
 export class ServerHba extends ServedResource {
