@@ -162,7 +162,8 @@ function asDeclared(found: RoleAttributes, inputs: AdoptedInputs): RoleAttribute
     return { ...found, memberOf: found.memberOf.filter((r) => inputs.memberOf.includes(r)).sort() };
 }
 
-async function alterRole(client: Client, inputs: AdoptedInputs, setPassword: boolean): Promise<void> {
+/** ALTERs a role into the shape a created one has: attributes, limit, the declared settings and memberships, the password when `setPassword`. */
+export async function alterRole(client: Client, inputs: Omit<AdoptedInputs, "connection">, setPassword: boolean): Promise<void> {
     const role = quoteIdent(inputs.name);
     const password = setPassword ? ` PASSWORD ${client.escapeLiteral(inputs.password)}` : "";
     await client.query(
@@ -175,10 +176,11 @@ async function alterRole(client: Client, inputs: AdoptedInputs, setPassword: boo
     for (const group of inputs.memberOf) await client.query(`GRANT ${quoteIdent(group)} TO ${role}`);
 }
 
-const SETTING_NAMES = ["statement_timeout", "idle_in_transaction_session_timeout"];
+/** The role-wide settings a login role's declaration manages. */
+export const ROLE_SETTING_NAMES = ["statement_timeout", "idle_in_transaction_session_timeout"];
 
 async function mustRead(client: Client, name: string): Promise<RoleAttributes> {
-    const found = await readRoleAttributes(client, name, SETTING_NAMES);
+    const found = await readRoleAttributes(client, name, ROLE_SETTING_NAMES);
     if (!found) {
         throw new Error(
             `role ${name} does not exist on the server, so it cannot be adopted: remove it from adopt.roles to have it created`,
@@ -218,7 +220,7 @@ export const adoptedRoleProvider: pulumi.dynamic.ResourceProvider<AdoptedInputs,
 
     async read(id, props) {
         if (!props) throw new Error(`AdoptedRole ${id}: nothing to read without prior state`);
-        const found = await withAdminClient(props.connection, (client) => readRoleAttributes(client, props.name, SETTING_NAMES));
+        const found = await withAdminClient(props.connection, (client) => readRoleAttributes(client, props.name, ROLE_SETTING_NAMES));
         if (!found) return { id: "", props }; // dropped behind the stack's back
         return { id, props: { ...props, now: asDeclared(found, props) } };
     },

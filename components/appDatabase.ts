@@ -28,7 +28,7 @@ import { declareLoginRole } from "./loginRole";
 import { ObjectOwnership } from "./objectOwnership";
 import { AdoptedRolePassword, resolveRolePairArgs, RolePair, RolePairArgs } from "./rolePair";
 import { PostgresServer } from "./sharedServer";
-import { nameOfUrn, PriorResource, priorResources } from "./priorState";
+import { nameOfUrn, PriorResource, priorResources, withPriorResources } from "./priorState";
 
 export const APP_DATABASE_TYPE = "app-databases:index:AppDatabase";
 
@@ -125,8 +125,9 @@ export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection" | "adop
     readonly databasesBefore?: readonly pulumi.Resource[];
     /**
      * The stack's resources at its last `up`: the postgresql provider's
-     * DefaultPrivileges of this app that earlier versions declared are kept
-     * for one more `up` with retainOnDelete (see keepPriorDefaultPrivileges).
+     * DefaultPrivileges and Roles of this app that earlier versions declared
+     * are kept for one more `up` with retainOnDelete (keepPriorDefaultPrivileges,
+     * loginRole.ts), and the roles taken over with the passwords they have.
      * Pass `[]` when the stack is known to hold none.
      * @default read from the backend, once per program run (priorState.ts)
      */
@@ -188,7 +189,7 @@ function keepPriorDefaultPrivileges(
     database: string,
     state: readonly PriorResource[] | Promise<readonly PriorResource[]>,
 ): void {
-    const declare = (resources: readonly PriorResource[]) => {
+    withPriorResources(state, (resources) => {
         for (const r of resources) {
             const resourceName = nameOfUrn(r.urn);
             if (r.type !== PROVIDER_DEFAULT_PRIVILEGES || !resourceName.startsWith(`${name}-`) || r.outputs.database !== database) continue;
@@ -202,11 +203,7 @@ function keepPriorDefaultPrivileges(
                 ignoreChanges: [...DEFAULT_PRIVILEGES_INPUTS],
             });
         }
-    };
-    if (Array.isArray(state)) return declare(state as readonly PriorResource[]);
-    // Declared once the state is read: the run must not end before.
-    const done = pulumi.runtime.rpcKeepAlive();
-    void Promise.resolve(state).then(declare).finally(done);
+    });
 }
 
 /** An extra role with every default filled in. */
@@ -350,10 +347,11 @@ export class AppDatabase extends pulumi.ComponentResource {
         const protect = args.protect;
         const server = args.server;
         const adoptedRoles = adopt.roles ?? {};
+        const stateAtLastUp = args.stateAtLastUp ?? priorResources();
 
         this.roles = new RolePair(
             name,
-            { ...appArgs, connection: server.connection, applySessionSettings: false, adoptRoles: adoptedRoles },
+            { ...appArgs, connection: server.connection, applySessionSettings: false, adoptRoles: adoptedRoles, stateAtLastUp },
             { parent: this },
         );
 
@@ -369,13 +367,15 @@ export class AppDatabase extends pulumi.ComponentResource {
         const extras = Object.entries(args.extraRoles).map(([roleName, spec]) => {
             const adopted = adoptedRoles[roleName];
             const login = declareLoginRole(this, `${name}-${roleName}`, {
+                connection: server.connection,
+                stateAtLastUp,
                 roleName,
                 connectionLimit: spec.connectionLimit,
                 rotation: spec.rotation,
                 timeouts: spec,
                 protect,
                 ...(spec.runsMigrations ? { memberOf: [this.roles.migrateUser] } : {}),
-                ...(adopted ? { adopt: { connection: server.connection, password: adopted.password } } : {}),
+                ...(adopted ? { adopt: { password: adopted.password } } : {}),
             });
             return { roleName, access: spec.access, ...login };
         });
@@ -484,7 +484,7 @@ export class AppDatabase extends pulumi.ComponentResource {
             }
         }
 
-        keepPriorDefaultPrivileges(this, name, dbName, args.stateAtLastUp ?? priorResources());
+        keepPriorDefaultPrivileges(this, name, dbName, stateAtLastUp);
 
         const endpoint = server.endpoint;
         const url = (host: pulumi.Input<string>, port: pulumi.Input<number>, user: pulumi.Input<string>, password: pulumi.Input<string>) =>

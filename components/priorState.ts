@@ -55,6 +55,20 @@ export function priorResources(): Promise<readonly PriorResource[]> {
     })());
 }
 
+/**
+ * Runs `declare` with the last state: at once when it is known, else once it
+ * is read, keeping the run open until then (resources declared after the
+ * program returned still count).
+ */
+export function withPriorResources(
+    state: readonly PriorResource[] | Promise<readonly PriorResource[]>,
+    declare: (resources: readonly PriorResource[]) => void,
+): void {
+    if (Array.isArray(state)) return declare(state as readonly PriorResource[]);
+    const done = pulumi.runtime.rpcKeepAlive();
+    void Promise.resolve(state).then(declare).finally(done);
+}
+
 /** Forgets what was read: the next call reads again (tests run several programs in one process). */
 export function forgetPriorResources(): void {
     cached = undefined;

@@ -25,6 +25,7 @@ import {
 } from "./defaults";
 import { identifierProblem, roleListFor, roleNamesFor, RoleNameOverrides } from "./identifiers";
 import { declareLoginRole, LoginRoleResource, RoleTimeouts } from "./loginRole";
+import { PriorResource, priorResources } from "./priorState";
 import { RoleSettings } from "./roleSettings";
 
 export const ROLE_PAIR_TYPE = "app-databases:index:RolePair";
@@ -67,6 +68,14 @@ export interface RolePairArgs {
      * dynamic resource per app). @default true
      */
     readonly applySessionSettings?: boolean;
+    /**
+     * The stack's resources at its last `up`: roles an earlier version made
+     * with the postgresql provider's Role are taken over by their ManagedRole
+     * with the password they have (loginRole.ts). Pass `[]` when the stack is
+     * known to hold none.
+     * @default read from the backend, once per program run (priorState.ts)
+     */
+    readonly stateAtLastUp?: readonly PriorResource[] | Promise<readonly PriorResource[]>;
 }
 
 /** How an adopted role's password is handled: the supplied one is kept; none given means a new one. */
@@ -77,7 +86,9 @@ export interface AdoptedRolePassword {
 const COMPONENT = "RolePair";
 
 /** Fills in RolePair defaults; throws naming the argument and the value when a name or number is unusable. */
-export function resolveRolePairArgs(args: RolePairArgs): Required<Omit<RolePairArgs, "rotation" | "applySessionSettings">> & {
+export function resolveRolePairArgs(args: RolePairArgs): Required<
+    Omit<RolePairArgs, "rotation" | "applySessionSettings" | "stateAtLastUp">
+> & {
     rotation: { runtime: number; migrate: number; zeroDowntime: boolean };
 } {
     const names = roleListFor(args.app, args.rotation?.zeroDowntime, args.roleNames);
@@ -178,8 +189,9 @@ export class RolePair extends pulumi.ComponentResource {
         const names = roleNamesFor(a.app, a.roleNames);
         const adopt = (role: string) => {
             const found = a.adoptRoles[role];
-            return found ? { connection: a.connection, password: found.password } : undefined;
+            return found ? { password: found.password } : undefined;
         };
+        const stateAtLastUp = args.stateAtLastUp ?? priorResources();
         const timeouts: RoleTimeouts = {
             statementTimeoutMs: a.statementTimeoutMs,
             idleInTransactionSessionTimeoutMs: a.idleInTransactionSessionTimeoutMs,
@@ -187,6 +199,8 @@ export class RolePair extends pulumi.ComponentResource {
         };
 
         const migrate = declareLoginRole(this, `${name}-migrate`, {
+            connection: a.connection,
+            stateAtLastUp,
             roleName: names.migrate,
             connectionLimit: a.migrateConnectionLimit,
             rotation: a.rotation.migrate,
@@ -196,6 +210,8 @@ export class RolePair extends pulumi.ComponentResource {
         const slots = runtimeSlots(a.rotation.runtime, a.rotation.zeroDowntime);
         const runtimeLogin = (resourceName: string, roleName: string, rotation: number, memberOf?: pulumi.Input<string>[]) =>
             declareLoginRole(this, resourceName, {
+                connection: a.connection,
+                stateAtLastUp,
                 roleName,
                 connectionLimit: a.runtimeConnectionLimit,
                 rotation,

@@ -9,9 +9,10 @@ import { PriorResource, priorResources, thisStackName } from "../components/prio
 /**
  * The `stateLayout` output: 2 since DatabaseAccess holds each app's default
  * privileges, so the stack holds no postgresql DefaultPrivileges any more
- * than the ones kept for one `up` while upgrading.
+ * than the ones kept for one `up` while upgrading; 3 since each created login
+ * role is one ManagedRole, so it holds no postgresql Role either.
  */
-export const STATE_LAYOUT = 2;
+export const STATE_LAYOUT = 3;
 
 /** The stack's outputs at its last `up`; undefined on a stack that never ran one, or when the backend cannot say. */
 export async function readPreviousOutputs(): Promise<Readonly<Record<string, unknown>> | undefined> {

@@ -33,18 +33,17 @@ async function newStack(config: Record<string, unknown>, secrets = adminSecret()
     return stack;
 }
 
-/** Every RandomPassword result in the stack's state, by resource name. */
+/** Every generated password in the stack's state (a ManagedRole's, a RandomPassword's), by resource name. */
 function statePasswords(stack: TestStack): Record<string, string> {
     const exported = stack.cli("stack", "export", "--show-secrets");
     expect(exported.status, exported.stderr).toBe(0);
     const resources = JSON.parse(exported.stdout).deployment.resources ?? [];
     const passwords: Record<string, string> = {};
+    // --show-secrets exports a secret as { plaintext: <its JSON> }
+    const revealed = (value: any) => (typeof value === "string" ? value : JSON.parse(value.plaintext));
     for (const r of resources) {
-        if (r.type === "random:index/randomPassword:RandomPassword") {
-            const result = r.outputs.result;
-            // --show-secrets exports a secret as { plaintext: <its JSON> }
-            passwords[r.urn.split("::").pop()] = typeof result === "string" ? result : JSON.parse(result.plaintext);
-        }
+        if (r.type === "pulumi-nodejs:dynamic/app-databases:ManagedRole") passwords[r.urn.split("::").pop()] = revealed(r.outputs.password);
+        if (r.type === "random:index/randomPassword:RandomPassword") passwords[r.urn.split("::").pop()] = revealed(r.outputs.result);
     }
     return passwords;
 }
@@ -192,11 +191,7 @@ describe("passwords", () => {
         await stack.stack.up({ onOutput: () => undefined });
         try {
             const first = statePasswords(stack);
-            expect(Object.keys(first).sort()).toEqual([
-                "steady@local-app-password",
-                "steady@local-migrate-password",
-                "steady@local-steady_ro-password",
-            ]);
+            expect(Object.keys(first).sort()).toEqual(["steady@local-app", "steady@local-migrate", "steady@local-steady_ro"]);
             for (let i = 0; i < 10; i++) {
                 const up = await stack.stack.up({ onOutput: () => undefined });
                 expect(
@@ -206,7 +201,7 @@ describe("passwords", () => {
             }
             expect(statePasswords(stack)).toEqual(first);
             const { apps } = await stack.outputs();
-            expect(passwordOf(apps.steady.runtimeUrl)).toBe(first["steady@local-app-password"]);
+            expect(passwordOf(apps.steady.runtimeUrl)).toBe(first["steady@local-app"]);
             await queryUrl(apps.steady.runtimeUrl, "SELECT 1");
         } finally {
             await stack.stack.destroy({ onOutput: () => undefined });

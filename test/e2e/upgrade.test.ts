@@ -15,11 +15,18 @@
  *   the old resources with retainOnDelete (no change shown); the second
  *   forgets them, deleting nothing on the server; then nothing changes. The
  *   privileges hold throughout: a table the migrate role creates afterwards
- *   is usable by the runtime roles as their access level says.
+ *   is usable by the runtime roles as their access level says;
+ * - each created login role moved from the random provider's RandomPassword
+ *   and the postgresql provider's Role into one ManagedRole. The first `up`
+ *   creates each ManagedRole by taking the role over with the password in
+ *   the last state, lets each RandomPassword go (deleting one touches
+ *   nothing) and keeps each Role with retainOnDelete (no change shown); the
+ *   second forgets the Roles, dropping nothing on the server.
  *
- * Three revisions: 01c3ebd (before components/ and program/ were split),
+ * Four revisions: 01c3ebd (before components/ and program/ were split),
  * cd87777 (ts-node, serialized dynamic providers, no pg_hba for dedicated
- * servers) and 49a7c4e (compiled, the last with provider DefaultPrivileges).
+ * servers), 49a7c4e (compiled, the last with provider DefaultPrivileges) and
+ * 0934728 (the last with provider Roles and RandomPasswords).
  * A row in each app database and every password in the outputs survive.
  *
  * Needs the revisions in the clone's history (CI runs on a full clone).
@@ -33,12 +40,15 @@ import { copyWorkTreeProgram, extractProgramAt } from "../kit/program";
 import { TestStack } from "../kit/stack";
 
 /** The revisions a stack upgrades from (APP_DATABASES_UPGRADE_FROM: others, to try them). */
-const UPGRADE_FROM = process.env.APP_DATABASES_UPGRADE_FROM?.split(",") ?? ["01c3ebd", "cd87777", "49a7c4e"];
+const UPGRADE_FROM = process.env.APP_DATABASES_UPGRADE_FROM?.split(",") ?? ["01c3ebd", "cd87777", "49a7c4e", "0934728"];
 const [imageName, imageVersion] = (process.env.APP_DATABASES_PG_IMAGE ?? "app-databases/postgres:15").split(":");
 
 const SERVER_HBA = "pulumi-nodejs:dynamic/app-databases:ServerHba";
 const DATABASE_ACCESS = "pulumi-nodejs:dynamic/app-databases:DatabaseAccess";
 const DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges";
+const PROVIDER_ROLE = "postgresql:index/role:Role";
+const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
+const MANAGED_ROLE = "pulumi-nodejs:dynamic/app-databases:ManagedRole";
 
 /** A state resource's type, from its URN. */
 const typeOf = (urn: string) => urn.split("::")[2].split("$").pop()!;
@@ -117,38 +127,58 @@ describe.each(UPGRADE_FROM)("a stack made by the program at %s", (revision) => {
 
     it("upgrades to this program in two ups, replacing nothing; rows, passwords and privileges survive", async () => {
         const urnsBefore = stateUrns();
-        const legacy = urnsBefore.filter((urn) => typeOf(urn) === DEFAULT_PRIVILEGES);
-        expect(legacy.length).toBeGreaterThan(0);
+        const nameOf = (urn: string) => urn.split("::").pop()!;
+        const legacyPrivileges = urnsBefore.filter((urn) => typeOf(urn) === DEFAULT_PRIVILEGES);
+        const roles = urnsBefore.filter((urn) => typeOf(urn) === PROVIDER_ROLE);
+        // Each created login role: shop 2, reports 3 (zero-downtime), billing 3 (an extra role), solo 2.
+        expect(roles.length).toBe(10);
+        const passwords = roles.map((urn) =>
+            urnsBefore.find((u) => typeOf(u) === RANDOM_PASSWORD && nameOf(u) === `${nameOf(urn)}-password`)!,
+        );
+        expect(passwords.every(Boolean)).toBe(true);
         const hadHba = urnsBefore.some((urn) => typeOf(urn) === SERVER_HBA);
+        const hadAccessPrivileges = legacyPrivileges.length === 0;
         copyWorkTreeProgram(stack.dir);
 
-        // First up: DatabaseAccess takes the default privileges over; the old resources stay, unchanged.
-        const appsWithPrivileges = ["shop", "reports", "billing", "solo"];
+        // First up: DatabaseAccess takes the default privileges over, each ManagedRole its role;
+        // the old DefaultPrivileges and Roles stay, unchanged, and the RandomPasswords go.
+        const appsWithPrivileges = hadAccessPrivileges ? [] : ["shop", "reports", "billing", "solo"];
         expect(plannedSteps()).toEqual(
             [
                 ...(hadHba ? [] : [`create ${SERVER_HBA} dedicated-solo-hba`]),
                 ...appsWithPrivileges.map(
                     (app) => `update ${DATABASE_ACCESS} ${app}@${app === "solo" ? "dedicated-solo" : "local"}-access`,
                 ),
+                ...roles.map((urn) => `create ${MANAGED_ROLE} ${nameOf(urn)}`),
+                ...passwords.map((urn) => `delete ${RANDOM_PASSWORD} ${nameOf(urn)}`),
             ].sort(),
         );
         const first = await stack.stack.up({ onOutput: (s) => process.stdout.write(s) });
         const { same, ...firstChanges } = first.summary.resourceChanges ?? {};
-        expect(firstChanges).toEqual({ ...(hadHba ? {} : { create: 1 }), update: appsWithPrivileges.length });
-        expect(same).toBe(created - appsWithPrivileges.length);
+        expect(firstChanges).toEqual({
+            create: roles.length + (hadHba ? 0 : 1),
+            ...(appsWithPrivileges.length > 0 ? { update: appsWithPrivileges.length } : {}),
+            delete: passwords.length,
+        });
+        expect(same).toBe(created - appsWithPrivileges.length - passwords.length);
         expect(
             stateUrns()
                 .filter((urn) => !urnsBefore.includes(urn))
-                .map(typeOf),
-        ).toEqual(hadHba ? [] : [SERVER_HBA]);
+                .map(typeOf)
+                .sort(),
+        ).toEqual([...(hadHba ? [] : [SERVER_HBA]), ...roles.map(() => MANAGED_ROLE)].sort());
 
         // Second up: the old resources leave the state only.
-        expect(plannedSteps()).toEqual(legacy.map((urn) => `delete ${DEFAULT_PRIVILEGES} ${urn.split("::").pop()}`).sort());
+        const legacy = [...legacyPrivileges, ...roles];
+        expect(plannedSteps()).toEqual(legacy.map((urn) => `delete ${typeOf(urn)} ${nameOf(urn)}`).sort());
         const second = await stack.stack.up({ onOutput: (s) => process.stdout.write(s) });
         expect(second.summary.resourceChanges?.delete).toBe(legacy.length);
         const after = stateUrns();
-        expect(after.filter((urn) => typeOf(urn) === DEFAULT_PRIVILEGES)).toEqual([]);
-        expect(urnsBefore.filter((urn) => !after.includes(urn))).toEqual(legacy);
+        expect(after.filter((urn) => [DEFAULT_PRIVILEGES, PROVIDER_ROLE, RANDOM_PASSWORD].includes(typeOf(urn)))).toEqual(
+            // The dedicated server's superuser password stays a RandomPassword.
+            after.filter((urn) => typeOf(urn) === RANDOM_PASSWORD && !passwords.includes(urn)),
+        );
+        expect(urnsBefore.filter((urn) => !after.includes(urn)).sort()).toEqual([...legacy, ...passwords].sort());
 
         const expectNoChanges = stack.cli("preview", "--expect-no-changes", "--non-interactive");
         expect(expectNoChanges.status, expectNoChanges.stdout + expectNoChanges.stderr).toBe(0);
