@@ -87,19 +87,21 @@ export function wantedAttributes(inputs: Omit<AdoptedInputs, "connection" | "nam
     };
 }
 
+/** The role attributes as booleans, with the keywords that set and clear each. */
+const ROLE_FLAGS: readonly (readonly [keyof typeof LOGIN_ROLE_ATTRIBUTES, string, string])[] = [
+    ["login", "LOGIN", "NOLOGIN"],
+    ["superuser", "SUPERUSER", "NOSUPERUSER"],
+    ["createDatabase", "CREATEDB", "NOCREATEDB"],
+    ["createRole", "CREATEROLE", "NOCREATEROLE"],
+    ["replication", "REPLICATION", "NOREPLICATION"],
+    ["bypassRowLevelSecurity", "BYPASSRLS", "NOBYPASSRLS"],
+    ["inherit", "INHERIT", "NOINHERIT"],
+];
+
 /** Each attribute that differs, as `name: before -> after`; memberships only count those asked for. */
 export function attributeChanges(before: RoleAttributes, after: RoleAttributes): string[] {
     const changes: string[] = [];
-    const flags: [keyof RoleAttributes, string, string][] = [
-        ["login", "LOGIN", "NOLOGIN"],
-        ["superuser", "SUPERUSER", "NOSUPERUSER"],
-        ["createDatabase", "CREATEDB", "NOCREATEDB"],
-        ["createRole", "CREATEROLE", "NOCREATEROLE"],
-        ["replication", "REPLICATION", "NOREPLICATION"],
-        ["bypassRowLevelSecurity", "BYPASSRLS", "NOBYPASSRLS"],
-        ["inherit", "INHERIT", "NOINHERIT"],
-    ];
-    for (const [key, yes, no] of flags) {
+    for (const [key, yes, no] of ROLE_FLAGS) {
         if (before[key] !== after[key]) changes.push(`${before[key] ? yes : no} -> ${after[key] ? yes : no}`);
     }
     if (before.connectionLimit !== after.connectionLimit) {
@@ -162,14 +164,27 @@ function asDeclared(found: RoleAttributes, inputs: AdoptedInputs): RoleAttribute
     return { ...found, memberOf: found.memberOf.filter((r) => inputs.memberOf.includes(r)).sort() };
 }
 
-/** ALTERs a role into the shape a created one has: attributes, limit, the declared settings and memberships, the password when `setPassword`. */
-export async function alterRole(client: Client, inputs: Omit<AdoptedInputs, "connection">, setPassword: boolean): Promise<void> {
+/**
+ * Makes a login role (`found` undefined: CREATE ROLE) or ALTERs the one
+ * `found` into the shape a created one has: attributes, limit, the declared
+ * settings and memberships, the password when `setPassword`. ALTER names only
+ * the attributes that differ: PostgreSQL refuses a non-superuser admin any
+ * ALTER that mentions SUPERUSER, REPLICATION or BYPASSRLS, even to keep them
+ * off, while CREATE checks only the ones turned on.
+ */
+export async function shapeRole(
+    client: Client,
+    inputs: Omit<AdoptedInputs, "connection">,
+    found: RoleAttributes | undefined,
+    setPassword: boolean,
+): Promise<void> {
     const role = quoteIdent(inputs.name);
-    const password = setPassword ? ` PASSWORD ${client.escapeLiteral(inputs.password)}` : "";
-    await client.query(
-        `ALTER ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT ` +
-            `CONNECTION LIMIT ${Number(inputs.connectionLimit)}${password}`,
+    const flags = ROLE_FLAGS.filter(([key]) => !found || found[key] !== LOGIN_ROLE_ATTRIBUTES[key]).map(([key, yes, no]) =>
+        LOGIN_ROLE_ATTRIBUTES[key] ? yes : no,
     );
+    const password = setPassword ? ` PASSWORD ${client.escapeLiteral(inputs.password)}` : "";
+    const rest = `${flags.map((f) => ` ${f}`).join("")} CONNECTION LIMIT ${Number(inputs.connectionLimit)}${password}`;
+    await client.query(found ? `ALTER ROLE ${role} WITH${rest}` : `CREATE ROLE ${role} WITH${rest}`);
     for (const [name, value] of Object.entries(wantedSettings(inputs))) {
         await client.query(`ALTER ROLE ${role} SET ${name} = ${client.escapeLiteral(value)}`);
     }
@@ -193,7 +208,7 @@ export const adoptedRoleProvider: pulumi.dynamic.ResourceProvider<AdoptedInputs,
     async create(inputs) {
         const [before, now] = await withAdminClient(inputs.connection, async (client) => {
             const before = await mustRead(client, inputs.name);
-            await alterRole(client, inputs, true);
+            await shapeRole(client, inputs, before, true);
             return [before, await mustRead(client, inputs.name)];
         });
         return { id: inputs.name, outs: { ...inputs, before: asDeclared(before, inputs), now: asDeclared(now, inputs) } };
@@ -211,8 +226,8 @@ export const adoptedRoleProvider: pulumi.dynamic.ResourceProvider<AdoptedInputs,
 
     async update(_id, olds, news) {
         const now = await withAdminClient(news.connection, async (client) => {
-            await mustRead(client, news.name);
-            await alterRole(client, news, olds.password !== news.password);
+            const found = await mustRead(client, news.name);
+            await shapeRole(client, news, found, olds.password !== news.password);
             return mustRead(client, news.name);
         });
         return { outs: { ...news, before: olds.before, now: asDeclared(now, news) } };

@@ -24,7 +24,7 @@ import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, asRole, quoteIdent, withAdminClient } from "./adminConnection";
-import { alterRole, readRoleAttributes, RoleAttributes, ROLE_SETTING_NAMES, wantedAttributes, attributeChanges } from "./adoptedRole";
+import { attributeChanges, readRoleAttributes, RoleAttributes, ROLE_SETTING_NAMES, shapeRole, wantedAttributes } from "./adoptedRole";
 import { served, ServedResource } from "./servedResource";
 
 /** Long enough for any attacker, alphanumeric so it needs no escaping in URLs or shells. */
@@ -116,9 +116,12 @@ async function inTransaction<T>(client: Client, work: () => Promise<T>): Promise
     }
 }
 
-/** ALTERs the role to the declaration, sets `password` when given, and revokes memberships it does not declare. */
+/**
+ * Creates the role (`found` undefined) or ALTERs it to the declaration, sets
+ * `password` when given, and revokes memberships it does not declare.
+ */
 async function shape(client: Client, inputs: ManagedInputs, found: RoleAttributes | undefined, password?: string): Promise<void> {
-    await alterRole(client, { ...inputs, password: password ?? "" }, password !== undefined);
+    await shapeRole(client, { ...inputs, password: password ?? "" }, found, password !== undefined);
     for (const group of found?.memberOf.filter((r) => !inputs.memberOf.includes(r)) ?? []) {
         await client.query(`REVOKE ${quoteIdent(group)} FROM ${quoteIdent(inputs.name)}`);
     }
@@ -141,11 +144,8 @@ export const managedRoleProvider: pulumi.dynamic.ResourceProvider<ManagedInputs,
                         "(with its password to keep the one it has)",
                 );
             }
-            await inTransaction(client, async () => {
-                if (!found) await client.query(`CREATE ROLE ${quoteIdent(inputs.name)}`);
-                // Taken over: it keeps its password (the one the stack had for it).
-                await shape(client, inputs, undefined, found ? undefined : password);
-            });
+            // Taken over (found): it keeps its password, the one the stack had for it.
+            await inTransaction(client, () => shape(client, inputs, found, found ? undefined : password));
             return mustRead(client, inputs.name);
         });
         return { id: inputs.name, outs: stateOf(inputs, password, now) };

@@ -202,5 +202,34 @@ describe.each(matrixVersions())("PostgreSQL %i", (major) => {
                 major >= 16 ? ["notes_app", "notes_migrate", "notes_ro"].map((role) => ({ role, heldBy: ADMIN, usable: false })) : [];
             expect(held).toEqual(expected);
         });
+
+        it("changes a role's limit and rotates its password, then drops what it made on destroy", async () => {
+            // ALTER ROLE naming SUPERUSER, REPLICATION or BYPASSRLS, even to keep them off, is refused to a non-superuser.
+            const { apps: before } = await admined.outputs();
+            await admined.setConfig(
+                {
+                    servers: { local: cluster.serverConfig({ admin: { username: ADMIN, superuser: false } }) },
+                    apps: {
+                        notes: { rotation: { runtime: 1 }, extraRoles: { notes_ro: { access: "readonly", connectionLimit: 2 } } },
+                    },
+                },
+                [{ path: "servers.local.admin.password", value: ADMIN_PASSWORD }],
+            );
+            const up = await admined.stack.up({ onOutput: () => undefined });
+            expect(Object.keys(up.summary.resourceChanges ?? {}).filter((k) => k !== "same")).toEqual(["update"]);
+            const limits = await cluster.admin<{ rolname: string; rolconnlimit: number }>(
+                "SELECT rolname, rolconnlimit FROM pg_roles WHERE rolname = 'notes_ro'",
+            );
+            expect(limits).toEqual([{ rolname: "notes_ro", rolconnlimit: 2 }]);
+            const { apps: after } = await admined.outputs();
+            expect(after.notes.runtimeUrl).not.toBe(before.notes.runtimeUrl);
+            await queryUrl(after.notes.runtimeUrl, "SELECT 1");
+            await expect(queryUrl(before.notes.runtimeUrl, "SELECT 1")).rejects.toThrow(/password authentication failed/);
+
+            await admined.stack.destroy({ onOutput: () => undefined });
+            const { roles, databases } = await cluster.catalog();
+            expect(roles.filter((r) => r.startsWith("notes"))).toEqual([]);
+            expect(databases).not.toContain("notes");
+        });
     });
 });
