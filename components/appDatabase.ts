@@ -24,7 +24,7 @@ import { AdoptedDatabase } from "./adoptedDatabase";
 import { connectionUrl } from "./connectionUrl";
 import { DatabaseAccess, DefaultPrivilegeEntryArgs, RoleSettingsEntry } from "./databaseAccess";
 import { identifierProblem, roleListFor, schemasProblem } from "./identifiers";
-import { declareLoginRole } from "./loginRole";
+import { declareLoginRoles } from "./loginRole";
 import { ObjectOwnership } from "./objectOwnership";
 import { AdoptedRolePassword, resolveRolePairArgs, RolePair, RolePairArgs } from "./rolePair";
 import { PostgresServer } from "./sharedServer";
@@ -364,27 +364,33 @@ export class AppDatabase extends pulumi.ComponentResource {
                   { parent: this, protect, dependsOn: [...args.databasesBefore] },
               );
 
+        // One resource per extra role: removing one deletes it after DatabaseAccess has revoked what
+        // it granted that role (an update of a shared resource would run before, and DROP ROLE fail).
         const extras = Object.entries(args.extraRoles).map(([roleName, spec]) => {
-            const adopted = adoptedRoles[roleName];
-            const login = declareLoginRole(this, `${name}-${roleName}`, {
-                connection: server.connection,
-                stateAtLastUp,
-                roleName,
-                connectionLimit: spec.connectionLimit,
-                rotation: spec.rotation,
-                timeouts: spec,
-                protect,
-                ...(spec.runsMigrations ? { memberOf: [this.roles.migrateUser] } : {}),
-                ...(adopted ? { adopt: { password: adopted.password } } : {}),
-            });
-            return { roleName, access: spec.access, ...login };
+            const logins = declareLoginRoles(
+                this,
+                `${name}-${roleName}`,
+                {
+                    [roleName]: {
+                        resourceName: `${name}-${roleName}`,
+                        roleName,
+                        connectionLimit: spec.connectionLimit,
+                        rotation: spec.rotation,
+                        timeouts: spec,
+                        ...(spec.runsMigrations ? { memberOf: [this.roles.migrateUser] } : {}),
+                        ...(adoptedRoles[roleName] ? { adopt: { password: adoptedRoles[roleName].password } } : {}),
+                    },
+                },
+                { connection: server.connection, protect, stateAtLastUp },
+            );
+            return { roleName, access: spec.access, ...logins[roleName] };
         });
 
         // Beyond `public`, each login finds the app's schemas first in this database.
         const searchPath =
             args.schemas.length === 1 && args.schemas[0] === APP_SCHEMA
                 ? []
-                : [this.roles.migrateUser, ...this.roles.sessionSettings.map((s) => s.role), ...extras.map((e) => e.role.name)].map(
+                : [this.roles.migrateUser, ...this.roles.sessionSettings.map((s) => s.role), ...extras.map((e) => e.name)].map(
                       (role): pulumi.Input<RoleSettingsEntry> =>
                           pulumi
                               .output(role)
@@ -414,8 +420,8 @@ export class AppDatabase extends pulumi.ComponentResource {
         }
 
         const grantees = [
-            { key: "app", role: this.roles.runtimeRole.name, access },
-            ...extras.map((e) => ({ key: e.roleName, role: e.role.name, access: e.access })),
+            { key: "app", role: this.roles.runtimeRoleName, access },
+            ...extras.map((e) => ({ key: e.roleName, role: e.name, access: e.access })),
         ];
         this.access = inOrder(
             (after) =>
@@ -426,17 +432,17 @@ export class AppDatabase extends pulumi.ComponentResource {
                         database: this.database.name,
                         owner: this.roles.migrateUser,
                         // <app>_app holds the privileges; <app>_app_alt has them by membership.
-                        grantees: [this.roles.runtimeRole.name, ...extras.map((e) => e.role.name), ...(adopt.keepConnect ?? [])],
+                        grantees: [this.roles.runtimeRoleName, ...extras.map((e) => e.name), ...(adopt.keepConnect ?? [])],
                         roleSettings: [
                             ...this.roles.sessionSettings,
-                            ...extras.map((e) => ({ role: e.role.name, settings: e.settings })),
+                            ...extras.map((e) => ({ role: e.name, settings: e.settings })),
                             ...searchPath,
                         ],
                         // PostgreSQL 14 lets every role create in schema public: only the migrate role may.
                         publicSchemaCreators: [this.roles.migrateUser],
                         defaultPrivileges: appDefaultPrivileges(this.roles.migrateUser, grantees, args.schemas, args.revokeFunctionExecute),
                     },
-                    { parent: this, dependsOn: [after, ...extras.map((e) => e.role)] },
+                    { parent: this, dependsOn: [after, ...extras.map((e) => e.resource)] },
                 ),
         );
 
@@ -519,7 +525,7 @@ export class AppDatabase extends pulumi.ComponentResource {
         );
         this.extraRoleUrls = pulumi.secret(
             pulumi
-                .all(extras.map((e) => pulumi.all([e.roleName, url(endpoint.host, endpoint.port, e.role.name, e.password)])))
+                .all(extras.map((e) => pulumi.all([e.roleName, url(endpoint.host, endpoint.port, e.name, e.password)])))
                 .apply((pairs) => Object.fromEntries(pairs)),
         );
         // The URLs (secrets) stay properties only: the engine keeps every ciphertext it

@@ -28,7 +28,7 @@ import {
 } from "./defaults";
 import { identifierProblem } from "./identifiers";
 import { PostgresServer, ServerEndpoint } from "./sharedServer";
-import { PASSWORD_LENGTH } from "./managedRole";
+import { PASSWORD_LENGTH } from "./managedRoles";
 
 export const DEDICATED_SERVER_TYPE = "app-databases:index:DedicatedServer";
 

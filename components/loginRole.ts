@@ -1,14 +1,14 @@
 /**
- * One least-privilege login role with its generated password: the building
- * block of RolePair and of AppDatabase's extra roles. A role the stack makes
- * is one ManagedRole; one that existed is an AdoptedRole.
+ * Least-privilege login roles with their generated passwords: the building
+ * block of RolePair and of AppDatabase's extra roles. The roles the stack
+ * makes are one ManagedRoles resource; each one that existed is an AdoptedRole.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import * as random from "@pulumi/random";
 import type { AdminConnection } from "./adminConnection";
 import { AdoptedRole } from "./adoptedRole";
-import { ManagedRole, PASSWORD_LENGTH } from "./managedRole";
+import { ManagedRoles, PASSWORD_LENGTH } from "./managedRoles";
 import { nameOfUrn, PriorResource, withPriorResources } from "./priorState";
 
 /** Per-role timeouts, in milliseconds; 0 disables one. */
@@ -19,8 +19,12 @@ export interface RoleTimeouts {
 }
 
 export interface LoginRoleSpec {
-    /** The admin connection the role is made with. */
-    readonly connection: pulumi.Input<AdminConnection>;
+    /**
+     * The name an adopted role's resource gets (`<resourceName>`, with
+     * `<resourceName>-password`), and the name earlier versions gave the
+     * provider's Role for this role (the upgrade looks for it).
+     */
+    readonly resourceName: string;
     /** The role's name on the server. */
     readonly roleName: string;
     readonly connectionLimit: number;
@@ -30,23 +34,29 @@ export interface LoginRoleSpec {
     readonly memberOf?: pulumi.Input<string>[];
     /** Timeouts set on the role; none are set when omitted. */
     readonly timeouts?: RoleTimeouts;
-    /** Refuse deletion (production). */
-    readonly protect: boolean;
     /**
      * The role exists already: take it over (AdoptedRole) instead of creating it.
      * `password` keeps the one it has (supplied by the user); without it a new one
      * is generated, bumped by `rotation` like any other.
      */
     readonly adopt?: { readonly password?: pulumi.Input<string> };
+}
+
+/** What every role of a declaration shares. */
+export interface LoginRolesCommon {
+    /** The admin connection the roles are made with. */
+    readonly connection: pulumi.Input<AdminConnection>;
+    /** Refuse deletion (production). */
+    readonly protect: boolean;
     /** The stack's resources at its last `up`, for the upgrade from the provider's Role (see keepEarlierRole). */
     readonly stateAtLastUp: readonly PriorResource[] | Promise<readonly PriorResource[]>;
 }
 
-/** A login role, created or adopted: both have the name the grants refer to. */
-export type LoginRoleResource = pulumi.CustomResource & { readonly name: pulumi.Output<string> };
-
 export interface LoginRole {
-    readonly role: LoginRoleResource;
+    /** The role's name, from the resource that makes or adopts it (what uses it depends on that resource). */
+    readonly name: pulumi.Output<string>;
+    /** That resource. */
+    readonly resource: pulumi.CustomResource;
     /** Secret. */
     readonly password: pulumi.Output<string>;
     /** What the provider cannot set (idle_session_timeout), for whoever applies it; empty without timeouts. */
@@ -57,64 +67,115 @@ export interface LoginRole {
 export const PROVIDER_ROLE = "postgresql:index/role:Role";
 
 /** The provider's Role an earlier version declared as `resourceName` for `roleName`, if the last state has it. */
-function earlierRole(state: readonly PriorResource[], resourceName: string, roleName: string): PriorResource | undefined {
-    return state.find((r) => r.type === PROVIDER_ROLE && nameOfUrn(r.urn) === resourceName && r.outputs.name === roleName);
+function earlierRole(state: readonly PriorResource[], spec: LoginRoleSpec): PriorResource | undefined {
+    return state.find((r) => r.type === PROVIDER_ROLE && nameOfUrn(r.urn) === spec.resourceName && r.outputs.name === spec.roleName);
 }
 
 /**
  * Keeps in the program, for the `up` that upgrades the stack, the provider's
- * Role an earlier version declared for this role: dropped from the program
- * at once, the engine would delete it after the ManagedRole took the role
+ * Roles an earlier version declared for these roles: dropped from the program
+ * at once, the engine would delete them after ManagedRoles took the roles
  * over, and the provider's delete is DROP ROLE. Declared again with
- * retainOnDelete and every input ignored, it shows no change and makes no
+ * retainOnDelete and every input ignored, they show no change and make no
  * provider call; the stack then records its new layout (program:
- * `stateLayout`), and the next `up` forgets it without touching the server.
- * Its RandomPassword is left to go: deleting one touches nothing.
+ * `stateLayout`), and the next `up` forgets them without touching the server.
+ * Their RandomPasswords are left to go: deleting one touches nothing.
  */
-function keepEarlierRole(parent: pulumi.Resource, resourceName: string, spec: LoginRoleSpec): void {
-    withPriorResources(spec.stateAtLastUp, (state) => {
-        const old = earlierRole(state, resourceName, spec.roleName);
-        if (!old) return;
-        new postgresql.Role(
-            resourceName,
-            { name: spec.roleName },
-            // Not protected: the next `up` must be able to forget it (retained, so nothing is dropped).
-            { parent, retainOnDelete: true, protect: false, ignoreChanges: Object.keys(old.outputs) },
-        );
+function keepEarlierRoles(parent: pulumi.Resource, specs: readonly LoginRoleSpec[], common: LoginRolesCommon): void {
+    withPriorResources(common.stateAtLastUp, (state) => {
+        for (const spec of specs) {
+            const old = earlierRole(state, spec);
+            if (!old) continue;
+            new postgresql.Role(
+                spec.resourceName,
+                { name: spec.roleName },
+                // Not protected: the next `up` must be able to forget it (retained, so nothing is dropped).
+                { parent, retainOnDelete: true, protect: false, ignoreChanges: Object.keys(old.outputs) },
+            );
+        }
     });
 }
 
 /**
- * The password of the role an earlier version made as `resourceName`, while
- * the stack has no ManagedRole for it yet: the ManagedRole takes the role over
- * with it. Undefined otherwise (no property stored).
+ * The passwords of the roles an earlier version made, by slot, while the
+ * stack has no ManagedRoles `resourceName` yet: it takes the roles over with
+ * them. Undefined when there are none (no property stored).
  */
-function earlierPassword(resourceName: string, spec: LoginRoleSpec): pulumi.Output<string | undefined> {
-    return pulumi.output(spec.stateAtLastUp).apply((state) => {
-        const old = earlierRole(state, resourceName, spec.roleName);
-        const managed = state.some((r) => r.type.endsWith(":ManagedRole") && nameOfUrn(r.urn) === resourceName);
-        // A secret nested in the state read comes as the SDK's secret wrapper.
-        const password: unknown = old && pulumi.runtime.unwrapRpcSecret(old.outputs.password);
-        return !managed && typeof password === "string" ? pulumi.secret(password) : undefined;
-    }) as pulumi.Output<string | undefined>; // apply lifts the returned Output, its secrecy included
+function earlierPasswords(
+    resourceName: string,
+    specs: Readonly<Record<string, LoginRoleSpec>>,
+    common: LoginRolesCommon,
+): pulumi.Output<Record<string, string> | undefined> {
+    return pulumi.output(common.stateAtLastUp).apply((state) => {
+        if (state.some((r) => r.type.endsWith(":ManagedRoles") && nameOfUrn(r.urn) === resourceName)) return undefined;
+        const passwords: Record<string, string> = {};
+        for (const [slot, spec] of Object.entries(specs)) {
+            // A secret nested in the state read comes as the SDK's secret wrapper.
+            const password: unknown = pulumi.runtime.unwrapRpcSecret(earlierRole(state, spec)?.outputs.password);
+            if (typeof password === "string") passwords[slot] = password;
+        }
+        return Object.keys(passwords).length > 0 ? pulumi.secret(passwords) : undefined;
+    }) as pulumi.Output<Record<string, string> | undefined>; // apply lifts the returned Output, its secrecy included
 }
 
 /**
- * Declares the role as `resourceName`, a child of `parent`: a ManagedRole, or
- * an AdoptedRole (with `<resourceName>-password` unless its password is
- * supplied). The settings the provider cannot set come back in `settings`:
- * the caller applies them (roleSettings.ts says how).
+ * Declares the roles, by slot, as children of `parent`: the ones to create as
+ * one ManagedRoles `resourceName`, each adopted one as an AdoptedRole (with
+ * `<resourceName>-password` unless its password is supplied). The settings
+ * the provider cannot set come back in `settings`: the caller applies them
+ * (roleSettings.ts says how).
  */
-export function declareLoginRole(parent: pulumi.Resource, resourceName: string, spec: LoginRoleSpec): LoginRole {
-    const settings: Record<string, string> = spec.timeouts ? { idle_session_timeout: String(spec.timeouts.idleSessionTimeoutMs) } : {};
-    if (spec.adopt) {
-        const supplied = spec.adopt.password;
-        const password =
-            supplied !== undefined ? pulumi.secret(pulumi.output(supplied)) : generatedPassword(parent, resourceName, spec.rotation);
-        const role = new AdoptedRole(
+export function declareLoginRoles(
+    parent: pulumi.Resource,
+    resourceName: string,
+    specs: Readonly<Record<string, LoginRoleSpec>>,
+    common: LoginRolesCommon,
+): Record<string, LoginRole> {
+    const settingsOf = (spec: LoginRoleSpec): Record<string, string> =>
+        spec.timeouts ? { idle_session_timeout: String(spec.timeouts.idleSessionTimeoutMs) } : {};
+    const created = Object.entries(specs).filter(([, spec]) => !spec.adopt);
+    const logins: Record<string, LoginRole> = {};
+    if (created.length > 0) {
+        const toCreate = Object.fromEntries(created);
+        keepEarlierRoles(parent, Object.values(toCreate), common);
+        const roles = new ManagedRoles(
             resourceName,
             {
-                connection: spec.connection,
+                connection: common.connection,
+                roles: Object.fromEntries(
+                    created.map(([slot, spec]) => [
+                        slot,
+                        pulumi.all(spec.memberOf ?? []).apply((memberOf) => ({
+                            name: spec.roleName,
+                            connectionLimit: spec.connectionLimit,
+                            rotation: spec.rotation,
+                            memberOf,
+                            ...(spec.timeouts
+                                ? {
+                                      statementTimeoutMs: spec.timeouts.statementTimeoutMs,
+                                      idleInTransactionSessionTimeoutMs: spec.timeouts.idleInTransactionSessionTimeoutMs,
+                                  }
+                                : {}),
+                        })),
+                    ]),
+                ),
+                existingPasswords: earlierPasswords(resourceName, toCreate, common),
+            },
+            { parent, protect: common.protect },
+        );
+        for (const [slot, spec] of created) {
+            logins[slot] = { name: roles.nameOf(slot), resource: roles, password: roles.passwordOf(slot), settings: settingsOf(spec) };
+        }
+    }
+    for (const [slot, spec] of Object.entries(specs)) {
+        if (!spec.adopt) continue;
+        const supplied = spec.adopt.password;
+        const password =
+            supplied !== undefined ? pulumi.secret(pulumi.output(supplied)) : generatedPassword(parent, spec.resourceName, spec.rotation);
+        const role = new AdoptedRole(
+            spec.resourceName,
+            {
+                connection: common.connection,
                 name: spec.roleName,
                 connectionLimit: spec.connectionLimit,
                 password,
@@ -122,26 +183,11 @@ export function declareLoginRole(parent: pulumi.Resource, resourceName: string, 
                 statementTimeoutMs: spec.timeouts?.statementTimeoutMs,
                 idleInTransactionSessionTimeoutMs: spec.timeouts?.idleInTransactionSessionTimeoutMs,
             },
-            { parent, protect: spec.protect },
+            { parent, protect: common.protect },
         );
-        return { role, password, settings };
+        logins[slot] = { name: role.name, resource: role, password, settings: settingsOf(spec) };
     }
-    keepEarlierRole(parent, resourceName, spec);
-    const role = new ManagedRole(
-        resourceName,
-        {
-            connection: spec.connection,
-            name: spec.roleName,
-            connectionLimit: spec.connectionLimit,
-            rotation: spec.rotation,
-            memberOf: spec.memberOf,
-            statementTimeoutMs: spec.timeouts?.statementTimeoutMs,
-            idleInTransactionSessionTimeoutMs: spec.timeouts?.idleInTransactionSessionTimeoutMs,
-            existingPassword: earlierPassword(resourceName, spec),
-        },
-        { parent, protect: spec.protect },
-    );
-    return { role, password: pulumi.secret(role.password), settings };
+    return logins;
 }
 
 /** `<resourceName>-password` of an adopted role: replaced only when `rotation` changes. */

@@ -24,7 +24,7 @@ import {
     RANGES,
 } from "./defaults";
 import { identifierProblem, roleListFor, roleNamesFor, RoleNameOverrides } from "./identifiers";
-import { declareLoginRole, LoginRoleResource, RoleTimeouts } from "./loginRole";
+import { declareLoginRoles, LoginRoleSpec, RoleTimeouts } from "./loginRole";
 import { PriorResource, priorResources } from "./priorState";
 import { RoleSettings } from "./roleSettings";
 
@@ -70,7 +70,7 @@ export interface RolePairArgs {
     readonly applySessionSettings?: boolean;
     /**
      * The stack's resources at its last `up`: roles an earlier version made
-     * with the postgresql provider's Role are taken over by their ManagedRole
+     * with the postgresql provider's Role are taken over by their ManagedRoles
      * with the password they have (loginRole.ts). Pass `[]` when the stack is
      * known to hold none.
      * @default read from the backend, once per program run (priorState.ts)
@@ -167,13 +167,11 @@ export function runtimeSlots(rotation: number, zeroDowntime: boolean): { primary
 }
 
 export class RolePair extends pulumi.ComponentResource {
-    /** `<app>_migrate`: owns the database, runs DDL. */
-    public readonly migrateRole: LoginRoleResource;
-    /** `<app>_app`: the application's runtime role, which holds its privileges. */
-    public readonly runtimeRole: LoginRoleResource;
-    /** `<app>_app_alt`, a member of `<app>_app`: only with zero-downtime rotation. */
-    public readonly alternateRuntimeRole?: LoginRoleResource;
+    /** The resources that make or adopt the pair's roles: what needs the roles to exist depends on them. */
+    public readonly roleResources: pulumi.CustomResource[];
     public readonly migrateUser: pulumi.Output<string>;
+    /** `<app>_app`: the application's runtime role, which holds its privileges (`<app>_app_alt` has them by membership). */
+    public readonly runtimeRoleName: pulumi.Output<string>;
     /** The runtime login to hand out: `<app>_app`, or `<app>_app_alt` at an odd rotation with zeroDowntime. */
     public readonly runtimeUser: pulumi.Output<string>;
     /** Secret. */
@@ -191,40 +189,42 @@ export class RolePair extends pulumi.ComponentResource {
             const found = a.adoptRoles[role];
             return found ? { password: found.password } : undefined;
         };
-        const stateAtLastUp = args.stateAtLastUp ?? priorResources();
         const timeouts: RoleTimeouts = {
             statementTimeoutMs: a.statementTimeoutMs,
             idleInTransactionSessionTimeoutMs: a.idleInTransactionSessionTimeoutMs,
             idleSessionTimeoutMs: a.idleSessionTimeoutMs,
         };
-
-        const migrate = declareLoginRole(this, `${name}-migrate`, {
-            connection: a.connection,
-            stateAtLastUp,
-            roleName: names.migrate,
-            connectionLimit: a.migrateConnectionLimit,
-            rotation: a.rotation.migrate,
-            protect: a.protect,
-            adopt: adopt(names.migrate),
-        });
         const slots = runtimeSlots(a.rotation.runtime, a.rotation.zeroDowntime);
-        const runtimeLogin = (resourceName: string, roleName: string, rotation: number, memberOf?: pulumi.Input<string>[]) =>
-            declareLoginRole(this, resourceName, {
-                connection: a.connection,
-                stateAtLastUp,
-                roleName,
-                connectionLimit: a.runtimeConnectionLimit,
-                rotation,
-                memberOf,
-                timeouts,
-                protect: a.protect,
-                adopt: adopt(roleName),
-            });
-        const runtime = runtimeLogin(`${name}-app`, names.runtime, slots.primary);
-        const alternate =
-            slots.alternate === undefined
-                ? undefined
-                : runtimeLogin(`${name}-app-alt`, names.alternateRuntime, slots.alternate, [runtime.role.name]);
+        const runtimeSpec = (resourceName: string, roleName: string, rotation: number, memberOf?: string[]): LoginRoleSpec => ({
+            resourceName,
+            roleName,
+            connectionLimit: a.runtimeConnectionLimit,
+            rotation,
+            memberOf,
+            timeouts,
+            adopt: adopt(roleName),
+        });
+        const specs: Record<string, LoginRoleSpec> = {
+            migrate: {
+                resourceName: `${name}-migrate`,
+                roleName: names.migrate,
+                connectionLimit: a.migrateConnectionLimit,
+                rotation: a.rotation.migrate,
+                adopt: adopt(names.migrate),
+            },
+            runtime: runtimeSpec(`${name}-app`, names.runtime, slots.primary),
+            // A member of <app>_app, made after it in the same resource (or after the adopted one, which exists).
+            ...(slots.alternate === undefined
+                ? {}
+                : { alternate: runtimeSpec(`${name}-app-alt`, names.alternateRuntime, slots.alternate, [names.runtime]) }),
+        };
+        // `-role-pair` has a hyphen, which no role name has: no extra role's resource can take its name.
+        const logins = declareLoginRoles(this, `${name}-role-pair`, specs, {
+            connection: a.connection,
+            protect: a.protect,
+            stateAtLastUp: args.stateAtLastUp ?? priorResources(),
+        });
+        const { migrate, runtime, alternate } = logins;
         const active = slots.alternateActive && alternate ? alternate : runtime;
         const runtimeLogins = [
             { resourceName: `${name}-app`, login: runtime },
@@ -234,20 +234,19 @@ export class RolePair extends pulumi.ComponentResource {
             for (const { resourceName, login } of runtimeLogins) {
                 new RoleSettings(
                     `${resourceName}-settings`,
-                    { connection: a.connection, role: login.role.name, settings: login.settings },
+                    { connection: a.connection, role: login.name, settings: login.settings },
                     { parent: this },
                 );
             }
         }
 
-        this.migrateRole = migrate.role;
-        this.runtimeRole = runtime.role;
-        this.alternateRuntimeRole = alternate?.role;
-        this.migrateUser = migrate.role.name;
-        this.runtimeUser = active.role.name;
+        this.roleResources = [...new Set(Object.values(logins).map((l) => l.resource))];
+        this.migrateUser = migrate.name;
+        this.runtimeRoleName = runtime.name;
+        this.runtimeUser = active.name;
         this.migratePassword = pulumi.secret(migrate.password);
         this.runtimePassword = pulumi.secret(active.password);
-        this.sessionSettings = runtimeLogins.map(({ login }) => ({ role: login.role.name, settings: login.settings }));
+        this.sessionSettings = runtimeLogins.map(({ login }) => ({ role: login.name, settings: login.settings }));
         // The passwords stay properties only, as AppDatabase's URLs do.
         this.registerOutputs({ migrateUser: this.migrateUser, runtimeUser: this.runtimeUser });
     }

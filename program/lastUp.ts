@@ -10,7 +10,7 @@ import { PriorResource, priorResources, thisStackName } from "../components/prio
  * The `stateLayout` output: 2 since DatabaseAccess holds each app's default
  * privileges, so the stack holds no postgresql DefaultPrivileges any more
  * than the ones kept for one `up` while upgrading; 3 since each created login
- * role is one ManagedRole, so it holds no postgresql Role either.
+ * role is in a ManagedRoles, so it holds no postgresql Role either.
  */
 export const STATE_LAYOUT = 3;
 

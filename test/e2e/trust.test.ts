@@ -33,7 +33,7 @@ async function newStack(config: Record<string, unknown>, secrets = adminSecret()
     return stack;
 }
 
-/** Every generated password in the stack's state (a ManagedRole's, a RandomPassword's), by resource name. */
+/** Every generated password in the stack's state, by resource name (and slot, for ManagedRoles). */
 function statePasswords(stack: TestStack): Record<string, string> {
     const exported = stack.cli("stack", "export", "--show-secrets");
     expect(exported.status, exported.stderr).toBe(0);
@@ -42,7 +42,10 @@ function statePasswords(stack: TestStack): Record<string, string> {
     // --show-secrets exports a secret as { plaintext: <its JSON> }
     const revealed = (value: any) => (typeof value === "string" ? value : JSON.parse(value.plaintext));
     for (const r of resources) {
-        if (r.type === "pulumi-nodejs:dynamic/app-databases:ManagedRole") passwords[r.urn.split("::").pop()] = revealed(r.outputs.password);
+        if (r.type === "pulumi-nodejs:dynamic/app-databases:ManagedRoles") {
+            for (const [slot, pw] of Object.entries(revealed(r.outputs.passwords)))
+                passwords[`${r.urn.split("::").pop()}/${slot}`] = pw as string;
+        }
         if (r.type === "random:index/randomPassword:RandomPassword") passwords[r.urn.split("::").pop()] = revealed(r.outputs.result);
     }
     return passwords;
@@ -191,7 +194,11 @@ describe("passwords", () => {
         await stack.stack.up({ onOutput: () => undefined });
         try {
             const first = statePasswords(stack);
-            expect(Object.keys(first).sort()).toEqual(["steady@local-app", "steady@local-migrate", "steady@local-steady_ro"]);
+            expect(Object.keys(first).sort()).toEqual([
+                "steady@local-role-pair/migrate",
+                "steady@local-role-pair/runtime",
+                "steady@local-steady_ro/steady_ro",
+            ]);
             for (let i = 0; i < 10; i++) {
                 const up = await stack.stack.up({ onOutput: () => undefined });
                 expect(
@@ -201,7 +208,7 @@ describe("passwords", () => {
             }
             expect(statePasswords(stack)).toEqual(first);
             const { apps } = await stack.outputs();
-            expect(passwordOf(apps.steady.runtimeUrl)).toBe(first["steady@local-app"]);
+            expect(passwordOf(apps.steady.runtimeUrl)).toBe(first["steady@local-role-pair/runtime"]);
             await queryUrl(apps.steady.runtimeUrl, "SELECT 1");
         } finally {
             await stack.stack.destroy({ onOutput: () => undefined });

@@ -17,9 +17,9 @@
  *   privileges hold throughout: a table the migrate role creates afterwards
  *   is usable by the runtime roles as their access level says;
  * - each created login role moved from the random provider's RandomPassword
- *   and the postgresql provider's Role into one ManagedRole. The first `up`
- *   creates each ManagedRole by taking the role over with the password in
- *   the last state, lets each RandomPassword go (deleting one touches
+ *   and the postgresql provider's Role into a ManagedRoles (one per pair, one
+ *   per extra role). The first `up` creates each ManagedRoles by taking the
+ *   roles over with the passwords in the last state, lets each RandomPassword go (deleting one touches
  *   nothing) and keeps each Role with retainOnDelete (no change shown); the
  *   second forgets the Roles, dropping nothing on the server.
  *
@@ -48,7 +48,10 @@ const DATABASE_ACCESS = "pulumi-nodejs:dynamic/app-databases:DatabaseAccess";
 const DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges";
 const PROVIDER_ROLE = "postgresql:index/role:Role";
 const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
-const MANAGED_ROLE = "pulumi-nodejs:dynamic/app-databases:ManagedRole";
+const MANAGED_ROLES = "pulumi-nodejs:dynamic/app-databases:ManagedRoles";
+
+/** The ManagedRoles that takes over the role an earlier version declared as Role `name`: a pair's roles share one. */
+const managedRolesFor = (name: string) => name.replace(/-(migrate|app|app-alt)$/, "-role-pair");
 
 /** A state resource's type, from its URN. */
 const typeOf = (urn: string) => urn.split("::")[2].split("$").pop()!;
@@ -136,6 +139,9 @@ describe.each(UPGRADE_FROM)("a stack made by the program at %s", (revision) => {
             urnsBefore.find((u) => typeOf(u) === RANDOM_PASSWORD && nameOf(u) === `${nameOf(urn)}-password`)!,
         );
         expect(passwords.every(Boolean)).toBe(true);
+        const managed = [...new Set(roles.map((urn) => managedRolesFor(nameOf(urn))))];
+        // One per app's pair, and billing's extra role.
+        expect(managed.length).toBe(5);
         const hadHba = urnsBefore.some((urn) => typeOf(urn) === SERVER_HBA);
         const hadAccessPrivileges = legacyPrivileges.length === 0;
         copyWorkTreeProgram(stack.dir);
@@ -149,14 +155,14 @@ describe.each(UPGRADE_FROM)("a stack made by the program at %s", (revision) => {
                 ...appsWithPrivileges.map(
                     (app) => `update ${DATABASE_ACCESS} ${app}@${app === "solo" ? "dedicated-solo" : "local"}-access`,
                 ),
-                ...roles.map((urn) => `create ${MANAGED_ROLE} ${nameOf(urn)}`),
+                ...managed.map((name) => `create ${MANAGED_ROLES} ${name}`),
                 ...passwords.map((urn) => `delete ${RANDOM_PASSWORD} ${nameOf(urn)}`),
             ].sort(),
         );
         const first = await stack.stack.up({ onOutput: (s) => process.stdout.write(s) });
         const { same, ...firstChanges } = first.summary.resourceChanges ?? {};
         expect(firstChanges).toEqual({
-            create: roles.length + (hadHba ? 0 : 1),
+            create: managed.length + (hadHba ? 0 : 1),
             ...(appsWithPrivileges.length > 0 ? { update: appsWithPrivileges.length } : {}),
             delete: passwords.length,
         });
@@ -166,7 +172,7 @@ describe.each(UPGRADE_FROM)("a stack made by the program at %s", (revision) => {
                 .filter((urn) => !urnsBefore.includes(urn))
                 .map(typeOf)
                 .sort(),
-        ).toEqual([...(hadHba ? [] : [SERVER_HBA]), ...roles.map(() => MANAGED_ROLE)].sort());
+        ).toEqual([...(hadHba ? [] : [SERVER_HBA]), ...managed.map(() => MANAGED_ROLES)].sort());
 
         // Second up: the old resources leave the state only.
         const legacy = [...legacyPrivileges, ...roles];

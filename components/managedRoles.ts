@@ -1,0 +1,305 @@
+/**
+ * ManagedRoles: the login roles of a RolePair (or of an app's extra roles)
+ * that the stack creates and drops, with the passwords it generates for
+ * them, in one resource.
+ *
+ * Earlier versions declared two resources per role: the random provider's
+ * RandomPassword and the postgresql provider's Role. Every resource costs the
+ * engine a Check and a Diff on each preview and a state write per step, and
+ * every secret in the state costs it memory on every write that meets a new
+ * one: the engine then encrypts the state's secrets again and caches each new
+ * ciphertext for the rest of the run (bench/README.md, "Findings"). Here the
+ * passwords are made in the provider and stored as one secret, and each is
+ * renewed only when its role's `rotation` changes; any other change leaves
+ * them alone.
+ *
+ * Roles are keyed by slot (`migrate`, `runtime`, `alternate`, or an extra
+ * role's name): a slot whose name changes is renamed, a slot that goes is
+ * dropped, a slot that comes is created. Dropping is what the postgresql
+ * provider's Role did: what the role owns in the maintenance database goes to
+ * the admin (REASSIGN OWNED), its grants there and on shared objects go (DROP
+ * OWNED), then DROP ROLE; the app's database is dropped before (it depends on
+ * the migrate role). Members are made after, and dropped before, the roles of
+ * the same resource they are members of.
+ *
+ * Upgrading a stack that has the provider's Roles: `existingPasswords` (the
+ * passwords in its last state) make create take those roles over instead of
+ * creating them, keeping the passwords; loginRole.ts keeps the old resources
+ * for that `up` so that the engine does not drop the roles.
+ */
+import * as crypto from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import type { Client } from "pg";
+import { AdminConnection, asRole, quoteIdent, withAdminClient } from "./adminConnection";
+import { attributeChanges, readRoleAttributes, RoleAttributes, ROLE_SETTING_NAMES, shapeRole, wantedAttributes } from "./adoptedRole";
+import { served, ServedResource } from "./servedResource";
+
+/** Long enough for any attacker, alphanumeric so it needs no escaping in URLs or shells. */
+export const PASSWORD_LENGTH = 40;
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/**
+ * A password of `length` characters from the 62 alphanumerics, uniformly
+ * (bytes of 248 and above are skipped: 248 = 4 × 62), with at least one lower
+ * case letter, one upper case letter and one digit, as the RandomPassword
+ * earlier versions used was asked for.
+ */
+export function generatePassword(length: number = PASSWORD_LENGTH): string {
+    for (;;) {
+        let out = "";
+        for (const byte of crypto.randomBytes(length * 2)) {
+            if (byte < 248) out += ALPHABET[byte % ALPHABET.length];
+            if (out.length === length) break;
+        }
+        if (out.length === length && /[a-z]/.test(out) && /[A-Z]/.test(out) && /[0-9]/.test(out)) return out;
+    }
+}
+
+/** One login role of the resource. */
+export interface ManagedRoleSpec {
+    /** The role's name on the server. */
+    readonly name: string;
+    readonly connectionLimit: number;
+    /** Bump to give the role a new password; any other change leaves it alone. */
+    readonly rotation: number;
+    /** Roles it is a member of (INHERIT), exactly: others are revoked. */
+    readonly memberOf: readonly string[];
+    /** statement_timeout, ms; not set when omitted. */
+    readonly statementTimeoutMs?: number;
+    /** idle_in_transaction_session_timeout, ms; not set when omitted. */
+    readonly idleInTransactionSessionTimeoutMs?: number;
+}
+
+export interface ManagedRolesArgs {
+    /** The admin connection (a secret: it carries the password). */
+    readonly connection: pulumi.Input<AdminConnection>;
+    /** The roles by slot. */
+    readonly roles: pulumi.Input<Record<string, pulumi.Input<ManagedRoleSpec>>>;
+    /**
+     * Upgrade only: roles an earlier version made, by slot, with the password
+     * each has (secret). Create takes them over and keeps the passwords.
+     */
+    readonly existingPasswords?: pulumi.Input<Record<string, string> | undefined>;
+}
+
+interface ManagedInputs {
+    connection: AdminConnection;
+    roles: Record<string, ManagedRoleSpec>;
+    existingPasswords?: Record<string, string>;
+}
+
+interface ManagedState {
+    connection: AdminConnection;
+    roles: Record<string, ManagedRoleSpec>;
+    /** Secret: each role's password, by slot. */
+    passwords: Record<string, string>;
+    /** The roles as last read from the server, by slot (a dropped one is missing): a difference from the declaration is drift to undo. */
+    now: Record<string, RoleAttributes>;
+}
+
+/** What differs between a role as read and as declared: attributes, settings and memberships (exactly). */
+function drift(now: RoleAttributes, spec: ManagedRoleSpec): string[] {
+    const wanted = wantedAttributes({ ...spec, memberOf: [...spec.memberOf] });
+    const changes = attributeChanges(now, wanted);
+    const leaves = now.memberOf.filter((r) => !wanted.memberOf.includes(r));
+    if (leaves.length > 0) changes.push(`member of ${leaves.join(", ")} (revoked)`);
+    return changes;
+}
+
+/** The slots in an order where each role comes after the roles of the same resource it is a member of. */
+export function creationOrder(roles: Readonly<Record<string, ManagedRoleSpec>>): string[] {
+    const slotOf = new Map(Object.entries(roles).map(([slot, spec]) => [spec.name, slot]));
+    const order: string[] = [];
+    const visit = (slot: string, path: readonly string[]) => {
+        if (order.includes(slot)) return;
+        if (path.includes(slot)) throw new Error(`ManagedRoles: roles ${[...path, slot].join(" -> ")} are members of each other`);
+        for (const group of roles[slot].memberOf) {
+            const dependency = slotOf.get(group);
+            if (dependency !== undefined) visit(dependency, [...path, slot]);
+        }
+        order.push(slot);
+    };
+    for (const slot of Object.keys(roles).sort()) visit(slot, []);
+    return order;
+}
+
+/** Runs `work` in a transaction: roles are never left half made. */
+async function inTransaction<T>(client: Client, work: () => Promise<T>): Promise<T> {
+    await client.query("BEGIN");
+    try {
+        const result = await work();
+        await client.query("COMMIT");
+        return result;
+    } catch (err) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw err;
+    }
+}
+
+const readRole = (client: Client, name: string) => readRoleAttributes(client, name, ROLE_SETTING_NAMES);
+
+/**
+ * Creates the role (`found` undefined) or ALTERs it to the declaration, sets
+ * `password` when given, and revokes memberships it does not declare.
+ */
+async function shape(client: Client, spec: ManagedRoleSpec, found: RoleAttributes | undefined, password?: string): Promise<void> {
+    await shapeRole(client, { ...spec, memberOf: [...spec.memberOf], password: password ?? "" }, found, password !== undefined);
+    for (const group of found?.memberOf.filter((r) => !spec.memberOf.includes(r)) ?? []) {
+        await client.query(`REVOKE ${quoteIdent(group)} FROM ${quoteIdent(spec.name)}`);
+    }
+}
+
+/** Drops a role as the postgresql provider's Role did (see the top of this file); one already gone is fine. */
+async function dropRole(client: Client, connection: AdminConnection, name: string): Promise<void> {
+    if (!(await readRole(client, name))) return;
+    const role = quoteIdent(name);
+    await asRole(client, connection, name, async () => {
+        await client.query(`REASSIGN OWNED BY ${role} TO CURRENT_USER`);
+        await client.query(`DROP OWNED BY ${role}`);
+    });
+    await client.query(`DROP ROLE ${role}`);
+}
+
+/** Each role as the server has it now, by slot; a missing one is left out. */
+async function readAll(client: Client, roles: Readonly<Record<string, ManagedRoleSpec>>): Promise<Record<string, RoleAttributes>> {
+    const now: Record<string, RoleAttributes> = {};
+    for (const [slot, spec] of Object.entries(roles)) {
+        const found = await readRole(client, spec.name);
+        if (found) now[slot] = found;
+    }
+    return now;
+}
+
+/** The error for a role to be created that exists already. */
+function existsAlready(name: string): Error {
+    return new Error(
+        `role ${name} exists already on the server: to take it over, name it in adopt.roles (with its password to keep the one it has)`,
+    );
+}
+
+export const managedRolesProvider: pulumi.dynamic.ResourceProvider<ManagedInputs, ManagedState> = {
+    async create(inputs) {
+        const passwords: Record<string, string> = {};
+        const now = await withAdminClient(inputs.connection, async (client) => {
+            await inTransaction(client, async () => {
+                for (const slot of creationOrder(inputs.roles)) {
+                    const spec = inputs.roles[slot];
+                    const taken = inputs.existingPasswords?.[slot];
+                    const found = await readRole(client, spec.name);
+                    if (found && taken === undefined) throw existsAlready(spec.name);
+                    passwords[slot] = taken ?? generatePassword();
+                    // Taken over (found): it keeps its password, the one the stack had for it.
+                    await shape(client, spec, found, found ? undefined : passwords[slot]);
+                }
+            });
+            return readAll(client, inputs.roles);
+        });
+        return {
+            id: Object.values(inputs.roles)[0]?.name ?? "roles",
+            outs: { connection: inputs.connection, roles: inputs.roles, passwords, now },
+        };
+    },
+
+    async diff(_id, olds, news) {
+        const slots = new Set([...Object.keys(olds.roles), ...Object.keys(news.roles)]);
+        const changed =
+            [...slots].some((slot) => {
+                const old = olds.roles[slot];
+                const spec = news.roles[slot];
+                const now = olds.now[slot];
+                return !old || !spec || !now || old.name !== spec.name || old.rotation !== spec.rotation || drift(now, spec).length > 0;
+            }) ||
+            olds.connection.host !== news.connection.host ||
+            olds.connection.port !== news.connection.port;
+        return { changes: changed };
+    },
+
+    async update(_id, olds, news) {
+        const passwords: Record<string, string> = {};
+        const now = await withAdminClient(news.connection, async (client) => {
+            await inTransaction(client, async () => {
+                // Gone from the declaration: dropped, members first.
+                for (const slot of creationOrder(olds.roles).reverse()) {
+                    if (!(slot in news.roles)) await dropRole(client, news.connection, olds.roles[slot].name);
+                }
+                for (const slot of creationOrder(news.roles)) {
+                    const spec = news.roles[slot];
+                    const old = olds.roles[slot];
+                    const renamed = old !== undefined && old.name !== spec.name;
+                    if (renamed && (await readRole(client, old.name))) {
+                        await client.query(`ALTER ROLE ${quoteIdent(old.name)} RENAME TO ${quoteIdent(spec.name)}`);
+                    }
+                    const found = await readRole(client, spec.name);
+                    const taken = news.existingPasswords?.[slot];
+                    if (!old && found && taken === undefined) throw existsAlready(spec.name);
+                    const rotate = old !== undefined && old.rotation !== spec.rotation;
+                    passwords[slot] = old && !rotate ? olds.passwords[slot] : (taken ?? generatePassword());
+                    // Set when made (new, or dropped behind the stack's back), renewed, or renamed (a rename clears an MD5 password).
+                    await shape(client, spec, found, !found || rotate || renamed ? passwords[slot] : undefined);
+                }
+            });
+            return readAll(client, news.roles);
+        });
+        return { outs: { connection: news.connection, roles: news.roles, passwords, now } };
+    },
+
+    async read(id, props) {
+        if (!props) throw new Error(`ManagedRoles ${id}: nothing to read without prior state`);
+        const now = await withAdminClient(props.connection, (client) => readAll(client, props.roles));
+        // A role dropped behind the stack's back is missing from `now`: the next up makes it again, with its password.
+        return { id, props: { ...props, now } };
+    },
+
+    async delete(_id, props) {
+        await withAdminClient(props.connection, (client) =>
+            inTransaction(client, async () => {
+                for (const slot of creationOrder(props.roles).reverse()) await dropRole(client, props.connection, props.roles[slot].name);
+            }),
+        );
+    },
+};
+
+/** Served by the package plugin; in a TypeScript program the state stores the line that loads it (servedResource.ts). */
+const managedRolesProviderModule = served("ManagedRoles", __filename, "managedRolesProvider", managedRolesProvider);
+
+/** Login roles created and dropped by the stack, by slot, with their generated passwords (`passwords`, one secret). */
+export class ManagedRoles extends ServedResource {
+    // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
+    declare public readonly roles: pulumi.Output<Record<string, ManagedRoleSpec>>;
+    /** Secret: each role's password, by slot. */
+    declare public readonly passwords: pulumi.Output<Record<string, string>>;
+
+    constructor(name: string, args: ManagedRolesArgs, opts: pulumi.CustomResourceOptions = {}) {
+        super(
+            managedRolesProviderModule,
+            name,
+            {
+                ...args,
+                // Sorted as the server reads memberships back: no false diffs.
+                roles: pulumi
+                    .output(args.roles)
+                    .apply((roles) =>
+                        Object.fromEntries(
+                            Object.entries(roles).map(([slot, spec]) => [slot, { ...spec, memberOf: [...spec.memberOf].sort() }]),
+                        ),
+                    ),
+                passwords: undefined,
+                now: undefined,
+            },
+            pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection", "passwords", "existingPasswords"] }),
+            "app-databases",
+            "ManagedRoles",
+        );
+    }
+
+    /** The name of the role in `slot`, from this resource (so that what uses it depends on it). */
+    nameOf(slot: string): pulumi.Output<string> {
+        return this.roles.apply((roles) => roles[slot].name);
+    }
+
+    /** The password of the role in `slot` (secret). */
+    passwordOf(slot: string): pulumi.Output<string> {
+        return pulumi.secret(this.passwords.apply((passwords) => passwords[slot]));
+    }
+}
