@@ -20,8 +20,7 @@ import {
 } from "../../components/defaults";
 import { labServer as server } from "./fixtures";
 
-const ROLE = "postgresql:index/role:Role";
-const PASSWORD = "random:index/randomPassword:RandomPassword";
+const MANAGED_ROLES = "pulumi-nodejs:dynamic/app-databases:ManagedRoles";
 const DATABASE = "postgresql:index/database:Database";
 const DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges";
 const ROLE_SETTINGS = "pulumi-nodejs:dynamic/app-databases:RoleSettings";
@@ -63,12 +62,18 @@ describe("AppDatabase", () => {
         expect(access.inputs.publicSchemaCreators).toEqual(["grafana_migrate"]);
     });
 
-    it("sets every role's idle_session_timeout from that one DatabaseAccess: one dynamic resource per app", async () => {
+    it("sets every role's idle_session_timeout from that one DatabaseAccess: no RoleSettings resource", async () => {
         app("readwrite", { grafana_ro: readonlyExtra(1500) });
         await settle();
         await settle();
         expect(ofType(ROLE_SETTINGS)).toEqual([]);
-        expect(declared.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/")).map((r) => r.name)).toEqual(["grafana-access"]);
+        // Beside the roles' own resources (the pair, then the extra role), only DatabaseAccess is dynamic.
+        expect(
+            declared
+                .filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"))
+                .map((r) => r.name)
+                .sort(),
+        ).toEqual(["grafana-access", "grafana-grafana_ro", "grafana-role-pair"].sort());
         const access = declared.find((r) => r.type === DATABASE_ACCESS)!;
         expect(access.inputs.roleSettings).toEqual([
             { role: "grafana_app", settings: { idle_session_timeout: "600000" } },
@@ -204,15 +209,24 @@ describe("AppDatabase", () => {
         });
         const urls = await valueOf(db.extraRoleUrls);
         await settle();
-        const ro = ofType(ROLE).find((r) => r.inputs.name === "grafana_ro")!;
-        expect(ro.inputs).toMatchObject({ connectionLimit: 3, superuser: false, statementTimeout: 1000 });
-        expect(ofType(PASSWORD).find((p) => p.name === "grafana-grafana_ro-password")!.inputs.keepers).toEqual({ rotation: "1" });
+        // Its own resource: removing the role drops it alone, after DatabaseAccess revoked its grants.
+        const ro = ofType(MANAGED_ROLES).find((r) => r.name === "grafana-grafana_ro")!;
+        expect(ro.inputs.roles).toEqual({
+            grafana_ro: {
+                name: "grafana_ro",
+                connectionLimit: 3,
+                rotation: 1,
+                memberOf: [],
+                statementTimeoutMs: 1000,
+                idleInTransactionSessionTimeoutMs: 2000,
+            },
+        });
         expect(defaultPrivileges().map((e: unknown[]) => [e[0], e[2]])).toEqual([
             ["grafana_ro", "table"],
             ["grafana_ro", "sequence"],
         ]);
         expect(urls).toEqual({
-            grafana_ro: "postgresql://grafana_ro:pw-grafana-grafana_ro-password@10.0.0.5:5433/grafana?sslmode=require&connect_timeout=10",
+            grafana_ro: "postgresql://grafana_ro:pw-grafana-grafana_ro-grafana_ro@10.0.0.5:5433/grafana?sslmode=require&connect_timeout=10",
         });
     });
 
@@ -223,9 +237,9 @@ describe("AppDatabase", () => {
         expect(await valueOf(db.runtimeUser)).toBe("grafana_app");
         expect(await valueOf(db.migrateUser)).toBe("grafana_migrate");
         expect(await valueOf(db.runtimeUrl)).toBe(
-            "postgresql://grafana_app:pw-grafana-app-password@10.0.0.5:5433/grafana?sslmode=require&connect_timeout=10",
+            "postgresql://grafana_app:pw-grafana-role-pair-runtime@10.0.0.5:5433/grafana?sslmode=require&connect_timeout=10",
         );
-        expect(await valueOf(db.migrateUrl)).toContain("grafana_migrate:pw-grafana-migrate-password@");
+        expect(await valueOf(db.migrateUrl)).toContain("grafana_migrate:pw-grafana-role-pair-migrate@");
         for (const secret of [db.runtimeUrl, db.migrateUrl, db.extraRoleUrls, db.internalRuntimeUrl] as pulumi.Output<unknown>[]) {
             expect(await pulumi.isSecret(secret)).toBe(true);
         }
@@ -251,8 +265,10 @@ describe("AppDatabase", () => {
         await valueOf(db.runtimeUrl);
         const flag = (r: pulumi.Resource) => (r as unknown as { __protect?: boolean }).__protect === true;
         expect(flag(db.database)).toBe(protect);
-        expect(flag(db.roles.migrateRole)).toBe(protect);
-        expect(flag(db.roles.runtimeRole)).toBe(protect);
+        expect(db.roles.roleResources.length).toBeGreaterThan(0);
+        for (const role of db.roles.roleResources) expect(flag(role)).toBe(protect);
+        const extra = ofType(MANAGED_ROLES).map((r) => r.name);
+        expect(extra).toContain("grafana-grafana_ro");
     });
 
     it("throws naming `database` when the database name is unusable", () => {

@@ -125,13 +125,14 @@ describe("DedicatedServer", () => {
         const server = new DedicatedServer("dedicated-grafana", { ...args, hostPort: 56001 });
         const db = new AppDatabase("grafana", { app: "grafana", server });
         expect(await valueOf(db.runtimeUrl)).toBe(
-            "postgresql://grafana_app:pw-grafana-app-password@127.0.0.1:56001/grafana?sslmode=disable&connect_timeout=10",
+            "postgresql://grafana_app:pw-grafana-role-pair-runtime@127.0.0.1:56001/grafana?sslmode=disable&connect_timeout=10",
         );
         expect(await valueOf(db.internalRuntimeUrl)).toBe(
-            "postgresql://grafana_app:pw-grafana-app-password@app-databases-dev-grafana-db:5432/grafana?sslmode=disable&connect_timeout=10",
+            "postgresql://grafana_app:pw-grafana-role-pair-runtime@app-databases-dev-grafana-db:5432/grafana?sslmode=disable&connect_timeout=10",
         );
         await settle();
-        expect(ofType("postgresql:index/role:Role").map((r) => r.inputs.name)).toEqual(["grafana_migrate", "grafana_app"]);
+        const [roles] = ofType("pulumi-nodejs:dynamic/app-databases:ManagedRoles");
+        expect(Object.values(roles.inputs.roles).map((r: any) => r.name)).toEqual(["grafana_migrate", "grafana_app"]);
     });
 
     it("writes a pg_hba.conf that lets the app's roles in from its network only, before any role exists", async () => {

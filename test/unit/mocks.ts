@@ -56,6 +56,13 @@ export function installMocks(stack = "test"): void {
                 if (args.type === "random:index/randomPassword:RandomPassword") {
                     state.result = `pw-${args.name}`;
                 }
+                if (args.type.endsWith(":ManagedRoles")) {
+                    // The provider generates them: a taken-over role keeps the one it had.
+                    const existing = unwrap(args.inputs.existingPasswords)[0] ?? {};
+                    state.passwords = Object.fromEntries(
+                        Object.keys(unwrap(args.inputs.roles)[0] ?? {}).map((slot) => [slot, existing[slot] ?? `pw-${args.name}-${slot}`]),
+                    );
+                }
                 if (args.type === "docker:index/network:Network") {
                     // Docker picks the subnet of a network created without one.
                     state.ipamConfigs = [{ subnet: "172.18.0.0/16", gateway: "172.18.0.1" }];

@@ -40,15 +40,12 @@ describe("index.ts", async () => {
         expect(count("app-databases:index:ConnectionBudget")).toEqual(["local"]);
         expect(count("app-databases:index:SharedServer")).toEqual(["local"]);
         expect(count("postgresql:index/database:Database")).toEqual(["grafana@local", "claude_bridge@local"]);
-        expect(count("postgresql:index/role:Role").sort()).toEqual(
-            [
-                "claude_bridge@local-app",
-                "claude_bridge@local-bridge_ro",
-                "claude_bridge@local-migrate",
-                "grafana@local-app",
-                "grafana@local-migrate",
-            ].sort(),
+        // A pair's created roles are one resource; each extra role is one of its own.
+        expect(count("pulumi-nodejs:dynamic/app-databases:ManagedRoles").sort()).toEqual(
+            ["claude_bridge@local-bridge_ro", "claude_bridge@local-role-pair", "grafana@local-role-pair"].sort(),
         );
+        expect(count("postgresql:index/role:Role")).toEqual([]);
+        expect(count("random:index/randomPassword:RandomPassword")).toEqual([]);
     });
 
     it("exports each app's connection facts, with URLs secret", async () => {
@@ -58,7 +55,7 @@ describe("index.ts", async () => {
         expect(await valueOf(grafana.database)).toBe("grafana");
         expect(await valueOf(grafana.runtimeUser)).toBe("grafana_app");
         expect(await valueOf(grafana.runtimeUrl)).toBe(
-            "postgresql://grafana_app:pw-grafana%40local-app-password@127.0.0.1:55432/grafana?sslmode=disable&connect_timeout=10",
+            "postgresql://grafana_app:pw-grafana%40local-role-pair-runtime@127.0.0.1:55432/grafana?sslmode=disable&connect_timeout=10",
         );
         for (const app of Object.values(program.apps)) {
             for (const url of [app.runtimeUrl, app.migrateUrl, app.extraRoleUrls] as pulumi.Output<unknown>[]) {

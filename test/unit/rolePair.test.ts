@@ -18,14 +18,20 @@ import {
 import { resolveRolePairArgs } from "../../components/rolePair";
 import { labServer as server } from "./fixtures";
 
-const ROLE = "postgresql:index/role:Role";
-const PASSWORD = "random:index/randomPassword:RandomPassword";
+/** The pair's one ManagedRoles resource, as declared. */
+function managedRoles() {
+    const all = ofType(MANAGED_ROLES);
+    expect(all.map((r) => r.name)).toEqual(["grafana-role-pair"]);
+    return all[0];
+}
+
+const MANAGED_ROLES = "pulumi-nodejs:dynamic/app-databases:ManagedRoles";
 const ROLE_SETTINGS = "pulumi-nodejs:dynamic/app-databases:RoleSettings";
 
 beforeEach(reset);
 
 describe("RolePair", () => {
-    it("declares two least-privilege login roles with their own limits and passwords", async () => {
+    it("declares two least-privilege login roles in one resource, with their own limits and timeouts", async () => {
         const pair = new RolePair("grafana", {
             app: "grafana",
             connection: server().connection,
@@ -34,38 +40,32 @@ describe("RolePair", () => {
         });
         await valueOf(pair.runtimeUser);
         await settle();
-        const roles = ofType(ROLE);
-        expect(roles.map((r) => r.name)).toEqual(["grafana-migrate", "grafana-app"]);
-        for (const role of roles) {
-            expect(role.inputs).toMatchObject({
-                login: true,
-                superuser: false,
-                createDatabase: false,
-                createRole: false,
-                replication: false,
-                bypassRowLevelSecurity: false,
-            });
-        }
-        expect(roles[0].inputs).toMatchObject({ name: "grafana_migrate", connectionLimit: 2 });
-        expect(roles[0].inputs.statementTimeout).toBeUndefined();
-        expect(roles[1].inputs).toMatchObject({
-            name: "grafana_app",
-            connectionLimit: 7,
-            statementTimeout: 30_000,
-            idleInTransactionSessionTimeout: 60_000,
+        const roles = managedRoles();
+        expect(roles.inputs.roles).toEqual({
+            migrate: { name: "grafana_migrate", connectionLimit: 2, rotation: 0, memberOf: [] },
+            runtime: {
+                name: "grafana_app",
+                connectionLimit: 7,
+                rotation: 0,
+                memberOf: [],
+                statementTimeoutMs: 30_000,
+                idleInTransactionSessionTimeoutMs: 60_000,
+            },
         });
-        expect(roles[1].inputs.password).toBe("pw-grafana-app-password");
-        expect(roles[1].secretInputs).toContain("password");
+        expect(roles.secretInputs).toContain("connection");
+        // A new stack has no roles to take over.
+        expect(roles.inputs.existingPasswords).toBeUndefined();
+        expect(await valueOf(pair.runtimePassword)).toBe("pw-grafana-role-pair-runtime");
+        expect(await valueOf(pair.migratePassword)).toBe("pw-grafana-role-pair-migrate");
+        expect(pair.roleResources).toHaveLength(1);
     });
 
-    it("generates one long, URL-safe password per role, replaced only by its rotation keeper", async () => {
-        new RolePair("grafana", { app: "grafana", connection: server().connection, rotation: { runtime: 3 } });
+    it("passes each role's rotation counter: the provider renews a password only when its counter changes", async () => {
+        new RolePair("grafana", { app: "grafana", connection: server().connection, rotation: { runtime: 3, migrate: 1 } });
         await settle();
-        const passwords = ofType(PASSWORD);
-        expect(passwords.map((p) => p.name)).toEqual(["grafana-migrate-password", "grafana-app-password"]);
-        for (const p of passwords) expect(p.inputs).toMatchObject({ length: 40, special: false });
-        expect(passwords[0].inputs.keepers).toEqual({ rotation: "0" });
-        expect(passwords[1].inputs.keepers).toEqual({ rotation: "3" });
+        const roles = managedRoles().inputs.roles;
+        expect(roles.migrate.rotation).toBe(1);
+        expect(roles.runtime.rotation).toBe(3);
     });
 
     it("sets idle_session_timeout on the runtime role, which the provider cannot", async () => {
@@ -92,26 +92,20 @@ describe("RolePair", () => {
         });
         const handedOut = await valueOf(pair.runtimeUser);
         await settle();
-        const keepers = Object.fromEntries(ofType(PASSWORD).map((p) => [p.name, p.inputs.keepers.rotation]));
-        expect(keepers).toEqual({ "grafana-migrate-password": "0", "grafana-app-password": app, "grafana-app-alt-password": alt });
+        const roles = managedRoles().inputs.roles;
+        const counters = Object.fromEntries(Object.entries(roles).map(([slot, spec]: [string, any]) => [slot, String(spec.rotation)]));
+        expect(counters).toEqual({ migrate: "0", runtime: app, alternate: alt });
         expect(handedOut).toBe(user);
         expect(await valueOf(pair.runtimePassword)).toBe(
-            user === "grafana_app" ? "pw-grafana-app-password" : "pw-grafana-app-alt-password",
+            user === "grafana_app" ? "pw-grafana-role-pair-runtime" : "pw-grafana-role-pair-alternate",
         );
-        const altRole = ofType(ROLE).find((r) => r.name === "grafana-app-alt")!;
-        expect(altRole.inputs).toMatchObject({
-            name: "grafana_app_alt",
-            roles: ["grafana_app"],
-            inherit: true,
-            superuser: false,
-            statementTimeout: 30_000,
-        });
+        expect(roles.alternate).toMatchObject({ name: "grafana_app_alt", memberOf: ["grafana_app"], statementTimeoutMs: 30_000 });
     });
 
     it("makes no second login without zero-downtime rotation", async () => {
         new RolePair("grafana", { app: "grafana", connection: server().connection, rotation: { runtime: 1 } });
         await settle();
-        expect(ofType(ROLE).map((r) => r.inputs.name)).toEqual(["grafana_migrate", "grafana_app"]);
+        expect(Object.values(managedRoles().inputs.roles).map((r: any) => r.name)).toEqual(["grafana_migrate", "grafana_app"]);
     });
 
     it("marks both passwords secret", async () => {
