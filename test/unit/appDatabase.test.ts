@@ -3,7 +3,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeEach, describe, expect, it } from "vitest";
-import { declared, installMocks, lastState, lastStateRead, ofType, reset, settle, valueOf } from "./mocks";
+import { declared, installMocks, lastState, lastStateRead, MANAGED_ROLES, ofType, reset, settle, valueOf } from "./mocks";
 
 // Components are imported after the mocks are installed.
 installMocks();
@@ -20,7 +20,6 @@ import {
 } from "../../components/defaults";
 import { labServer as server } from "./fixtures";
 
-const MANAGED_ROLES = "pulumi-nodejs:dynamic/app-databases:ManagedRoles";
 const DATABASE = "postgresql:index/database:Database";
 const DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges";
 const ROLE_SETTINGS = "pulumi-nodejs:dynamic/app-databases:RoleSettings";

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeEach, describe, expect, it } from "vitest";
-import { declared, installMocks, ofType, reset, settle, valueOf } from "./mocks";
+import { declared, installMocks, MANAGED_ROLES, managedRoleNames, ofType, reset, settle, valueOf } from "./mocks";
 
 installMocks("dev");
 import { AppDatabase, DedicatedServer } from "../../components";
@@ -131,8 +131,8 @@ describe("DedicatedServer", () => {
             "postgresql://grafana_app:pw-grafana-role-pair-runtime@app-databases-dev-grafana-db:5432/grafana?sslmode=disable&connect_timeout=10",
         );
         await settle();
-        const [roles] = ofType("pulumi-nodejs:dynamic/app-databases:ManagedRoles");
-        expect(Object.values(roles.inputs.roles).map((r: any) => r.name)).toEqual(["grafana_migrate", "grafana_app"]);
+        const [roles] = ofType(MANAGED_ROLES);
+        expect(managedRoleNames(roles)).toEqual(["grafana_migrate", "grafana_app"]);
     });
 
     it("writes a pg_hba.conf that lets the app's roles in from its network only, before any role exists", async () => {

@@ -6,7 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeEach, describe, expect, it } from "vitest";
-import { installMocks, ofType, reset, settle, valueOf } from "./mocks";
+import { installMocks, MANAGED_ROLES, ofType, reset, settle, valueOf } from "./mocks";
 
 installMocks();
 import { RolePair } from "../../components";
@@ -14,8 +14,6 @@ import { wantedAttributes } from "../../components/adoptedRole";
 import { PROVIDER_ROLE } from "../../components/loginRole";
 import { creationOrder, generatePassword, managedRolesProvider, ManagedRoleSpec, PASSWORD_LENGTH } from "../../components/managedRoles";
 import { labServer as server } from "./fixtures";
-
-const MANAGED_ROLES = "pulumi-nodejs:dynamic/app-databases:ManagedRoles";
 
 beforeEach(reset);
 

@@ -34,6 +34,14 @@ function unwrap(value: any): [any, boolean] {
 
 export const declared: DeclaredResource[] = [];
 
+/** The type the engine sees for ManagedRoles (a served resource in a TypeScript program). */
+export const MANAGED_ROLES = "pulumi-nodejs:dynamic/app-databases:ManagedRoles";
+
+/** The role names a declared ManagedRoles makes, in slot order. */
+export function managedRoleNames(resource: DeclaredResource): string[] {
+    return Object.values(resource.inputs.roles as Record<string, { name: string }>).map((r) => r.name);
+}
+
 /** The stack's last state as the mocked engine reports it (readStackResourceOutputs): by URN, type and outputs. */
 export const lastState: Record<string, { type: string; outputs: Record<string, unknown> }> = {};
 /** When set, readStackResourceOutputs fails with this message (a backend that cannot say). */
@@ -56,6 +64,7 @@ export function installMocks(stack = "test"): void {
                 if (args.type === "random:index/randomPassword:RandomPassword") {
                     state.result = `pw-${args.name}`;
                 }
+                // Either type: a dynamic resource in a program, the package's own when its plugin serves it.
                 if (args.type.endsWith(":ManagedRoles")) {
                     // The provider generates them: a taken-over role keeps the one it had.
                     const existing = unwrap(args.inputs.existingPasswords)[0] ?? {};

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { declared, installMocks, settle, valueOf } from "./mocks";
+import { declared, installMocks, MANAGED_ROLES, settle, valueOf } from "./mocks";
 
 // The program reads stack config when imported: set it, then import index.ts.
 installMocks("dev");
@@ -41,7 +41,7 @@ describe("index.ts", async () => {
         expect(count("app-databases:index:SharedServer")).toEqual(["local"]);
         expect(count("postgresql:index/database:Database")).toEqual(["grafana@local", "claude_bridge@local"]);
         // A pair's created roles are one resource; each extra role is one of its own.
-        expect(count("pulumi-nodejs:dynamic/app-databases:ManagedRoles").sort()).toEqual(
+        expect(count(MANAGED_ROLES).sort()).toEqual(
             ["claude_bridge@local-bridge_ro", "claude_bridge@local-role-pair", "grafana@local-role-pair"].sort(),
         );
         expect(count("postgresql:index/role:Role")).toEqual([]);
