@@ -12,7 +12,9 @@
 #   NODEJS_HOST_SDK  the nodejs language host's own module
 #                    (pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3) is 403 at
 #                    every version; sdk/v3 v3.68.0 is the last release that
-#                    still carries it in-tree. It works with the newer CLI/SDK.
+#                    still carries it in-tree. It works with the newer CLI/SDK,
+#                    with one patch (scripts/toolchain/nodejs-host): it reads
+#                    Pulumi.yaml's runtime options from the run request.
 #   PYTHON_HOST_SDK  the Python language host: like nodejs's, its own module is
 #                    403 at every version; sdk/v3 v3.79.0 is the last release
 #                    with it in-tree; v3.68.0 matches the nodejs host. Beside
@@ -191,15 +193,27 @@ build_cli() {
   publish "$WORK" "$dest"
 }
 
-# The nodejs language host, from the sdk/v3 release that still contains it.
+# The nodejs language host, from the sdk/v3 release that still contains it,
+# with scripts/toolchain/nodejs-host/upstream.patch applied to a copy of that
+# module (the file says what and why).
 build_langhost() {
-  local dest=$CACHE/pulumi-language-nodejs-$NODEJS_HOST_SDK-r$RECIPE
+  local src=$ROOT/scripts/toolchain/nodejs-host dest key sdkdir
   local pkg=github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+  key=$({
+    echo "$RECIPE $NODEJS_HOST_SDK"
+    cat "$src/upstream.patch"
+  } | sha256sum | cut -c1-12)
+  NODEJS_HOST_ID=$NODEJS_HOST_SDK-$key
+  dest=$CACHE/pulumi-language-nodejs-$NODEJS_HOST_ID
   LANG_BIN=$dest/pulumi-language-nodejs
-  step "nodejs language host (from pulumi/sdk v$NODEJS_HOST_SDK)"
+  step "nodejs language host (from pulumi/sdk v$NODEJS_HOST_SDK, patched)"
   if [ -x "$LANG_BIN" ]; then info "cached: $LANG_BIN"; return; fi
   prepare pulumi-language-nodejs
-  printf 'module toolchain.local/pulumi-language-nodejs\n\ngo 1.26.0\n\nrequire github.com/pulumi/pulumi/sdk/v3 v%s\n' \
+  sdkdir=$(modjson "github.com/pulumi/pulumi/sdk/v3@v$NODEJS_HOST_SDK" Dir)
+  cp -R "$sdkdir" "$WORK/sdk"
+  chmod -R u+w "$WORK/sdk"
+  (cd "$WORK/sdk" && run git apply -p1 "$src/upstream.patch")
+  printf 'module toolchain.local/pulumi-language-nodejs\n\ngo 1.26.0\n\nrequire github.com/pulumi/pulumi/sdk/v3 v%s\n\nreplace github.com/pulumi/pulumi/sdk/v3 => ./sdk\n' \
     "$NODEJS_HOST_SDK" >"$WORK/go.mod"
   printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$WORK/tools.go"
   (
@@ -407,7 +421,7 @@ build_provider() {
 # script) beside its own resolved path, and warns on every run when the ones
 # on PATH live elsewhere; so lay them out in one directory, as a release does.
 assemble_bundle() {
-  local dir=$CACHE/bundle-$PULUMI_VERSION-nodejs-$NODEJS_HOST_SDK-python-$PYTHON_HOST_ID-go-$GO_HOST_ID-yaml-$YAML_VERSION-r$RECIPE
+  local dir=$CACHE/bundle-$PULUMI_VERSION-nodejs-$NODEJS_HOST_ID-python-$PYTHON_HOST_ID-go-$GO_HOST_ID-yaml-$YAML_VERSION-r$RECIPE
   local f tmp complete=1
   BUNDLE=(pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-language-python
     pulumi-language-python-run pulumi-language-python-exec pulumi-language-go pulumi-language-go-run
