@@ -56,7 +56,7 @@ if (!process.env.PULUMI_DEBUG_PROMISE_LEAKS && !/--stack-trace-limit/.test(proce
 // RPCs, and 15% of the CPU of a 100-app no-op preview (bench/README.md).
 // APP_DATABASES_SDK_DEBUG=1 keeps them.
 if (!process.env.APP_DATABASES_SDK_DEBUG) {
-    const log = require(require.resolve("@pulumi/pulumi/log", { paths: [root] }));
+    const log = require("@pulumi/pulumi/log");
     log.debug = () => Promise.resolve();
 }
 
@@ -69,7 +69,7 @@ lazyModule("@npmcli/arborist");
 
 /** Puts a stand-in for `request` in the require cache that loads the module when first used. */
 function lazyModule(request) {
-    const file = require.resolve(request, { paths: [root] });
+    const file = require.resolve(request);
     if (require.cache[file]) return;
     let loaded;
     const load = () => {

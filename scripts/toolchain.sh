@@ -119,6 +119,16 @@ publish() {
   info "built in $((SECONDS - STARTED))s: $2"
 }
 
+# patched_copy MODDIR DEST PATCH: a writable copy of a Go module from the module
+# cache, with PATCH (git apply -p1) applied when that file exists.
+patched_copy() {
+  cp -R "$1" "$2"
+  chmod -R u+w "$2"
+  if [ -f "$3" ]; then
+    (cd "$2" && run git apply -p1 "$3")
+  fi
+}
+
 # prepare NAME: a fresh work dir and log for one component.
 prepare() {
   WORK=$CACHE/work/$1.$$
@@ -210,9 +220,7 @@ build_langhost() {
   if [ -x "$LANG_BIN" ]; then info "cached: $LANG_BIN"; return; fi
   prepare pulumi-language-nodejs
   sdkdir=$(modjson "github.com/pulumi/pulumi/sdk/v3@v$NODEJS_HOST_SDK" Dir)
-  cp -R "$sdkdir" "$WORK/sdk"
-  chmod -R u+w "$WORK/sdk"
-  (cd "$WORK/sdk" && run git apply -p1 "$src/upstream.patch")
+  patched_copy "$sdkdir" "$WORK/sdk" "$src/upstream.patch"
   printf 'module toolchain.local/pulumi-language-nodejs\n\ngo 1.26.0\n\nrequire github.com/pulumi/pulumi/sdk/v3 v%s\n\nreplace github.com/pulumi/pulumi/sdk/v3 => ./sdk\n' \
     "$NODEJS_HOST_SDK" >"$WORK/go.mod"
   printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$WORK/tools.go"
@@ -377,12 +385,8 @@ build_provider() {
   prepare "pulumi-resource-$name"
   cp -R "$src/." "$WORK/"
   updir=$(modjson "$upstream" Dir)
-  cp -R "$updir" "$WORK/upstream"
-  chmod -R u+w "$WORK/upstream"
   # A wrapper's upstream.patch fixes the upstream module (the file says what and why).
-  if [ -f "$src/upstream.patch" ]; then
-    (cd "$WORK/upstream" && run git apply -p1 "$src/upstream.patch")
-  fi
+  patched_copy "$updir" "$WORK/upstream" "$src/upstream.patch"
   declared=$(awk '$1 == "module" { print $2; exit }' "$WORK/upstream/go.mod")
   {
     printf 'module toolchain.local/pulumi-%s\n\ngo 1.26.0\n\nrequire (\n' "$name"
