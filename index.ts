@@ -124,6 +124,6 @@ export = async () => {
         }
     }
     const priorState = await stateAtLastUp(await previousOutputs());
-    const { apps, budgets: reports, pgHba, access } = declareStack(config, budgets, existing, priorState);
+    const { apps, budgets: reports, pgHba, access } = await declareStack(config, budgets, existing, priorState);
     return { apps, budgets: reports, pgHba, access, stateLayout: STATE_LAYOUT };
 };

@@ -81,32 +81,34 @@ const KINDS: Readonly<Record<string, string>> = {
     f: "foreign table",
 };
 
-/** Reads a server's access report as its admin: one session, and one more per app database that exists. */
-export async function readAccessReport(
-    server: string,
-    connection: AdminConnection,
-    owned: readonly OwnedDatabase[],
-    options: AccessReportOptions = {},
-): Promise<AccessReport> {
-    const base = await withAdminClient(connection, async (client) => {
-        const roles = await client.query<{
-            rolname: string;
-            rolsuper: boolean;
-            rolcreaterole: boolean;
-            rolcreatedb: boolean;
-            rolconnlimit: number;
-            live: number;
-        }>(
+/** What one session to the maintenance database reads: roles, databases, who can connect where, ADMIN OPTIONs. */
+interface ServerCatalog {
+    readonly roles: readonly {
+        rolname: string;
+        rolsuper: boolean;
+        rolcreaterole: boolean;
+        rolcreatedb: boolean;
+        rolconnlimit: number;
+        live: number;
+    }[];
+    readonly databases: readonly { datname: string; public_connect: boolean }[];
+    readonly matrix: readonly { rolname: string; datname: string }[];
+    readonly admins: readonly { role: string; held_by: string; usable: boolean }[];
+}
+
+function readServerCatalog(connection: AdminConnection): Promise<ServerCatalog> {
+    return withAdminClient(connection, async (client) => {
+        const roles = await client.query<ServerCatalog["roles"][number]>(
             `SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolconnlimit,
                     (SELECT count(*) FROM pg_stat_activity a WHERE a.usesysid = r.oid AND a.backend_type = 'client backend')::int AS live
                FROM pg_roles r WHERE r.rolcanlogin ORDER BY r.rolname`,
         );
-        const databases = await client.query<{ datname: string; public_connect: boolean }>(
+        const databases = await client.query<ServerCatalog["databases"][number]>(
             `SELECT d.datname,
                     d.datacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(d.datacl) a WHERE a.grantee = 0 AND a.privilege_type = 'CONNECT') AS public_connect
                FROM pg_database d WHERE d.datallowconn AND NOT d.datistemplate ORDER BY d.datname`,
         );
-        const matrix = await client.query<{ rolname: string; datname: string }>(
+        const matrix = await client.query<ServerCatalog["matrix"][number]>(
             `SELECT r.rolname, d.datname
                FROM pg_roles r CROSS JOIN pg_database d
               WHERE r.rolcanlogin AND d.datallowconn AND NOT d.datistemplate
@@ -114,7 +116,7 @@ export async function readAccessReport(
                 AND has_database_privilege(r.oid, d.oid, 'CONNECT')
               ORDER BY r.rolname, d.datname`,
         );
-        const admins = await client.query<{ role: string; held_by: string; usable: boolean }>(
+        const admins = await client.query<ServerCatalog["admins"][number]>(
             `SELECT r.rolname AS role, m.rolname AS held_by, pg_has_role(m.oid, r.oid, 'USAGE') AS usable
                FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
               WHERE a.admin_option AND r.rolcanlogin AND NOT m.rolsuper
@@ -122,37 +124,37 @@ export async function readAccessReport(
         );
         return { roles: roles.rows, databases: databases.rows, matrix: matrix.rows, admins: admins.rows };
     });
-    const existing = new Set(base.databases.map((d) => d.datname));
-    const foreignObjects: ForeignObject[] = [];
-    for (const { database, owner } of owned) {
-        if (!existing.has(database)) continue;
-        const rows = await withAdminClient(
-            connection,
-            async (client) =>
-                (
-                    await client.query<{ nspname: string; relname: string; relkind: string; owner: string }>(
-                        `SELECT n.nspname, c.relname, c.relkind, pg_get_userbyid(c.relowner) AS owner
-                           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-                            AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
-                            AND pg_get_userbyid(c.relowner) <> $1
-                          ORDER BY 1, 2`,
-                        [owner],
-                    )
-                ).rows,
-            database,
-        );
-        for (const r of rows) {
-            foreignObjects.push({
-                database,
-                schema: r.nspname,
-                name: r.relname,
-                kind: KINDS[r.relkind] ?? r.relkind,
-                owner: r.owner,
-                expectedOwner: owner,
-            });
-        }
-    }
+}
+
+/** The objects in an app's database that its migrate role does not own: one session in that database. */
+async function readForeignObjects(connection: AdminConnection, { database, owner }: OwnedDatabase): Promise<ForeignObject[]> {
+    const rows = await withAdminClient(
+        connection,
+        async (client) =>
+            (
+                await client.query<{ nspname: string; relname: string; relkind: string; owner: string }>(
+                    `SELECT n.nspname, c.relname, c.relkind, pg_get_userbyid(c.relowner) AS owner
+                       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+                        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
+                        AND pg_get_userbyid(c.relowner) <> $1
+                      ORDER BY 1, 2`,
+                    [owner],
+                )
+            ).rows,
+        database,
+    );
+    return rows.map((r) => ({
+        database,
+        schema: r.nspname,
+        name: r.relname,
+        kind: KINDS[r.relkind] ?? r.relkind,
+        owner: r.owner,
+        expectedOwner: owner,
+    }));
+}
+
+function assembleReport(server: string, base: ServerCatalog, foreignObjects: ForeignObject[], options: AccessReportOptions): AccessReport {
     const canConnect: Record<string, string[]> = Object.fromEntries(base.roles.map((r) => [r.rolname, []]));
     for (const m of base.matrix) canConnect[m.rolname]?.push(m.datname);
     return {
@@ -173,6 +175,22 @@ export async function readAccessReport(
             ? { adminOptions: base.admins.map((a) => ({ role: a.role, heldBy: a.held_by, usable: a.usable })) }
             : {}),
     };
+}
+
+/** Reads a server's access report as its admin: one session, and one more per app database that exists. */
+export async function readAccessReport(
+    server: string,
+    connection: AdminConnection,
+    owned: readonly OwnedDatabase[],
+    options: AccessReportOptions = {},
+): Promise<AccessReport> {
+    const base = await readServerCatalog(connection);
+    const existing = new Set(base.databases.map((d) => d.datname));
+    const foreignObjects: ForeignObject[] = [];
+    for (const db of owned) {
+        if (existing.has(db.database)) foreignObjects.push(...(await readForeignObjects(connection, db)));
+    }
+    return assembleReport(server, base, foreignObjects, options);
 }
 
 /** The report for a terminal: the roles with their flags and sessions, the role x database matrix, then the findings. */
@@ -223,23 +241,51 @@ export interface AccessReportNotRead {
 }
 
 /**
- * A server's access report as a stack output, read once `after` exist (the
- * apps' CONNECT lock-down), without the live connections (they would change
- * the output on every run). With `read: false` (a preview that must not reach
- * servers) it says so instead.
+ * A server's access report as a stack output, read once the apps' CONNECT
+ * lock-downs (`lockDowns`, by database) exist, without the live connections
+ * (they would change the output on every run). With `read: false` (a preview
+ * that must not reach servers) it says so instead.
+ *
+ * A database is read in a session of its own. In a preview, where the
+ * providers open no session, each one is read as soon as its own lock-down is
+ * known, while the engine goes on with the others: at 100 apps the reads took
+ * the last second of the preview when they came after every lock-down. In an
+ * up they still come after all of them, so this one session never runs beside
+ * the providers' pool.
  */
 export function accessReportOutput(
     server: string,
     connection: pulumi.Output<AdminConnection>,
     owned: readonly OwnedDatabase[],
-    after: readonly pulumi.CustomResource[],
+    lockDowns: Readonly<Record<string, pulumi.CustomResource>>,
     read: boolean,
 ): pulumi.Output<AccessReport | AccessReportNotRead> {
     if (!read) return pulumi.output({ server, notRead: "preflight is off: this preview does not reach the servers" });
+    const after = (resources: readonly pulumi.CustomResource[]) => pulumi.all([connection, pulumi.all(resources.map((r) => r.id))]);
+    const afterAll = after(Object.values(lockDowns));
+    const early = pulumi.runtime.isDryRun();
+    const perDatabase = owned.map((db) =>
+        (early && lockDowns[db.database] ? after([lockDowns[db.database]]) : afterAll).apply(([c]) =>
+            readForeignObjects(c, db).then(
+                (objects) => ({ objects }),
+                (err: Error) => ({ error: err.message }),
+            ),
+        ),
+    );
     return pulumi.unsecret(
-        pulumi.all([connection, pulumi.all(after.map((r) => r.id))]).apply(async ([c]) => {
+        pulumi.all([afterAll, pulumi.all(perDatabase)]).apply(async ([[c], found]) => {
             try {
-                return await readAccessReport(server, c, owned, { liveConnections: false });
+                const base = await readServerCatalog(c);
+                const existing = new Set(base.databases.map((d) => d.datname));
+                const foreignObjects: ForeignObject[] = [];
+                // A database gone from the server (its lock-down in the state, the database dropped) is left out, as in readAccessReport.
+                for (const [i, db] of owned.entries()) {
+                    if (!existing.has(db.database)) continue;
+                    const result = found[i];
+                    if ("error" in result) throw new Error(result.error);
+                    foreignObjects.push(...result.objects);
+                }
+                return assembleReport(server, base, foreignObjects, { liveConnections: false });
             } catch (err) {
                 return { server, notRead: (err as Error).message };
             }

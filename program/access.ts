@@ -17,13 +17,13 @@ export function ownedDatabases(config: StackConfig, server: string): OwnedDataba
 
 /**
  * The `access` stack output: each server's report, read once its apps' CONNECT
- * lock-downs (`lockDowns`, per server) exist; in a preview only when the
+ * lock-downs (`lockDowns`, per server and database) exist; in a preview only when the
  * preflight may reach the servers.
  */
 export function accessReportOutputs(
     config: StackConfig,
     servers: Readonly<Record<string, { readonly connection: pulumi.Output<AdminConnection> }>>,
-    lockDowns: Readonly<Record<string, readonly pulumi.CustomResource[]>>,
+    lockDowns: Readonly<Record<string, Readonly<Record<string, pulumi.CustomResource>>>>,
 ): Record<string, pulumi.Output<AccessReport | AccessReportNotRead>> {
     return Object.fromEntries(
         Object.entries(servers).map(([name, server]) => [
@@ -32,7 +32,7 @@ export function accessReportOutputs(
                 name,
                 server.connection,
                 ownedDatabases(config, name),
-                lockDowns[name] ?? [],
+                lockDowns[name] ?? {},
                 config.preflight || !pulumi.runtime.isDryRun(),
             ),
         ]),

@@ -122,12 +122,12 @@ function declareSharedServer(name: string, server: ServerConfig): PostgresServer
  * `existing` per app the names it would create that the server holds already (adoption.ts),
  * `stateAtLastUp` what an earlier version left in the state (lastUp.ts).
  */
-export function declareStack(
+export async function declareStack(
     config: StackConfig,
     budgetInputs: readonly ConnectionBudgetArgs[] = budgetArgs(config),
     existing: Readonly<Record<string, readonly string[]>> = {},
     stateAtLastUp: readonly PriorResource[] = [],
-): StackOutputs {
+): Promise<StackOutputs> {
     checkBudgets(config, budgetInputs);
     const budgets: Record<string, pulumi.Output<BudgetReport>> = {};
     const sizes: Record<string, number> = {};
@@ -171,8 +171,9 @@ export function declareStack(
 
     const apps: Record<string, AppOutputs> = {};
     const databases: Record<string, pulumi.Resource[]> = {}; // per server: created and dropped one at a time
-    const lockDowns: Record<string, pulumi.CustomResource[]> = {};
+    const lockDowns: Record<string, Record<string, pulumi.CustomResource>> = {};
     for (const app of Object.values(config.apps)) {
+        await nextTurn();
         // The server is part of the name: a move creates everything anew on the new
         // server instead of silently re-pointing state at a server that lacks it.
         const db = new AppDatabase(
@@ -181,7 +182,7 @@ export function declareStack(
             { dependsOn: [guard] },
         );
         (databases[app.server] ??= []).push(db.database);
-        (lockDowns[app.server] ??= []).push(db.access);
+        (lockDowns[app.server] ??= {})[app.database] = db.access;
         apps[app.name] = {
             placement: app.placement,
             server: app.server,
@@ -210,6 +211,16 @@ export function declareStack(
     );
     const access = accessReportOutputs(config, servers, lockDowns);
     return { apps, budgets, pgHba, access };
+}
+
+/**
+ * Lets the event loop run between apps. The runtime sends a resource's
+ * registration only when the loop gets a turn, so without these every
+ * registration left together once all apps were declared: the engine and the
+ * dynamic provider (a second to start) waited for the whole declaration first.
+ */
+function nextTurn(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

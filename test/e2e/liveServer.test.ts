@@ -241,6 +241,16 @@ describe("the access report", () => {
         expect(tried).not.toContain("shop_app@ledger");
     });
 
+    it("is read again by a preview: its `access` output shows the drift made since the up", () => {
+        // In a preview each database is read as soon as its own lock-down is known (accessReport.ts).
+        const result = stack.cli("preview", "--diff", "--non-interactive");
+        const output = `${result.stdout}\n${result.stderr}`;
+        expect(result.status, output).toBe(0);
+        // The stack's output diff, under the stack resource: the table added to foreignObjects.
+        expect(output).toMatch(/~ access\s*:/);
+        expect(output).toMatch(/~ foreignObjects\s*: \[\s*\+ \[0\]: \{[^}]*\+ name\s*: "scratch"[^}]*\+ owner\s*: "shop_app"/);
+    });
+
     it("prints a table a terminal can show", () => {
         const result = reportCommand();
         expect(result.status, result.stderr).toBe(0);
