@@ -100,12 +100,40 @@ export async function withAdminClient<T>(connection: AdminConnection, work: (cli
     return oneAtATime(() => withAdminSession(connection, work, database));
 }
 
+/**
+ * The attempts for a session to this server, the one that reached it last in
+ * this process first: with the default `prefer` and a server without TLS,
+ * every session began with a refused TLS attempt, a second connection and a
+ * second server process (a preview of 100 apps opens over 100 sessions).
+ * The map is on globalThis so every copy of this module in a process shares it.
+ */
+export function attemptsFor(connection: AdminConnection): TlsAttempt[] {
+    const all = tlsAttempts(connection.sslmode, connection.sslrootcert);
+    const known = reachedBy().get(serverKey(connection));
+    return known && all.includes(known) ? [known, ...all.filter((a) => a !== known)] : all;
+}
+
+/** Records the attempt that reached the server, for attemptsFor. */
+export function rememberAttempt(connection: AdminConnection, attempt: TlsAttempt): void {
+    reachedBy().set(serverKey(connection), attempt);
+}
+
+function reachedBy(): Map<string, TlsAttempt> {
+    const g = globalThis as { __appDatabasesTlsReached?: Map<string, TlsAttempt> };
+    return (g.__appDatabasesTlsReached ??= new Map<string, TlsAttempt>());
+}
+
+function serverKey(c: AdminConnection): string {
+    return JSON.stringify([c.host, c.port, c.sslmode, c.sslrootcert ?? null]);
+}
+
 async function withAdminSession<T>(connection: AdminConnection, work: (client: Client) => Promise<T>, database?: string): Promise<T> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const pg = require("pg") as typeof import("pg");
     let client: Client | undefined;
     const failures: string[] = [];
-    for (const attempt of tlsAttempts(connection.sslmode, connection.sslrootcert)) {
+    const attempts = attemptsFor(connection);
+    for (const attempt of attempts) {
         const candidate = new pg.Client({
             host: connection.host,
             port: connection.port,
@@ -119,11 +147,12 @@ async function withAdminSession<T>(connection: AdminConnection, work: (client: C
         try {
             await candidate.connect();
             client = candidate;
+            rememberAttempt(connection, attempt);
             break;
         } catch (err) {
             // One attempt: its error as is; several: each named.
             const message = (err as Error).message;
-            failures.push(tlsAttempts(connection.sslmode, connection.sslrootcert).length > 1 ? `${attempt}: ${message}` : message);
+            failures.push(attempts.length > 1 ? `${attempt}: ${message}` : message);
         }
     }
     if (!client) {

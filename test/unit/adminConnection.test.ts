@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { sslOption, tlsAttempts } from "../../components/adminConnection";
+import { AdminConnection, attemptsFor, rememberAttempt, sslOption, tlsAttempts } from "../../components/adminConnection";
 
 describe("TLS of the tool's own connections (libpq's sslmode)", () => {
     it.each([
@@ -27,5 +27,26 @@ describe("TLS of the tool's own connections (libpq's sslmode)", () => {
         expect(ca && ca.checkServerIdentity?.("other.host", {} as never)).toBeUndefined();
         const full = sslOption("verify-full", { sslrootcert: "system" });
         expect(full).toEqual({ rejectUnauthorized: true });
+    });
+
+    it("tries first what reached the same server last in this process, never an attempt its sslmode forbids", () => {
+        const server = (port: number, sslmode: AdminConnection["sslmode"]): AdminConnection => ({
+            host: "127.0.0.1",
+            port,
+            username: "postgres",
+            password: "x",
+            database: "postgres",
+            sslmode,
+            connectTimeoutSeconds: 5,
+            superuser: true,
+        });
+        expect(attemptsFor(server(6001, "prefer"))).toEqual(["tls", "plain"]);
+        // A server without TLS: once plain text reached it, sessions stop opening a refused TLS attempt first.
+        rememberAttempt(server(6001, "prefer"), "plain");
+        expect(attemptsFor(server(6001, "prefer"))).toEqual(["plain", "tls"]);
+        expect(attemptsFor(server(6002, "prefer"))).toEqual(["tls", "plain"]);
+        expect(attemptsFor(server(6001, "allow"))).toEqual(["plain", "tls"]);
+        rememberAttempt(server(6003, "require"), "plain");
+        expect(attemptsFor(server(6003, "require"))).toEqual(["tls"]);
     });
 });
