@@ -154,7 +154,23 @@ async function readForeignObjects(connection: AdminConnection, { database, owner
     }));
 }
 
-function assembleReport(server: string, base: ServerCatalog, foreignObjects: ForeignObject[], options: AccessReportOptions): AccessReport {
+/**
+ * The report from the server catalog and, for each owned database that the
+ * server still holds, its foreign objects (`objectsOf`, by position in `owned`):
+ * a database gone from the server is left out.
+ */
+async function reportOf(
+    server: string,
+    base: ServerCatalog,
+    owned: readonly OwnedDatabase[],
+    objectsOf: (db: OwnedDatabase, index: number) => Promise<readonly ForeignObject[]>,
+    options: AccessReportOptions,
+): Promise<AccessReport> {
+    const existing = new Set(base.databases.map((d) => d.datname));
+    const foreignObjects: ForeignObject[] = [];
+    for (const [i, db] of owned.entries()) {
+        if (existing.has(db.database)) foreignObjects.push(...(await objectsOf(db, i)));
+    }
     const canConnect: Record<string, string[]> = Object.fromEntries(base.roles.map((r) => [r.rolname, []]));
     for (const m of base.matrix) canConnect[m.rolname]?.push(m.datname);
     return {
@@ -185,12 +201,7 @@ export async function readAccessReport(
     options: AccessReportOptions = {},
 ): Promise<AccessReport> {
     const base = await readServerCatalog(connection);
-    const existing = new Set(base.databases.map((d) => d.datname));
-    const foreignObjects: ForeignObject[] = [];
-    for (const db of owned) {
-        if (existing.has(db.database)) foreignObjects.push(...(await readForeignObjects(connection, db)));
-    }
-    return assembleReport(server, base, foreignObjects, options);
+    return reportOf(server, base, owned, (db) => readForeignObjects(connection, db), options);
 }
 
 /** The report for a terminal: the roles with their flags and sessions, the role x database matrix, then the findings. */
@@ -276,16 +287,18 @@ export function accessReportOutput(
         pulumi.all([afterAll, pulumi.all(perDatabase)]).apply(async ([[c], found]) => {
             try {
                 const base = await readServerCatalog(c);
-                const existing = new Set(base.databases.map((d) => d.datname));
-                const foreignObjects: ForeignObject[] = [];
-                // A database gone from the server (its lock-down in the state, the database dropped) is left out, as in readAccessReport.
-                for (const [i, db] of owned.entries()) {
-                    if (!existing.has(db.database)) continue;
-                    const result = found[i];
-                    if ("error" in result) throw new Error(result.error);
-                    foreignObjects.push(...result.objects);
-                }
-                return assembleReport(server, base, foreignObjects, { liveConnections: false });
+                return await reportOf(
+                    server,
+                    base,
+                    owned,
+                    // A database whose read failed makes the whole report "not read", with that error.
+                    async (_, i) => {
+                        const result = found[i];
+                        if ("error" in result) throw new Error(result.error);
+                        return result.objects;
+                    },
+                    { liveConnections: false },
+                );
             } catch (err) {
                 return { server, notRead: (err as Error).message };
             }
