@@ -47,6 +47,8 @@ export interface Options {
     quick: boolean;
     /** provisioningConnections in the stack config; undefined: the program's default (2). */
     pool?: number;
+    /** No-op previews per Pulumi run: each measured and checked; the goal takes their median. */
+    previews: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -61,6 +63,7 @@ function parseArgs(argv: string[]): Options {
         venv: process.env.BENCH_VENV ?? "",
         keep: false,
         quick: false,
+        previews: 3,
     };
     /** `3` (every N) or `10=3,50=1` (per N; N not named keep their value). */
     const perN = (text: string, into: Record<number, number>) => {
@@ -110,9 +113,12 @@ function parseArgs(argv: string[]): Options {
                 });
         } else if (a === "--keep") opts.keep = true;
         else if (a === "--pool") opts.pool = Number(value());
+        else if (a === "--previews") opts.previews = Number(value());
         else throw new Error(`unknown argument ${a} (see bench/README.md)`);
     }
     if (opts.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 999)) throw new Error("--sizes: integers from 1 to 999");
+    if (!Number.isInteger(opts.previews) || opts.previews < 1 || opts.previews > 20)
+        throw new Error(`--previews: an integer from 1 to 20, got ${opts.previews}`);
     // N not named: the value given for every N, else 3 (Pulumi, SQL) and 1 (Ansible).
     for (const n of opts.sizes) {
         opts.runs[n] ??= opts.runs[-1] ?? 3;
@@ -300,7 +306,7 @@ async function main(): Promise<void> {
             const sql = new SqlTool(path.join(work, `sql-n${n}`), pg);
 
             const size = new SizeRun(
-                { n, pg, apps, changed, maxConnections, provisioningConnections: opts.pool },
+                { n, pg, apps, changed, maxConnections, provisioningConnections: opts.pool, previews: opts.previews },
                 measurements,
                 checks,
                 facts,

@@ -161,7 +161,7 @@ export async function writeReport(given: ReportInput): Promise<boolean> {
         programFilesCommit?: string;
         finished?: string;
         versions?: Record<string, string>;
-        options?: { variants?: { name: string; preview?: boolean }[]; pool?: number };
+        options?: { variants?: { name: string; preview?: boolean }[]; pool?: number; previews?: number };
     };
     const v = meta.versions ?? {};
     // Runs saved before the report named the commit: the work tree's HEAD, +dirty if its program files differed.
@@ -218,7 +218,8 @@ export async function writeReport(given: ReportInput): Promise<boolean> {
         out.push("");
     }
     out.push(
-        `Wall seconds: median / max over the runs, the number of runs in brackets; ratios are medians, this program (${"`pulumi`"}) over Ansible and over raw SQL` +
+        `Wall seconds: median / max over the runs, the number of runs in brackets (the no-op preview: of its measurements, ` +
+            `${meta.options?.previews ?? 1} per Pulumi run); ratios are medians, this program (${"`pulumi`"}) over Ansible and over raw SQL` +
             `, and each other Pulumi variant over ${"`pulumi`"}.`,
         "",
     );

@@ -19,6 +19,12 @@ export interface SizeSetup {
     readonly maxConnections: number;
     /** provisioningConnections in the stack config; undefined: the program's default. */
     readonly provisioningConnections?: number;
+    /**
+     * No-op previews per Pulumi run, one after another, each measured and
+     * checked (0 changes, connections): a single one at N=100 rests on whatever
+     * the machine was doing in those seconds. @default 1
+     */
+    readonly previews?: number;
 }
 
 type NoOpPhase = "preview" | "noop" | "refresh";
@@ -130,12 +136,14 @@ export class SizeRun {
             await this.logins(rc, "create", await p.logins());
             if (runNo === 1) this.facts.push({ tool, n, ...(await p.stateFacts()) });
 
-            const preview = await this.measure(tool, runNo, "preview", async () => {
-                const r = await p.preview();
-                return { r, changes: PulumiProject.changeSummary(r) };
-            });
-            connections(preview);
-            noChanges("preview", preview);
+            for (let i = 0; i < (this.setup.previews ?? 1); i++) {
+                const preview = await this.measure(tool, runNo, "preview", async () => {
+                    const r = await p.preview();
+                    return { r, changes: PulumiProject.changeSummary(r) };
+                });
+                connections(preview);
+                noChanges("preview", preview);
+            }
             for (const [phase, args] of [
                 ["noop", []],
                 ["refresh", ["--refresh"]],
