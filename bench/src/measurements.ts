@@ -18,6 +18,12 @@ export interface Measurement {
     /** Resource changes (Pulumi history / preview summary) or Ansible's changed count. */
     changes: Record<string, number>;
     sample: SampleSummary;
+    /**
+     * No-op previews: CPU seconds of a fixed workload (util.ts calibrate) run
+     * just before the run's previews, to tell a slow stretch of the machine from
+     * a slow program when previews at different N are compared.
+     */
+    calibrationCpuSeconds?: number;
     /** Pulumi: the sessions the stack's budget reserves for the provisioning tool (its `budgets` output), when read. */
     pool?: number;
 }

@@ -223,6 +223,23 @@ export async function writeReport(given: ReportInput): Promise<boolean> {
             `, and each other Pulumi variant over ${"`pulumi`"}.`,
         "",
     );
+    const calibrated = sizes
+        .map((n) => {
+            const byRun = new Map<string, number>();
+            for (const m of input.measurements) {
+                if (m.n === n && m.phase === "preview" && m.calibrationCpuSeconds !== undefined)
+                    byRun.set(`${m.tool} run ${m.run}`, m.calibrationCpuSeconds);
+            }
+            return byRun.size ? `N=${n}: ${[...byRun.values()].map((x) => x.toFixed(2)).join(", ")}` : "";
+        })
+        .filter((x) => x);
+    if (calibrated.length) {
+        out.push(
+            "Machine speed before each run's no-op previews: CPU seconds of a fixed single-threaded workload " +
+                `(bench/src/util.ts ${"`calibrate`"}, median of 3; higher is a slower machine at that moment): ${calibrated.join("; ")}.`,
+            "",
+        );
+    }
     if (pulumiTools.length) {
         out.push("Pulumi variants (tool: how it ran, which program):", "");
         for (const t of pulumiTools) {

@@ -7,7 +7,7 @@ import { catalogDiffs, changeInPlaceProblems, changesOf, CHECK, Login, loginProb
 import type { Check, Measurement, StateFacts } from "./measurements";
 import { AnsibleTool, SqlTool } from "./otherTools";
 import { PulumiProject } from "./pulumiTool";
-import { log, PgTarget, RunResult, sampled } from "./util";
+import { calibrate, log, PgTarget, RunResult, sampled } from "./util";
 
 /** One N on its own server. */
 export interface SizeSetup {
@@ -136,11 +136,13 @@ export class SizeRun {
             await this.logins(rc, "create", await p.logins());
             if (runNo === 1) this.facts.push({ tool, n, ...(await p.stateFacts()) });
 
+            const calibration = await calibrate();
             for (let i = 0; i < (this.setup.previews ?? 1); i++) {
                 const preview = await this.measure(tool, runNo, "preview", async () => {
                     const r = await p.preview();
                     return { r, changes: PulumiProject.changeSummary(r) };
                 });
+                if (calibration !== null) preview.calibrationCpuSeconds = calibration;
                 connections(preview);
                 noChanges("preview", preview);
             }

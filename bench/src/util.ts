@@ -257,3 +257,22 @@ export const pad3 = (i: number) => String(i).padStart(3, "0");
 export function appNames(n: number): string[] {
     return Array.from({ length: n }, (_, i) => `app${pad3(i + 1)}`);
 }
+
+/**
+ * A fixed single-threaded workload (JSON and hashing in V8, about half a
+ * second of CPU on a quiet core). Its CPU seconds move with how fast this
+ * shared machine runs at that moment, not with anything under test.
+ */
+const CALIBRATION_JS =
+    'const c = require("crypto"); let o = { a: [...Array(3000).keys()].map((i) => ({ i, s: "x" + i })) }; ' +
+    'for (let k = 0; k < 160; k++) { const t = JSON.stringify(o); o = JSON.parse(t); c.createHash("sha256").update(t).digest("hex"); }';
+
+/** CPU seconds of the calibration workload, median of 3 runs. */
+export async function calibrate(): Promise<number | null> {
+    const cpu: number[] = [];
+    for (let i = 0; i < 3; i++) {
+        const r = await run(process.execPath, ["-e", CALIBRATION_JS], { cpu: true });
+        if (r.cpuSeconds !== null) cpu.push(r.cpuSeconds);
+    }
+    return median(cpu);
+}
