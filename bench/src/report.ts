@@ -194,7 +194,7 @@ export async function writeReport(given: ReportInput): Promise<boolean> {
         g.goal,
         g.measured,
         g.target,
-        g.met === null ? "–" : g.met ? "met" : "NOT met",
+        g.met === null ? (g.target === "–" ? "–" : "no verdict") : g.met ? "met" : "NOT met",
     ]);
     out.push("## Goals (issue 14; reported, not asserted)", "", table(["goal", "measured", "target", "met?"], goalRows), "");
 
