@@ -114,16 +114,6 @@ export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection" | "adop
      */
     readonly retainOnDelete?: boolean;
     /**
-     * Every other database on the same server declared before this one. The
-     * provider holds a lock connection and needs a second one for each CREATE
-     * and DROP DATABASE, so two at once deadlock its small pool. Depending on
-     * each earlier database directly (not only the previous one) orders the
-     * drops too: the engine orders deletes by direct dependencies between the
-     * resources being deleted, so removing any set of apps in one run drops
-     * their databases one at a time. @default none
-     */
-    readonly databasesBefore?: readonly pulumi.Resource[];
-    /**
      * The stack's resources at its last `up`: the postgresql provider's
      * DefaultPrivileges and Roles of this app that earlier versions declared
      * are kept for one more `up` with retainOnDelete (keepPriorDefaultPrivileges,
@@ -168,42 +158,73 @@ export function appDefaultPrivileges(
     return entries;
 }
 
+/** The types earlier versions declared an app's database and schemas as, now made by DatabaseAccess. */
+export const PROVIDER_DATABASE = "postgresql:index/database:Database";
+export const PROVIDER_SCHEMA = "postgresql:index/schema:Schema";
+
+/**
+ * Keeps in the program, for the `up` that upgrades the stack, the resources
+ * the last state holds that `matches` picks (ones an earlier version declared
+ * for this app and a newer resource now does the work of). Dropped from the
+ * program at once, the engine would delete them, and the provider's delete
+ * undoes them on the server (REVOKE, DROP DATABASE). Declared again by
+ * `declare` with retainOnDelete and every input ignored, they show no change
+ * and make no provider call; the stack then records its new layout (program:
+ * `stateLayout`), and the next `up` forgets them without touching the server.
+ */
+function keepPrior(
+    state: readonly PriorResource[] | Promise<readonly PriorResource[]>,
+    matches: (r: PriorResource) => boolean,
+    declare: (r: PriorResource, name: string, opts: pulumi.CustomResourceOptions) => void,
+): void {
+    withPriorResources(state, (resources) => {
+        for (const r of resources.filter(matches)) {
+            // Not protected: the next `up` must be able to forget it (retained, so nothing is dropped).
+            declare(r, nameOfUrn(r.urn), { retainOnDelete: true, protect: false, ignoreChanges: Object.keys(r.outputs) });
+        }
+    });
+}
+
 /** The DefaultPrivileges inputs that a resource's last outputs give back unchanged. */
 const DEFAULT_PRIVILEGES_INPUTS = ["database", "owner", "role", "schema", "objectType", "privileges", "withGrantOption"] as const;
 
 /**
- * Keeps in the program, for one more `up`, the DefaultPrivileges resources
- * an earlier version declared for this app (one per role, schema and object
- * type, with the postgresql provider), now applied by DatabaseAccess.
- * Dropped from the program at once, the engine would delete them after
- * DatabaseAccess ran, and the provider's delete REVOKEs them. Declared again
- * as they are, with retainOnDelete and every input ignored, they show no
- * change and make no provider call; the stack then records that it holds
- * none (program: `stateLayout`), and the next `up` forgets them without
- * touching the server. An app's are told apart from another's by name
- * (`<app>-…`) and database.
+ * What an earlier version declared for this app with the postgresql provider
+ * and DatabaseAccess now does: its DefaultPrivileges (one per role, schema and
+ * object type), its Database and its Schemas (`<app>`, `<app>-<schema>-schema`).
+ * Kept one more `up` (keepPrior), so the upgrade revokes and drops nothing.
+ * An app's are told apart from another's by name and database.
  */
-function keepPriorDefaultPrivileges(
+function keepPriorAppResources(
     app: AppDatabase,
     name: string,
     database: string,
     state: readonly PriorResource[] | Promise<readonly PriorResource[]>,
 ): void {
-    withPriorResources(state, (resources) => {
-        for (const r of resources) {
-            const resourceName = nameOfUrn(r.urn);
-            if (r.type !== PROVIDER_DEFAULT_PRIVILEGES || !resourceName.startsWith(`${name}-`) || r.outputs.database !== database) continue;
-            const inputs = Object.fromEntries(
-                DEFAULT_PRIVILEGES_INPUTS.filter((k) => r.outputs[k] !== undefined).map((k) => [k, r.outputs[k]]),
-            );
-            new postgresql.DefaultPrivileges(resourceName, inputs as unknown as postgresql.DefaultPrivilegesArgs, {
-                parent: app,
-                dependsOn: [app.access],
-                retainOnDelete: true,
-                ignoreChanges: [...DEFAULT_PRIVILEGES_INPUTS],
-            });
-        }
-    });
+    const ownChild = (r: PriorResource) => nameOfUrn(r.urn).startsWith(`${name}-`) && r.outputs.database === database;
+    keepPrior(
+        state,
+        (r) =>
+            (r.type === PROVIDER_DATABASE && nameOfUrn(r.urn) === name && r.outputs.name === database) ||
+            ((r.type === PROVIDER_SCHEMA || r.type === PROVIDER_DEFAULT_PRIVILEGES) && ownChild(r)),
+        (r, resourceName, opts) => {
+            if (r.type === PROVIDER_DATABASE) {
+                new postgresql.Database(resourceName, { name: database }, { ...opts, parent: app });
+            } else if (r.type === PROVIDER_SCHEMA) {
+                new postgresql.Schema(resourceName, { name: String(r.outputs.name), database }, { ...opts, parent: app });
+            } else {
+                const inputs = Object.fromEntries(
+                    DEFAULT_PRIVILEGES_INPUTS.filter((k) => r.outputs[k] !== undefined).map((k) => [k, r.outputs[k]]),
+                );
+                new postgresql.DefaultPrivileges(resourceName, inputs as unknown as postgresql.DefaultPrivilegesArgs, {
+                    ...opts,
+                    parent: app,
+                    dependsOn: [app.access],
+                    ignoreChanges: [...DEFAULT_PRIVILEGES_INPUTS],
+                });
+            }
+        },
+    );
 }
 
 /** An extra role with every default filled in. */
@@ -218,7 +239,6 @@ export interface ResolvedAppDatabaseArgs extends AppDatabaseArgs {
     readonly extraRoles: Readonly<Record<string, ResolvedExtraRole>>;
     readonly protect: boolean;
     readonly retainOnDelete: boolean;
-    readonly databasesBefore: readonly pulumi.Resource[];
 }
 
 /** Fills in one extra role's defaults; throws naming the argument and the value when one is unusable. */
@@ -298,7 +318,6 @@ export function resolveAppDatabaseArgs(args: AppDatabaseArgs): ResolvedAppDataba
         extraRoles: Object.fromEntries(Object.entries(args.extraRoles ?? {}).map(([role, spec]) => [role, resolveExtraRole(role, spec)])),
         protect: args.protect ?? false,
         retainOnDelete: args.retainOnDelete ?? false,
-        databasesBefore: args.databasesBefore ?? [],
     };
 }
 
@@ -310,9 +329,10 @@ const retainChildren: pulumi.ResourceTransformation = (a) => ({
 
 export class AppDatabase extends pulumi.ComponentResource {
     public readonly roles: RolePair;
-    /** The database: created (the provider's Database) or adopted (AdoptedDatabase). */
-    public readonly database: pulumi.CustomResource & { readonly name: pulumi.Output<string> };
-    /** CONNECT lock-down and role settings: once it exists, the database is as the access report should see it. */
+    /**
+     * The database (made by it unless adopted), its CONNECT lock-down, schemas, role settings and
+     * default privileges: once it exists, the database is as the access report should see it.
+     */
     public readonly access: DatabaseAccess;
     public readonly host: pulumi.Output<string>;
     public readonly port: pulumi.Output<number>;
@@ -355,14 +375,9 @@ export class AppDatabase extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        this.database = adopt.database
+        const adopted = adopt.database
             ? new AdoptedDatabase(name, { connection: server.connection, name: dbName, owner: this.roles.migrateUser }, { parent: this })
-            : new postgresql.Database(
-                  name,
-                  { name: dbName, owner: this.roles.migrateUser, allowConnections: true, isTemplate: false },
-                  // Dropping a database terminates its sessions and drops it WITH (FORCE): protect it in production.
-                  { parent: this, protect, dependsOn: [...args.databasesBefore] },
-              );
+            : undefined;
 
         // One resource per extra role: removing one deletes it after DatabaseAccess has revoked what
         // it granted that role (an update of a shared resource would run before, and DROP ROLE fail).
@@ -397,54 +412,48 @@ export class AppDatabase extends pulumi.ComponentResource {
                               .apply((r) => ({ role: r, database: dbName, settings: { search_path: args.schemas.join(", ") } })),
                   );
 
+        const ownSchemas = args.schemas.filter((schema) => schema !== APP_SCHEMA);
+        const grantees = [
+            { key: "app", role: this.roles.runtimeRoleName, access },
+            ...extras.map((e) => ({ key: e.roleName, role: e.name, access: e.access })),
+        ];
+        this.access = new DatabaseAccess(
+            `${name}-access`,
+            {
+                connection: server.connection,
+                database: adopted ? adopted.name : dbName,
+                owner: this.roles.migrateUser,
+                // A created database and its schemas are this resource's: made first, dropped with it.
+                // An adopted database's schemas must exist (preflight).
+                ...(adopted ? {} : { createDatabase: true, ...(ownSchemas.length > 0 ? { schemas: ownSchemas } : {}) }),
+                // <app>_app holds the privileges; <app>_app_alt has them by membership.
+                grantees: [this.roles.runtimeRoleName, ...extras.map((e) => e.name), ...(adopt.keepConnect ?? [])],
+                roleSettings: [
+                    ...this.roles.sessionSettings,
+                    ...extras.map((e) => ({ role: e.name, settings: e.settings })),
+                    ...searchPath,
+                ],
+                // PostgreSQL 14 lets every role create in schema public: only the migrate role may.
+                publicSchemaCreators: [this.roles.migrateUser],
+                defaultPrivileges: appDefaultPrivileges(this.roles.migrateUser, grantees, args.schemas, args.revokeFunctionExecute),
+            },
+            // Dropping a created database terminates its sessions and drops it WITH (FORCE): protect it in production.
+            {
+                parent: this,
+                protect: adopted ? false : protect,
+                dependsOn: [...(adopted ? [adopted] : []), ...extras.map((e) => e.resource)],
+            },
+        );
+
         // Grants on one database run one after another: in parallel they fail
         // with "tuple concurrently updated" (cyrilgdn #178). Replacing one deletes
         // the old grant first so create-before-delete cannot drop the new one.
         // With a non-superuser admin each borrows membership in the migrate role
         // (GRANT ... TO CURRENT_USER, then REVOKE), and one's REVOKE broke the
         // other's statement ("must be member of role").
-        let previous: pulumi.Resource = this.database;
+        let previous: pulumi.Resource = this.access;
         const inOrder = <T extends pulumi.Resource>(declare: (after: pulumi.Resource) => T): T => (previous = declare(previous));
-
-        // The schemas first: DatabaseAccess sets default privileges in them.
-        for (const schema of args.schemas) {
-            if (schema === APP_SCHEMA || adopt.database) continue; // an adopted database's schemas must exist (preflight)
-            inOrder(
-                (after) =>
-                    new postgresql.Schema(
-                        `${name}-${schema}-schema`,
-                        { name: schema, database: this.database.name, owner: this.roles.migrateUser, dropCascade: false },
-                        { parent: this, protect, dependsOn: [after] },
-                    ),
-            );
-        }
-
-        const grantees = [
-            { key: "app", role: this.roles.runtimeRoleName, access },
-            ...extras.map((e) => ({ key: e.roleName, role: e.name, access: e.access })),
-        ];
-        this.access = inOrder(
-            (after) =>
-                new DatabaseAccess(
-                    `${name}-access`,
-                    {
-                        connection: server.connection,
-                        database: this.database.name,
-                        owner: this.roles.migrateUser,
-                        // <app>_app holds the privileges; <app>_app_alt has them by membership.
-                        grantees: [this.roles.runtimeRoleName, ...extras.map((e) => e.name), ...(adopt.keepConnect ?? [])],
-                        roleSettings: [
-                            ...this.roles.sessionSettings,
-                            ...extras.map((e) => ({ role: e.name, settings: e.settings })),
-                            ...searchPath,
-                        ],
-                        // PostgreSQL 14 lets every role create in schema public: only the migrate role may.
-                        publicSchemaCreators: [this.roles.migrateUser],
-                        defaultPrivileges: appDefaultPrivileges(this.roles.migrateUser, grantees, args.schemas, args.revokeFunctionExecute),
-                    },
-                    { parent: this, dependsOn: [after, ...extras.map((e) => e.resource)] },
-                ),
-        );
+        const databaseName = this.access.database;
 
         if (adopt.moveObjects) {
             const { schemas, from } = adopt.moveObjects;
@@ -452,7 +461,7 @@ export class AppDatabase extends pulumi.ComponentResource {
                 (after) =>
                     new ObjectOwnership(
                         `${name}-ownership`,
-                        { connection: server.connection, database: this.database.name, schemas, from, to: this.roles.migrateUser },
+                        { connection: server.connection, database: databaseName, schemas, from, to: this.roles.migrateUser },
                         { parent: this, dependsOn: [after] },
                     ),
             );
@@ -464,7 +473,7 @@ export class AppDatabase extends pulumi.ComponentResource {
             for (const schema of args.schemas) {
                 // `public` keeps the names these resources had before other schemas existed.
                 const prefix = schema === APP_SCHEMA ? `${name}-${key}` : `${name}-${key}-${schema}`;
-                const common = { database: this.database.name, schema, role };
+                const common = { database: databaseName, schema, role };
                 if (schema !== APP_SCHEMA) {
                     inOrder(
                         (after) =>
@@ -490,12 +499,12 @@ export class AppDatabase extends pulumi.ComponentResource {
             }
         }
 
-        keepPriorDefaultPrivileges(this, name, dbName, stateAtLastUp);
+        keepPriorAppResources(this, name, dbName, stateAtLastUp);
 
         const endpoint = server.endpoint;
         const url = (host: pulumi.Input<string>, port: pulumi.Input<number>, user: pulumi.Input<string>, password: pulumi.Input<string>) =>
             pulumi.secret(
-                pulumi.all([host, port, user, password, this.database.name]).apply(([h, p, u, pw, db]) =>
+                pulumi.all([host, port, user, password, databaseName]).apply(([h, p, u, pw, db]) =>
                     connectionUrl({
                         host: h,
                         port: p,
@@ -512,7 +521,7 @@ export class AppDatabase extends pulumi.ComponentResource {
         this.host = pulumi.output(endpoint.host);
         this.port = pulumi.output(endpoint.port);
         this.internalHost = pulumi.output(endpoint.internalHost ?? endpoint.host);
-        this.databaseName = this.database.name;
+        this.databaseName = databaseName;
         this.runtimeUser = this.roles.runtimeUser;
         this.migrateUser = this.roles.migrateUser;
         this.runtimeUrl = url(endpoint.host, endpoint.port, this.runtimeUser, this.roles.runtimePassword);

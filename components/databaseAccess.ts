@@ -14,6 +14,13 @@
  * create objects there, so the runtime and read-only roles could run DDL. The
  * roles that should create there (the migrate role) keep or get CREATE first.
  *
+ * For an app's own database it also makes the database (and the app's
+ * schemas in it) and drops it on delete: one resource per database instead of
+ * the postgresql provider's Database and Schemas beside it. Each custom
+ * resource costs the engine two provider calls in a row in every preview, and
+ * the provider's CREATE and DROP DATABASE needed a chain of databases to keep
+ * its small pool from deadlocking (bench/README.md).
+ *
  * It also sets the session settings of the roles that connect (`ALTER ROLE
  * ... SET`, for what the provider's Role lacks: idle_session_timeout), in the
  * same session: one dynamic resource per app instead of one per role. Each
@@ -64,6 +71,15 @@ export interface DatabaseAccessArgs {
      * @default none
      */
     readonly defaultPrivileges?: pulumi.Input<pulumi.Input<DefaultPrivilegeEntryArgs>[]>;
+    /**
+     * The database is this resource's own: create it (owned by `owner`, from
+     * template0, UTF8) and drop it on delete, with every session in it. A
+     * database that exists already is refused on create, never taken over
+     * (AdoptedDatabase does that). @default false: the database exists and outlives this resource
+     */
+    readonly createDatabase?: boolean;
+    /** Schemas made in the database, owned by `owner`, if missing; never dropped but with the database. @default none */
+    readonly schemas?: pulumi.Input<string[]>;
 }
 
 /** A DefaultPrivilegeEntry whose role names may be outputs. */
@@ -81,6 +97,8 @@ export interface AccessInputs {
     roleSettings?: RoleSettingsEntry[];
     publicSchemaCreators?: string[];
     defaultPrivileges?: DefaultPrivilegeEntry[];
+    createDatabase?: boolean;
+    schemas?: string[];
 }
 
 export interface AccessState extends AccessInputs {
@@ -126,6 +144,46 @@ async function ownerOf(client: Client, database: string): Promise<string> {
     const owner = await databaseOwner(client, database);
     if (owner === undefined) throw new Error(`database ${database} does not exist`);
     return owner;
+}
+
+/**
+ * Makes a database this resource owns, as the postgresql provider's Database
+ * did (OWNER, TEMPLATE template0, ENCODING UTF8), acting for the owner (a
+ * non-superuser admin must be a member to give it away). One that exists is
+ * refused on create (not made by this stack: adopt it with its data) and kept
+ * on update (made by this resource, or by the provider's Database an earlier
+ * version declared).
+ */
+async function makeDatabase(
+    client: Client,
+    connection: AdminConnection,
+    database: string,
+    owner: string,
+    existing: "refuse" | "keep",
+): Promise<void> {
+    const found = await databaseOwner(client, database);
+    if (found !== undefined) {
+        if (existing === "keep") return;
+        throw new Error(
+            `database ${database} already exists on the server (owner ${found}) and is not created over: ` +
+                `take it over with its data (adopt.database: true), or give the app another database name`,
+        );
+    }
+    await asRole(client, connection, owner, () =>
+        client.query(`CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(owner)} TEMPLATE template0 ENCODING 'UTF8'`),
+    );
+}
+
+/** Drops a database this resource owns, with the sessions still in it (the data-loss guard stands before this). */
+async function dropDatabase(client: Client, connection: AdminConnection, database: string, owner: string): Promise<void> {
+    if ((await databaseOwner(client, database)) === undefined) return;
+    await asRole(client, connection, owner, () => client.query(`DROP DATABASE ${quoteIdent(database)} WITH (FORCE)`));
+}
+
+/** The owner a createDatabase resource gives its database; throws when the inputs lack one. */
+function creatingOwner(inputs: AccessInputs): string {
+    if (!inputs.owner) throw new Error(`DatabaseAccess ${inputs.database}: createDatabase needs the owner`);
+    return inputs.owner;
 }
 
 /** Whether PUBLIC holds CREATE on schema `public` of the session's database; undefined when there is no such schema. */
@@ -212,15 +270,24 @@ async function perOwner(
 
 /**
  * What DatabaseAccess does inside the database itself, in one session: the
- * schema `public` lock, and the default privileges `olds` had and `news` has.
+ * missing schemas (default privileges are set in them), the schema `public`
+ * lock, and the default privileges `olds` had and `news` has.
  */
 async function applyInDatabase(olds: AccessInputs | undefined, news: AccessInputs, owner: string): Promise<void> {
     const before = olds?.defaultPrivileges ?? [];
     const after = news.defaultPrivileges ?? [];
-    if (!news.publicSchemaCreators && before.length === 0 && after.length === 0) return;
+    const schemas = news.schemas ?? [];
+    if (!news.publicSchemaCreators && before.length === 0 && after.length === 0 && schemas.length === 0) return;
     await withAdminClient(
         news.connection,
         async (client) => {
+            if (schemas.length > 0) {
+                await asRole(client, news.connection, owner, async () => {
+                    for (const schema of schemas) {
+                        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)} AUTHORIZATION ${quoteIdent(owner)}`);
+                    }
+                });
+            }
             if (news.publicSchemaCreators) await lockPublicSchema(client, news.connection, news.database, owner, news.publicSchemaCreators);
             await perOwner(client, news.connection, [...before, ...after], (_, mine) =>
                 applyDefaultPrivileges(client, mine(before), mine(after)),
@@ -256,6 +323,8 @@ export function databaseAccessDiff(olds: AccessState, news: AccessInputs): pulum
         (olds.publicSchemaCreators !== undefined && !sameSet(olds.publicSchemaCreators, news.publicSchemaCreators ?? [])) ||
         roleSettingsKey(olds.roleSettings) !== roleSettingsKey(news.roleSettings) ||
         defaultPrivilegesKey(olds.defaultPrivileges) !== defaultPrivilegesKey(news.defaultPrivileges) ||
+        (olds.createDatabase ?? false) !== (news.createDatabase ?? false) ||
+        !sameSet(olds.schemas ?? [], news.schemas ?? []) ||
         olds.connection.host !== news.connection.host ||
         olds.connection.port !== news.connection.port;
     return { changes: changed, replaces, deleteBeforeReplace: true };
@@ -264,6 +333,7 @@ export function databaseAccessDiff(olds: AccessState, news: AccessInputs): pulum
 export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, AccessState> = {
     async create(inputs) {
         const state = await withAdminClient(inputs.connection, async (client) => {
+            if (inputs.createDatabase) await makeDatabase(client, inputs.connection, inputs.database, creatingOwner(inputs), "refuse");
             const db = quoteIdent(inputs.database);
             const owner = inputs.owner ?? (await ownerOf(client, inputs.database));
             await asRole(client, inputs.connection, owner, async () => {
@@ -300,6 +370,7 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
 
     async update(_id, olds, news) {
         const owner = await withAdminClient(news.connection, async (client) => {
+            if (news.createDatabase) await makeDatabase(client, news.connection, news.database, creatingOwner(news), "keep");
             const db = quoteIdent(news.database);
             const removed = olds.grantees.filter((g) => !news.grantees.includes(g));
             const owner = news.owner ?? (await ownerOf(client, news.database));
@@ -368,6 +439,14 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
     },
 
     async delete(_id, props) {
+        if (props.createDatabase) {
+            // Its own database goes, and its grants, default privileges and per-database settings with it.
+            await withAdminClient(props.connection, async (client) => {
+                await syncRoleSettings(client, props.roleSettings ?? [], []);
+                await dropDatabase(client, props.connection, props.database, creatingOwner(props));
+            });
+            return;
+        }
         // Take back only what was granted; PUBLIC stays revoked, so a retained database stays closed.
         const present = await withAdminClient(props.connection, async (client) => {
             await syncRoleSettings(client, props.roleSettings ?? [], []);
@@ -402,9 +481,11 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
 /** Served by the package plugin; in a TypeScript program the state stores the line that loads it (servedResource.ts). */
 const databaseAccessProviderModule = served("DatabaseAccess", __filename, "databaseAccessProvider", databaseAccessProvider);
 
-/** Revokes CONNECT and TEMPORARY from PUBLIC on a database and grants them to the named roles only. */
+/** Revokes CONNECT and TEMPORARY from PUBLIC on a database and grants them to the named roles only; with createDatabase, makes the database first. */
 export class DatabaseAccess extends ServedResource {
     // `declare`: a class field would reset what the engine set in super() (ES2022 class fields).
+    /** The database's name, known once it exists (made by this resource when createDatabase). */
+    declare public readonly database: pulumi.Output<string>;
     declare public readonly grantees: pulumi.Output<string[]>;
     declare public readonly publicConnect: pulumi.Output<boolean>;
 

@@ -123,11 +123,9 @@ export class AppDatabase extends pulumi.ComponentResource {
         const appArgs = libraryArgs(args);
         lib.resolveAppDatabaseArgs({ ...appArgs, server: UNCHECKED_SERVER });
         super(lib.APP_DATABASE_TYPE, name, {}, opts);
-        // One SharedServer (one provider, one pool) for all the apps on this server in the program;
-        // their databases are created and dropped one at a time.
-        const { server, databases } = serverFor(name, serverArgs, this);
-        const app = new lib.AppDatabase(name, { ...appArgs, server, databasesBefore: [...databases] }, { parent: this });
-        databases.push(app.database);
+        // One SharedServer (one provider, one pool) for all the apps on this server in the program.
+        const { server } = serverFor(name, serverArgs, this);
+        const app = new lib.AppDatabase(name, { ...appArgs, server }, { parent: this });
         this.host = app.host;
         this.port = app.port;
         this.databaseName = app.databaseName;

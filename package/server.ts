@@ -57,15 +57,9 @@ function deployment(): unknown {
     return target === undefined ? monitor : `${target} ${pulumi.runtime.isDryRun()}`;
 }
 
-/**
- * A SharedServer as the package's apps use it: the server, and the databases
- * declared on it so far, which the next app's database depends on (its
- * provider's small pool deadlocks on two CREATE or DROP DATABASE at once; see
- * AppDatabaseArgs.databasesBefore).
- */
+/** A SharedServer as the package's apps use it. */
 export interface ServerInUse {
     readonly server: SharedServer;
-    readonly databases: pulumi.Resource[];
 }
 
 /** Each deployment's servers, by connection name. */
@@ -79,7 +73,7 @@ const servers = new Map<unknown, Map<string, ServerInUse & { passwordDigest: str
  * (`<app>-server`, as every app had before servers were shared).
  */
 export function serverFor(app: string, args: SharedServerArgs, parent: pulumi.Resource): ServerInUse {
-    const own = () => ({ server: new SharedServer(`${app}-server`, args, { parent }), databases: [] });
+    const own = () => ({ server: new SharedServer(`${app}-server`, args, { parent }) });
     const identity = connectionIdentity(args);
     if (identity === undefined) return own();
     const key = deployment();
@@ -87,7 +81,7 @@ export function serverFor(app: string, args: SharedServerArgs, parent: pulumi.Re
     servers.set(key, known);
     const found = known.get(identity.name);
     if (found) return found.passwordDigest === identity.passwordDigest ? found : own();
-    const made = { server: new SharedServer(identity.name, args, { parent }), databases: [], ...identity };
+    const made = { server: new SharedServer(identity.name, args, { parent }), ...identity };
     known.set(identity.name, made);
     return made;
 }

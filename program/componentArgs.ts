@@ -59,12 +59,7 @@ export function dedicatedServerArgs(app: ResolvedApp, stack: string, maxConnecti
  * AppDatabase args for an app on `server`. A protected stack protects the
  * app's resources and retains them on delete.
  */
-export function appDatabaseArgs(
-    app: ResolvedApp,
-    server: PostgresServer,
-    protect: boolean,
-    databasesBefore: readonly pulumi.Resource[],
-): AppDatabaseArgs {
+export function appDatabaseArgs(app: ResolvedApp, server: PostgresServer, protect: boolean): AppDatabaseArgs {
     return {
         app: app.name,
         server,
@@ -83,7 +78,6 @@ export function appDatabaseArgs(
         ...(app.adopt ? { adopt: adoptArgs(app.adopt) } : {}),
         protect,
         retainOnDelete: protect,
-        databasesBefore,
     };
 }
 

@@ -10,9 +10,11 @@ import { PriorResource, priorResources, thisStackName } from "../components/prio
  * The `stateLayout` output: 2 since DatabaseAccess holds each app's default
  * privileges, so the stack holds no postgresql DefaultPrivileges any more
  * than the ones kept for one `up` while upgrading; 3 since each created login
- * role is in a ManagedRoles, so it holds no postgresql Role either.
+ * role is in a ManagedRoles, so it holds no postgresql Role either; 4 since
+ * DatabaseAccess makes each created app database and its schemas, so it holds
+ * no postgresql Database or Schema.
  */
-export const STATE_LAYOUT = 3;
+export const STATE_LAYOUT = 4;
 
 /** The stack's outputs at its last `up`; undefined on a stack that never ran one, or when the backend cannot say. */
 export async function readPreviousOutputs(): Promise<Readonly<Record<string, unknown>> | undefined> {

@@ -173,17 +173,15 @@ export async function declareStack(
     // the dynamic provider (a second) while the apps are declared (nextTurn).
     await nextTurn();
     const apps: Record<string, AppOutputs> = {};
-    const databases: Record<string, pulumi.Resource[]> = {}; // per server: created and dropped one at a time
     const lockDowns: Record<string, Record<string, pulumi.CustomResource>> = {};
     for (const app of Object.values(config.apps)) {
         // The server is part of the name: a move creates everything anew on the new
         // server instead of silently re-pointing state at a server that lacks it.
         const db = new AppDatabase(
             `${app.name}@${app.server}`,
-            { ...appDatabaseArgs(app, servers[app.server], config.protect, [...(databases[app.server] ?? [])]), stateAtLastUp },
+            { ...appDatabaseArgs(app, servers[app.server], config.protect), stateAtLastUp },
             { dependsOn: [guard] },
         );
-        (databases[app.server] ??= []).push(db.database);
         (lockDowns[app.server] ??= {})[app.database] = db.access;
         apps[app.name] = {
             placement: app.placement,

@@ -21,6 +21,7 @@ import {
 import { labServer as server } from "./fixtures";
 
 const DATABASE = "postgresql:index/database:Database";
+const SCHEMA = "postgresql:index/schema:Schema";
 const DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges";
 const ROLE_SETTINGS = "pulumi-nodejs:dynamic/app-databases:RoleSettings";
 const DATABASE_ACCESS = "pulumi-nodejs:dynamic/app-databases:DatabaseAccess";
@@ -40,13 +41,24 @@ describe("AppDatabase", () => {
         return new AppDatabase("grafana", { app: "grafana", server: server(), access, extraRoles: extra });
     }
 
-    it("creates the database owned by the migrate role", async () => {
-        const db = app();
+    it("has DatabaseAccess create the database owned by the migrate role, and the app's other schemas: no provider Database or Schema", async () => {
+        const db = new AppDatabase("grafana", { app: "grafana", server: server(), schemas: ["public", "ui"] });
+        expect(await valueOf(db.databaseName)).toBe("grafana");
+        await settle();
+        expect(ofType(DATABASE)).toEqual([]);
+        expect(ofType(SCHEMA)).toEqual([]);
+        const [access] = ofType(DATABASE_ACCESS);
+        expect(access.inputs).toMatchObject({ database: "grafana", owner: "grafana_migrate", createDatabase: true, schemas: ["ui"] });
+    });
+
+    it("leaves an adopted database to AdoptedDatabase: DatabaseAccess neither creates nor drops it", async () => {
+        const db = new AppDatabase("grafana", { app: "grafana", server: server(), adopt: { database: true } });
         await valueOf(db.databaseName);
         await settle();
-        const [database] = ofType(DATABASE);
-        expect(database.name).toBe("grafana");
-        expect(database.inputs).toMatchObject({ name: "grafana", owner: "grafana_migrate" });
+        expect(ofType("pulumi-nodejs:dynamic/app-databases:AdoptedDatabase").map((r) => r.name)).toEqual(["grafana"]);
+        const [access] = ofType(DATABASE_ACCESS);
+        expect(access.inputs.createDatabase).toBeUndefined();
+        expect(access.inputs.schemas).toBeUndefined();
     });
 
     it("revokes CONNECT from PUBLIC and grants it to the app's own roles only", async () => {
@@ -164,6 +176,31 @@ describe("AppDatabase", () => {
         }
     });
 
+    it("keeps the Database and Schemas an earlier version made for this app, its own only, for one more up", async () => {
+        const urn = (type: string, name: string) => `urn:pulumi:test::app-databases::app-databases:index:AppDatabase$${type}::${name}`;
+        Object.assign(lastState, {
+            [urn(DATABASE, "grafana")]: { type: DATABASE, outputs: { name: "grafana", owner: "grafana_migrate", template: "template0" } },
+            [urn(SCHEMA, "grafana-ui-schema")]: { type: SCHEMA, outputs: { name: "ui", database: "grafana", owner: "grafana_migrate" } },
+            // Another app's, whose name starts the same.
+            [urn(DATABASE, "grafana-ui")]: { type: DATABASE, outputs: { name: "grafana_ui" } },
+            [urn(SCHEMA, "grafana-ui-ui-schema")]: { type: SCHEMA, outputs: { name: "ui", database: "grafana_ui" } },
+        });
+        forgetPriorResources();
+        try {
+            const db = new AppDatabase("grafana", { app: "grafana", server: server(), schemas: ["public", "ui"] });
+            await valueOf(db.runtimeUrl);
+            await settle();
+            // Every other input is ignored (the engine keeps the last ones): no change, no provider call.
+            expect([...ofType(DATABASE), ...ofType(SCHEMA)].map((r) => [r.name, r.inputs])).toEqual([
+                ["grafana", { name: "grafana" }],
+                ["grafana-ui-schema", { name: "ui", database: "grafana" }],
+            ]);
+        } finally {
+            for (const key of Object.keys(lastState)) delete lastState[key];
+            forgetPriorResources();
+        }
+    });
+
     it("finds nothing to keep in a stack that never finished an up (no checkpoint yet)", async () => {
         lastStateRead.error = "invocation of pulumi:pulumi:readStackResourceOutputs returned an error: failed to load checkpoint: EOF";
         forgetPriorResources();
@@ -245,7 +282,7 @@ describe("AppDatabase", () => {
         expect(await pulumi.isSecret(db.runtimeUser)).toBe(false);
     });
 
-    it.each([true, false])("sets protect=%s on the database and every role", async (protect) => {
+    it.each([true, false])("sets protect=%s on the database (its DatabaseAccess) and every role", async (protect) => {
         const db = new AppDatabase("grafana", {
             app: "grafana",
             server: server(),
@@ -263,7 +300,7 @@ describe("AppDatabase", () => {
         });
         await valueOf(db.runtimeUrl);
         const flag = (r: pulumi.Resource) => (r as unknown as { __protect?: boolean }).__protect === true;
-        expect(flag(db.database)).toBe(protect);
+        expect(flag(db.access)).toBe(protect);
         expect(db.roles.roleResources.length).toBeGreaterThan(0);
         for (const role of db.roles.roleResources) expect(flag(role)).toBe(protect);
         const extra = ofType(MANAGED_ROLES).map((r) => r.name);

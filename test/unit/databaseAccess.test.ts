@@ -55,6 +55,9 @@ describe("databaseAccessDiff", () => {
         ["a role setting changes", { roleSettings: [{ role: "shop_app", settings: { idle_session_timeout: "1000" } }] }],
         ["the server moves", { connection: { ...connection, host: "db2.lab" } }],
         ["the port changes", { connection: { ...connection, port: 5433 } }],
+        // A state from before it made the database: the update records that it drops it on delete.
+        ["it makes the database from now on", { createDatabase: true }],
+        ["a schema is added", { schemas: ["ui"] }],
         [
             "a default privilege changes",
             { defaultPrivileges: [{ ...state.defaultPrivileges![0], privileges: ["SELECT"] }, state.defaultPrivileges![1]] },
@@ -62,6 +65,11 @@ describe("databaseAccessDiff", () => {
         ["a default privilege goes", { defaultPrivileges: [state.defaultPrivileges![1]] }],
     ])("updates in place when %s", (_what, change) => {
         expect(databaseAccessDiff(state, { ...inputs, ...change })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: true });
+    });
+
+    it("reports no change for the same schemas in another order", () => {
+        const made = { ...state, createDatabase: true, schemas: ["ui", "api"] };
+        expect(databaseAccessDiff(made, { ...inputs, createDatabase: true, schemas: ["api", "ui"] }).changes).toBe(false);
     });
 
     it("shows no change for a state from before default privileges were its own, when there are none to apply", () => {

@@ -102,7 +102,7 @@ describe("servers shared by the package's apps", () => {
         expect(name).toMatch(/^pg-one\.lab-5432-[0-9a-f]{10}$/);
         expect(ofType("app-databases:index:SharedServer").map((r) => r.name)).toEqual([name]);
         expect(ofType("pulumi:providers:postgresql").map((r) => r.name)).toEqual([`${name}-provider`]);
-        expect(ofType("postgresql:index/database:Database").map((r) => r.name)).toEqual(["orders", "reports"]);
+        expect(ofType("app-databases:index:DatabaseAccess").map((r) => r.name)).toEqual(["orders-access", "reports-access"]);
     });
 
     it.each([

@@ -32,14 +32,19 @@ describe("index.ts", async () => {
     await valueOf(program.apps.grafana.runtimeUrl);
     await settle();
 
-    it("declares one AppDatabase, RolePair and database per app and one budget per server", () => {
+    it("declares one AppDatabase, RolePair and DatabaseAccess per app and one budget per server", () => {
         const count = (type: string) => declared.filter((r) => r.type === type).map((r) => r.name);
         expect(count("app-databases:index:AppDatabase")).toEqual(["grafana@local", "claude_bridge@local"]);
         expect(count("app-databases:index:RolePair")).toEqual(["grafana@local", "claude_bridge@local"]);
         expect(count("pulumi-nodejs:dynamic/app-databases:DataLossGuard")).toEqual(["app-databases-guard"]);
         expect(count("app-databases:index:ConnectionBudget")).toEqual(["local"]);
         expect(count("app-databases:index:SharedServer")).toEqual(["local"]);
-        expect(count("postgresql:index/database:Database")).toEqual(["grafana@local", "claude_bridge@local"]);
+        // DatabaseAccess makes each database: the provider's Database is gone.
+        expect(count("pulumi-nodejs:dynamic/app-databases:DatabaseAccess").filter((n) => n.endsWith("@local-access"))).toEqual([
+            "grafana@local-access",
+            "claude_bridge@local-access",
+        ]);
+        expect(count("postgresql:index/database:Database")).toEqual([]);
         // A pair's created roles are one resource; each extra role is one of its own.
         expect(count(MANAGED_ROLES).sort()).toEqual(
             ["claude_bridge@local-bridge_ro", "claude_bridge@local-role-pair", "grafana@local-role-pair"].sort(),
