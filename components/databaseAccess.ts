@@ -150,20 +150,23 @@ async function ownerOf(client: Client, database: string): Promise<string> {
  * Makes a database this resource owns, as the postgresql provider's Database
  * did (OWNER, TEMPLATE template0, ENCODING UTF8), acting for the owner (a
  * non-superuser admin must be a member to give it away). One that exists is
- * refused on create (not made by this stack: adopt it with its data) and kept
- * on update (made by this resource, or by the provider's Database an earlier
- * version declared).
+ * kept on update (made by this resource, or by the provider's Database an
+ * earlier version declared). On create it is kept only when it belongs to the
+ * owner already, the app's own migrate role: a create that failed after CREATE
+ * DATABASE (the server stopped, PostgreSQL 14's public schema could not be
+ * locked) leaves no state, and the next `up` must go on from there. Any other
+ * is refused, never taken over (adopt it with its data).
  */
 async function makeDatabase(
     client: Client,
     connection: AdminConnection,
     database: string,
     owner: string,
-    existing: "refuse" | "keep",
+    step: "create" | "update",
 ): Promise<void> {
     const found = await databaseOwner(client, database);
     if (found !== undefined) {
-        if (existing === "keep") return;
+        if (step === "update" || found === owner) return;
         throw new Error(
             `database ${database} already exists on the server (owner ${found}) and is not created over: ` +
                 `take it over with its data (adopt.database: true), or give the app another database name`,
@@ -333,7 +336,7 @@ export function databaseAccessDiff(olds: AccessState, news: AccessInputs): pulum
 export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, AccessState> = {
     async create(inputs) {
         const state = await withAdminClient(inputs.connection, async (client) => {
-            if (inputs.createDatabase) await makeDatabase(client, inputs.connection, inputs.database, creatingOwner(inputs), "refuse");
+            if (inputs.createDatabase) await makeDatabase(client, inputs.connection, inputs.database, creatingOwner(inputs), "create");
             const db = quoteIdent(inputs.database);
             const owner = inputs.owner ?? (await ownerOf(client, inputs.database));
             await asRole(client, inputs.connection, owner, async () => {
@@ -370,7 +373,7 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
 
     async update(_id, olds, news) {
         const owner = await withAdminClient(news.connection, async (client) => {
-            if (news.createDatabase) await makeDatabase(client, news.connection, news.database, creatingOwner(news), "keep");
+            if (news.createDatabase) await makeDatabase(client, news.connection, news.database, creatingOwner(news), "update");
             const db = quoteIdent(news.database);
             const removed = olds.grantees.filter((g) => !news.grantees.includes(g));
             const owner = news.owner ?? (await ownerOf(client, news.database));

@@ -160,8 +160,8 @@ describe("faults", () => {
         let paused = false;
         const run = stack.stack.up({
             onOutput: (s) => {
-                // Stop the server as soon as the first database exists.
-                if (!paused && /Database mid_\w+@local created/.test(s)) {
+                // Stop the server as soon as the first database exists (its DatabaseAccess makes it).
+                if (!paused && /DatabaseAccess mid_\w+@local-access created/.test(s)) {
                     paused = true;
                     cluster.pause();
                 }
@@ -254,7 +254,7 @@ describe("production protection", () => {
         expect(Object.keys((await stack.outputs()).apps)).toEqual(["books"]);
 
         // books is still protected: destroy refuses again; unprotected, everything is retained, nothing dropped.
-        await expect(stack.stack.destroy({ onOutput: () => undefined })).rejects.toThrow(/books@local" cannot be deleted/);
+        await expect(stack.stack.destroy({ onOutput: () => undefined })).rejects.toThrow(/books@local-access" cannot be deleted/);
         expect(stack.cli("state", "unprotect", "--all", "--yes").status).toBe(0);
         await stack.stack.destroy({ onOutput: () => undefined });
         expect((await cluster.catalog()).databases).toEqual(expect.arrayContaining(["books", "ledger"]));
