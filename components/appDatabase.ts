@@ -28,7 +28,7 @@ import { declareLoginRoles } from "./loginRole";
 import { ObjectOwnership } from "./objectOwnership";
 import { AdoptedRolePassword, resolveRolePairArgs, RolePair, RolePairArgs } from "./rolePair";
 import { PostgresServer } from "./sharedServer";
-import { nameOfUrn, PriorResource, priorResources, withPriorResources } from "./priorState";
+import { keepPrior, nameOfUrn, PriorResource, priorResources } from "./priorState";
 
 export const APP_DATABASE_TYPE = "app-databases:index:AppDatabase";
 
@@ -161,29 +161,6 @@ export function appDefaultPrivileges(
 /** The types earlier versions declared an app's database and schemas as, now made by DatabaseAccess. */
 export const PROVIDER_DATABASE = "postgresql:index/database:Database";
 export const PROVIDER_SCHEMA = "postgresql:index/schema:Schema";
-
-/**
- * Keeps in the program, for the `up` that upgrades the stack, the resources
- * the last state holds that `matches` picks (ones an earlier version declared
- * for this app and a newer resource now does the work of). Dropped from the
- * program at once, the engine would delete them, and the provider's delete
- * undoes them on the server (REVOKE, DROP DATABASE). Declared again by
- * `declare` with retainOnDelete and every input ignored, they show no change
- * and make no provider call; the stack then records its new layout (program:
- * `stateLayout`), and the next `up` forgets them without touching the server.
- */
-function keepPrior(
-    state: readonly PriorResource[] | Promise<readonly PriorResource[]>,
-    matches: (r: PriorResource) => boolean,
-    declare: (r: PriorResource, name: string, opts: pulumi.CustomResourceOptions) => void,
-): void {
-    withPriorResources(state, (resources) => {
-        for (const r of resources.filter(matches)) {
-            // Not protected: the next `up` must be able to forget it (retained, so nothing is dropped).
-            declare(r, nameOfUrn(r.urn), { retainOnDelete: true, protect: false, ignoreChanges: Object.keys(r.outputs) });
-        }
-    });
-}
 
 /** The DefaultPrivileges inputs that a resource's last outputs give back unchanged. */
 const DEFAULT_PRIVILEGES_INPUTS = ["database", "owner", "role", "schema", "objectType", "privileges", "withGrantOption"] as const;

@@ -74,8 +74,9 @@ export interface DatabaseAccessArgs {
     /**
      * The database is this resource's own: create it (owned by `owner`, from
      * template0, UTF8) and drop it on delete, with every session in it. A
-     * database that exists already is refused on create, never taken over
-     * (AdoptedDatabase does that). @default false: the database exists and outlives this resource
+     * database that exists already is refused on create unless it belongs to
+     * `owner` (a create that failed half-way), never taken over (AdoptedDatabase
+     * does that). @default false: the database exists and outlives this resource
      */
     readonly createDatabase?: boolean;
     /** Schemas made in the database, owned by `owner`, if missing; never dropped but with the database. @default none */

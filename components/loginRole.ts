@@ -9,7 +9,7 @@ import * as random from "@pulumi/random";
 import type { AdminConnection } from "./adminConnection";
 import { AdoptedRole } from "./adoptedRole";
 import { ManagedRoles, PASSWORD_LENGTH } from "./managedRoles";
-import { nameOfUrn, PriorResource, withPriorResources } from "./priorState";
+import { keepPrior, nameOfUrn, PriorResource } from "./priorState";
 
 /** Per-role timeouts, in milliseconds; 0 disables one. */
 export interface RoleTimeouts {
@@ -73,27 +73,17 @@ function earlierRole(state: readonly PriorResource[], spec: LoginRoleSpec): Prio
 
 /**
  * Keeps in the program, for the `up` that upgrades the stack, the provider's
- * Roles an earlier version declared for these roles: dropped from the program
- * at once, the engine would delete them after ManagedRoles took the roles
- * over, and the provider's delete is DROP ROLE. Declared again with
- * retainOnDelete and every input ignored, they show no change and make no
- * provider call; the stack then records its new layout (program:
- * `stateLayout`), and the next `up` forgets them without touching the server.
- * Their RandomPasswords are left to go: deleting one touches nothing.
+ * Roles an earlier version declared for these roles (keepPrior): dropped from
+ * the program at once, the engine would delete them after ManagedRoles took
+ * the roles over, and the provider's delete is DROP ROLE. Their
+ * RandomPasswords are left to go: deleting one touches nothing.
  */
 function keepEarlierRoles(parent: pulumi.Resource, specs: readonly LoginRoleSpec[], common: LoginRolesCommon): void {
-    withPriorResources(common.stateAtLastUp, (state) => {
-        for (const spec of specs) {
-            const old = earlierRole(state, spec);
-            if (!old) continue;
-            new postgresql.Role(
-                spec.resourceName,
-                { name: spec.roleName },
-                // Not protected: the next `up` must be able to forget it (retained, so nothing is dropped).
-                { parent, retainOnDelete: true, protect: false, ignoreChanges: Object.keys(old.outputs) },
-            );
-        }
-    });
+    keepPrior(
+        common.stateAtLastUp,
+        (r) => specs.some((spec) => earlierRole([r], spec) !== undefined),
+        (r, resourceName, opts) => new postgresql.Role(resourceName, { name: String(r.outputs.name) }, { ...opts, parent }),
+    );
 }
 
 /**

@@ -69,6 +69,29 @@ export function withPriorResources(
     void Promise.resolve(state).then(declare).finally(done);
 }
 
+/**
+ * Keeps in the program, for the `up` that upgrades the stack, the resources
+ * the last state holds that `matches` picks (ones an earlier version declared
+ * for this app and a newer resource now does the work of). Dropped from the
+ * program at once, the engine would delete them, and the provider's delete
+ * undoes them on the server (REVOKE, DROP DATABASE). Declared again by
+ * `declare` with retainOnDelete and every input ignored, they show no change
+ * and make no provider call; the stack then records its new layout (program:
+ * `stateLayout`), and the next `up` forgets them without touching the server.
+ */
+export function keepPrior(
+    state: readonly PriorResource[] | Promise<readonly PriorResource[]>,
+    matches: (r: PriorResource) => boolean,
+    declare: (r: PriorResource, name: string, opts: pulumi.CustomResourceOptions) => void,
+): void {
+    withPriorResources(state, (resources) => {
+        for (const r of resources.filter(matches)) {
+            // Not protected: the next `up` must be able to forget it (retained, so nothing is dropped).
+            declare(r, nameOfUrn(r.urn), { retainOnDelete: true, protect: false, ignoreChanges: Object.keys(r.outputs) });
+        }
+    });
+}
+
 /** Forgets what was read: the next call reads again (tests run several programs in one process). */
 export function forgetPriorResources(): void {
     cached = undefined;
