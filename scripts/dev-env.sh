@@ -29,4 +29,27 @@ dev_pg() {
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$bin/$1" "${@:2}"; else "$bin/$1" "${@:2}"; fi
 }
+# Docker objects labelled for the dev stack that this clone's dev state does
+# not hold: what a run stopped half-way, or another clone of the project, left
+# on this engine. Pulumi would only fail on them ("network ... already exists").
+# Prints one "kind name" per line; fails when the state cannot be read.
+dev_docker_orphans() {
+  local held="" kind
+  docker info >/dev/null 2>&1 || return 0 # no engine: nothing of ours runs
+  if pulumi stack ls --json | grep -q '"name": *"dev"'; then
+    held=$(pulumi stack export --stack dev | node -e '
+      const d = JSON.parse(require("fs").readFileSync(0, "utf8"));
+      for (const r of d.deployment?.resources ?? [])
+        if (r.type.startsWith("docker:") && r.outputs?.name) console.log(r.outputs.name);') || return 1
+  fi
+  for kind in container network volume; do
+    case $kind in
+      container) docker ps -a --filter label=app-databases.stack=dev --format '{{.Names}}' ;;
+      network) docker network ls --filter label=app-databases.stack=dev --format '{{.Name}}' ;;
+      volume) docker volume ls --filter label=app-databases.stack=dev --format '{{.Name}}' ;;
+    esac | while read -r name; do
+      grep -qxF -- "$name" <<<"$held" || echo "$kind $name"
+    done
+  done
+}
 unset _root

@@ -74,6 +74,16 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && git diff --quiet -- Pu
   git add -- Pulumi.dev.yaml
 fi
 
+step "Docker objects of the dev stack" \
+  "Where the dev stack is still alive in another clone, destroy it there (pulumi destroy --stack dev); otherwise ./scripts/dev-down.sh --orphans removes them (their data too), then rerun ./scripts/dev-up.sh."
+orphans=$(dev_docker_orphans)
+if [ -n "$orphans" ]; then
+  log "this engine holds the dev stack's Docker objects that this clone's state (.dev/state) does not:"
+  while read -r kind name; do log "  $kind $name"; done <<<"$orphans"
+  log "a run stopped half-way, or another clone of the project, left them; Pulumi would fail on their names"
+  false
+fi
+
 step "pulumi up (dev)" "Pulumi's own error is above; fix the config or the server it names, then rerun ./scripts/dev-up.sh."
 if [ $# -eq 0 ]; then set -- --yes; fi
 pulumi up --stack dev "$@"
