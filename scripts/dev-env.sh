@@ -34,9 +34,10 @@ dev_pg() {
 # on this engine. Pulumi would only fail on them ("network ... already exists").
 # Prints one "kind name" per line; fails when the state cannot be read.
 dev_docker_orphans() {
-  local held="" kind
+  local held="" kind stacks
   docker info >/dev/null 2>&1 || return 0 # no engine: nothing of ours runs
-  if pulumi stack ls --json | grep -q '"name": *"dev"'; then
+  stacks=$(pulumi stack ls --json) || return 1
+  if grep -q '"name": *"dev"' <<<"$stacks"; then
     held=$(pulumi stack export --stack dev | node -e '
       const d = JSON.parse(require("fs").readFileSync(0, "utf8"));
       for (const r of d.deployment?.resources ?? [])
