@@ -29,7 +29,7 @@ if $orphans; then
   [ -n "$found" ] || echo "[dev-down] no Docker objects of a dev stack outside this clone's state" >&2
   # Containers first: they hold the networks and volumes.
   for kind in container network volume; do
-    grep "^$kind " <<<"$found" | while read -r _ name; do
+    { grep "^$kind " <<<"$found" || true; } | while read -r _ name; do
       echo "[dev-down] removing $kind $name (not in this clone's dev state)" >&2
       if [ "$kind" = container ]; then docker rm -f "$name"; else docker "$kind" rm "$name"; fi >/dev/null
     done
