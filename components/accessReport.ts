@@ -258,11 +258,11 @@ export interface AccessReportNotRead {
  * that must not reach servers) it says so instead.
  *
  * A database is read in a session of its own. In a preview, where the
- * providers open no session, each one is read as soon as its own lock-down is
- * known, while the engine goes on with the others: at 100 apps the reads took
- * the last second of the preview when they came after every lock-down. In an
- * up they still come after all of them, so this one session never runs beside
- * the providers' pool.
+ * providers open no session and nothing changes, each one is read from the
+ * start, while the program is still declaring and mostly waits for the engine:
+ * at 100 apps the reads took the last second of the preview when they came
+ * after every lock-down, and 0.8 s of 8.6 when each waited for its own. In an up they
+ * come after all of them, so this one session never runs beside the providers' pool.
  */
 export function accessReportOutput(
     server: string,
@@ -272,17 +272,20 @@ export function accessReportOutput(
     read: boolean,
 ): pulumi.Output<AccessReport | AccessReportNotRead> {
     if (!read) return pulumi.output({ server, notRead: "preflight is off: this preview does not reach the servers" });
-    const after = (resources: readonly pulumi.CustomResource[]) => pulumi.all([connection, pulumi.all(resources.map((r) => r.id))]);
-    const afterAll = after(Object.values(lockDowns));
+    const afterAll = pulumi.all([connection, pulumi.all(Object.values(lockDowns).map((r) => r.id))]);
+    const readOne = (c: AdminConnection, db: OwnedDatabase) =>
+        readForeignObjects(c, db).then(
+            (objects) => ({ objects }),
+            (err: Error) => ({ error: err.message }),
+        );
     const early = pulumi.runtime.isDryRun();
-    const perDatabase = owned.map((db) =>
-        (early && lockDowns[db.database] ? after([lockDowns[db.database]]) : afterAll).apply(([c]) =>
-            readForeignObjects(c, db).then(
-                (objects) => ({ objects }),
-                (err: Error) => ({ error: err.message }),
-            ),
-        ),
-    );
+    const perDatabase = owned.map((db) => {
+        const lockDown = lockDowns[db.database];
+        if (!early || !lockDown) return afterAll.apply(([c]) => readOne(c, db));
+        // A preview changes nothing on the server: the read starts at once and counts once
+        // the lock-down is known (a database still to be made has nothing to report).
+        return pulumi.all([connection.apply((c) => readOne(c, db)), lockDown.id]).apply(([found]) => found);
+    });
     return pulumi.unsecret(
         pulumi.all([afterAll, pulumi.all(perDatabase)]).apply(async ([[c], found]) => {
             try {

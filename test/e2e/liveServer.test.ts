@@ -242,7 +242,7 @@ describe("the access report", () => {
     });
 
     it("is read again by a preview: its `access` output shows the drift made since the up", () => {
-        // In a preview each database is read as soon as its own lock-down is known (accessReport.ts).
+        // A preview reads each database from its start, counted once its lock-down is known (accessReport.ts).
         const result = stack.cli("preview", "--diff", "--non-interactive");
         const output = `${result.stdout}\n${result.stderr}`;
         expect(result.status, output).toBe(0);
