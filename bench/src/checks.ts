@@ -27,10 +27,13 @@ export const CHECK = {
     catalog: (stage: "create" | "change") => `catalog after ${stage}`,
     empty: "catalog empty after destroy/removal",
     logins: (stage: "create" | "change") => `every password logs in after ${stage}`,
-    noChanges: (phase: "preview" | "noop" | "refresh") => `${phase}: 0 changes`,
+    noChanges: (phase: "preview" | "noop" | "refresh" | "paired-preview") => `${phase}: 0 changes`,
     changeApplied: "change: applied in place",
     connections: (phase: string) => `${phase}: connections within the reserved pool`,
 } as const;
+
+/** The checks of one paired preview (its "run" is the pair's number). */
+export const PAIRED_PREVIEW_CHECKS = [CHECK.noChanges("paired-preview"), CHECK.connections("paired-preview")];
 
 /** Every check one run of a tool makes (tool `pulumi*`, `ansible` or `sql`). */
 export function expectedChecks(tool: string): string[] {
@@ -149,9 +152,11 @@ export const loginRoles = (apps: readonly AppSpec[]) => apps.flatMap((a) => [`${
  */
 export function withMissing(measurements: readonly Measurement[], checks: readonly Check[]): Check[] {
     const out = [...checks];
-    const runs = new Map(measurements.map((m) => [`${m.tool}|${m.n}|${m.run}`, m]));
+    // A paired preview's number is not a run's: its checks are its own.
+    const paired = (m: Measurement) => m.phase === "paired-preview";
+    const runs = new Map(measurements.map((m) => [`${m.tool}|${m.n}|${m.run}|${paired(m)}`, m]));
     for (const m of runs.values()) {
-        for (const name of expectedChecks(m.tool)) {
+        for (const name of paired(m) ? PAIRED_PREVIEW_CHECKS : expectedChecks(m.tool)) {
             if (!checks.some((c) => c.tool === m.tool && c.n === m.n && c.run === m.run && c.name === name)) {
                 out.push({ tool: m.tool, n: m.n, run: m.run, name, pass: false, details: ["missing: not in the saved results"] });
             }

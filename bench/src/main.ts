@@ -23,6 +23,7 @@ import {
 import { ReportInput, writeReport } from "./report";
 import { maxConnectionsForPool } from "./sizing";
 import { Check, Measurement, StateFacts } from "./measurements";
+import { PAIRED_SIZES } from "./goals";
 import { SizeRun } from "./toolRuns";
 import { appNames, BENCH_DIR, log, PgTarget, REPO_ROOT, run } from "./util";
 
@@ -49,6 +50,12 @@ export interface Options {
     pool?: number;
     /** No-op previews per Pulumi run: each measured and checked; the goal takes their median. */
     previews: number;
+    /**
+     * Pairs of no-op previews of N=10 and N=100, both stacks up side by side and
+     * previewed in turn (0: none): the preview goal's ratio, free of the machine's
+     * changes of speed between sizes measured minutes apart.
+     */
+    pairedPreviews: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -64,6 +71,7 @@ function parseArgs(argv: string[]): Options {
         keep: false,
         quick: false,
         previews: 3,
+        pairedPreviews: 5,
     };
     /** `3` (every N) or `10=3,50=1` (per N; N not named keep their value). */
     const perN = (text: string, into: Record<number, number>) => {
@@ -87,6 +95,7 @@ function parseArgs(argv: string[]): Options {
         };
         if (a === "--quick") {
             opts.quick = true;
+            opts.pairedPreviews = 0;
             opts.sizes = [10];
             opts.runs = { 10: 1 };
             opts.ansibleRuns = { 10: 1 };
@@ -114,9 +123,12 @@ function parseArgs(argv: string[]): Options {
         } else if (a === "--keep") opts.keep = true;
         else if (a === "--pool") opts.pool = Number(value());
         else if (a === "--previews") opts.previews = Number(value());
+        else if (a === "--paired-previews") opts.pairedPreviews = Number(value());
         else throw new Error(`unknown argument ${a} (see bench/README.md)`);
     }
     if (opts.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 999)) throw new Error("--sizes: integers from 1 to 999");
+    if (!Number.isInteger(opts.pairedPreviews) || opts.pairedPreviews < 0 || opts.pairedPreviews > 20)
+        throw new Error(`--paired-previews: an integer from 0 to 20, got ${opts.pairedPreviews}`);
     if (!Number.isInteger(opts.previews) || opts.previews < 1 || opts.previews > 20)
         throw new Error(`--previews: an integer from 1 to 20, got ${opts.previews}`);
     // N not named: the value given for every N, else 3 (Pulumi, SQL) and 1 (Ansible).
@@ -280,6 +292,59 @@ async function main(): Promise<void> {
         } catch (err) {
             checks.push({ tool: "(benchmark)", n, run: 0, name: "size completed", pass: false, details: [errorText(err)] });
             log(`N=${n} failed, going on with the next size: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        }
+    }
+
+    if (opts.pairedPreviews > 0 && opts.tools.includes("pulumi")) {
+        try {
+            await pairedPreviews(PAIRED_SIZES[0], PAIRED_SIZES[1], opts.pairedPreviews);
+        } catch (err) {
+            checks.push({
+                tool: "(benchmark)",
+                n: PAIRED_SIZES[1],
+                run: 0,
+                name: "paired previews completed",
+                pass: false,
+                details: [errorText(err)],
+            });
+            log(`paired previews failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        }
+    }
+
+    /**
+     * The two stacks of the preview goal, each on its own server, up side by
+     * side; then `pairs` no-op previews of each, taken in turn (which goes first
+     * alternates), so that both sizes of a pair meet the machine at the same speed.
+     */
+    async function pairedPreviews(small: number, large: number, pairs: number): Promise<void> {
+        const variant = opts.variants.find((v) => v.name === "default");
+        if (!variant) return;
+        const sides: { size: SizeRun; project: PulumiProject; pool: number | undefined }[] = [];
+        const clusters: TestCluster[] = [];
+        try {
+            for (const n of [small, large]) {
+                const apps = appSpecs(appNames(n));
+                const maxConnections = maxConnectionsForPool(n, opts.pool ?? 2);
+                const cluster = await new TestCluster({ maxConnections }).start();
+                clusters.push(cluster);
+                const pg: PgTarget = { host: "127.0.0.1", port: cluster.port, user: cluster.adminUser, password: cluster.adminPassword };
+                const project = new PulumiProject(path.join(work, `pulumi-paired-n${n}`), variant, pg);
+                await project.init();
+                await project.configure(apps, { maxConnections, provisioningConnections: opts.pool });
+                await project.up();
+                const setup = { n, pg, apps, changed: apps, maxConnections, provisioningConnections: opts.pool };
+                sides.push({ size: new SizeRun(setup, measurements, checks, facts), project, pool: await project.reservedPool() });
+            }
+            log(`paired previews: N=${small} and N=${large} are up; ${pairs} pairs`);
+            for (let pair = 1; pair <= pairs; pair++) {
+                for (const side of pair % 2 === 1 ? sides : [...sides].reverse()) {
+                    await side.size.pairedPreview(toolName(variant), side.project, pair, side.pool);
+                }
+            }
+        } finally {
+            // The servers go with their stacks: nothing to destroy first.
+            if (!opts.keep) for (const side of sides) side.project.cleanup();
+            for (const cluster of clusters) await cluster.stop();
         }
     }
 

@@ -9,7 +9,11 @@ export interface Measurement {
     tool: string;
     n: number;
     run: number;
-    phase: "create" | "preview" | "noop" | "refresh" | "change" | "destroy";
+    /**
+     * `paired-preview`: a no-op preview of the N=10 or N=100 stack while both are up,
+     * the two taken in turn (main.ts, pairedPreviews); `run` is the pair's number.
+     */
+    phase: "create" | "preview" | "noop" | "refresh" | "change" | "destroy" | "paired-preview";
     seconds: number;
     /** user + system CPU seconds of the command's process tree (GNU time), load-independent. */
     cpuSeconds: number | null;

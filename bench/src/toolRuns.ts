@@ -3,7 +3,7 @@
  * around it, and its checks (bench/src/checks.ts), recorded however the run ends.
  */
 import { AppSpec, forceClean, isEmpty, snapshot } from "./catalog";
-import { catalogDiffs, changeInPlaceProblems, changesOf, CHECK, Login, loginProblems, loginRoles, RunChecks } from "./checks";
+import { catalogDiffs, changeInPlaceProblems, changesOf, CHECK, errorText, Login, loginProblems, loginRoles, RunChecks } from "./checks";
 import type { Check, Measurement, StateFacts } from "./measurements";
 import { AnsibleTool, SqlTool } from "./otherTools";
 import { PulumiProject } from "./pulumiTool";
@@ -170,6 +170,34 @@ export class SizeRun {
             connections(destroy);
             await this.emptied(rc);
         });
+    }
+
+    /**
+     * One paired preview (main.ts, pairedPreviews): a no-op preview of a stack
+     * that stays up between pairs, checked for 0 changes and for the connections
+     * against the pool its budget reserves. Nothing is cleaned up here.
+     */
+    async pairedPreview(tool: string, p: PulumiProject, pair: number, pool: number | undefined): Promise<void> {
+        const { n } = this.setup;
+        const rc = new RunChecks(this.checks, tool, n, pair, (c) =>
+            log(`check ${tool} N=${n} pair ${pair} ${c.name}: ${c.pass ? "PASS" : "FAIL\n  " + c.details.join("\n  ")}`),
+        );
+        try {
+            const m = await this.measure(tool, pair, "paired-preview", async () => {
+                const r = await p.preview();
+                return { r, changes: PulumiProject.changeSummary(r) };
+            });
+            m.pool = pool;
+            const changes = changesOf(m.changes);
+            rc.record(CHECK.noChanges("paired-preview"), Object.keys(m.changes).length > 0 && changes.length === 0, [
+                JSON.stringify(m.changes),
+            ]);
+            const max = m.sample.connections;
+            rc.record(CHECK.connections("paired-preview"), pool !== undefined && max <= pool, [`max ${max}, pool ${pool ?? "unknown"}`]);
+        } catch (err) {
+            log(`${tool} N=${n} pair ${pair} stopped: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+            rc.record(CHECK.noChanges("paired-preview"), false, [errorText(err)]);
+        }
     }
 
     /** The playbook: first run, no-op re-run, the same limit change, removal. */
