@@ -324,10 +324,8 @@ async function main(): Promise<void> {
         try {
             for (const n of [small, large]) {
                 const apps = appSpecs(appNames(n));
-                const maxConnections = maxConnectionsForPool(n, opts.pool ?? 2);
-                const cluster = await new TestCluster({ maxConnections }).start();
+                const { cluster, pg, maxConnections } = await startServer(n);
                 clusters.push(cluster);
-                const pg: PgTarget = { host: "127.0.0.1", port: cluster.port, user: cluster.adminUser, password: cluster.adminPassword };
                 const project = new PulumiProject(path.join(work, `pulumi-paired-n${n}`), variant, pg);
                 await project.init();
                 await project.configure(apps, { maxConnections, provisioningConnections: opts.pool });
@@ -348,14 +346,20 @@ async function main(): Promise<void> {
         }
     }
 
-    async function measureSize(n: number): Promise<void> {
-        const names = appNames(n);
-        const apps = appSpecs(names);
-        const changed = appSpecs(names, true);
+    /** A throwaway server for N apps, max_connections sized for them. */
+    async function startServer(n: number): Promise<{ cluster: TestCluster; pg: PgTarget; maxConnections: number }> {
         const maxConnections = maxConnectionsForPool(n, opts.pool ?? 2);
         const cluster = await new TestCluster({ maxConnections }).start();
         const pg: PgTarget = { host: "127.0.0.1", port: cluster.port, user: cluster.adminUser, password: cluster.adminPassword };
         log(`N=${n}: PostgreSQL on 127.0.0.1:${cluster.port}, max_connections ${maxConnections}`);
+        return { cluster, pg, maxConnections };
+    }
+
+    async function measureSize(n: number): Promise<void> {
+        const names = appNames(n);
+        const apps = appSpecs(names);
+        const changed = appSpecs(names, true);
+        const { cluster, pg, maxConnections } = await startServer(n);
         try {
             const projects = new Map<string, PulumiProject>();
             if (opts.tools.includes("pulumi")) {

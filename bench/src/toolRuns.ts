@@ -27,7 +27,22 @@ export interface SizeSetup {
     readonly previews?: number;
 }
 
-type NoOpPhase = "preview" | "noop" | "refresh";
+type NoOpPhase = "preview" | "noop" | "refresh" | "paired-preview";
+
+/** A no-op phase's check: its changes say nothing but `same`. */
+function recordNoChanges(rc: RunChecks, phase: NoOpPhase, m: Measurement): void {
+    rc.record(CHECK.noChanges(phase), Object.keys(m.changes).length > 0 && changesOf(m.changes).length === 0, [JSON.stringify(m.changes)]);
+}
+
+/** A phase's connection check: the most sessions sampled, against the pool the stack's budget reserves. */
+function recordConnections(rc: RunChecks, m: Measurement, pool: number | undefined): void {
+    const max = m.sample.connections;
+    m.pool = pool;
+    const verdict = pool === undefined ? "(no reserved pool in the stack's budgets output)" : max <= pool ? `<= ${pool}` : `> ${pool}`;
+    rc.record(CHECK.connections(m.phase), pool !== undefined && max <= pool, [
+        `max ${max} ${verdict} ${JSON.stringify(m.sample.connectionsAt?.byApplication ?? {})}`,
+    ]);
+}
 
 export class SizeRun {
     constructor(
@@ -112,25 +127,14 @@ export class SizeRun {
             const up = (phase: Measurement["phase"], args: string[] = []) =>
                 this.measure(tool, runNo, phase, async () => ({ r: await p.up(args), changes: {} }));
             const history = async (m: Measurement) => (m.changes = await p.lastChanges());
-            const noChanges = (phase: NoOpPhase, m: Measurement) =>
-                rc.record(CHECK.noChanges(phase), Object.keys(m.changes).length > 0 && changesOf(m.changes).length === 0, [
-                    JSON.stringify(m.changes),
-                ]);
+            const noChanges = (phase: NoOpPhase, m: Measurement) => recordNoChanges(rc, phase, m);
 
             await p.configure(apps, { maxConnections, provisioningConnections });
             const create = await up("create");
             await history(create);
             // The pool the stack's budget reserves for the tool, as the program computes it.
             const pool = await p.reservedPool();
-            const connections = (m: Measurement) => {
-                const max = m.sample.connections;
-                m.pool = pool;
-                const verdict =
-                    pool === undefined ? "(no reserved pool in the stack's budgets output)" : max <= pool ? `<= ${pool}` : `> ${pool}`;
-                rc.record(CHECK.connections(m.phase), pool !== undefined && max <= pool, [
-                    `max ${max} ${verdict} ${JSON.stringify(m.sample.connectionsAt?.byApplication ?? {})}`,
-                ]);
-            };
+            const connections = (m: Measurement) => recordConnections(rc, m, pool);
             connections(create);
             await this.catalog(rc, "create", apps);
             await this.logins(rc, "create", await p.logins());
@@ -187,13 +191,8 @@ export class SizeRun {
                 const r = await p.preview();
                 return { r, changes: PulumiProject.changeSummary(r) };
             });
-            m.pool = pool;
-            const changes = changesOf(m.changes);
-            rc.record(CHECK.noChanges("paired-preview"), Object.keys(m.changes).length > 0 && changes.length === 0, [
-                JSON.stringify(m.changes),
-            ]);
-            const max = m.sample.connections;
-            rc.record(CHECK.connections("paired-preview"), pool !== undefined && max <= pool, [`max ${max}, pool ${pool ?? "unknown"}`]);
+            recordNoChanges(rc, "paired-preview", m);
+            recordConnections(rc, m, pool);
         } catch (err) {
             log(`${tool} N=${n} pair ${pair} stopped: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
             rc.record(CHECK.noChanges("paired-preview"), false, [errorText(err)]);
