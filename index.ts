@@ -123,7 +123,9 @@ export = async () => {
             for (const app of apps.filter((a) => a.server === server)) existing[app.name] = unadoptedExisting(app, facts);
         }
     }
-    const priorState = await stateAtLastUp(await previousOutputs());
+    // Awaited only after the servers and the guard are declared: reading the last
+    // outputs loads the whole last state (0.4 s at 100 apps), while the guard starts the provider.
+    const priorState = previousOutputs().then(stateAtLastUp);
     const { apps, budgets: reports, pgHba, access } = await declareStack(config, budgets, existing, priorState);
     return { apps, budgets: reports, pgHba, access, stateLayout: STATE_LAYOUT };
 };

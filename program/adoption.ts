@@ -16,7 +16,7 @@ import { createHash, createHmac, pbkdf2Sync, timingSafeEqual } from "node:crypto
 import type { Client } from "pg";
 import { AdminConnection, withAdminClient } from "../components/adminConnection";
 import { RUNTIME_PRIVILEGES } from "../components/appDatabase";
-import { attributeChanges, readRoleAttributes, RoleAttributes, wantedAttributes } from "../components/adoptedRole";
+import { attributeChanges, readRolesAttributes, RoleAttributes, wantedAttributes } from "../components/adoptedRole";
 import { databaseOwner, publicSchemaCreate } from "../components/databaseAccess";
 import { countByKind, movableObjects, MovableObject, schemaProblem } from "../components/objectOwnership";
 import { ResolvedApp } from "./config";
@@ -136,10 +136,8 @@ export async function readAdoptionFacts(connection: AdminConnection, apps: reado
     let verifiers: Record<string, string | null> | undefined = {};
     let adminPowers: AdminPowers | undefined;
     const databases = await withAdminClient(connection, async (client) => {
-        for (const name of names) {
-            const found = await readRoleAttributes(client, name, SETTINGS);
-            if (found) roles[name] = found;
-        }
+        const found = await readRolesAttributes(client, [...names], SETTINGS);
+        for (const name of names) if (found.has(name)) roles[name] = found.get(name)!;
         if (supplied.length > 0) {
             try {
                 const rows = await client.query<{ rolname: string; rolpassword: string | null }>(

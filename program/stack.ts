@@ -120,13 +120,14 @@ function declareSharedServer(name: string, server: ServerConfig): PostgresServer
  * Declares every resource of the stack. Call only with config that parsed;
  * `budgetInputs` are the budget arguments with the servers' live roles (liveBudget.ts),
  * `existing` per app the names it would create that the server holds already (adoption.ts),
- * `stateAtLastUp` what an earlier version left in the state (lastUp.ts).
+ * `stateAtLastUp` what an earlier version left in the state (lastUp.ts), awaited
+ * once the guard is declared.
  */
 export async function declareStack(
     config: StackConfig,
     budgetInputs: readonly ConnectionBudgetArgs[] = budgetArgs(config),
     existing: Readonly<Record<string, readonly string[]>> = {},
-    stateAtLastUp: readonly PriorResource[] = [],
+    stateAtLastUp: readonly PriorResource[] | PromiseLike<readonly PriorResource[]> = [],
 ): Promise<StackOutputs> {
     checkBudgets(config, budgetInputs);
     const budgets: Record<string, pulumi.Output<BudgetReport>> = {};
@@ -172,6 +173,7 @@ export async function declareStack(
     // The guard is the stack's first dynamic resource: sent now, it has the engine start
     // the dynamic provider (a second) while the apps are declared (nextTurn).
     await nextTurn();
+    const priorState = await stateAtLastUp;
     const apps: Record<string, AppOutputs> = {};
     const lockDowns: Record<string, Record<string, pulumi.CustomResource>> = {};
     for (const app of Object.values(config.apps)) {
@@ -179,7 +181,7 @@ export async function declareStack(
         // server instead of silently re-pointing state at a server that lacks it.
         const db = new AppDatabase(
             `${app.name}@${app.server}`,
-            { ...appDatabaseArgs(app, servers[app.server], config.protect), stateAtLastUp },
+            { ...appDatabaseArgs(app, servers[app.server], config.protect), stateAtLastUp: priorState },
             { dependsOn: [guard] },
         );
         (lockDowns[app.server] ??= {})[app.database] = db.access;
