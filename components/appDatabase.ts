@@ -479,21 +479,17 @@ export class AppDatabase extends pulumi.ComponentResource {
         keepPriorAppResources(this, name, dbName, stateAtLastUp);
 
         const endpoint = server.endpoint;
-        const url = (host: pulumi.Input<string>, port: pulumi.Input<number>, user: pulumi.Input<string>, password: pulumi.Input<string>) =>
-            pulumi.secret(
-                pulumi.all([host, port, user, password, databaseName]).apply(([h, p, u, pw, db]) =>
-                    connectionUrl({
-                        host: h,
-                        port: p,
-                        database: db,
-                        user: u,
-                        password: pw,
-                        sslmode: endpoint.sslmode,
-                        connectTimeoutSeconds: endpoint.connectTimeoutSeconds,
-                        parameters: endpoint.urlParameters,
-                    }),
-                ),
-            );
+        const url = (host: string, port: number, database: string, user: string, password: string) =>
+            connectionUrl({
+                host,
+                port,
+                database,
+                user,
+                password,
+                sslmode: endpoint.sslmode,
+                connectTimeoutSeconds: endpoint.connectTimeoutSeconds,
+                parameters: endpoint.urlParameters,
+            });
 
         this.host = pulumi.output(endpoint.host);
         this.port = pulumi.output(endpoint.port);
@@ -501,17 +497,39 @@ export class AppDatabase extends pulumi.ComponentResource {
         this.databaseName = databaseName;
         this.runtimeUser = this.roles.runtimeUser;
         this.migrateUser = this.roles.migrateUser;
-        this.runtimeUrl = url(endpoint.host, endpoint.port, this.runtimeUser, this.roles.runtimePassword);
-        this.migrateUrl = url(endpoint.host, endpoint.port, this.migrateUser, this.roles.migratePassword);
-        this.internalRuntimeUrl = url(
-            endpoint.internalHost ?? endpoint.host,
-            endpoint.internalPort ?? endpoint.port,
-            this.runtimeUser,
-            this.roles.runtimePassword,
+        // The pair's three URLs from one secret output: each of its own (all, apply, secret)
+        // cost a 100-app preview several thousand outputs.
+        const urls = pulumi.secret(
+            pulumi
+                .all([
+                    this.host,
+                    this.internalHost,
+                    pulumi.all([this.port, endpoint.internalPort ?? endpoint.port]),
+                    databaseName,
+                    this.runtimeUser,
+                    this.migrateUser,
+                    this.roles.runtimePassword,
+                    this.roles.migratePassword,
+                ])
+                .apply(([host, internalHost, [port, internalPort], db, runtimeUser, migrateUser, runtimePassword, migratePassword]) => ({
+                    runtime: url(host, port, db, runtimeUser, runtimePassword),
+                    migrate: url(host, port, db, migrateUser, migratePassword),
+                    internalRuntime: url(internalHost, internalPort, db, runtimeUser, runtimePassword),
+                })),
         );
+        this.runtimeUrl = urls.apply((u) => u.runtime);
+        this.migrateUrl = urls.apply((u) => u.migrate);
+        this.internalRuntimeUrl = urls.apply((u) => u.internalRuntime);
+        // Each extra role's URL apart: a new one, unknown in a preview, leaves the pair's URLs known.
         this.extraRoleUrls = pulumi.secret(
             pulumi
-                .all(extras.map((e) => pulumi.all([e.roleName, url(endpoint.host, endpoint.port, e.name, e.password)])))
+                .all(
+                    extras.map((e) =>
+                        pulumi
+                            .all([this.host, this.port, databaseName, e.name, e.password])
+                            .apply(([host, port, db, user, password]) => [e.roleName, url(host, port, db, user, password)] as const),
+                    ),
+                )
                 .apply((pairs) => Object.fromEntries(pairs)),
         );
         // The URLs (secrets) stay properties only: the engine keeps every ciphertext it
