@@ -60,36 +60,21 @@ if (!process.env.PULUMI_DEBUG_PROMISE_LEAKS) {
     };
 }
 
-// With every resource the runtime records the stack that declared it, parsed
-// from a formatted Error with no frame limit, and the engine keeps it in the
-// state: 17% of a 100-app state, ending in the runtime's own frames. Each
-// keeps the frame that declared it and at most 8 of the program's own above.
-// APP_DATABASES_SDK_DEBUG=1 keeps the whole stack.
+// With every resource the runtime records the stack that declared it, and the
+// engine keeps it in the state: 17% of a 100-app state, most of it the
+// runtime's own frames. Each keeps the frame that declared it and at most 8 of
+// the program's own above it. APP_DATABASES_SDK_DEBUG=1 keeps the whole stack.
 if (!process.env.APP_DATABASES_SDK_DEBUG) {
     const { Resource } = require("@pulumi/pulumi/resource");
-    // Resource.stackTrace(4) drops the first five: this function, itself and three constructors.
+    const allCallsites = Resource.callsites;
+    // Resource.stackTrace(4) drops the first five frames: callsites, itself and three constructors.
     const DECLARING = 5;
     const CALLERS = 8;
     Resource.callsites = function callsites() {
-        const limit = Error.stackTraceLimit;
-        Error.stackTraceLimit = DECLARING + 1 + CALLERS;
-        let stack;
-        try {
-            stack = new Error().stack;
-        } finally {
-            Error.stackTraceLimit = limit;
-        }
-        const frames = (stack ?? "")
-            .split("\n")
-            .slice(1)
-            .map((frame) => {
-                const { file, line, column } = Resource.framePositionRegExp.exec(frame)?.groups ?? {};
-                if (!file || !line || !column || file.startsWith("node:")) return {};
-                return { file, line: Number(line), column: Number(column) };
-            });
-        // Above the declaring frame, the runtime's own frames say nothing of where a resource was declared.
+        const frames = allCallsites.call(this);
+        frames.splice(1, 1); // this wrapper: the runtime's count of frames leaves it out
         const callers = frames.slice(DECLARING + 1).filter((f) => f.file !== undefined && !f.file.includes("/node_modules/"));
-        return [...frames.slice(0, DECLARING + 1), ...callers];
+        return [...frames.slice(0, DECLARING + 1), ...callers.slice(0, CALLERS)];
     };
 }
 
