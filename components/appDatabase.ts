@@ -22,11 +22,20 @@ import {
 } from "./defaults";
 import { AdoptedDatabase } from "./adoptedDatabase";
 import { connectionUrl } from "./connectionUrl";
-import { DatabaseAccess, DefaultPrivilegeEntryArgs, RoleSettingsEntry } from "./databaseAccess";
+import { DatabaseAccess, DatabaseAccessArgs, DefaultPrivilegeEntryArgs, RoleSettingsEntry } from "./databaseAccess";
 import { identifierProblem, roleListFor, schemasProblem } from "./identifiers";
-import { declareLoginRoles } from "./loginRole";
+import {
+    declareAdoptedRoles,
+    declareLoginRoles,
+    earlierRolePasswords,
+    keepEarlierRoles,
+    LoginRoleSpec,
+    managedRoleSpec,
+    settingsOf,
+} from "./loginRole";
+import { ManagedRoles, ManagedRoleSpec } from "./managedRoles";
 import { ObjectOwnership } from "./objectOwnership";
-import { AdoptedRolePassword, resolveRolePairArgs, RolePair, RolePairArgs } from "./rolePair";
+import { AdoptedRolePassword, pairLoginSpecs, resolveRolePairArgs, ROLE_PAIR_TYPE, RolePair, RolePairArgs } from "./rolePair";
 import { PostgresServer } from "./sharedServer";
 import { keepPrior, nameOfUrn, PriorResource, priorResources } from "./priorState";
 
@@ -161,6 +170,8 @@ export function appDefaultPrivileges(
 /** The types earlier versions declared an app's database and schemas as, now made by DatabaseAccess. */
 export const PROVIDER_DATABASE = "postgresql:index/database:Database";
 export const PROVIDER_SCHEMA = "postgresql:index/schema:Schema";
+/** The type of the USAGE grants on a created database's own schemas before DatabaseAccess made them. */
+export const PROVIDER_GRANT = "postgresql:index/grant:Grant";
 
 /** The DefaultPrivileges inputs that a resource's last outputs give back unchanged. */
 const DEFAULT_PRIVILEGES_INPUTS = ["database", "owner", "role", "schema", "objectType", "privileges", "withGrantOption"] as const;
@@ -168,24 +179,34 @@ const DEFAULT_PRIVILEGES_INPUTS = ["database", "owner", "role", "schema", "objec
 /**
  * What an earlier version declared for this app with the postgresql provider
  * and DatabaseAccess now does: its DefaultPrivileges (one per role, schema and
- * object type), its Database and its Schemas (`<app>`, `<app>-<schema>-schema`).
- * Kept one more `up` (keepPrior), so the upgrade revokes and drops nothing.
- * An app's are told apart from another's by name and database.
+ * object type), its Database and its Schemas (`<app>`, `<app>-<schema>-schema`),
+ * and for a created database (`ownDatabase`) the USAGE Grants on its schemas
+ * (`...-usage`). Kept one more `up` (keepPrior), so the upgrade revokes and
+ * drops nothing. An app's are told apart from another's by name and database.
  */
 function keepPriorAppResources(
     app: AppDatabase,
     name: string,
     database: string,
     state: readonly PriorResource[] | Promise<readonly PriorResource[]>,
+    ownDatabase: boolean,
 ): void {
     const ownChild = (r: PriorResource) => nameOfUrn(r.urn).startsWith(`${name}-`) && r.outputs.database === database;
     keepPrior(
         state,
         (r) =>
             (r.type === PROVIDER_DATABASE && nameOfUrn(r.urn) === name && r.outputs.name === database) ||
-            ((r.type === PROVIDER_SCHEMA || r.type === PROVIDER_DEFAULT_PRIVILEGES) && ownChild(r)),
+            ((r.type === PROVIDER_SCHEMA || r.type === PROVIDER_DEFAULT_PRIVILEGES) && ownChild(r)) ||
+            (ownDatabase && r.type === PROVIDER_GRANT && nameOfUrn(r.urn).endsWith("-usage") && ownChild(r)),
         (r, resourceName, opts) => {
-            if (r.type === PROVIDER_DATABASE) {
+            if (r.type === PROVIDER_GRANT) {
+                const { role, schema } = r.outputs as { role: string; schema: string };
+                new postgresql.Grant(
+                    resourceName,
+                    { database, role, schema, objectType: "schema", privileges: ["USAGE"] },
+                    { ...opts, parent: app, dependsOn: [app.access] },
+                );
+            } else if (r.type === PROVIDER_DATABASE) {
                 new postgresql.Database(resourceName, { name: database }, { ...opts, parent: app });
             } else if (r.type === PROVIDER_SCHEMA) {
                 new postgresql.Schema(resourceName, { name: String(r.outputs.name), database }, { ...opts, parent: app });
@@ -298,6 +319,188 @@ export function resolveAppDatabaseArgs(args: AppDatabaseArgs): ResolvedAppDataba
     };
 }
 
+/** A login handed out: its name and password (secret), each known once the resource that makes it is. */
+interface Login {
+    readonly name: pulumi.Output<string>;
+    readonly password: pulumi.Output<string>;
+}
+
+/** An app's login roles as its DatabaseAccess and URLs take them, whichever resources make them. */
+interface AppRoles {
+    /** The migrate role's name, for what needs the role (the database's owner). */
+    readonly migrate: pulumi.Input<string>;
+    /** `<app>_app`, which holds the runtime privileges. */
+    readonly runtimeRole: pulumi.Input<string>;
+    /** The settings the runtime logins get (idle_session_timeout). */
+    readonly sessionSettings: { role: pulumi.Input<string>; settings: Readonly<Record<string, string>> }[];
+    readonly extras: { roleName: string; access: ExtraRoleAccessLevel; name: pulumi.Input<string>; settings: Record<string, string> }[];
+    /** The resources DatabaseAccess comes after. */
+    readonly before: pulumi.Resource[];
+    /** What DatabaseAccess makes of them itself (an app's own database). */
+    readonly made?: Pick<DatabaseAccessArgs, "roles" | "existingPasswords">;
+    /** The logins handed out, once DatabaseAccess is declared. */
+    logins(access: DatabaseAccess): { migrate: Login; runtime: Login; extras: Record<string, Login> };
+}
+
+/** An extra role's login, as declareLoginRoles takes it. */
+function extraLoginSpec(
+    name: string,
+    roleName: string,
+    spec: ResolvedExtraRole,
+    migrate: pulumi.Input<string>,
+    adopted?: AdoptedRolePassword,
+): LoginRoleSpec {
+    return {
+        resourceName: `${name}-${roleName}`,
+        roleName,
+        connectionLimit: spec.connectionLimit,
+        rotation: spec.rotation,
+        timeouts: spec,
+        ...(spec.runsMigrations ? { memberOf: [migrate] } : {}),
+        ...(adopted ? { adopt: { password: adopted.password } } : {}),
+    };
+}
+
+/**
+ * The roles of an app whose database exists (adopted): a RolePair and a
+ * ManagedRoles per extra role, which the AdoptedDatabase and DatabaseAccess
+ * come after (the database is given to the migrate role).
+ */
+function rolePairRoles(
+    app: AppDatabase,
+    name: string,
+    appArgs: AppDatabaseArgs,
+    args: ResolvedAppDatabaseArgs,
+    stateAtLastUp: readonly PriorResource[] | Promise<readonly PriorResource[]>,
+): AppRoles {
+    const server = args.server;
+    const adoptedRoles = args.adopt.roles ?? {};
+    const pair = new RolePair(
+        name,
+        { ...appArgs, connection: server.connection, applySessionSettings: false, adoptRoles: adoptedRoles, stateAtLastUp },
+        { parent: app },
+    );
+    // One resource per extra role: removing one deletes it after DatabaseAccess has revoked what
+    // it granted that role (an update of a shared resource would run before, and DROP ROLE fail).
+    const extras = Object.entries(args.extraRoles).map(([roleName, spec]) => {
+        const logins = declareLoginRoles(
+            app,
+            `${name}-${roleName}`,
+            { [roleName]: extraLoginSpec(name, roleName, spec, pair.migrateUser, adoptedRoles[roleName]) },
+            { connection: server.connection, protect: args.protect, stateAtLastUp },
+        );
+        return { roleName, access: spec.access, ...logins[roleName] };
+    });
+    return {
+        migrate: pair.migrateUser,
+        runtimeRole: pair.runtimeRoleName,
+        sessionSettings: pair.sessionSettings,
+        extras,
+        before: extras.map((e) => e.resource),
+        logins: () => ({
+            migrate: { name: pair.migrateUser, password: pair.migratePassword },
+            runtime: { name: pair.runtimeUser, password: pair.runtimePassword },
+            extras: Object.fromEntries(extras.map((e) => [e.roleName, { name: e.name, password: e.password }])),
+        }),
+    };
+}
+
+/** The DatabaseAccess slot of an extra role (the pair's are `migrate`, `runtime`, `alternate`). */
+const extraSlot = (roleName: string) => `extra:${roleName}`;
+
+/**
+ * The roles of an app whose database the stack creates: its DatabaseAccess
+ * makes them (one resource per app), but for the adopted ones (AdoptedRole).
+ * Upgrading a stack whose RolePair and ManagedRoles made them: the
+ * DatabaseAccess takes them over with the passwords in the last state, and
+ * the ManagedRoles (and the provider's Roles of older stacks) are kept one
+ * more `up` with retainOnDelete, as keepPrior does, so that nothing is dropped.
+ */
+function ownRoles(
+    app: AppDatabase,
+    name: string,
+    appArgs: AppDatabaseArgs,
+    args: ResolvedAppDatabaseArgs,
+    stateAtLastUp: readonly PriorResource[] | Promise<readonly PriorResource[]>,
+): AppRoles {
+    const server = args.server;
+    const adoptedRoles = args.adopt.roles ?? {};
+    const { specs: pair, slots } = pairLoginSpecs(
+        name,
+        resolveRolePairArgs({ ...appArgs, connection: server.connection, adoptRoles: adoptedRoles }),
+    );
+    const common = { connection: server.connection, protect: args.protect, stateAtLastUp };
+    // The pair's resources were a RolePair's children.
+    const underPair = { ...common, aliases: [{ parent: pulumi.createUrn(name, ROLE_PAIR_TYPE, app) }] };
+    const adoptedPair = declareAdoptedRoles(app, pair, underPair);
+    const migrate = adoptedPair.migrate?.name ?? pair.migrate.roleName;
+    const extraSpecs = Object.fromEntries(
+        Object.entries(args.extraRoles).map(([roleName, spec]) => [
+            extraSlot(roleName),
+            extraLoginSpec(name, roleName, spec, migrate, adoptedRoles[roleName]),
+        ]),
+    );
+    const adoptedExtras = declareAdoptedRoles(app, extraSpecs, common);
+    const adopted = { ...adoptedPair, ...adoptedExtras };
+    const made = Object.fromEntries(Object.entries({ ...pair, ...extraSpecs }).filter(([, spec]) => !spec.adopt));
+    const nameIn = (slot: string, specs: Record<string, LoginRoleSpec>) => adopted[slot]?.name ?? specs[slot].roleName;
+
+    // Upgrade: what made these roles before.
+    const holders = [`${name}-role-pair`, ...Object.values(extraSpecs).map((spec) => spec.resourceName)];
+    const pairSlots = (spec: LoginRoleSpec) => Object.values(pair).includes(spec);
+    keepEarlierRoles(app, Object.values(made).filter(pairSlots), underPair);
+    keepEarlierRoles(
+        app,
+        Object.values(made).filter((spec) => !pairSlots(spec)),
+        common,
+    );
+    keepPrior(
+        stateAtLastUp,
+        (r) => r.type.endsWith(":ManagedRoles") && holders.includes(nameOfUrn(r.urn)),
+        (r, resourceName, opts) =>
+            new ManagedRoles(
+                resourceName,
+                { connection: server.connection, roles: r.outputs.roles as Record<string, ManagedRoleSpec> },
+                { ...opts, parent: app, aliases: resourceName === holders[0] ? underPair.aliases : [] },
+            ),
+    );
+
+    const runtimeLogins = ["runtime", ...(pair.alternate ? ["alternate"] : [])];
+    return {
+        migrate,
+        runtimeRole: nameIn("runtime", pair),
+        sessionSettings: runtimeLogins.map((slot) => ({ role: nameIn(slot, pair), settings: settingsOf(pair[slot]) })),
+        extras: Object.entries(args.extraRoles).map(([roleName, spec]) => ({
+            roleName,
+            access: spec.access,
+            name: nameIn(extraSlot(roleName), extraSpecs),
+            settings: settingsOf(extraSpecs[extraSlot(roleName)]),
+        })),
+        before: Object.values(adopted).map((login) => login.resource),
+        made:
+            Object.keys(made).length === 0
+                ? undefined
+                : {
+                      roles: Object.fromEntries(Object.entries(made).map(([slot, spec]) => [slot, managedRoleSpec(spec)])),
+                      existingPasswords: pulumi.output(stateAtLastUp).apply((state) => {
+                          const passwords = earlierRolePasswords(state, holders, made);
+                          return passwords ? pulumi.secret(passwords) : undefined;
+                      }) as pulumi.Output<Record<string, string> | undefined>, // apply lifts the returned Output, its secrecy included
+                  },
+        logins: (access) => {
+            const login = (slot: string): Login =>
+                adopted[slot]
+                    ? { name: adopted[slot].name, password: adopted[slot].password }
+                    : { name: access.nameOf(slot), password: access.passwordOf(slot) };
+            return {
+                migrate: login("migrate"),
+                runtime: login(slots.alternateActive && pair.alternate ? "alternate" : "runtime"),
+                extras: Object.fromEntries(Object.keys(args.extraRoles).map((roleName) => [roleName, login(extraSlot(roleName))])),
+            };
+        },
+    };
+}
+
 /** A transformation that marks every child of a component retained on delete. */
 const retainChildren: pulumi.ResourceTransformation = (a) => ({
     props: a.props,
@@ -305,7 +508,6 @@ const retainChildren: pulumi.ResourceTransformation = (a) => ({
 });
 
 export class AppDatabase extends pulumi.ComponentResource {
-    public readonly roles: RolePair;
     /**
      * The database (made by it unless adopted), its CONNECT lock-down, schemas, role settings and
      * default privileges: once it exists, the database is as the access report should see it.
@@ -343,46 +545,21 @@ export class AppDatabase extends pulumi.ComponentResource {
         const access = args.access;
         const protect = args.protect;
         const server = args.server;
-        const adoptedRoles = adopt.roles ?? {};
         const stateAtLastUp = args.stateAtLastUp ?? priorResources();
 
-        this.roles = new RolePair(
-            name,
-            { ...appArgs, connection: server.connection, applySessionSettings: false, adoptRoles: adoptedRoles, stateAtLastUp },
-            { parent: this },
-        );
+        const roles = adopt.database
+            ? rolePairRoles(this, name, appArgs, args, stateAtLastUp)
+            : ownRoles(this, name, appArgs, args, stateAtLastUp);
 
         const adopted = adopt.database
-            ? new AdoptedDatabase(name, { connection: server.connection, name: dbName, owner: this.roles.migrateUser }, { parent: this })
+            ? new AdoptedDatabase(name, { connection: server.connection, name: dbName, owner: roles.migrate }, { parent: this })
             : undefined;
-
-        // One resource per extra role: removing one deletes it after DatabaseAccess has revoked what
-        // it granted that role (an update of a shared resource would run before, and DROP ROLE fail).
-        const extras = Object.entries(args.extraRoles).map(([roleName, spec]) => {
-            const logins = declareLoginRoles(
-                this,
-                `${name}-${roleName}`,
-                {
-                    [roleName]: {
-                        resourceName: `${name}-${roleName}`,
-                        roleName,
-                        connectionLimit: spec.connectionLimit,
-                        rotation: spec.rotation,
-                        timeouts: spec,
-                        ...(spec.runsMigrations ? { memberOf: [this.roles.migrateUser] } : {}),
-                        ...(adoptedRoles[roleName] ? { adopt: { password: adoptedRoles[roleName].password } } : {}),
-                    },
-                },
-                { connection: server.connection, protect, stateAtLastUp },
-            );
-            return { roleName, access: spec.access, ...logins[roleName] };
-        });
 
         // Beyond `public`, each login finds the app's schemas first in this database.
         const searchPath =
             args.schemas.length === 1 && args.schemas[0] === APP_SCHEMA
                 ? []
-                : [this.roles.migrateUser, ...this.roles.sessionSettings.map((s) => s.role), ...extras.map((e) => e.name)].map(
+                : [roles.migrate, ...roles.sessionSettings.map((s) => s.role), ...roles.extras.map((e) => e.name)].map(
                       (role): pulumi.Input<RoleSettingsEntry> =>
                           pulumi
                               .output(role)
@@ -391,36 +568,48 @@ export class AppDatabase extends pulumi.ComponentResource {
 
         const ownSchemas = args.schemas.filter((schema) => schema !== APP_SCHEMA);
         const grantees = [
-            { key: "app", role: this.roles.runtimeRoleName, access },
-            ...extras.map((e) => ({ key: e.roleName, role: e.name, access: e.access })),
+            { key: "app", role: roles.runtimeRole, access },
+            ...roles.extras.map((e) => ({ key: e.roleName, role: e.name, access: e.access })),
         ];
+        // USAGE on the app's own schemas, for the roles whose access level reaches into them.
+        const usage = grantees
+            .filter((g) => Object.keys(RUNTIME_PRIVILEGES[g.access]).length > 0)
+            .flatMap((g) => ownSchemas.map((schema) => ({ ...g, schema })));
         this.access = new DatabaseAccess(
             `${name}-access`,
             {
                 connection: server.connection,
                 database: adopted ? adopted.name : dbName,
-                owner: this.roles.migrateUser,
-                // A created database and its schemas are this resource's: made first, dropped with it.
+                owner: roles.migrate,
+                // A created database, its schemas and its roles are this resource's: made first, dropped with it.
                 // An adopted database's schemas must exist (preflight).
-                ...(adopted ? {} : { createDatabase: true, ...(ownSchemas.length > 0 ? { schemas: ownSchemas } : {}) }),
+                ...(adopted
+                    ? {}
+                    : {
+                          createDatabase: true,
+                          ...(ownSchemas.length > 0 ? { schemas: ownSchemas } : {}),
+                          ...(usage.length > 0 ? { schemaUsage: usage.map(({ schema, role }) => ({ schema, role })) } : {}),
+                      }),
+                ...(roles.made ?? {}),
                 // <app>_app holds the privileges; <app>_app_alt has them by membership.
-                grantees: [this.roles.runtimeRoleName, ...extras.map((e) => e.name), ...(adopt.keepConnect ?? [])],
+                grantees: [roles.runtimeRole, ...roles.extras.map((e) => e.name), ...(adopt.keepConnect ?? [])],
                 roleSettings: [
-                    ...this.roles.sessionSettings,
-                    ...extras.map((e) => ({ role: e.name, settings: e.settings })),
+                    ...roles.sessionSettings,
+                    ...roles.extras.map((e) => ({ role: e.name, settings: e.settings })),
                     ...searchPath,
                 ],
                 // PostgreSQL 14 lets every role create in schema public: only the migrate role may.
-                publicSchemaCreators: [this.roles.migrateUser],
-                defaultPrivileges: appDefaultPrivileges(this.roles.migrateUser, grantees, args.schemas, args.revokeFunctionExecute),
+                publicSchemaCreators: [roles.migrate],
+                defaultPrivileges: appDefaultPrivileges(roles.migrate, grantees, args.schemas, args.revokeFunctionExecute),
             },
             // Dropping a created database terminates its sessions and drops it WITH (FORCE): protect it in production.
             {
                 parent: this,
                 protect: adopted ? false : protect,
-                dependsOn: [...(adopted ? [adopted] : []), ...extras.map((e) => e.resource)],
+                dependsOn: [...(adopted ? [adopted] : []), ...roles.before],
             },
         );
+        const logins = roles.logins(this.access);
 
         // Grants on one database run one after another: in parallel they fail
         // with "tuple concurrently updated" (cyrilgdn #178). Replacing one deletes
@@ -438,13 +627,15 @@ export class AppDatabase extends pulumi.ComponentResource {
                 (after) =>
                     new ObjectOwnership(
                         `${name}-ownership`,
-                        { connection: server.connection, database: databaseName, schemas, from, to: this.roles.migrateUser },
+                        { connection: server.connection, database: databaseName, schemas, from, to: roles.migrate },
                         { parent: this, dependsOn: [after] },
                     ),
             );
         }
 
-        for (const { key, role, access: level } of grantees) {
+        // An adopted database: USAGE on its schemas, and privileges on what they hold already
+        // (default privileges only reach new objects), as the provider's Grants.
+        for (const { key, role, access: level } of adopt.database ? grantees : []) {
             const privilegesOf = Object.entries(RUNTIME_PRIVILEGES[level]);
             if (privilegesOf.length === 0) continue; // migrations: the app's own migrations grant
             for (const schema of args.schemas) {
@@ -461,9 +652,7 @@ export class AppDatabase extends pulumi.ComponentResource {
                             ),
                     );
                 }
-                if (!adopt.database) continue;
                 for (const [objectType, privileges] of privilegesOf) {
-                    // What is in the schema already: default privileges only reach new objects.
                     inOrder(
                         (after) =>
                             new postgresql.Grant(
@@ -476,7 +665,7 @@ export class AppDatabase extends pulumi.ComponentResource {
             }
         }
 
-        keepPriorAppResources(this, name, dbName, stateAtLastUp);
+        keepPriorAppResources(this, name, dbName, stateAtLastUp, !adopt.database);
 
         const endpoint = server.endpoint;
         const url = (host: string, port: number, database: string, user: string, password: string) =>
@@ -495,8 +684,8 @@ export class AppDatabase extends pulumi.ComponentResource {
         this.port = pulumi.output(endpoint.port);
         this.internalHost = pulumi.output(endpoint.internalHost ?? endpoint.host);
         this.databaseName = databaseName;
-        this.runtimeUser = this.roles.runtimeUser;
-        this.migrateUser = this.roles.migrateUser;
+        this.runtimeUser = logins.runtime.name;
+        this.migrateUser = logins.migrate.name;
         // The pair's three URLs from one secret output: each of its own (all, apply, secret)
         // cost a 100-app preview several thousand outputs.
         const urls = pulumi.secret(
@@ -508,8 +697,8 @@ export class AppDatabase extends pulumi.ComponentResource {
                     databaseName,
                     this.runtimeUser,
                     this.migrateUser,
-                    this.roles.runtimePassword,
-                    this.roles.migratePassword,
+                    logins.runtime.password,
+                    logins.migrate.password,
                 ])
                 .apply(([host, internalHost, [port, internalPort], db, runtimeUser, migrateUser, runtimePassword, migratePassword]) => ({
                     runtime: url(host, port, db, runtimeUser, runtimePassword),
@@ -524,10 +713,10 @@ export class AppDatabase extends pulumi.ComponentResource {
         this.extraRoleUrls = pulumi.secret(
             pulumi
                 .all(
-                    extras.map((e) =>
+                    Object.entries(logins.extras).map(([roleName, login]) =>
                         pulumi
-                            .all([this.host, this.port, databaseName, e.name, e.password])
-                            .apply(([host, port, db, user, password]) => [e.roleName, url(host, port, db, user, password)] as const),
+                            .all([this.host, this.port, databaseName, login.name, login.password])
+                            .apply(([host, port, db, user, password]) => [roleName, url(host, port, db, user, password)] as const),
                     ),
                 )
                 .apply((pairs) => Object.fromEntries(pairs)),

@@ -27,6 +27,14 @@
  * dynamic resource carries its serialized provider in the state, and the
  * engine rewrites the whole state after every step, so fewer and smaller is
  * measurably faster (bench/).
+ *
+ * For an app's own database it also makes the app's login roles (`roles`,
+ * with their generated passwords: managedRoles.ts) before the database, and
+ * drops them after it; a role the declaration no longer has is dropped after
+ * everything here was revoked from it. And it grants USAGE on the app's own
+ * schemas (`schemaUsage`). An app is then one custom resource: each costs a
+ * 100-app preview a Check and a Diff, strictly one after another, about 6 ms
+ * of CPU-bound wall time per resource on two cores (bench/README.md).
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
@@ -38,6 +46,17 @@ import {
     readDefaultPrivileges,
     revokeDefaultPrivileges,
 } from "./defaultPrivileges";
+import { RoleAttributes } from "./adoptedRole";
+import {
+    dropGoneRoles,
+    dropRoles,
+    inTransaction,
+    ManagedRoleSpec,
+    readAll,
+    rolesChanged,
+    shapeRoles,
+    sortedMemberships,
+} from "./managedRoles";
 import { applyRoleSettingsPlan, readRoleSettings, RoleSettingsEntry, roleSettingsKey, roleSettingsPlan } from "./roleSettings";
 import { served, ServedResource } from "./servedResource";
 
@@ -81,6 +100,28 @@ export interface DatabaseAccessArgs {
     readonly createDatabase?: boolean;
     /** Schemas made in the database, owned by `owner`, if missing; never dropped but with the database. @default none */
     readonly schemas?: pulumi.Input<string[]>;
+    /**
+     * Login roles this resource makes (before the database) and drops (after
+     * it), by slot, with generated passwords (`passwords`): managedRoles.ts.
+     * @default none
+     */
+    readonly roles?: pulumi.Input<Record<string, pulumi.Input<ManagedRoleSpec>>>;
+    /** Upgrade only: roles of `roles` an earlier resource made, by slot, with the password each has (secret): taken over. */
+    readonly existingPasswords?: pulumi.Input<Record<string, string> | undefined>;
+    /** USAGE on schemas of the database, granted by their owner; one that goes is revoked. @default none */
+    readonly schemaUsage?: pulumi.Input<pulumi.Input<SchemaUsageArgs>[]>;
+}
+
+/** USAGE on one schema for one role. */
+export interface SchemaUsage {
+    readonly schema: string;
+    readonly role: string;
+}
+
+/** A SchemaUsage whose role may be an output. */
+export interface SchemaUsageArgs {
+    readonly schema: string;
+    readonly role: pulumi.Input<string>;
 }
 
 /** A DefaultPrivilegeEntry whose role names may be outputs. */
@@ -100,6 +141,9 @@ export interface AccessInputs {
     defaultPrivileges?: DefaultPrivilegeEntry[];
     createDatabase?: boolean;
     schemas?: string[];
+    roles?: Record<string, ManagedRoleSpec>;
+    existingPasswords?: Record<string, string>;
+    schemaUsage?: SchemaUsage[];
 }
 
 export interface AccessState extends AccessInputs {
@@ -107,6 +151,10 @@ export interface AccessState extends AccessInputs {
     publicConnect: boolean;
     /** Whether PUBLIC can create in schema `public` (PostgreSQL 14's default, or granted back). */
     publicSchemaCreate?: boolean;
+    /** Secret: the password of each role of `roles`, by slot. */
+    passwords?: Record<string, string>;
+    /** The roles of `roles` as last read, by slot (a dropped one is missing): a difference from the declaration is drift. */
+    rolesNow?: Record<string, RoleAttributes>;
 }
 
 /** Parses `datacl` entries (`grantee=privs/grantor`, empty grantee = PUBLIC). */
@@ -168,15 +216,41 @@ async function makeDatabase(
     const found = await databaseOwner(client, database);
     if (found !== undefined) {
         if (step === "update" || found === owner) return;
-        throw new Error(
-            `database ${database} already exists on the server (owner ${found}) and is not created over: ` +
-                `take it over with its data (adopt.database: true), or give the app another database name`,
-        );
+        throw refusedDatabase(database, found);
     }
     await asRole(client, connection, owner, () =>
         client.query(`CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(owner)} TEMPLATE template0 ENCODING 'UTF8'`),
     );
 }
+
+function refusedDatabase(database: string, owner: string): Error {
+    return new Error(
+        `database ${database} already exists on the server (owner ${owner}) and is not created over: ` +
+            `take it over with its data (adopt.database: true), or give the app another database name`,
+    );
+}
+
+/**
+ * Before a create makes anything: its database may be there already only as
+ * a create that failed half-way left it, owned by the owner (one of the
+ * roles it makes); any other is refused.
+ */
+async function refuseForeignDatabase(client: Client, inputs: AccessInputs): Promise<void> {
+    if (!inputs.createDatabase) return;
+    const found = await databaseOwner(client, inputs.database);
+    if (found !== undefined && found !== creatingOwner(inputs)) throw refusedDatabase(inputs.database, found);
+}
+
+/**
+ * The comment on each role a DatabaseAccess makes: it says where the role
+ * comes from (`\du+`), and a create that failed half-way knows its own roles
+ * again by it (managedRoles.ts, shapeRoles).
+ */
+export const roleMarker = (database: string) => `app-databases: login role of database ${database}`;
+
+/** The roles of `roles` whose slot `taken` lacks: the ones a create makes rather than takes over. */
+const madeRoles = (roles: Readonly<Record<string, ManagedRoleSpec>>, taken: Readonly<Record<string, string>> = {}) =>
+    Object.fromEntries(Object.entries(roles).filter(([slot]) => taken[slot] === undefined));
 
 /** Drops a database this resource owns, with the sessions still in it (the data-loss guard stands before this). */
 async function dropDatabase(client: Client, connection: AdminConnection, database: string, owner: string): Promise<void> {
@@ -272,16 +346,66 @@ async function perOwner(
     }
 }
 
+const usageKey = (u: SchemaUsage) => `${u.schema}\u0000${u.role}`;
+
+/** The order-free key of a list of SchemaUsage (what diff compares). */
+export const schemaUsageKey = (usage: readonly SchemaUsage[] = []): string => usage.map(usageKey).sort().join("\u0001");
+
+/** Grants the USAGE of `news`, then revokes what `olds` had that `news` lacks from the roles that still exist, each as its schema's owner. */
+async function applySchemaUsage(
+    client: Client,
+    connection: AdminConnection,
+    olds: readonly SchemaUsage[],
+    news: readonly SchemaUsage[],
+): Promise<void> {
+    const wanted = new Set(news.map(usageKey));
+    const gone = olds.filter((u) => !wanted.has(usageKey(u)));
+    if (news.length === 0 && gone.length === 0) return;
+    const owners = await client.query<{ schema: string; owner: string }>(
+        "SELECT nspname AS schema, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = ANY($1::text[])",
+        [[...new Set([...news, ...gone].map((u) => u.schema))]],
+    );
+    const ownerOfSchema = new Map(owners.rows.map((r) => [r.schema, r.owner]));
+    const existing = await client.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])", [
+        gone.map((u) => u.role),
+    ]);
+    const present = new Set(existing.rows.map((r) => r.rolname));
+    const steps = [
+        ...news.map((u) => ({ u, sql: `GRANT USAGE ON SCHEMA ${quoteIdent(u.schema)} TO ${quoteIdent(u.role)}` })),
+        ...gone
+            .filter((u) => present.has(u.role))
+            .map((u) => ({ u, sql: `REVOKE USAGE ON SCHEMA ${quoteIdent(u.schema)} FROM ${quoteIdent(u.role)}` })),
+    ];
+    for (const { u, sql } of steps) {
+        const owner = ownerOfSchema.get(u.schema);
+        if (owner === undefined) continue; // no such schema: nothing to grant on, nothing left to revoke
+        await asRole(client, connection, owner, () => client.query(sql));
+    }
+}
+
+/** Of `usage`, the grants the schemas hold (directly, not through PUBLIC or membership). */
+async function readSchemaUsage(client: Client, usage: readonly SchemaUsage[]): Promise<SchemaUsage[]> {
+    const rows = await client.query<{ schema: string; role: string }>(
+        `SELECT n.nspname AS schema, r.rolname AS role
+           FROM pg_namespace n, aclexplode(n.nspacl) a JOIN pg_roles r ON r.oid = a.grantee
+          WHERE a.privilege_type = 'USAGE' AND n.nspname = ANY($1::text[])`,
+        [[...new Set(usage.map((u) => u.schema))]],
+    );
+    const held = new Set(rows.rows.map(usageKey));
+    return usage.filter((u) => held.has(usageKey(u)));
+}
+
 /**
  * What DatabaseAccess does inside the database itself, in one session: the
  * missing schemas (default privileges are set in them), the schema `public`
- * lock, and the default privileges `olds` had and `news` has.
+ * lock, the default privileges and the schema USAGE `olds` had and `news` has.
  */
 async function applyInDatabase(olds: AccessInputs | undefined, news: AccessInputs, owner: string): Promise<void> {
     const before = olds?.defaultPrivileges ?? [];
     const after = news.defaultPrivileges ?? [];
     const schemas = news.schemas ?? [];
-    if (!news.publicSchemaCreators && before.length === 0 && after.length === 0 && schemas.length === 0) return;
+    const usage = [...(olds?.schemaUsage ?? []), ...(news.schemaUsage ?? [])];
+    if (!news.publicSchemaCreators && before.length === 0 && after.length === 0 && schemas.length === 0 && usage.length === 0) return;
     await withAdminClient(
         news.connection,
         async (client) => {
@@ -296,8 +420,32 @@ async function applyInDatabase(olds: AccessInputs | undefined, news: AccessInput
             await perOwner(client, news.connection, [...before, ...after], (_, mine) =>
                 applyDefaultPrivileges(client, mine(before), mine(after)),
             );
+            await applySchemaUsage(client, news.connection, olds?.schemaUsage ?? [], news.schemaUsage ?? []);
         },
         news.database,
+    );
+}
+
+/**
+ * In the database, for each of `roles` that exists: what it owns goes to
+ * `owner` (no table is lost with a role), then its privileges and default
+ * privileges there go (DROP OWNED), so that DROP ROLE can succeed.
+ */
+async function releaseInDatabase(inputs: AccessInputs, owner: string, roles: readonly string[]): Promise<void> {
+    await withAdminClient(
+        inputs.connection,
+        async (client) => {
+            const found = await client.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])", [roles]);
+            for (const { rolname } of found.rows) {
+                await asRole(client, inputs.connection, owner, () =>
+                    asRole(client, inputs.connection, rolname, async () => {
+                        await client.query(`REASSIGN OWNED BY ${quoteIdent(rolname)} TO ${quoteIdent(owner)}`);
+                        await client.query(`DROP OWNED BY ${quoteIdent(rolname)}`);
+                    }),
+                );
+            }
+        },
+        inputs.database,
     );
 }
 
@@ -329,6 +477,8 @@ export function databaseAccessDiff(olds: AccessState, news: AccessInputs): pulum
         defaultPrivilegesKey(olds.defaultPrivileges) !== defaultPrivilegesKey(news.defaultPrivileges) ||
         (olds.createDatabase ?? false) !== (news.createDatabase ?? false) ||
         !sameSet(olds.schemas ?? [], news.schemas ?? []) ||
+        schemaUsageKey(olds.schemaUsage) !== schemaUsageKey(news.schemaUsage) ||
+        rolesChanged(olds.roles ?? {}, olds.rolesNow ?? {}, news.roles ?? {}) ||
         olds.connection.host !== news.connection.host ||
         olds.connection.port !== news.connection.port;
     return { changes: changed, replaces, deleteBeforeReplace: true };
@@ -336,8 +486,26 @@ export function databaseAccessDiff(olds: AccessState, news: AccessInputs): pulum
 
 export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInputs, AccessState> = {
     async create(inputs) {
+        const roles = inputs.roles ?? {};
+        const hasRoles = Object.keys(roles).length > 0;
         const state = await withAdminClient(inputs.connection, async (client) => {
-            if (inputs.createDatabase) await makeDatabase(client, inputs.connection, inputs.database, creatingOwner(inputs), "create");
+            // Roles first: the database belongs to one of them. A database that is not theirs is refused before.
+            await refuseForeignDatabase(client, inputs);
+            const passwords = hasRoles
+                ? await inTransaction(client, () =>
+                      shapeRoles(client, undefined, roles, inputs.existingPasswords, roleMarker(inputs.database)),
+                  )
+                : undefined;
+            try {
+                if (inputs.createDatabase) await makeDatabase(client, inputs.connection, inputs.database, creatingOwner(inputs), "create");
+            } catch (err) {
+                // No database, no state: the roles this create made go, so that the next one starts clean.
+                if (hasRoles) {
+                    const made = madeRoles(roles, inputs.existingPasswords);
+                    await inTransaction(client, () => dropRoles(client, inputs.connection, made)).catch(() => undefined);
+                }
+                throw err;
+            }
             const db = quoteIdent(inputs.database);
             const owner = inputs.owner ?? (await ownerOf(client, inputs.database));
             await asRole(client, inputs.connection, owner, async () => {
@@ -352,12 +520,18 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
             const row = await client.query<{ acl: string[] | null }>("SELECT datacl::text[] AS acl FROM pg_database WHERE datname = $1", [
                 inputs.database,
             ]);
-            return { ...connectGrantees(row.rows[0]?.acl ?? null, owner), owner };
+            const held = passwords ? { passwords, rolesNow: await readAll(client, roles) } : {};
+            return { ...connectGrantees(row.rows[0]?.acl ?? null, owner), owner, held };
         });
         await applyInDatabase(undefined, inputs, state.owner);
         return {
             id: inputs.database,
-            outs: { ...inputs, publicConnect: state.publicConnect, ...(inputs.publicSchemaCreators ? { publicSchemaCreate: false } : {}) },
+            outs: {
+                ...inputs,
+                publicConnect: state.publicConnect,
+                ...(inputs.publicSchemaCreators ? { publicSchemaCreate: false } : {}),
+                ...state.held,
+            },
         };
     },
 
@@ -373,7 +547,15 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
     },
 
     async update(_id, olds, news) {
-        const owner = await withAdminClient(news.connection, async (client) => {
+        const roles = news.roles ?? {};
+        const oldRoles = olds.roles ?? {};
+        const hasRoles = Object.keys(roles).length > 0 || Object.keys(oldRoles).length > 0;
+        const { owner, passwords } = await withAdminClient(news.connection, async (client) => {
+            // New and renamed roles first; the ones that go, last (below).
+            const held = olds.roles ? { roles: olds.roles, passwords: olds.passwords ?? {} } : undefined;
+            const passwords = hasRoles
+                ? await inTransaction(client, () => shapeRoles(client, held, roles, news.existingPasswords, roleMarker(news.database)))
+                : undefined;
             if (news.createDatabase) await makeDatabase(client, news.connection, news.database, creatingOwner(news), "update");
             const db = quoteIdent(news.database);
             const removed = olds.grantees.filter((g) => !news.grantees.includes(g));
@@ -390,10 +572,29 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
                 }
             });
             await syncRoleSettings(client, olds.roleSettings ?? [], news.roleSettings ?? []);
-            return owner;
+            return { owner, passwords };
         });
         await applyInDatabase(olds, news, owner);
-        return { outs: { ...news, publicConnect: false, ...(news.publicSchemaCreators ? { publicSchemaCreate: false } : {}) } };
+        // A role that goes, once nothing here names it any more (CONNECT, settings, default privileges, USAGE):
+        // what it still owns or holds in the database (a table it made, a grant the app's migrations gave it) first.
+        const gone = Object.entries(oldRoles)
+            .filter(([slot]) => !(slot in roles))
+            .map(([, spec]) => spec.name);
+        if (gone.length > 0) await releaseInDatabase(news, owner, gone);
+        const rolesNow = hasRoles
+            ? await withAdminClient(news.connection, async (client) => {
+                  await inTransaction(client, () => dropGoneRoles(client, news.connection, oldRoles, roles));
+                  return readAll(client, roles);
+              })
+            : undefined;
+        return {
+            outs: {
+                ...news,
+                publicConnect: false,
+                ...(news.publicSchemaCreators ? { publicSchemaCreate: false } : {}),
+                ...(hasRoles ? { passwords, rolesNow } : {}),
+            },
+        };
     },
 
     async read(id, props) {
@@ -409,15 +610,16 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
                 const current = await readRoleSettings(client, entry.role, Object.keys(entry.settings), entry.database);
                 if (current !== undefined) settings.push({ ...entry, settings: current });
             }
+            const rolesNow = props.roles ? await readAll(client, props.roles) : undefined;
             const found = connectGrantees(row.rows[0].acl, props.owner ?? row.rows[0].owner);
             // The CONNECT a non-superuser admin keeps for itself is not one of the grantees.
             const admin =
                 props.connection.superuser || props.grantees.includes(props.connection.username) ? [] : [props.connection.username];
-            return { found: true, settings, ...found, grantees: found.grantees.filter((g) => !admin.includes(g)) };
+            return { found: true, settings, rolesNow, ...found, grantees: found.grantees.filter((g) => !admin.includes(g)) };
         });
         if (!acl.found || !("grantees" in acl)) return { id: "", props }; // database gone: resource gone
         const inside =
-            props.publicSchemaCreators || props.defaultPrivileges?.length
+            props.publicSchemaCreators || props.defaultPrivileges?.length || props.schemaUsage?.length
                 ? await withAdminClient(
                       props.connection,
                       async (client) => ({
@@ -425,6 +627,7 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
                           defaultPrivileges: props.defaultPrivileges
                               ? await readDefaultPrivileges(client, props.defaultPrivileges)
                               : undefined,
+                          schemaUsage: props.schemaUsage ? await readSchemaUsage(client, props.schemaUsage) : undefined,
                       }),
                       props.database,
                   )
@@ -438,50 +641,62 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
                 ...(props.roleSettings ? { roleSettings: acl.settings } : {}),
                 ...(props.publicSchemaCreators ? { publicSchemaCreate: inside?.schema?.open ?? false } : {}),
                 ...(props.defaultPrivileges ? { defaultPrivileges: inside?.defaultPrivileges } : {}),
+                ...(props.schemaUsage ? { schemaUsage: inside?.schemaUsage } : {}),
+                ...(props.roles ? { rolesNow: acl.rolesNow } : {}),
             },
         };
     },
 
     async delete(_id, props) {
-        if (props.createDatabase) {
-            // Its own database goes, and its grants, default privileges and per-database settings with it.
-            await withAdminClient(props.connection, async (client) => {
-                await syncRoleSettings(client, props.roleSettings ?? [], []);
-                await dropDatabase(client, props.connection, props.database, creatingOwner(props));
-            });
-            return;
-        }
-        // Take back only what was granted; PUBLIC stays revoked, so a retained database stays closed.
-        const present = await withAdminClient(props.connection, async (client) => {
-            await syncRoleSettings(client, props.roleSettings ?? [], []);
-            const db = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [props.database]);
-            if (!db.rowCount) return false;
-            if (props.restorePublicOnDelete) {
-                // Undo the hardening: PUBLIC first, so nobody is locked out, then the explicit grants.
-                const owner = props.owner ?? (await ownerOf(client, props.database));
-                await asRole(client, props.connection, owner, async () => {
-                    await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(props.database)} TO PUBLIC`);
-                });
-            }
-            const roles = await client.query("SELECT rolname FROM pg_roles WHERE rolname = ANY($1)", [props.grantees]);
-            const existing = roles.rows.map((r: { rolname: string }) => quoteIdent(r.rolname));
-            if (existing.length === 0) return true;
-            await asRole(client, props.connection, props.owner ?? (await ownerOf(client, props.database)), async () => {
-                await client.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${quoteIdent(props.database)} FROM ${existing.join(", ")}`);
-            });
-            return true;
-        });
-        // Default privileges name their roles: left behind, they would keep DROP ROLE from succeeding.
-        const privileges = props.defaultPrivileges ?? [];
-        if (present && privileges.length > 0) {
-            await withAdminClient(
-                props.connection,
-                (client) => perOwner(client, props.connection, privileges, (_, mine) => revokeDefaultPrivileges(client, mine(privileges))),
-                props.database,
-            );
+        await deleteAccess(props);
+        // Its roles go last: the database and everything that named them are gone.
+        if (props.roles && Object.keys(props.roles).length > 0) {
+            const roles = props.roles;
+            await withAdminClient(props.connection, (client) => inTransaction(client, () => dropRoles(client, props.connection, roles)));
         }
     },
 };
+
+/** What delete undoes besides the roles: drops its own database, or takes back what it granted on another. */
+async function deleteAccess(props: AccessState): Promise<void> {
+    if (props.createDatabase) {
+        // Its own database goes, and its grants, default privileges and per-database settings with it.
+        await withAdminClient(props.connection, async (client) => {
+            await syncRoleSettings(client, props.roleSettings ?? [], []);
+            await dropDatabase(client, props.connection, props.database, creatingOwner(props));
+        });
+        return;
+    }
+    // Take back only what was granted; PUBLIC stays revoked, so a retained database stays closed.
+    const present = await withAdminClient(props.connection, async (client) => {
+        await syncRoleSettings(client, props.roleSettings ?? [], []);
+        const db = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [props.database]);
+        if (!db.rowCount) return false;
+        if (props.restorePublicOnDelete) {
+            // Undo the hardening: PUBLIC first, so nobody is locked out, then the explicit grants.
+            const owner = props.owner ?? (await ownerOf(client, props.database));
+            await asRole(client, props.connection, owner, async () => {
+                await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${quoteIdent(props.database)} TO PUBLIC`);
+            });
+        }
+        const roles = await client.query("SELECT rolname FROM pg_roles WHERE rolname = ANY($1)", [props.grantees]);
+        const existing = roles.rows.map((r: { rolname: string }) => quoteIdent(r.rolname));
+        if (existing.length === 0) return true;
+        await asRole(client, props.connection, props.owner ?? (await ownerOf(client, props.database)), async () => {
+            await client.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${quoteIdent(props.database)} FROM ${existing.join(", ")}`);
+        });
+        return true;
+    });
+    // Default privileges name their roles: left behind, they would keep DROP ROLE from succeeding.
+    const privileges = props.defaultPrivileges ?? [];
+    if (present && privileges.length > 0) {
+        await withAdminClient(
+            props.connection,
+            (client) => perOwner(client, props.connection, privileges, (_, mine) => revokeDefaultPrivileges(client, mine(privileges))),
+            props.database,
+        );
+    }
+}
 /** Served by the package plugin; in a TypeScript program the state stores the line that loads it (servedResource.ts). */
 const databaseAccessProviderModule = served("DatabaseAccess", __filename, "databaseAccessProvider", databaseAccessProvider);
 
@@ -492,6 +707,9 @@ export class DatabaseAccess extends ServedResource {
     declare public readonly database: pulumi.Output<string>;
     declare public readonly grantees: pulumi.Output<string[]>;
     declare public readonly publicConnect: pulumi.Output<boolean>;
+    declare public readonly roles: pulumi.Output<Record<string, ManagedRoleSpec> | undefined>;
+    /** Secret: the password of each role it makes, by slot. */
+    declare public readonly passwords: pulumi.Output<Record<string, string> | undefined>;
 
     constructor(name: string, args: DatabaseAccessArgs, opts: pulumi.CustomResourceOptions = {}) {
         super(
@@ -507,10 +725,23 @@ export class DatabaseAccess extends ServedResource {
                 publicSchemaCreate: undefined,
                 grantees: pulumi.output(args.grantees).apply((g) => [...g].sort()),
                 publicConnect: undefined,
+                roles: args.roles === undefined ? undefined : sortedMemberships(args.roles),
+                passwords: undefined,
+                rolesNow: undefined,
             },
-            pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),
+            pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection", "passwords", "existingPasswords"] }),
             "app-databases",
             "DatabaseAccess",
         );
+    }
+
+    /** The name of the role it makes in `slot`, once made (what uses the role depends on this resource). */
+    nameOf(slot: string): pulumi.Output<string> {
+        return this.roles.apply((roles) => roles![slot].name);
+    }
+
+    /** The password of the role it makes in `slot` (secret). */
+    passwordOf(slot: string): pulumi.Output<string> {
+        return pulumi.secret(this.passwords.apply((passwords) => passwords![slot]));
     }
 }

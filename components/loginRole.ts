@@ -8,7 +8,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as random from "@pulumi/random";
 import type { AdminConnection } from "./adminConnection";
 import { AdoptedRole } from "./adoptedRole";
-import { ManagedRoles, PASSWORD_LENGTH } from "./managedRoles";
+import { ManagedRoles, ManagedRoleSpec, PASSWORD_LENGTH } from "./managedRoles";
 import { keepPrior, nameOfUrn, PriorResource } from "./priorState";
 
 /** Per-role timeouts, in milliseconds; 0 disables one. */
@@ -50,6 +50,8 @@ export interface LoginRolesCommon {
     readonly protect: boolean;
     /** The stack's resources at its last `up`, for the upgrade from the provider's Role (see keepEarlierRole). */
     readonly stateAtLastUp: readonly PriorResource[] | Promise<readonly PriorResource[]>;
+    /** Where the roles' resources were before (another parent): AppDatabase once had them under a RolePair. @default none */
+    readonly aliases?: pulumi.Input<pulumi.Alias>[];
 }
 
 export interface LoginRole {
@@ -78,12 +80,43 @@ function earlierRole(state: readonly PriorResource[], spec: LoginRoleSpec): Prio
  * the roles over, and the provider's delete is DROP ROLE. Their
  * RandomPasswords are left to go: deleting one touches nothing.
  */
-function keepEarlierRoles(parent: pulumi.Resource, specs: readonly LoginRoleSpec[], common: LoginRolesCommon): void {
+export function keepEarlierRoles(parent: pulumi.Resource, specs: readonly LoginRoleSpec[], common: LoginRolesCommon): void {
     keepPrior(
         common.stateAtLastUp,
         (r) => specs.some((spec) => earlierRole([r], spec) !== undefined),
-        (r, resourceName, opts) => new postgresql.Role(resourceName, { name: String(r.outputs.name) }, { ...opts, parent }),
+        (r, resourceName, opts) =>
+            new postgresql.Role(resourceName, { name: String(r.outputs.name) }, { ...opts, parent, aliases: common.aliases }),
     );
+}
+
+/**
+ * The passwords, by slot, of the roles of `specs` that an earlier layout
+ * made: the ManagedRoles named in `holders` (matched by role name) or the
+ * provider's Role of each. For the resource that now makes them, to take
+ * them over with those passwords. Undefined when there are none.
+ */
+export function earlierRolePasswords(
+    state: readonly PriorResource[],
+    holders: readonly string[],
+    specs: Readonly<Record<string, LoginRoleSpec>>,
+): Record<string, string> | undefined {
+    const passwords: Record<string, string> = {};
+    const reveal = (value: unknown): unknown => pulumi.runtime.unwrapRpcSecret(value);
+    for (const r of state.filter((r) => r.type.endsWith(":ManagedRoles") && holders.includes(nameOfUrn(r.urn)))) {
+        const roles = (reveal(r.outputs.roles) ?? {}) as Record<string, { name?: string }>;
+        const held = (reveal(r.outputs.passwords) ?? {}) as Record<string, unknown>;
+        for (const [oldSlot, role] of Object.entries(roles)) {
+            const slot = Object.keys(specs).find((s) => specs[s].roleName === role?.name);
+            const password = reveal(held[oldSlot]);
+            if (slot !== undefined && typeof password === "string") passwords[slot] = password;
+        }
+    }
+    for (const [slot, spec] of Object.entries(specs)) {
+        // A secret nested in the state read comes as the SDK's secret wrapper.
+        const password: unknown = reveal(earlierRole(state, spec)?.outputs.password);
+        if (typeof password === "string" && passwords[slot] === undefined) passwords[slot] = password;
+    }
+    return Object.keys(passwords).length > 0 ? passwords : undefined;
 }
 
 /**
@@ -98,14 +131,29 @@ function earlierPasswords(
 ): pulumi.Output<Record<string, string> | undefined> {
     return pulumi.output(common.stateAtLastUp).apply((state) => {
         if (state.some((r) => r.type.endsWith(":ManagedRoles") && nameOfUrn(r.urn) === resourceName)) return undefined;
-        const passwords: Record<string, string> = {};
-        for (const [slot, spec] of Object.entries(specs)) {
-            // A secret nested in the state read comes as the SDK's secret wrapper.
-            const password: unknown = pulumi.runtime.unwrapRpcSecret(earlierRole(state, spec)?.outputs.password);
-            if (typeof password === "string") passwords[slot] = password;
-        }
-        return Object.keys(passwords).length > 0 ? pulumi.secret(passwords) : undefined;
+        const passwords = earlierRolePasswords(state, [], specs);
+        return passwords ? pulumi.secret(passwords) : undefined;
     }) as pulumi.Output<Record<string, string> | undefined>; // apply lifts the returned Output, its secrecy included
+}
+
+/** What the provider cannot set (idle_session_timeout), for whoever applies it; empty without timeouts. */
+export const settingsOf = (spec: LoginRoleSpec): Record<string, string> =>
+    spec.timeouts ? { idle_session_timeout: String(spec.timeouts.idleSessionTimeoutMs) } : {};
+
+/** A role to create, as ManagedRoles (or DatabaseAccess) takes it. */
+export function managedRoleSpec(spec: LoginRoleSpec): pulumi.Output<ManagedRoleSpec> {
+    return pulumi.all(spec.memberOf ?? []).apply((memberOf) => ({
+        name: spec.roleName,
+        connectionLimit: spec.connectionLimit,
+        rotation: spec.rotation,
+        memberOf,
+        ...(spec.timeouts
+            ? {
+                  statementTimeoutMs: spec.timeouts.statementTimeoutMs,
+                  idleInTransactionSessionTimeoutMs: spec.timeouts.idleInTransactionSessionTimeoutMs,
+              }
+            : {}),
+    }));
 }
 
 /**
@@ -121,8 +169,6 @@ export function declareLoginRoles(
     specs: Readonly<Record<string, LoginRoleSpec>>,
     common: LoginRolesCommon,
 ): Record<string, LoginRole> {
-    const settingsOf = (spec: LoginRoleSpec): Record<string, string> =>
-        spec.timeouts ? { idle_session_timeout: String(spec.timeouts.idleSessionTimeoutMs) } : {};
     const created = Object.entries(specs).filter(([, spec]) => !spec.adopt);
     const logins: Record<string, LoginRole> = {};
     if (created.length > 0) {
@@ -132,23 +178,7 @@ export function declareLoginRoles(
             resourceName,
             {
                 connection: common.connection,
-                roles: Object.fromEntries(
-                    created.map(([slot, spec]) => [
-                        slot,
-                        pulumi.all(spec.memberOf ?? []).apply((memberOf) => ({
-                            name: spec.roleName,
-                            connectionLimit: spec.connectionLimit,
-                            rotation: spec.rotation,
-                            memberOf,
-                            ...(spec.timeouts
-                                ? {
-                                      statementTimeoutMs: spec.timeouts.statementTimeoutMs,
-                                      idleInTransactionSessionTimeoutMs: spec.timeouts.idleInTransactionSessionTimeoutMs,
-                                  }
-                                : {}),
-                        })),
-                    ]),
-                ),
+                roles: Object.fromEntries(created.map(([slot, spec]) => [slot, managedRoleSpec(spec)])),
                 existingPasswords: earlierPasswords(resourceName, toCreate, common),
             },
             { parent, protect: common.protect },
@@ -157,11 +187,27 @@ export function declareLoginRoles(
             logins[slot] = { name: roles.nameOf(slot), resource: roles, password: roles.passwordOf(slot), settings: settingsOf(spec) };
         }
     }
+    return { ...logins, ...declareAdoptedRoles(parent, specs, common) };
+}
+
+/**
+ * Declares each adopted role of `specs` (the others are left out) as an
+ * AdoptedRole child of `parent`, with `<resourceName>-password` unless its
+ * password is supplied.
+ */
+export function declareAdoptedRoles(
+    parent: pulumi.Resource,
+    specs: Readonly<Record<string, LoginRoleSpec>>,
+    common: LoginRolesCommon,
+): Record<string, LoginRole> {
+    const logins: Record<string, LoginRole> = {};
     for (const [slot, spec] of Object.entries(specs)) {
         if (!spec.adopt) continue;
         const supplied = spec.adopt.password;
         const password =
-            supplied !== undefined ? pulumi.secret(pulumi.output(supplied)) : generatedPassword(parent, spec.resourceName, spec.rotation);
+            supplied !== undefined
+                ? pulumi.secret(pulumi.output(supplied))
+                : generatedPassword(parent, spec.resourceName, spec.rotation, common.aliases);
         const role = new AdoptedRole(
             spec.resourceName,
             {
@@ -173,7 +219,7 @@ export function declareLoginRoles(
                 statementTimeoutMs: spec.timeouts?.statementTimeoutMs,
                 idleInTransactionSessionTimeoutMs: spec.timeouts?.idleInTransactionSessionTimeoutMs,
             },
-            { parent, protect: common.protect },
+            { parent, protect: common.protect, aliases: common.aliases },
         );
         logins[slot] = { name: role.name, resource: role, password, settings: settingsOf(spec) };
     }
@@ -181,7 +227,12 @@ export function declareLoginRoles(
 }
 
 /** `<resourceName>-password` of an adopted role: replaced only when `rotation` changes. */
-function generatedPassword(parent: pulumi.Resource, resourceName: string, rotation: number): pulumi.Output<string> {
+function generatedPassword(
+    parent: pulumi.Resource,
+    resourceName: string,
+    rotation: number,
+    aliases?: pulumi.Input<pulumi.Alias>[],
+): pulumi.Output<string> {
     const password = new random.RandomPassword(
         `${resourceName}-password`,
         {
@@ -193,7 +244,7 @@ function generatedPassword(parent: pulumi.Resource, resourceName: string, rotati
             // Keepers are the only thing that replaces the password: rotation is explicit.
             keepers: { rotation: String(rotation) },
         },
-        { parent },
+        { parent, aliases },
     );
     return password.result;
 }

@@ -31,7 +31,15 @@ import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, asRole, quoteIdent, withAdminClient } from "./adminConnection";
-import { attributeChanges, readRoleAttributes, RoleAttributes, ROLE_SETTING_NAMES, shapeRole, wantedAttributes } from "./adoptedRole";
+import {
+    attributeChanges,
+    readRoleAttributes,
+    readRolesAttributes,
+    RoleAttributes,
+    ROLE_SETTING_NAMES,
+    shapeRole,
+    wantedAttributes,
+} from "./adoptedRole";
 import { served, ServedResource } from "./servedResource";
 
 /** Long enough for any attacker, alphanumeric so it needs no escaping in URLs or shells. */
@@ -125,7 +133,7 @@ export function creationOrder(roles: Readonly<Record<string, ManagedRoleSpec>>):
 }
 
 /** Runs `work` in a transaction: roles are never left half made. */
-async function inTransaction<T>(client: Client, work: () => Promise<T>): Promise<T> {
+export async function inTransaction<T>(client: Client, work: () => Promise<T>): Promise<T> {
     await client.query("BEGIN");
     try {
         const result = await work();
@@ -161,12 +169,17 @@ async function dropRole(client: Client, connection: AdminConnection, name: strin
     await client.query(`DROP ROLE ${role}`);
 }
 
-/** Each role as the server has it now, by slot; a missing one is left out. */
-async function readAll(client: Client, roles: Readonly<Record<string, ManagedRoleSpec>>): Promise<Record<string, RoleAttributes>> {
+/** Each role as the server has it now, by slot (one query); a missing one is left out. */
+export async function readAll(client: Client, roles: Readonly<Record<string, ManagedRoleSpec>>): Promise<Record<string, RoleAttributes>> {
+    const found = await readRolesAttributes(
+        client,
+        Object.values(roles).map((spec) => spec.name),
+        ROLE_SETTING_NAMES,
+    );
     const now: Record<string, RoleAttributes> = {};
     for (const [slot, spec] of Object.entries(roles)) {
-        const found = await readRole(client, spec.name);
-        if (found) now[slot] = found;
+        const attributes = found.get(spec.name);
+        if (attributes) now[slot] = attributes;
     }
     return now;
 }
@@ -178,22 +191,102 @@ function existsAlready(name: string): Error {
     );
 }
 
+/** Roles by slot with their passwords: what a resource that makes roles had after its last step. */
+export interface RolesHeld {
+    readonly roles: Readonly<Record<string, ManagedRoleSpec>>;
+    readonly passwords: Readonly<Record<string, string>>;
+}
+
+/**
+ * Makes the roles of `roles` (by slot) that are missing, renames and ALTERs
+ * the rest into their declaration, and gives a role a password when it is
+ * made, renamed (a rename clears an MD5 password) or its rotation changed;
+ * otherwise it keeps the one in `held`. A role to be made that exists is
+ * refused, unless `existingPasswords` has it (the upgrade from an earlier
+ * resource: taken over with that password) or it carries `marker` as its
+ * comment: a create of the same resource made it and failed half-way (no
+ * state, the password lost), and it gets a new password. Each role made gets
+ * `marker` as its comment. Drops nothing (see dropGoneRoles). Returns the
+ * passwords by slot.
+ */
+export async function shapeRoles(
+    client: Client,
+    held: RolesHeld | undefined,
+    roles: Readonly<Record<string, ManagedRoleSpec>>,
+    existingPasswords: Readonly<Record<string, string>> | undefined,
+    marker?: string,
+): Promise<Record<string, string>> {
+    const passwords: Record<string, string> = {};
+    for (const slot of creationOrder(roles)) {
+        const spec = roles[slot];
+        const old = held?.roles[slot];
+        const renamed = old !== undefined && old.name !== spec.name;
+        if (renamed && (await readRole(client, old.name))) {
+            await client.query(`ALTER ROLE ${quoteIdent(old.name)} RENAME TO ${quoteIdent(spec.name)}`);
+        }
+        const found = await readRole(client, spec.name);
+        const rotate = old !== undefined && old.rotation !== spec.rotation;
+        const kept = old && !rotate ? held?.passwords[slot] : undefined;
+        const taken = old ? undefined : existingPasswords?.[slot];
+        if (!old && found && taken === undefined && !(marker !== undefined && (await commentOf(client, spec.name)) === marker)) {
+            throw existsAlready(spec.name);
+        }
+        passwords[slot] = kept ?? taken ?? generatePassword();
+        // Kept: set again only on a role made anew (dropped behind the stack's back) or renamed.
+        // Taken over: it has that one already. New: always.
+        const set = kept !== undefined ? !found || renamed : taken !== undefined ? !found : true;
+        await shape(client, spec, found, set ? passwords[slot] : undefined);
+        if (!found && marker !== undefined)
+            await client.query(`COMMENT ON ROLE ${quoteIdent(spec.name)} IS ${client.escapeLiteral(marker)}`);
+    }
+    return passwords;
+}
+
+/** A role's comment (`\du+`), or undefined. */
+async function commentOf(client: Client, name: string): Promise<string | undefined> {
+    const row = await client.query<{ comment: string | null }>(
+        "SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1",
+        [name],
+    );
+    return row.rows[0]?.comment ?? undefined;
+}
+
+/** Drops the roles of `olds` whose slot `news` lacks, members first. */
+export async function dropGoneRoles(
+    client: Client,
+    connection: AdminConnection,
+    olds: Readonly<Record<string, ManagedRoleSpec>>,
+    news: Readonly<Record<string, ManagedRoleSpec>>,
+): Promise<void> {
+    for (const slot of creationOrder(olds).reverse()) {
+        if (!(slot in news)) await dropRole(client, connection, olds[slot].name);
+    }
+}
+
+/**
+ * Whether the declared roles differ from the ones held: a slot that comes or
+ * goes, a new name or rotation, or drift from the declaration in `now`
+ * (the roles as last read).
+ */
+export function rolesChanged(
+    olds: Readonly<Record<string, ManagedRoleSpec>>,
+    now: Readonly<Record<string, RoleAttributes>>,
+    news: Readonly<Record<string, ManagedRoleSpec>>,
+): boolean {
+    const slots = new Set([...Object.keys(olds), ...Object.keys(news)]);
+    return [...slots].some((slot) => {
+        const old = olds[slot];
+        const spec = news[slot];
+        const found = now[slot];
+        return !old || !spec || !found || old.name !== spec.name || old.rotation !== spec.rotation || drift(found, spec).length > 0;
+    });
+}
+
 export const managedRolesProvider: pulumi.dynamic.ResourceProvider<ManagedInputs, ManagedState> = {
     async create(inputs) {
-        const passwords: Record<string, string> = {};
-        const now = await withAdminClient(inputs.connection, async (client) => {
-            await inTransaction(client, async () => {
-                for (const slot of creationOrder(inputs.roles)) {
-                    const spec = inputs.roles[slot];
-                    const taken = inputs.existingPasswords?.[slot];
-                    const found = await readRole(client, spec.name);
-                    if (found && taken === undefined) throw existsAlready(spec.name);
-                    passwords[slot] = taken ?? generatePassword();
-                    // Taken over (found): it keeps its password, the one the stack had for it.
-                    await shape(client, spec, found, found ? undefined : passwords[slot]);
-                }
-            });
-            return readAll(client, inputs.roles);
+        const { passwords, now } = await withAdminClient(inputs.connection, async (client) => {
+            const passwords = await inTransaction(client, () => shapeRoles(client, undefined, inputs.roles, inputs.existingPasswords));
+            return { passwords, now: await readAll(client, inputs.roles) };
         });
         return {
             id: Object.values(inputs.roles)[0]?.name ?? "roles",
@@ -202,44 +295,21 @@ export const managedRolesProvider: pulumi.dynamic.ResourceProvider<ManagedInputs
     },
 
     async diff(_id, olds, news) {
-        const slots = new Set([...Object.keys(olds.roles), ...Object.keys(news.roles)]);
         const changed =
-            [...slots].some((slot) => {
-                const old = olds.roles[slot];
-                const spec = news.roles[slot];
-                const now = olds.now[slot];
-                return !old || !spec || !now || old.name !== spec.name || old.rotation !== spec.rotation || drift(now, spec).length > 0;
-            }) ||
+            rolesChanged(olds.roles, olds.now, news.roles) ||
             olds.connection.host !== news.connection.host ||
             olds.connection.port !== news.connection.port;
         return { changes: changed };
     },
 
     async update(_id, olds, news) {
-        const passwords: Record<string, string> = {};
-        const now = await withAdminClient(news.connection, async (client) => {
-            await inTransaction(client, async () => {
-                // Gone from the declaration: dropped, members first.
-                for (const slot of creationOrder(olds.roles).reverse()) {
-                    if (!(slot in news.roles)) await dropRole(client, news.connection, olds.roles[slot].name);
-                }
-                for (const slot of creationOrder(news.roles)) {
-                    const spec = news.roles[slot];
-                    const old = olds.roles[slot];
-                    const renamed = old !== undefined && old.name !== spec.name;
-                    if (renamed && (await readRole(client, old.name))) {
-                        await client.query(`ALTER ROLE ${quoteIdent(old.name)} RENAME TO ${quoteIdent(spec.name)}`);
-                    }
-                    const found = await readRole(client, spec.name);
-                    const taken = news.existingPasswords?.[slot];
-                    if (!old && found && taken === undefined) throw existsAlready(spec.name);
-                    const rotate = old !== undefined && old.rotation !== spec.rotation;
-                    passwords[slot] = old && !rotate ? olds.passwords[slot] : (taken ?? generatePassword());
-                    // Set when made (new, or dropped behind the stack's back), renewed, or renamed (a rename clears an MD5 password).
-                    await shape(client, spec, found, !found || rotate || renamed ? passwords[slot] : undefined);
-                }
+        const { passwords, now } = await withAdminClient(news.connection, async (client) => {
+            const passwords = await inTransaction(client, async () => {
+                // Gone from the declaration: dropped first, members first.
+                await dropGoneRoles(client, news.connection, olds.roles, news.roles);
+                return shapeRoles(client, olds, news.roles, news.existingPasswords);
             });
-            return readAll(client, news.roles);
+            return { passwords, now: await readAll(client, news.roles) };
         });
         return { outs: { connection: news.connection, roles: news.roles, passwords, now } };
     },
@@ -252,13 +322,29 @@ export const managedRolesProvider: pulumi.dynamic.ResourceProvider<ManagedInputs
     },
 
     async delete(_id, props) {
-        await withAdminClient(props.connection, (client) =>
-            inTransaction(client, async () => {
-                for (const slot of creationOrder(props.roles).reverse()) await dropRole(client, props.connection, props.roles[slot].name);
-            }),
-        );
+        await withAdminClient(props.connection, (client) => inTransaction(client, () => dropRoles(client, props.connection, props.roles)));
     },
 };
+
+/** Drops every role of `roles`, members first; one already gone is fine. */
+export async function dropRoles(
+    client: Client,
+    connection: AdminConnection,
+    roles: Readonly<Record<string, ManagedRoleSpec>>,
+): Promise<void> {
+    for (const slot of creationOrder(roles).reverse()) await dropRole(client, connection, roles[slot].name);
+}
+
+/** The roles with their memberships sorted as the server reads them back: no false diffs. */
+export function sortedMemberships(
+    roles: pulumi.Input<Record<string, pulumi.Input<ManagedRoleSpec>>>,
+): pulumi.Output<Record<string, ManagedRoleSpec>> {
+    return pulumi
+        .output(roles)
+        .apply((all) =>
+            Object.fromEntries(Object.entries(all).map(([slot, spec]) => [slot, { ...spec, memberOf: [...spec.memberOf].sort() }])),
+        );
+}
 
 /** Served by the package plugin; in a TypeScript program the state stores the line that loads it (servedResource.ts). */
 const managedRolesProviderModule = served("ManagedRoles", __filename, "managedRolesProvider", managedRolesProvider);
@@ -276,14 +362,7 @@ export class ManagedRoles extends ServedResource {
             name,
             {
                 ...args,
-                // Sorted as the server reads memberships back: no false diffs.
-                roles: pulumi
-                    .output(args.roles)
-                    .apply((roles) =>
-                        Object.fromEntries(
-                            Object.entries(roles).map(([slot, spec]) => [slot, { ...spec, memberOf: [...spec.memberOf].sort() }]),
-                        ),
-                    ),
+                roles: sortedMemberships(args.roles),
                 passwords: undefined,
                 now: undefined,
             },

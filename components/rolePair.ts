@@ -166,6 +166,61 @@ export function runtimeSlots(rotation: number, zeroDowntime: boolean): { primary
     };
 }
 
+/** A RolePair's arguments with every default filled in. */
+export type ResolvedRolePairArgs = ReturnType<typeof resolveRolePairArgs>;
+
+/** The `resourceName` of the pair's login roles, by slot: what earlier versions named the provider's Role of each (`<name>-migrate`, ...). */
+export const PAIR_RESOURCE_SUFFIXES: Readonly<Record<string, string>> = { migrate: "migrate", runtime: "app", alternate: "app-alt" };
+
+/**
+ * The pair's login roles by slot (`migrate`, `runtime`, and `alternate` with
+ * zeroDowntime), and which runtime login is handed out.
+ */
+export function pairLoginSpecs(
+    name: string,
+    a: ResolvedRolePairArgs,
+): { specs: Record<string, LoginRoleSpec>; slots: ReturnType<typeof runtimeSlots> } {
+    const names = roleNamesFor(a.app, a.roleNames);
+    const adopt = (role: string) => {
+        const found = a.adoptRoles[role];
+        return found ? { password: found.password } : undefined;
+    };
+    const timeouts: RoleTimeouts = {
+        statementTimeoutMs: a.statementTimeoutMs,
+        idleInTransactionSessionTimeoutMs: a.idleInTransactionSessionTimeoutMs,
+        idleSessionTimeoutMs: a.idleSessionTimeoutMs,
+    };
+    const slots = runtimeSlots(a.rotation.runtime, a.rotation.zeroDowntime);
+    const runtimeSpec = (resourceName: string, roleName: string, rotation: number, memberOf?: string[]): LoginRoleSpec => ({
+        resourceName,
+        roleName,
+        connectionLimit: a.runtimeConnectionLimit,
+        rotation,
+        memberOf,
+        timeouts,
+        adopt: adopt(roleName),
+    });
+    const specs: Record<string, LoginRoleSpec> = {
+        migrate: {
+            resourceName: `${name}-${PAIR_RESOURCE_SUFFIXES.migrate}`,
+            roleName: names.migrate,
+            connectionLimit: a.migrateConnectionLimit,
+            rotation: a.rotation.migrate,
+            adopt: adopt(names.migrate),
+        },
+        runtime: runtimeSpec(`${name}-${PAIR_RESOURCE_SUFFIXES.runtime}`, names.runtime, slots.primary),
+        // A member of <app>_app, made after it in the same resource (or after the adopted one, which exists).
+        ...(slots.alternate === undefined
+            ? {}
+            : {
+                  alternate: runtimeSpec(`${name}-${PAIR_RESOURCE_SUFFIXES.alternate}`, names.alternateRuntime, slots.alternate, [
+                      names.runtime,
+                  ]),
+              }),
+    };
+    return { specs, slots };
+}
+
 export class RolePair extends pulumi.ComponentResource {
     /** The resources that make or adopt the pair's roles: what needs the roles to exist depends on them. */
     public readonly roleResources: pulumi.CustomResource[];
@@ -184,40 +239,7 @@ export class RolePair extends pulumi.ComponentResource {
     constructor(name: string, args: RolePairArgs, opts: pulumi.ComponentResourceOptions = {}) {
         const a = resolveRolePairArgs(args); // bad input fails before anything is registered
         super(ROLE_PAIR_TYPE, name, {}, opts);
-        const names = roleNamesFor(a.app, a.roleNames);
-        const adopt = (role: string) => {
-            const found = a.adoptRoles[role];
-            return found ? { password: found.password } : undefined;
-        };
-        const timeouts: RoleTimeouts = {
-            statementTimeoutMs: a.statementTimeoutMs,
-            idleInTransactionSessionTimeoutMs: a.idleInTransactionSessionTimeoutMs,
-            idleSessionTimeoutMs: a.idleSessionTimeoutMs,
-        };
-        const slots = runtimeSlots(a.rotation.runtime, a.rotation.zeroDowntime);
-        const runtimeSpec = (resourceName: string, roleName: string, rotation: number, memberOf?: string[]): LoginRoleSpec => ({
-            resourceName,
-            roleName,
-            connectionLimit: a.runtimeConnectionLimit,
-            rotation,
-            memberOf,
-            timeouts,
-            adopt: adopt(roleName),
-        });
-        const specs: Record<string, LoginRoleSpec> = {
-            migrate: {
-                resourceName: `${name}-migrate`,
-                roleName: names.migrate,
-                connectionLimit: a.migrateConnectionLimit,
-                rotation: a.rotation.migrate,
-                adopt: adopt(names.migrate),
-            },
-            runtime: runtimeSpec(`${name}-app`, names.runtime, slots.primary),
-            // A member of <app>_app, made after it in the same resource (or after the adopted one, which exists).
-            ...(slots.alternate === undefined
-                ? {}
-                : { alternate: runtimeSpec(`${name}-app-alt`, names.alternateRuntime, slots.alternate, [names.runtime]) }),
-        };
+        const { specs, slots } = pairLoginSpecs(name, a);
         // `-role-pair` has a hyphen, which no role name has: no extra role's resource can take its name.
         const logins = declareLoginRoles(this, `${name}-role-pair`, specs, {
             connection: a.connection,

@@ -12,9 +12,11 @@ import { PriorResource, priorResources, thisStackName } from "../components/prio
  * than the ones kept for one `up` while upgrading; 3 since each created login
  * role is in a ManagedRoles, so it holds no postgresql Role either; 4 since
  * DatabaseAccess makes each created app database and its schemas, so it holds
- * no postgresql Database or Schema.
+ * no postgresql Database or Schema; 5 since that DatabaseAccess also makes the
+ * app's login roles and the USAGE on its schemas, so such an app holds no
+ * RolePair, ManagedRoles or USAGE Grant.
  */
-export const STATE_LAYOUT = 4;
+export const STATE_LAYOUT = 5;
 
 /** The stack's outputs at its last `up`; undefined on a stack that never ran one, or when the backend cannot say. */
 export async function readPreviousOutputs(): Promise<Readonly<Record<string, unknown>> | undefined> {

@@ -33,7 +33,7 @@ async function newStack(config: Record<string, unknown>, secrets = adminSecret()
     return stack;
 }
 
-/** Every generated password in the stack's state, by resource name (and slot, for ManagedRoles). */
+/** Every generated password in the stack's state, by resource name (and slot, for DatabaseAccess and ManagedRoles). */
 function statePasswords(stack: TestStack): Record<string, string> {
     const exported = stack.cli("stack", "export", "--show-secrets");
     expect(exported.status, exported.stderr).toBe(0);
@@ -42,7 +42,8 @@ function statePasswords(stack: TestStack): Record<string, string> {
     // --show-secrets exports a secret as { plaintext: <its JSON> }
     const revealed = (value: any) => (typeof value === "string" ? value : JSON.parse(value.plaintext));
     for (const r of resources) {
-        if (r.type === "pulumi-nodejs:dynamic/app-databases:ManagedRoles") {
+        const makesRoles = ["ManagedRoles", "DatabaseAccess"].map((t) => `pulumi-nodejs:dynamic/app-databases:${t}`);
+        if (makesRoles.includes(r.type) && r.outputs.passwords !== undefined) {
             for (const [slot, pw] of Object.entries(revealed(r.outputs.passwords)))
                 passwords[`${r.urn.split("::").pop()}/${slot}`] = pw as string;
         }
@@ -195,9 +196,9 @@ describe("passwords", () => {
         try {
             const first = statePasswords(stack);
             expect(Object.keys(first).sort()).toEqual([
-                "steady@local-role-pair/migrate",
-                "steady@local-role-pair/runtime",
-                "steady@local-steady_ro/steady_ro",
+                "steady@local-access/extra:steady_ro",
+                "steady@local-access/migrate",
+                "steady@local-access/runtime",
             ]);
             for (let i = 0; i < 10; i++) {
                 const up = await stack.stack.up({ onOutput: () => undefined });
@@ -208,7 +209,7 @@ describe("passwords", () => {
             }
             expect(statePasswords(stack)).toEqual(first);
             const { apps } = await stack.outputs();
-            expect(passwordOf(apps.steady.runtimeUrl)).toBe(first["steady@local-role-pair/runtime"]);
+            expect(passwordOf(apps.steady.runtimeUrl)).toBe(first["steady@local-access/runtime"]);
             await queryUrl(apps.steady.runtimeUrl, "SELECT 1");
         } finally {
             await stack.stack.destroy({ onOutput: () => undefined });

@@ -27,13 +27,21 @@
  *   updates each DatabaseAccess (it records that the database is its own, to
  *   drop when the app is removed) and keeps each Database with retainOnDelete
  *   (no change shown); the second forgets them, dropping nothing. Removing an
- *   app afterwards still drops its database and roles.
+ *   app afterwards still drops its database and roles;
+ * - each created app database's login roles moved from its RolePair's
+ *   ManagedRoles (and one ManagedRoles per extra role) into its DatabaseAccess.
+ *   The first `up` updates each DatabaseAccess, which takes the roles over
+ *   with the passwords in the last state; each RolePair component goes (a
+ *   component: nothing on the server), and what it held (the ManagedRoles, or
+ *   the provider's Roles of older stacks) stays, unchanged, under the app
+ *   (an alias) with retainOnDelete; the second forgets them, dropping nothing.
  *
- * Five revisions: 01c3ebd (before components/ and program/ were split),
+ * Six revisions: 01c3ebd (before components/ and program/ were split),
  * cd87777 (ts-node, serialized dynamic providers, no pg_hba for dedicated
  * servers), 49a7c4e (compiled, the last with provider DefaultPrivileges),
- * 0934728 (the last with provider Roles and RandomPasswords) and bad7bf3 (the
- * last with the provider's Database).
+ * 0934728 (the last with provider Roles and RandomPasswords), bad7bf3 (the
+ * last with the provider's Database) and 83bc050 (the last with a RolePair
+ * and ManagedRoles per app).
  * A row in each app database and every password in the outputs survive.
  *
  * Needs the revisions in the clone's history (CI runs on a full clone).
@@ -47,7 +55,14 @@ import { copyWorkTreeProgram, extractProgramAt } from "../kit/program";
 import { TestStack } from "../kit/stack";
 
 /** The revisions a stack upgrades from (APP_DATABASES_UPGRADE_FROM: others, to try them). */
-const UPGRADE_FROM = process.env.APP_DATABASES_UPGRADE_FROM?.split(",") ?? ["01c3ebd", "cd87777", "49a7c4e", "0934728", "bad7bf3"];
+const UPGRADE_FROM = process.env.APP_DATABASES_UPGRADE_FROM?.split(",") ?? [
+    "01c3ebd",
+    "cd87777",
+    "49a7c4e",
+    "0934728",
+    "bad7bf3",
+    "83bc050",
+];
 const [imageName, imageVersion] = (process.env.APP_DATABASES_PG_IMAGE ?? "app-databases/postgres:15").split(":");
 
 const SERVER_HBA = "pulumi-nodejs:dynamic/app-databases:ServerHba";
@@ -57,9 +72,7 @@ const PROVIDER_ROLE = "postgresql:index/role:Role";
 const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
 const MANAGED_ROLES = "pulumi-nodejs:dynamic/app-databases:ManagedRoles";
 const PROVIDER_DATABASE = "postgresql:index/database:Database";
-
-/** The ManagedRoles that takes over the role an earlier version declared as Role `name`: a pair's roles share one. */
-const managedRolesFor = (name: string) => name.replace(/-(migrate|app|app-alt)$/, "-role-pair");
+const ROLE_PAIR = "app-databases:index:RolePair";
 
 /** A state resource's type, from its URN. */
 const typeOf = (urn: string) => urn.split("::")[2].split("$").pop()!;
@@ -146,56 +159,64 @@ describe.each(UPGRADE_FROM)("a stack made by the program at %s", (revision) => {
             urnsBefore.find((u) => typeOf(u) === RANDOM_PASSWORD && nameOf(u) === `${nameOf(urn)}-password`)!,
         );
         expect(passwords.every(Boolean)).toBe(true);
-        const managed = [...new Set(roles.map((urn) => managedRolesFor(nameOf(urn))))];
-        // One per app's pair, and billing's extra role.
-        expect(managed.length).toBe(roles.length === 0 ? 0 : 5);
+        const managed = urnsBefore.filter((urn) => typeOf(urn) === MANAGED_ROLES);
+        // One per app's pair, and billing's extra role; or the provider's Roles instead.
+        expect(managed.length).toBe(roles.length === 0 ? 5 : 0);
+        const rolePairs = urnsBefore.filter((urn) => typeOf(urn) === ROLE_PAIR);
         const databases = urnsBefore.filter((urn) => typeOf(urn) === PROVIDER_DATABASE);
         const apps = ["shop", "reports", "billing", "solo"];
         const appName = (app: string) => `${app}@${app === "solo" ? "dedicated-solo" : "local"}`;
-        expect(databases.map(nameOf).sort()).toEqual(apps.map(appName).sort());
+        expect(rolePairs.map(nameOf).sort()).toEqual(apps.map(appName).sort());
+        // The provider's Database of each app, up to bad7bf3.
+        expect([[], apps.map(appName).sort()]).toContainEqual(databases.map(nameOf).sort());
         const hadHba = urnsBefore.some((urn) => typeOf(urn) === SERVER_HBA);
+        /** A resource as "type name": the URN of one that was a RolePair's child changes with its parent (an alias). */
+        const named = (urn: string) => `${typeOf(urn)} ${nameOf(urn)}`;
         copyWorkTreeProgram(stack.dir);
 
-        // First up: each DatabaseAccess takes its database over (and the default privileges), each
-        // ManagedRoles its roles; the old Databases, DefaultPrivileges and Roles stay, unchanged,
-        // and the RandomPasswords go.
+        // First up: each DatabaseAccess takes its database over (and the default privileges) and
+        // its roles; the old Databases, DefaultPrivileges, Roles and ManagedRoles stay, unchanged,
+        // and the RandomPasswords and RolePair components go.
         expect(plannedSteps()).toEqual(
             [
                 ...(hadHba ? [] : [`create ${SERVER_HBA} dedicated-solo-hba`]),
                 ...apps.map((app) => `update ${DATABASE_ACCESS} ${appName(app)}-access`),
-                ...managed.map((name) => `create ${MANAGED_ROLES} ${name}`),
-                ...passwords.map((urn) => `delete ${RANDOM_PASSWORD} ${nameOf(urn)}`),
+                ...[...passwords, ...rolePairs].map((urn) => `delete ${named(urn)}`),
             ].sort(),
         );
         const first = await stack.stack.up({ onOutput: (s) => process.stdout.write(s) });
         const { same, ...firstChanges } = first.summary.resourceChanges ?? {};
-        const creates = managed.length + (hadHba ? 0 : 1);
         expect(firstChanges).toEqual({
-            ...(creates > 0 ? { create: creates } : {}),
+            ...(hadHba ? {} : { create: 1 }),
             update: apps.length,
-            ...(passwords.length > 0 ? { delete: passwords.length } : {}),
+            delete: passwords.length + rolePairs.length,
         });
-        expect(same).toBe(created - apps.length - passwords.length);
+        expect(same).toBe(created - apps.length - passwords.length - rolePairs.length);
+        const namedBefore = urnsBefore.map(named);
         expect(
             stateUrns()
-                .filter((urn) => !urnsBefore.includes(urn))
-                .map(typeOf)
-                .sort(),
-        ).toEqual([...(hadHba ? [] : [SERVER_HBA]), ...managed.map(() => MANAGED_ROLES)].sort());
+                .filter((urn) => !namedBefore.includes(named(urn)))
+                .map(typeOf),
+        ).toEqual(hadHba ? [] : [SERVER_HBA]);
 
         // Second up: the old resources leave the state only.
-        const legacy = [...legacyPrivileges, ...roles, ...databases];
-        expect(plannedSteps()).toEqual(legacy.map((urn) => `delete ${typeOf(urn)} ${nameOf(urn)}`).sort());
+        const legacy = [...legacyPrivileges, ...roles, ...databases, ...managed].map(named);
+        expect(plannedSteps()).toEqual(legacy.map((r) => `delete ${r}`).sort());
         const second = await stack.stack.up({ onOutput: (s) => process.stdout.write(s) });
         expect(second.summary.resourceChanges?.delete).toBe(legacy.length);
         const after = stateUrns();
         expect(
-            after.filter((urn) => [DEFAULT_PRIVILEGES, PROVIDER_ROLE, RANDOM_PASSWORD, PROVIDER_DATABASE].includes(typeOf(urn))),
+            after.filter((urn) =>
+                [DEFAULT_PRIVILEGES, PROVIDER_ROLE, RANDOM_PASSWORD, PROVIDER_DATABASE, MANAGED_ROLES, ROLE_PAIR].includes(typeOf(urn)),
+            ),
         ).toEqual(
             // The dedicated server's superuser password stays a RandomPassword.
             after.filter((urn) => typeOf(urn) === RANDOM_PASSWORD && !passwords.includes(urn)),
         );
-        expect(urnsBefore.filter((urn) => !after.includes(urn)).sort()).toEqual([...legacy, ...passwords].sort());
+        const namedAfter = after.map(named);
+        expect(namedBefore.filter((r) => !namedAfter.includes(r)).sort()).toEqual(
+            [...legacy, ...[...passwords, ...rolePairs].map(named)].sort(),
+        );
 
         const expectNoChanges = stack.cli("preview", "--expect-no-changes", "--non-interactive");
         expect(expectNoChanges.status, expectNoChanges.stdout + expectNoChanges.stderr).toBe(0);

@@ -78,13 +78,16 @@ describe("AppDatabase", () => {
         await settle();
         await settle();
         expect(ofType(ROLE_SETTINGS)).toEqual([]);
-        // Beside the roles' own resources (the pair, then the extra role), only DatabaseAccess is dynamic.
+        // DatabaseAccess makes the roles too: one resource of the app's own, beside the component.
         expect(
             declared
-                .filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"))
-                .map((r) => r.name)
-                .sort(),
-        ).toEqual(["grafana-access", "grafana-grafana_ro", "grafana-role-pair"].sort());
+                .filter((r) => r.type !== "pulumi:pulumi:Stack" && !r.type.startsWith("pulumi:providers:"))
+                .map((r) => [r.type, r.name]),
+        ).toEqual([
+            ["app-databases:index:SharedServer", "lab"],
+            ["app-databases:index:AppDatabase", "grafana"],
+            [DATABASE_ACCESS, "grafana-access"],
+        ]);
         const access = declared.find((r) => r.type === DATABASE_ACCESS)!;
         expect(access.inputs.roleSettings).toEqual([
             { role: "grafana_app", settings: { idle_session_timeout: "600000" } },
@@ -245,9 +248,11 @@ describe("AppDatabase", () => {
         });
         const urls = await valueOf(db.extraRoleUrls);
         await settle();
-        // Its own resource: removing the role drops it alone, after DatabaseAccess revoked its grants.
-        const ro = ofType(MANAGED_ROLES).find((r) => r.name === "grafana-grafana_ro")!;
-        expect(ro.inputs.roles).toEqual({
+        // Made by DatabaseAccess with the pair; removing it drops it after everything was revoked from it.
+        const access = ofType(DATABASE_ACCESS).find((r) => r.name === "grafana-access")!;
+        expect(ofType(MANAGED_ROLES)).toEqual([]);
+        expect(Object.keys(access.inputs.roles).sort()).toEqual(["extra:grafana_ro", "migrate", "runtime"]);
+        expect({ grafana_ro: access.inputs.roles["extra:grafana_ro"] }).toEqual({
             grafana_ro: {
                 name: "grafana_ro",
                 connectionLimit: 3,
@@ -262,7 +267,8 @@ describe("AppDatabase", () => {
             ["grafana_ro", "sequence"],
         ]);
         expect(urls).toEqual({
-            grafana_ro: "postgresql://grafana_ro:pw-grafana-grafana_ro-grafana_ro@10.0.0.5:5433/grafana?sslmode=require&connect_timeout=10",
+            grafana_ro:
+                "postgresql://grafana_ro:pw-grafana-access-extra%3Agrafana_ro@10.0.0.5:5433/grafana?sslmode=require&connect_timeout=10",
         });
     });
 
@@ -273,20 +279,21 @@ describe("AppDatabase", () => {
         expect(await valueOf(db.runtimeUser)).toBe("grafana_app");
         expect(await valueOf(db.migrateUser)).toBe("grafana_migrate");
         expect(await valueOf(db.runtimeUrl)).toBe(
-            "postgresql://grafana_app:pw-grafana-role-pair-runtime@10.0.0.5:5433/grafana?sslmode=require&connect_timeout=10",
+            "postgresql://grafana_app:pw-grafana-access-runtime@10.0.0.5:5433/grafana?sslmode=require&connect_timeout=10",
         );
-        expect(await valueOf(db.migrateUrl)).toContain("grafana_migrate:pw-grafana-role-pair-migrate@");
+        expect(await valueOf(db.migrateUrl)).toContain("grafana_migrate:pw-grafana-access-migrate@");
         for (const secret of [db.runtimeUrl, db.migrateUrl, db.extraRoleUrls, db.internalRuntimeUrl] as pulumi.Output<unknown>[]) {
             expect(await pulumi.isSecret(secret)).toBe(true);
         }
         expect(await pulumi.isSecret(db.runtimeUser)).toBe(false);
     });
 
-    it.each([true, false])("sets protect=%s on the database (its DatabaseAccess) and every role", async (protect) => {
+    it.each([true, false])("sets protect=%s on the database and its roles (its DatabaseAccess) and every adopted role", async (protect) => {
         const db = new AppDatabase("grafana", {
             app: "grafana",
             server: server(),
             protect,
+            adopt: { roles: { grafana_app: { password: "kept" } } },
             extraRoles: {
                 grafana_ro: {
                     access: "readonly",
@@ -301,10 +308,12 @@ describe("AppDatabase", () => {
         await valueOf(db.runtimeUrl);
         const flag = (r: pulumi.Resource) => (r as unknown as { __protect?: boolean }).__protect === true;
         expect(flag(db.access)).toBe(protect);
-        expect(db.roles.roleResources.length).toBeGreaterThan(0);
-        for (const role of db.roles.roleResources) expect(flag(role)).toBe(protect);
-        const extra = ofType(MANAGED_ROLES).map((r) => r.name);
-        expect(extra).toContain("grafana-grafana_ro");
+        const adopted = declared.filter((r) => r.type.endsWith(":AdoptedRole")).map((r) => r.name);
+        expect(adopted).toEqual(["grafana-app"]);
+        const children = (db as unknown as { __childResources?: Set<pulumi.Resource> }).__childResources ?? new Set();
+        const roles = [...children].filter((r) => (r as unknown as { __name?: string }).__name === "grafana-app");
+        expect(roles.length).toBe(1);
+        for (const role of roles) expect(flag(role)).toBe(protect);
     });
 
     it("throws naming `database` when the database name is unusable", () => {

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeEach, describe, expect, it } from "vitest";
-import { declared, installMocks, MANAGED_ROLES, managedRoleNames, ofType, reset, settle, valueOf } from "./mocks";
+import { declared, installMocks, managedRoleNames, ofType, reset, settle, valueOf } from "./mocks";
 
 installMocks("dev");
 import { AppDatabase, DedicatedServer } from "../../components";
@@ -125,13 +125,13 @@ describe("DedicatedServer", () => {
         const server = new DedicatedServer("dedicated-grafana", { ...args, hostPort: 56001 });
         const db = new AppDatabase("grafana", { app: "grafana", server });
         expect(await valueOf(db.runtimeUrl)).toBe(
-            "postgresql://grafana_app:pw-grafana-role-pair-runtime@127.0.0.1:56001/grafana?sslmode=disable&connect_timeout=10",
+            "postgresql://grafana_app:pw-grafana-access-runtime@127.0.0.1:56001/grafana?sslmode=disable&connect_timeout=10",
         );
         expect(await valueOf(db.internalRuntimeUrl)).toBe(
-            "postgresql://grafana_app:pw-grafana-role-pair-runtime@app-databases-dev-grafana-db:5432/grafana?sslmode=disable&connect_timeout=10",
+            "postgresql://grafana_app:pw-grafana-access-runtime@app-databases-dev-grafana-db:5432/grafana?sslmode=disable&connect_timeout=10",
         );
         await settle();
-        const [roles] = ofType(MANAGED_ROLES);
+        const roles = declared.find((r) => r.name === "grafana-access")!;
         expect(managedRoleNames(roles)).toEqual(["grafana_migrate", "grafana_app"]);
     });
 

@@ -37,9 +37,12 @@ export const declared: DeclaredResource[] = [];
 /** The type the engine sees for ManagedRoles (a served resource in a TypeScript program). */
 export const MANAGED_ROLES = "pulumi-nodejs:dynamic/app-databases:ManagedRoles";
 
-/** The role names a declared ManagedRoles makes, in slot order. */
+/** The type the engine sees for DatabaseAccess, which makes an app's roles with its database. */
+export const DATABASE_ACCESS = "pulumi-nodejs:dynamic/app-databases:DatabaseAccess";
+
+/** The role names a declared ManagedRoles (or DatabaseAccess) makes, in slot order. */
 export function managedRoleNames(resource: DeclaredResource): string[] {
-    return Object.values(resource.inputs.roles as Record<string, { name: string }>).map((r) => r.name);
+    return Object.values((resource.inputs.roles ?? {}) as Record<string, { name: string }>).map((r) => r.name);
 }
 
 /** The stack's last state as the mocked engine reports it (readStackResourceOutputs): by URN, type and outputs. */
@@ -65,7 +68,8 @@ export function installMocks(stack = "test"): void {
                     state.result = `pw-${args.name}`;
                 }
                 // Either type: a dynamic resource in a program, the package's own when its plugin serves it.
-                if (args.type.endsWith(":ManagedRoles")) {
+                // DatabaseAccess makes an app's roles when it makes its database.
+                if (args.type.endsWith(":ManagedRoles") || (args.type.endsWith(":DatabaseAccess") && args.inputs.roles)) {
                     // The provider generates them: a taken-over role keeps the one it had.
                     const existing = unwrap(args.inputs.existingPasswords)[0] ?? {};
                     state.passwords = Object.fromEntries(

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { declared, installMocks, MANAGED_ROLES, settle, valueOf } from "./mocks";
+import { declared, installMocks, MANAGED_ROLES, managedRoleNames, settle, valueOf } from "./mocks";
 
 // The program reads stack config when imported: set it, then import index.ts.
 installMocks("dev");
@@ -32,10 +32,11 @@ describe("index.ts", async () => {
     await valueOf(program.apps.grafana.runtimeUrl);
     await settle();
 
-    it("declares one AppDatabase, RolePair and DatabaseAccess per app and one budget per server", () => {
+    it("declares one AppDatabase and DatabaseAccess per app and one budget per server", () => {
         const count = (type: string) => declared.filter((r) => r.type === type).map((r) => r.name);
         expect(count("app-databases:index:AppDatabase")).toEqual(["grafana@local", "claude_bridge@local"]);
-        expect(count("app-databases:index:RolePair")).toEqual(["grafana@local", "claude_bridge@local"]);
+        // DatabaseAccess makes each created database's roles: no RolePair, no ManagedRoles.
+        expect(count("app-databases:index:RolePair")).toEqual([]);
         expect(count("pulumi-nodejs:dynamic/app-databases:DataLossGuard")).toEqual(["app-databases-guard"]);
         expect(count("app-databases:index:ConnectionBudget")).toEqual(["local"]);
         expect(count("app-databases:index:SharedServer")).toEqual(["local"]);
@@ -45,10 +46,9 @@ describe("index.ts", async () => {
             "claude_bridge@local-access",
         ]);
         expect(count("postgresql:index/database:Database")).toEqual([]);
-        // A pair's created roles are one resource; each extra role is one of its own.
-        expect(count(MANAGED_ROLES).sort()).toEqual(
-            ["claude_bridge@local-bridge_ro", "claude_bridge@local-role-pair", "grafana@local-role-pair"].sort(),
-        );
+        expect(count(MANAGED_ROLES)).toEqual([]);
+        const access = declared.find((r) => r.name === "claude_bridge@local-access")!;
+        expect(managedRoleNames(access).sort()).toEqual(["bridge_ro", "claude_bridge_app", "claude_bridge_migrate"]);
         expect(count("postgresql:index/role:Role")).toEqual([]);
         expect(count("random:index/randomPassword:RandomPassword")).toEqual([]);
     });
@@ -60,7 +60,7 @@ describe("index.ts", async () => {
         expect(await valueOf(grafana.database)).toBe("grafana");
         expect(await valueOf(grafana.runtimeUser)).toBe("grafana_app");
         expect(await valueOf(grafana.runtimeUrl)).toBe(
-            "postgresql://grafana_app:pw-grafana%40local-role-pair-runtime@127.0.0.1:55432/grafana?sslmode=disable&connect_timeout=10",
+            "postgresql://grafana_app:pw-grafana%40local-access-runtime@127.0.0.1:55432/grafana?sslmode=disable&connect_timeout=10",
         );
         for (const app of Object.values(program.apps)) {
             for (const url of [app.runtimeUrl, app.migrateUrl, app.extraRoleUrls] as pulumi.Output<unknown>[]) {
