@@ -95,6 +95,19 @@ describe("removing several apps at once", () => {
         await stack.setConfig(config(KEPT), secrets());
     });
 
+    it("refuses an up whose stack file has no apps key at all, and applies nothing", async () => {
+        // A stack file that lost its apps (the wrong file, a failed import) is not a request to drop
+        // every database: Pulumi.yaml declares apps without a default, so the engine asks for it first.
+        const before = await cluster.catalog();
+        const { apps: _gone, ...withoutApps } = config(KEPT);
+        await stack.setConfig(withoutApps, secrets());
+        const up = stack.cli("up", "--yes", "--non-interactive");
+        expect(up.status, up.stdout + up.stderr).not.toBe(0);
+        expect(up.stdout + up.stderr).toMatch(/missing configuration value 'apps'/);
+        expect(await cluster.catalog()).toEqual(before);
+        await stack.setConfig(config(KEPT), secrets());
+    });
+
     it("removes the last apps when `apps:` is left empty in the stack file", async () => {
         // What a user leaves after deleting the last app's lines: `app-databases:apps:` with nothing under it (null).
         await stack.setConfig({ ...config([]), apps: null }, secrets());
