@@ -221,4 +221,31 @@ describe("adoption with a long transaction open on one table", () => {
             expect(await rowCounts()).toEqual(before);
         });
     });
+
+    describe("a table made as postgres later, held by a report when the next up moves it", () => {
+        let failure = "";
+
+        beforeAll(async () => {
+            await service.query("CREATE TABLE sales.late (id int)");
+            await service.query("INSERT INTO sales.late SELECT generate_series(1, 10)");
+            await report.query("BEGIN");
+            await report.query("SELECT count(*) FROM sales.late");
+            // Refresh finds the drift; the update that moves it fails on the lock.
+            await stack.stack.up({ refresh: true, onOutput: () => undefined }).catch((err) => (failure = String(err)));
+            await report.query("COMMIT");
+        }, 600_000);
+
+        it("fails the update naming the table, and moved nothing else", async () => {
+            expect(failure).toContain("database shop_db: moved 0 of 1 objects to shop_migrate; 1 not done");
+            expect(failure).toContain("not moved: sales.late");
+            expect((await owners()).late).toBe("postgres");
+        });
+
+        it("the next up, without refresh, continues and moves it", async () => {
+            await stack.stack.up({ onOutput: () => undefined });
+            expect((await owners()).late).toBe("shop_migrate");
+            await stack.stack.preview({ expectNoChanges: true, onOutput: () => undefined });
+            expect((await service.query("SELECT count(*)::int AS n FROM sales.late")).rows[0].n).toBe(10);
+        });
+    });
 });
