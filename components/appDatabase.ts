@@ -34,7 +34,7 @@ import {
     settingsOf,
 } from "./loginRole";
 import { ManagedRoles, ManagedRoleSpec } from "./managedRoles";
-import { ObjectOwnership } from "./objectOwnership";
+import { lockWaitOf, ObjectOwnership, ObjectOwnershipArgs } from "./objectOwnership";
 import { AdoptedRolePassword, pairLoginSpecs, resolveRolePairArgs, ROLE_PAIR_TYPE, RolePair, RolePairArgs } from "./rolePair";
 import { PostgresServer } from "./sharedServer";
 import { keepPrior, nameOfUrn, PriorResource, priorResources } from "./priorState";
@@ -80,9 +80,11 @@ export interface AdoptArgs {
     readonly roles?: Readonly<Record<string, AdoptedRolePassword>>;
     /**
      * Move the objects of these schemas owned by these roles to the migrate role
-     * (ObjectOwnership: scoped, extension and system objects left alone).
+     * (ObjectOwnership: scoped, extension and system objects left alone, one
+     * object per short transaction; `lockTimeoutMs` @default 2000,
+     * `maxWaitSeconds` @default 60).
      */
-    readonly moveObjects?: { readonly schemas: readonly string[]; readonly from: readonly string[] };
+    readonly moveObjects?: Pick<ObjectOwnershipArgs, "schemas" | "from" | "lockTimeoutMs" | "maxWaitSeconds">;
     /** Roles outside the app that keep CONNECT on the adopted database when PUBLIC loses it. @default none */
     readonly keepConnect?: readonly string[];
 }
@@ -290,6 +292,7 @@ function checkAdopt(args: AppDatabaseArgs, extraRoles: readonly string[]): void 
         if (problem) throw new Error(`${COMPONENT}: \`adopt.moveObjects.schemas\` ${problem}`);
         if (adopt.moveObjects.from.length === 0)
             throw new Error(`${COMPONENT}: \`adopt.moveObjects.from\` expected the roles whose objects move, got none`);
+        lockWaitOf(adopt.moveObjects, COMPONENT, "adopt.moveObjects.");
     }
     for (const role of adopt.keepConnect ?? []) {
         const problem = identifierProblem(role);
@@ -622,12 +625,20 @@ export class AppDatabase extends pulumi.ComponentResource {
         const databaseName = this.access.database;
 
         if (adopt.moveObjects) {
-            const { schemas, from } = adopt.moveObjects;
+            const { schemas, from, lockTimeoutMs, maxWaitSeconds } = adopt.moveObjects;
             inOrder(
                 (after) =>
                     new ObjectOwnership(
                         `${name}-ownership`,
-                        { connection: server.connection, database: databaseName, schemas, from, to: roles.migrate },
+                        {
+                            connection: server.connection,
+                            database: databaseName,
+                            schemas,
+                            from,
+                            to: roles.migrate,
+                            lockTimeoutMs,
+                            maxWaitSeconds,
+                        },
                         { parent: this, dependsOn: [after] },
                     ),
             );

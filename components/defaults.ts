@@ -38,6 +38,13 @@ export const DEFAULT_ADMIN_HEADROOM = 5;
 export const DEFAULT_PROVISIONING_CONNECTIONS = 2;
 export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10;
 export const DEFAULT_DEDICATED_MEMORY_MB = 512;
+/**
+ * Moving an adopted database's objects (ObjectOwnership): how long one owner
+ * change waits for its lock (services' reads of that table queue behind it
+ * for at most this long), and how long the step keeps retrying locked objects.
+ */
+export const DEFAULT_LOCK_TIMEOUT_MS = 2_000;
+export const DEFAULT_MAX_LOCK_WAIT_SECONDS = 60;
 
 /** An inclusive integer range and what a value in it is, for messages. */
 export interface IntRange {
@@ -66,6 +73,8 @@ export const RANGES = {
     provisioningConnections: range(1, 20, "the provisioning tool's pool size, an integer from 1 to 20"),
     externalConnections: range(0, 10_000, "a connection count as an integer >= 0"),
     memoryMb: range(64, 1_048_576, "a memory limit in MB, at least 64"),
+    lockTimeoutMs: range(1, 60_000, "a lock wait in milliseconds from 1 to 60000 (services' reads of a table queue behind it that long)"),
+    maxLockWaitSeconds: range(0, 3_600, "seconds from 0 to 3600 (0: one try per object, no retries)"),
 } as const satisfies Record<string, IntRange>;
 
 /** A value as it reads in a message. */

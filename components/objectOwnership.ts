@@ -10,16 +10,42 @@
  * that belong to a table column follow their table. Objects owned by anyone
  * else (a view a refresher role owns) stay where they are.
  *
+ * Never blocks a running service (lockWaits.ts): each object moves in a short
+ * transaction of its own with a small lock_timeout, locked ones are retried,
+ * and after `maxWaitSeconds` the step fails naming the sessions in the way.
+ * Safe to retry: a failed create records nothing (a plain error, not an
+ * initialization failure with state), a failed update keeps the old state,
+ * whose difference from the new inputs (or `remaining`) makes the next diff
+ * run it again; and either way the next run lists what is still owned by the
+ * old owners, so it moves the rest.
+ *
  * Refresh counts what is still owned by the old owners (a table created as
  * `postgres` after the move): drift, which the next `up` moves too. Deleting
  * ends management and moves nothing back.
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
-import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
+import { AdminConnection, withAdminClient } from "./adminConnection";
 import { sameSet } from "./databaseAccess";
+import { checkInt, DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_MAX_LOCK_WAIT_SECONDS, RANGES } from "./defaults";
 import { isSystemSchema } from "./identifiers";
+import {
+    blockersOf,
+    grantSchemaStatement,
+    LockingStep,
+    LockTarget,
+    LockWaitOptions,
+    ownerChangeStatement,
+    RoundsIO,
+    RoundsResult,
+    runInRounds,
+    stopMessage,
+    tryInShortTransaction,
+    waitingLine,
+} from "./lockWaits";
 import { served, ServedResource } from "./servedResource";
+
+const COMPONENT = "ObjectOwnership";
 
 export interface ObjectOwnershipArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -31,6 +57,18 @@ export interface ObjectOwnershipArgs {
     readonly from: readonly string[];
     /** The new owner (the app's migrate role). */
     readonly to: pulumi.Input<string>;
+    /**
+     * How long one owner change waits for its lock; each object moves in a
+     * transaction of its own, so services' reads of it queue that long at most.
+     * @default 2000
+     */
+    readonly lockTimeoutMs?: number;
+    /**
+     * How long objects other sessions hold locks on are retried, from the
+     * first wait; then the step fails naming those sessions, and the next
+     * `up` moves the rest. @default 60
+     */
+    readonly maxWaitSeconds?: number;
 }
 
 interface OwnershipInputs {
@@ -39,6 +77,9 @@ interface OwnershipInputs {
     schemas: string[];
     from: string[];
     to: string;
+    /** Absent in state written before they existed: the defaults. */
+    lockTimeoutMs?: number;
+    maxWaitSeconds?: number;
 }
 
 interface OwnershipState extends OwnershipInputs {
@@ -54,6 +95,11 @@ export interface MovableObject {
     /** Schema-qualified, quoted as the ALTER statement needs it. */
     readonly name: string;
     readonly owner: string;
+}
+
+/** A movable object as ObjectOwnership reads it: with what its owner change locks. */
+export interface MovableObjectRef extends MovableObject {
+    readonly target: LockTarget;
 }
 
 /** The ALTER keyword of a pg_class relkind or pg_proc prokind. */
@@ -72,29 +118,36 @@ const KINDS: Readonly<Record<string, string>> = {
  * The objects in `schemas` owned by one of `from` that may move: not part of
  * an extension, and (sequences) not owned by a table column.
  */
-export async function movableObjects(client: Client, schemas: readonly string[], from: readonly string[]): Promise<MovableObject[]> {
-    const relations = await client.query<{ kind: string; name: string; owner: string }>(
-        `SELECT c.relkind::text AS kind, format('%I.%I', n.nspname, c.relname) AS name, pg_get_userbyid(c.relowner) AS owner
+export async function movableObjects(client: Client, schemas: readonly string[], from: readonly string[]): Promise<MovableObjectRef[]> {
+    type Row = { kind: string; name: string; owner: string; oid: string };
+    const relations = await client.query<Row>(
+        `SELECT c.oid::int8 AS oid, c.relkind::text AS kind, format('%I.%I', n.nspname, c.relname) AS name, pg_get_userbyid(c.relowner) AS owner
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE n.nspname = ANY($1) AND pg_get_userbyid(c.relowner) = ANY($2)
             AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
             AND NOT EXISTS (SELECT 1 FROM pg_depend d
                              WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                                AND (d.deptype = 'e' OR (c.relkind = 'S' AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))))
-          ORDER BY 2`,
+          ORDER BY 3`,
         [schemas, from],
     );
-    const routines = await client.query<{ kind: string; name: string; owner: string }>(
-        `SELECT CASE p.prokind WHEN 'p' THEN 'pr' ELSE 'fn' END AS kind,
+    const routines = await client.query<Row>(
+        `SELECT p.oid::int8 AS oid, CASE p.prokind WHEN 'p' THEN 'pr' ELSE 'fn' END AS kind,
                 format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS name,
                 pg_get_userbyid(p.proowner) AS owner
            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
           WHERE n.nspname = ANY($1) AND pg_get_userbyid(p.proowner) = ANY($2) AND p.prokind IN ('f', 'p')
             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
-          ORDER BY 2`,
+          ORDER BY 3`,
         [schemas, from],
     );
-    return [...relations.rows, ...routines.rows].map((r) => ({ kind: KINDS[r.kind], name: r.name, owner: r.owner }));
+    const ref = (catalog: LockTarget["catalog"]) => (r: Row) => ({
+        kind: KINDS[r.kind],
+        name: r.name,
+        owner: r.owner,
+        target: { catalog, oid: Number(r.oid) },
+    });
+    return [...relations.rows.map(ref("pg_class")), ...routines.rows.map(ref("pg_proc"))];
 }
 
 /** Objects per kind, e.g. `{ TABLE: 3, VIEW: 1 }`. */
@@ -118,7 +171,28 @@ export async function schemaProblem(client: Client, schema: string): Promise<str
     return extension ? `schema ${schema} belongs to extension ${extension}: its objects never move` : undefined;
 }
 
-async function move(inputs: OwnershipInputs): Promise<Record<string, number>> {
+/** How long the owner changes wait for locks, the defaults filled in; errors name `<component>: \`<prefix><arg>\``. */
+export function lockWaitOf(
+    args: { readonly lockTimeoutMs?: number; readonly maxWaitSeconds?: number },
+    component = COMPONENT,
+    prefix = "",
+): LockWaitOptions {
+    return {
+        lockTimeoutMs: checkInt(component, `${prefix}lockTimeoutMs`, args.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, RANGES.lockTimeoutMs),
+        maxWaitSeconds: checkInt(
+            component,
+            `${prefix}maxWaitSeconds`,
+            args.maxWaitSeconds ?? DEFAULT_MAX_LOCK_WAIT_SECONDS,
+            RANGES.maxLockWaitSeconds,
+        ),
+    };
+}
+
+/** Progress between retry rounds: the engine shows what a provider writes to stderr as it comes. */
+const reportOnStderr = (line: string) => void process.stderr.write(`${line}\n`);
+
+async function move(inputs: OwnershipInputs, report: (line: string) => void = reportOnStderr): Promise<Record<string, number>> {
+    const options = lockWaitOf(inputs);
     return withAdminClient(
         inputs.connection,
         async (client) => {
@@ -126,22 +200,63 @@ async function move(inputs: OwnershipInputs): Promise<Record<string, number>> {
                 const problem = await schemaProblem(client, schema);
                 if (problem) throw new Error(`database ${inputs.database}: ${problem}`);
             }
+            const io: RoundsIO<LockingStep> = {
+                attempt: (step) => tryInShortTransaction(client, step.statement, options.lockTimeoutMs),
+                holders: (step) => blockersOf(client, step.target),
+                report: (progress) => report(waitingLine(inputs.database, progress, options)),
+                sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+                now: () => Date.now(),
+            };
+            // The grants first, each its own transaction: a NOSUPERUSER new owner needs CREATE to be given objects.
+            const granted = await runInRounds(await schemaGrants(client, inputs.schemas, inputs.to), options, io);
             const objects = await movableObjects(client, inputs.schemas, inputs.from);
-            const to = quoteIdent(inputs.to);
-            await client.query("BEGIN");
-            try {
-                // The new owner uses and creates in the schemas it now holds objects in.
-                for (const schema of inputs.schemas) await client.query(`GRANT USAGE, CREATE ON SCHEMA ${quoteIdent(schema)} TO ${to}`);
-                for (const o of objects) await client.query(`ALTER ${o.kind} ${o.name} OWNER TO ${to}`);
-                await client.query("COMMIT");
-            } catch (err) {
-                await client.query("ROLLBACK");
-                throw err;
+            const steps: ObjectStep[] = objects.map((o) => ({
+                label: o.name,
+                statement: ownerChangeStatement(o.kind, o.name, inputs.to),
+                target: o.target,
+                object: o,
+            }));
+            const moves: RoundsResult<ObjectStep> =
+                granted.left.length > 0
+                    ? { done: [], left: steps, blockers: [], waitedMs: 0 }
+                    : await runInRounds<ObjectStep>(
+                          steps,
+                          { ...options, maxWaitSeconds: Math.max(0, options.maxWaitSeconds - granted.waitedMs / 1000) },
+                          io,
+                      );
+            if (granted.left.length > 0 || moves.left.length > 0) {
+                throw new Error(
+                    stopMessage({
+                        database: inputs.database,
+                        to: inputs.to,
+                        total: objects.length,
+                        moved: moves.done.length,
+                        left: [...granted.left, ...moves.left].map((s) => s.label),
+                        blockers: [...granted.blockers, ...moves.blockers],
+                        waitedMs: granted.waitedMs + moves.waitedMs,
+                    }),
+                );
             }
-            return countByKind(objects);
+            return countByKind(moves.done.map((s) => s.object));
         },
         inputs.database,
     );
+}
+
+type ObjectStep = LockingStep & { readonly object: MovableObjectRef };
+
+/** One GRANT per schema, with the schema as what it locks. */
+async function schemaGrants(client: Client, schemas: readonly string[], to: string): Promise<LockingStep[]> {
+    const found = await client.query<{ name: string; oid: number }>(
+        "SELECT nspname AS name, oid::int8 AS oid FROM pg_namespace WHERE nspname = ANY($1)",
+        [schemas],
+    );
+    const oids = new Map(found.rows.map((r) => [r.name, Number(r.oid)]));
+    return schemas.map((schema) => ({
+        label: `grant on schema ${schema}`,
+        statement: grantSchemaStatement(schema, to),
+        target: { catalog: "pg_namespace", oid: oids.get(schema) ?? 0 },
+    }));
 }
 
 export const objectOwnershipProvider: pulumi.dynamic.ResourceProvider<OwnershipInputs, OwnershipState> = {
@@ -182,13 +297,14 @@ export class ObjectOwnership extends ServedResource {
     declare public readonly moved: pulumi.Output<Record<string, number>>;
 
     constructor(name: string, args: ObjectOwnershipArgs, opts: pulumi.CustomResourceOptions = {}) {
+        lockWaitOf(args);
         super(
             objectOwnershipProviderModule,
             name,
             { ...args, schemas: [...args.schemas], from: [...args.from], moved: undefined, remaining: undefined },
             pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),
             "app-databases",
-            "ObjectOwnership",
+            COMPONENT,
         );
     }
 }

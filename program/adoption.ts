@@ -325,7 +325,8 @@ function planOf(server: string, app: ResolvedApp, f: Footprint, facts: ServerAdo
             `  ownership: ${db.movable.length === 0 ? "nothing to move" : counts.join(", ")} in ${adopt.moveObjects.schemas.join(", ")} ` +
                 `owned by ${adopt.moveObjects.from.join(", ")} -> ${migrate}` +
                 (db.staying > 0 ? `; ${db.staying} owned by other roles stay theirs` : "") +
-                "; extension and system objects are never touched",
+                "; extension and system objects are never touched" +
+                `; one object per transaction, each waiting at most ${adopt.moveObjects.lockTimeoutMs} ms for its lock, ${adopt.moveObjects.maxWaitSeconds} s in all`,
         );
     }
     const grantees = [

@@ -19,7 +19,9 @@ import {
     DEFAULT_EXTRA_ROLE_ACCESS_LEVEL,
     DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
     DEFAULT_IDLE_SESSION_TIMEOUT_MS,
+    DEFAULT_LOCK_TIMEOUT_MS,
     DEFAULT_MAINTENANCE_DATABASE,
+    DEFAULT_MAX_LOCK_WAIT_SECONDS,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MIGRATE_CONNECTION_LIMIT,
     DEFAULT_PORT,
@@ -129,6 +131,10 @@ const adoptSchema = z.strictObject({
         .strictObject({
             schemas: schemaList,
             from: z.array(existingRole).min(1, { error: "expected at least one role whose objects move" }).optional(),
+            /** How long one owner change waits for its lock (services' reads of that object queue that long at most). */
+            lockTimeoutMs: int(RANGES.lockTimeoutMs).default(DEFAULT_LOCK_TIMEOUT_MS),
+            /** How long locked objects are retried before the step stops naming the sessions in the way. */
+            maxWaitSeconds: int(RANGES.maxLockWaitSeconds).default(DEFAULT_MAX_LOCK_WAIT_SECONDS),
         })
         .optional(),
     /** Roles outside the app that keep CONNECT on the database when PUBLIC loses it. */
@@ -398,7 +404,12 @@ export interface DedicatedSpec {
 export interface ResolvedAdopt {
     readonly database: boolean;
     readonly roles: Readonly<Record<string, { readonly password?: string }>>;
-    readonly moveObjects?: { readonly schemas: readonly string[]; readonly from: readonly string[] };
+    readonly moveObjects?: {
+        readonly schemas: readonly string[];
+        readonly from: readonly string[];
+        readonly lockTimeoutMs: number;
+        readonly maxWaitSeconds: number;
+    };
     readonly keepConnect: readonly string[];
 }
 
@@ -592,7 +603,7 @@ function resolveAdopt(
             });
         }
         const admin = servers[app.server]?.admin.username;
-        moveObjects = { schemas: raw.moveObjects.schemas, from: raw.moveObjects.from ?? (admin ? [admin] : []) };
+        moveObjects = { ...raw.moveObjects, from: raw.moveObjects.from ?? (admin ? [admin] : []) };
     }
     return { ...app, adopt: { database: raw.database, roles, moveObjects, keepConnect: raw.keepConnect } };
 }

@@ -69,7 +69,8 @@ describe("adopt in the stack config", () => {
         expect(app.adopt).toEqual({
             database: true,
             roles: {},
-            moveObjects: { schemas: ["tracksolid", "reporting"], from: ["pulumi_admin"] },
+            // One object per short transaction, waiting 2 s for each lock and up to 60 s in all.
+            moveObjects: { schemas: ["tracksolid", "reporting"], from: ["pulumi_admin"], lockTimeoutMs: 2000, maxWaitSeconds: 60 },
             keepConnect: ["grafana_ro"],
         });
         expect(app.schemas).toEqual(["tracksolid", "reporting"]);
@@ -124,6 +125,16 @@ describe("adopt in the stack config", () => {
             "system objects moving",
             { grafana: { adopt: { database: true, moveObjects: { schemas: ["pg_catalog"] } } } },
             `apps.grafana.adopt.moveObjects.schemas: "pg_catalog" is PostgreSQL's own schema`,
+        ],
+        [
+            "a lock wait of zero",
+            { grafana: { adopt: { database: true, moveObjects: { schemas: ["public"], lockTimeoutMs: 0 } } } },
+            "apps.grafana.adopt.moveObjects.lockTimeoutMs: expected a lock wait in milliseconds from 1 to 60000 (services' reads of a table queue behind it that long), got 0",
+        ],
+        [
+            "a total wait given as text",
+            { grafana: { adopt: { database: true, moveObjects: { schemas: ["public"], maxWaitSeconds: "60s" } } } },
+            'apps.grafana.adopt.moveObjects.maxWaitSeconds: expected seconds from 0 to 3600 (0: one try per object, no retries), got "60s"',
         ],
         ["a schema listed twice", { grafana: { schemas: ["app", "app"] } }, 'apps.grafana.schemas: "app" is listed twice'],
         [
@@ -240,7 +251,7 @@ describe("adoptionProblems and adoptionPlan", () => {
             "  role tracksolid_migrate: created (generated password, CONNECTION LIMIT 2)",
             "  role worker_app: created (generated password, CONNECTION LIMIT 10)",
             "  role webhook_app: created (generated password, CONNECTION LIMIT 10)",
-            "  ownership: 1 table, 1 view in tracksolid, reporting owned by pulumi_admin -> tracksolid_migrate; 1 owned by other roles stay theirs; extension and system objects are never touched",
+            "  ownership: 1 table, 1 view in tracksolid, reporting owned by pulumi_admin -> tracksolid_migrate; 1 owned by other roles stay theirs; extension and system objects are never touched; one object per transaction, each waiting at most 2000 ms for its lock, 60 s in all",
             "  grants to worker_app: SELECT in tracksolid, reporting on what is there (tracksolid: 1 existing tables/views, 1 sequences; reporting: 2 existing tables/views, 0 sequences; other table privileges it has there are revoked) and on what tracksolid_migrate creates later",
             "  grants to webhook_app: DELETE, INSERT, SELECT, UPDATE in tracksolid, reporting on what is there (tracksolid: 1 existing tables/views, 1 sequences; reporting: 2 existing tables/views, 0 sequences; other table privileges it has there are revoked) and on what tracksolid_migrate creates later",
             "  search_path in tracksolid_db for the app's roles: tracksolid, reporting",

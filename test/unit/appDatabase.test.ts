@@ -61,6 +61,26 @@ describe("AppDatabase", () => {
         expect(access.inputs.schemas).toBeUndefined();
     });
 
+    it("moves an adopted database's objects with ObjectOwnership, passing on how long each may wait for its lock", async () => {
+        new AppDatabase("grafana", {
+            app: "grafana",
+            server: server(),
+            adopt: { database: true, moveObjects: { schemas: ["public"], from: ["postgres"], lockTimeoutMs: 500, maxWaitSeconds: 30 } },
+        });
+        await settle();
+        await settle();
+        const [ownership] = ofType("pulumi-nodejs:dynamic/app-databases:ObjectOwnership");
+        expect(ownership.name).toBe("grafana-ownership");
+        expect(ownership.inputs).toMatchObject({
+            database: "grafana",
+            schemas: ["public"],
+            from: ["postgres"],
+            to: "grafana_migrate",
+            lockTimeoutMs: 500,
+            maxWaitSeconds: 30,
+        });
+    });
+
     it("revokes CONNECT from PUBLIC and grants it to the app's own roles only", async () => {
         app("readwrite", { grafana_ro: readonlyExtra(1000) });
         await settle();
@@ -373,6 +393,11 @@ describe("resolveAppDatabaseArgs", () => {
             "objects move in a database that is not adopted",
             { adopt: { moveObjects: { schemas: ["public"], from: ["postgres"] } } },
             "AppDatabase: `adopt.moveObjects` moves objects of an existing database: set adopt.database too",
+        ],
+        [
+            "an owner change may wait 0 ms for its lock",
+            { adopt: { database: true, moveObjects: { schemas: ["public"], from: ["postgres"], lockTimeoutMs: 0 } } },
+            "AppDatabase: `adopt.moveObjects.lockTimeoutMs` must be a lock wait in milliseconds from 1 to 60000",
         ],
     ])("throws when %s, naming the argument and the value", (_what, change, message) => {
         expect(() => resolveAppDatabaseArgs({ app: "shop", server: server(), ...(change as object) })).toThrow(message);
