@@ -7,6 +7,7 @@
  * stack's preview then counts the other's roles as that stack's, and tells it
  * to lower its own.
  */
+import { Client } from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { TestCluster } from "../kit/postgres";
 import { TestStack } from "../kit/stack";
@@ -108,4 +109,37 @@ it(`two ups started together: one is refused under the lock, the server stays in
         expect(await serverTotal()).toBe(FIXED);
     }
     console.log(timings.join("\n"));
+});
+
+it("a stack waits for the lock another session holds, and fails cleanly naming the holder when it is not released", async () => {
+    const holder = new Client({ ...cluster.clientConfig("postgres", cluster.adminPassword), application_name: "hand-held lock" });
+    await holder.connect();
+    try {
+        const [{ pid }] = (await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows;
+        const hold = async () => {
+            await holder.query("BEGIN");
+            await holder.query("SELECT pg_advisory_xact_lock(hashtext('app-databases'))");
+        };
+        // Released after a few seconds: the up waits and goes on.
+        await hold();
+        const release = new Promise((resolve) => setTimeout(resolve, 5000)).then(() => holder.query("ROLLBACK"));
+        const started = Date.now();
+        await stacks.a.stack.up({ onOutput: () => undefined });
+        await release;
+        expect(Date.now() - started).toBeGreaterThan(5000);
+        await stacks.a.stack.destroy({ onOutput: () => undefined });
+
+        // Held throughout: refused after lock_timeout, nothing made.
+        await hold();
+        let output = "";
+        await expect(stacks.a.stack.up({ onOutput: (s) => (output += s) })).rejects.toThrow();
+        expect(output).toContain(
+            `server local: the connection budget lock is held by pid ${pid} (application_name 'hand-held lock', user postgres) for more than 30 s`,
+        );
+        expect(output).toContain("nothing was changed: run the up again once it has finished");
+        await holder.query("ROLLBACK");
+        expect(await serverTotal()).toBe(FIXED);
+    } finally {
+        await holder.end();
+    }
 });
