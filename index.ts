@@ -9,7 +9,7 @@ import { readPreviousOutputs, STATE_LAYOUT, stateAtLastUp } from "./program/last
 import { adoptionPlan, ServerAdoptionFacts, unadoptedExisting } from "./program/adoption";
 import { LiveRole } from "./program/liveRoles";
 import { preflight } from "./program/preflight";
-import { checkBudgets, declareStack } from "./program/stack";
+import { checkBudgets, declareStack, stackIdentity } from "./program/stack";
 
 const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated", "retiredApps", "preflight"] as const;
 
@@ -98,10 +98,11 @@ export = async () => {
         const adoption: Record<string, ServerAdoptionFacts> = {};
         const apps = Object.values(config.apps);
         const problems = await preflight(config.servers, liveRoles, apps, adoption);
-        let live = budgetsWithLiveRoles(config, liveRoles);
+        const stack = stackIdentity();
+        let live = budgetsWithLiveRoles(config, liveRoles, undefined, stack);
         // A role counted as unmanaged may be one the last up managed and this one drops.
         if (live.args.some((a) => a.serverRoles?.some((e) => e.kind === "unmanaged on server"))) {
-            live = budgetsWithLiveRoles(config, liveRoles, await previousBudgets());
+            live = budgetsWithLiveRoles(config, liveRoles, await previousBudgets(), stack);
         }
         problems.push(...live.configProblems);
         if (problems.length > 0) {

@@ -33,6 +33,7 @@ import {
     managedRoleSpec,
     settingsOf,
 } from "./loginRole";
+import type { RoleBudget } from "./roleBudgetLock";
 import { ManagedRoles, ManagedRoleSpec } from "./managedRoles";
 import { lockWaitOf, ObjectOwnership, ObjectOwnershipArgs } from "./objectOwnership";
 import { AdoptedRolePassword, pairLoginSpecs, resolveRolePairArgs, ROLE_PAIR_TYPE, RolePair, RolePairArgs } from "./rolePair";
@@ -133,6 +134,12 @@ export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection" | "adop
      * @default read from the backend, once per program run (priorState.ts)
      */
     readonly stateAtLastUp?: readonly PriorResource[] | Promise<readonly PriorResource[]>;
+    /**
+     * On a shared server: the connection budget the roles it makes are checked
+     * against, under a server-wide lock, and the stack their mark names
+     * (roleBudgetLock.ts). @default none
+     */
+    readonly roleBudget?: RoleBudget;
 }
 
 const COMPONENT = "AppDatabase";
@@ -594,6 +601,7 @@ export class AppDatabase extends pulumi.ComponentResource {
                           ...(usage.length > 0 ? { schemaUsage: usage.map(({ schema, role }) => ({ schema, role })) } : {}),
                       }),
                 ...(roles.made ?? {}),
+                ...(roles.made && appArgs.roleBudget ? { roleBudget: appArgs.roleBudget } : {}),
                 // <app>_app holds the privileges; <app>_app_alt has them by membership.
                 grantees: [roles.runtimeRole, ...roles.extras.map((e) => e.name), ...(adopt.keepConnect ?? [])],
                 roleSettings: [

@@ -16,7 +16,14 @@ export const CONNECTION_BUDGET_TYPE = "app-databases:index:ConnectionBudget";
 
 /** Who takes a share of the server's connections. */
 export type BudgetEntryKind =
-    "app role" | "external role" | "unmanaged on server" | "superuser on server" | "provisioning" | "superuser reserved" | "admin headroom";
+    | "app role"
+    | "external role"
+    | "unmanaged on server"
+    | "another stack"
+    | "superuser on server"
+    | "provisioning"
+    | "superuser reserved"
+    | "admin headroom";
 
 export interface BudgetEntry {
     readonly name: string;
@@ -26,6 +33,8 @@ export interface BudgetEntry {
     readonly unbounded?: boolean;
     /** What the server said about this entry, when it differs from the config. */
     readonly note?: string;
+    /** `<project>/<stack>` of the stack that manages it ("another stack"). */
+    readonly stack?: string;
 }
 
 export interface ConnectionBudgetArgs {
@@ -139,9 +148,9 @@ export function budgetMarks(report: BudgetReport, previous?: Readonly<Record<str
     return marks;
 }
 
-function largestShares(report: BudgetReport, count = 3): BudgetEntry[] {
+function largestShares(report: BudgetReport, count = 3, kinds: readonly BudgetEntryKind[] = ROLE_KINDS): BudgetEntry[] {
     return report.entries
-        .filter((e) => ROLE_KINDS.includes(e.kind) && e.connections > 0)
+        .filter((e) => kinds.includes(e.kind) && e.connections > 0)
         .sort((a, b) => b.connections - a.connections || a.name.localeCompare(b.name))
         .slice(0, count);
 }
@@ -162,13 +171,27 @@ export function budgetAdvice(report: BudgetReport, previous?: Readonly<Record<st
         ...raised.map((e) => `${e.name} (${previous![e.name]} -> ${e.connections} since the last up)`),
         ...added.map((e) => `${e.name} (new, ${e.connections})`),
     ];
-    const suspects = culprits.length > 0 ? culprits : largestShares(report).map((e) => `${e.name} (${e.connections})`);
+    // Another stack's roles are lowered in that stack: this one is told of its own only.
+    const foreign = report.entries.filter((e) => e.kind === "another stack" && e.connections > 0);
+    const own = foreign.length > 0 ? largestShares(report, 3, ["app role"]) : largestShares(report);
+    const suspects = culprits.length > 0 ? culprits : own.map((e) => `${e.name} (${e.connections})`);
     return (
-        `What to do: free ${over} connection${over === 1 ? "" : "s"} by lowering ${suspects.join(", ")}, ` +
+        `What to do: free ${over} connection${over === 1 ? "" : "s"} by lowering ` +
+        (foreign.length > 0 ? "this stack's own " : "") +
+        `${suspects.join(", ")}, ` +
         `or raise max_connections of ${report.server} to at least ${report.total}` +
+        (foreign.length > 0 ? `; ${foreignRoles(foreign)}` : "") +
         (report.problems.length > 0 ? ", and fix what is marked ! above" : "") +
         "; nothing was applied."
     );
+}
+
+/** "a_app (58), a_migrate (2) belong to stack p/a": per stack, the roles of other stacks the server holds. */
+function foreignRoles(entries: readonly BudgetEntry[]): string {
+    const byStack = new Map<string, string[]>();
+    for (const e of entries) byStack.set(e.stack ?? "?", [...(byStack.get(e.stack ?? "?") ?? []), `${e.name} (${e.connections})`]);
+    const parts = [...byStack].map(([stack, roles]) => `${roles.join(", ")} belong to stack ${stack}`);
+    return `${parts.join("; ")}: lower those in that stack, not here`;
 }
 
 /** Thrown when a server's budget does not fit; the message carries the table. */

@@ -58,6 +58,7 @@ import {
     sortedMemberships,
 } from "./managedRoles";
 import { applyRoleSettingsPlan, readRoleSettings, RoleSettingsEntry, roleSettingsKey, roleSettingsPlan } from "./roleSettings";
+import { RoleBudget, stackRoleMarker } from "./roleBudgetLock";
 import { served, ServedResource } from "./servedResource";
 
 export type { RoleSettingsEntry } from "./roleSettings";
@@ -110,6 +111,13 @@ export interface DatabaseAccessArgs {
     readonly existingPasswords?: pulumi.Input<Record<string, string> | undefined>;
     /** USAGE on schemas of the database, granted by their owner; one that goes is revoked. @default none */
     readonly schemaUsage?: pulumi.Input<pulumi.Input<SchemaUsageArgs>[]>;
+    /**
+     * On a shared server: what the connection budget allows, checked under a
+     * server-wide lock whenever `roles` makes a role or raises a limit, and
+     * the stack whose mark the roles carry (roleBudgetLock.ts). Not diffed
+     * but for the stack. @default none: no check, roles marked by database only
+     */
+    readonly roleBudget?: RoleBudget;
 }
 
 /** USAGE on one schema for one role. */
@@ -144,6 +152,7 @@ export interface AccessInputs {
     roles?: Record<string, ManagedRoleSpec>;
     existingPasswords?: Record<string, string>;
     schemaUsage?: SchemaUsage[];
+    roleBudget?: RoleBudget;
 }
 
 export interface AccessState extends AccessInputs {
@@ -249,6 +258,16 @@ async function refuseForeignDatabase(client: Client, inputs: AccessInputs): Prom
 export const roleMarker = (database: string) => `app-databases: login role of database ${database}`;
 
 /** The roles of `roles` whose slot `taken` lacks: the ones a create makes rather than takes over. */
+/** What shapeRoles marks the roles with, and the budget it checks under the lock (shared servers). */
+function roleGuard(inputs: AccessInputs) {
+    const legacyMarker = roleMarker(inputs.database);
+    if (!inputs.roleBudget) return { marker: legacyMarker, guard: undefined };
+    return {
+        marker: stackRoleMarker(inputs.roleBudget.stack, inputs.database),
+        guard: { budget: inputs.roleBudget, admin: inputs.connection.username, legacyMarker },
+    };
+}
+
 const madeRoles = (roles: Readonly<Record<string, ManagedRoleSpec>>, taken: Readonly<Record<string, string>> = {}) =>
     Object.fromEntries(Object.entries(roles).filter(([slot]) => taken[slot] === undefined));
 
@@ -479,6 +498,8 @@ export function databaseAccessDiff(olds: AccessState, news: AccessInputs): pulum
         !sameSet(olds.schemas ?? [], news.schemas ?? []) ||
         schemaUsageKey(olds.schemaUsage) !== schemaUsageKey(news.schemaUsage) ||
         rolesChanged(olds.roles ?? {}, olds.rolesNow ?? {}, news.roles ?? {}) ||
+        // Roles made before they carried their stack's mark: marked by an update (no password changes).
+        (news.roleBudget !== undefined && Object.keys(news.roles ?? {}).length > 0 && olds.roleBudget?.stack !== news.roleBudget.stack) ||
         olds.connection.host !== news.connection.host ||
         olds.connection.port !== news.connection.port;
     return { changes: changed, replaces, deleteBeforeReplace: true };
@@ -493,7 +514,7 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
             await refuseForeignDatabase(client, inputs);
             const passwords = hasRoles
                 ? await inTransaction(client, () =>
-                      shapeRoles(client, undefined, roles, inputs.existingPasswords, roleMarker(inputs.database)),
+                      shapeRoles(client, undefined, roles, inputs.existingPasswords, roleGuard(inputs).marker, roleGuard(inputs).guard),
                   )
                 : undefined;
             try {
@@ -554,7 +575,9 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
             // New and renamed roles first; the ones that go, last (below).
             const held = olds.roles ? { roles: olds.roles, passwords: olds.passwords ?? {} } : undefined;
             const passwords = hasRoles
-                ? await inTransaction(client, () => shapeRoles(client, held, roles, news.existingPasswords, roleMarker(news.database)))
+                ? await inTransaction(client, () =>
+                      shapeRoles(client, held, roles, news.existingPasswords, roleGuard(news).marker, roleGuard(news).guard),
+                  )
                 : undefined;
             if (news.createDatabase) await makeDatabase(client, news.connection, news.database, creatingOwner(news), "update");
             const db = quoteIdent(news.database);

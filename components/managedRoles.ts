@@ -40,6 +40,7 @@ import {
     shapeRole,
     wantedAttributes,
 } from "./adoptedRole";
+import { checkUnderLock, RoleBudget } from "./roleBudgetLock";
 import { served, ServedResource } from "./servedResource";
 
 /** Long enough for any attacker, alphanumeric so it needs no escaping in URLs or shells. */
@@ -215,7 +216,9 @@ export async function shapeRoles(
     roles: Readonly<Record<string, ManagedRoleSpec>>,
     existingPasswords: Readonly<Record<string, string>> | undefined,
     marker?: string,
+    guard?: { readonly budget: RoleBudget; readonly admin: string; readonly legacyMarker?: string },
 ): Promise<Record<string, string>> {
+    if (guard) await guardBudget(client, held, roles, guard.budget, guard.admin);
     const passwords: Record<string, string> = {};
     for (const slot of creationOrder(roles)) {
         const spec = roles[slot];
@@ -228,18 +231,48 @@ export async function shapeRoles(
         const rotate = old !== undefined && old.rotation !== spec.rotation;
         const kept = old && !rotate ? held?.passwords[slot] : undefined;
         const taken = old ? undefined : existingPasswords?.[slot];
-        if (!old && found && taken === undefined && !(marker !== undefined && (await commentOf(client, spec.name)) === marker)) {
-            throw existsAlready(spec.name);
-        }
+        const comment = found && marker !== undefined ? await commentOf(client, spec.name) : undefined;
+        const ours = comment !== undefined && (comment === marker || comment === guard?.legacyMarker);
+        if (!old && found && taken === undefined && !ours) throw existsAlready(spec.name);
         passwords[slot] = kept ?? taken ?? generatePassword();
         // Kept: set again only on a role made anew (dropped behind the stack's back) or renamed.
         // Taken over: it has that one already. New: always.
         const set = kept !== undefined ? !found || renamed : taken !== undefined ? !found : true;
         await shape(client, spec, found, set ? passwords[slot] : undefined);
-        if (!found && marker !== undefined)
+        // Made, or marked before with another text (a stack from before the stack's mark): marked now.
+        if (marker !== undefined && (!found || comment !== marker))
             await client.query(`COMMENT ON ROLE ${quoteIdent(spec.name)} IS ${client.escapeLiteral(marker)}`);
     }
     return passwords;
+}
+
+/**
+ * When a role is made or its CONNECTION LIMIT raised: the server-wide lock and
+ * the budget under it (roleBudgetLock.ts), in the caller's transaction, before
+ * anything changes.
+ */
+async function guardBudget(
+    client: Client,
+    held: RolesHeld | undefined,
+    roles: Readonly<Record<string, ManagedRoleSpec>>,
+    budget: RoleBudget,
+    admin: string,
+): Promise<void> {
+    const oldNames = Object.entries(roles).map(([slot, spec]) => held?.roles[slot]?.name ?? spec.name);
+    const found = await readRolesAttributes(client, [...new Set([...Object.values(roles).map((s) => s.name), ...oldNames])], []);
+    const described: string[] = [];
+    const gone: string[] = [];
+    for (const [slot, spec] of Object.entries(roles)) {
+        const oldName = held?.roles[slot]?.name;
+        const now = found.get(spec.name) ?? (oldName ? found.get(oldName) : undefined);
+        if (oldName && oldName !== spec.name) gone.push(oldName);
+        if (!now) described.push(`create ${spec.name} (CONNECTION LIMIT ${spec.connectionLimit})`);
+        else if (now.connectionLimit < 0 || now.connectionLimit < spec.connectionLimit)
+            described.push(`raise ${spec.name} (CONNECTION LIMIT ${now.connectionLimit} -> ${spec.connectionLimit})`);
+    }
+    if (described.length === 0) return; // nothing grows: no lock needed
+    const changes = Object.fromEntries(Object.values(roles).map((spec) => [spec.name, spec.connectionLimit]));
+    await checkUnderLock(client, budget, changes, gone, admin, described);
 }
 
 /** A role's comment (`\du+`), or undefined. */

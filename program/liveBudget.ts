@@ -37,6 +37,8 @@ export function budgetsWithLiveRoles(
     config: StackConfig,
     liveRoles: Readonly<Record<string, readonly LiveRole[]>>,
     previous?: PreviousBudgets,
+    /** `<project>/<stack>` of this stack (roleBudgetLock.ts). */
+    stack?: string,
 ): LiveBudgets {
     const configProblems: string[] = [];
     const warnings: string[] = [];
@@ -49,7 +51,7 @@ export function budgetsWithLiveRoles(
             ...Object.keys(managedRoleLimits(Object.values(config.apps).filter((app) => app.server === a.server))),
             ...leaving,
         ]);
-        const live = applyLiveRoles(a, server, roles, managed);
+        const live = applyLiveRoles(a, server, roles, managed, stack);
         configProblems.push(...live.configProblems);
         warnings.push(...live.warnings);
         return live.args;

@@ -19,6 +19,7 @@
 import type { Client } from "pg";
 import { ServerConfig } from "./config";
 import { BudgetEntry, ConnectionBudgetArgs } from "../components/connectionBudget";
+import { markedStack } from "../components/roleBudgetLock";
 
 /** A role as `pg_roles` has it. */
 export interface LiveRole {
@@ -28,6 +29,8 @@ export interface LiveRole {
     readonly connectionLimit: number;
     readonly superuser: boolean;
     readonly createRole: boolean;
+    /** `<project>/<stack>` of the stack whose mark the role carries (roleBudgetLock.ts). */
+    readonly managedBy?: string;
 }
 
 /** What to do about login roles the config does not name. */
@@ -42,17 +45,22 @@ export async function readLiveRoles(client: Client): Promise<LiveRole[]> {
         rolconnlimit: number;
         rolsuper: boolean;
         rolcreaterole: boolean;
+        comment: string | null;
     }>(
-        `SELECT rolname, rolcanlogin, rolconnlimit, rolsuper, rolcreaterole
+        `SELECT rolname, rolcanlogin, rolconnlimit, rolsuper, rolcreaterole, shobj_description(oid, 'pg_authid') AS comment
            FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname`,
     );
-    return result.rows.map((r) => ({
-        name: r.rolname,
-        canLogin: r.rolcanlogin,
-        connectionLimit: r.rolconnlimit,
-        superuser: r.rolsuper,
-        createRole: r.rolcreaterole,
-    }));
+    return result.rows.map((r) => {
+        const managedBy = markedStack(r.comment);
+        return {
+            name: r.rolname,
+            canLogin: r.rolcanlogin,
+            connectionLimit: r.rolconnlimit,
+            superuser: r.rolsuper,
+            createRole: r.rolcreaterole,
+            ...(managedBy ? { managedBy } : {}),
+        };
+    });
 }
 
 /** What the live roles change in one server's budget. */
@@ -75,6 +83,8 @@ export function applyLiveRoles(
     server: ServerConfig,
     roles: readonly LiveRole[],
     managed: ReadonlySet<string>,
+    /** `<project>/<stack>` of this stack: a role marked by another is counted as that stack's. */
+    stack?: string,
 ): LiveBudget {
     const name = args.server;
     const live = new Map(roles.map((r) => [r.name, r]));
@@ -117,6 +127,16 @@ export function applyLiveRoles(
     const unmanaged: string[] = [];
     for (const role of roles) {
         if (!role.canLogin || role.name === server.admin.username || managed.has(role.name) || role.name in externalRoles) continue;
+        if (role.managedBy && role.managedBy !== stack && !role.superuser && role.connectionLimit >= 0) {
+            serverRoles.push({
+                name: role.name,
+                kind: "another stack",
+                connections: role.connectionLimit,
+                stack: role.managedBy,
+                note: `managed by stack ${role.managedBy}`,
+            });
+            continue;
+        }
         if (role.superuser) {
             serverRoles.push({
                 name: role.name,

@@ -11,6 +11,7 @@ import { DedicatedServer } from "../components/dedicatedServer";
 import { DatabaseAccess } from "../components/databaseAccess";
 import { DataLossGuard } from "../components/dataLossGuard";
 import { PriorResource } from "../components/priorState";
+import type { RoleBudget } from "../components/roleBudgetLock";
 import { PostgresServer, SharedServer } from "../components/sharedServer";
 import { ResolvedApp, ServerConfig, StackConfig } from "./config";
 import { footprintOf, roleNamesOf } from "./footprint";
@@ -175,13 +176,18 @@ export async function declareStack(
     await nextTurn();
     const priorState = await stateAtLastUp;
     const apps: Record<string, AppOutputs> = {};
+    const roleBudgets = sharedRoleBudgets(config, budgetInputs);
     const lockDowns: Record<string, Record<string, pulumi.CustomResource>> = {};
     for (const app of Object.values(config.apps)) {
         // The server is part of the name: a move creates everything anew on the new
         // server instead of silently re-pointing state at a server that lacks it.
         const db = new AppDatabase(
             `${app.name}@${app.server}`,
-            { ...appDatabaseArgs(app, servers[app.server], config.protect), stateAtLastUp: priorState },
+            {
+                ...appDatabaseArgs(app, servers[app.server], config.protect),
+                stateAtLastUp: priorState,
+                ...(roleBudgets[app.server] ? { roleBudget: roleBudgets[app.server] } : {}),
+            },
             { dependsOn: [guard] },
         );
         (lockDowns[app.server] ??= {})[app.database] = db.access;
@@ -213,6 +219,30 @@ export async function declareStack(
     );
     const access = accessReportOutputs(config, servers, lockDowns);
     return { apps, budgets, pgHba, access };
+}
+
+/** `<project>/<stack>`: the mark this stack's roles carry on a shared server. */
+export const stackIdentity = () => `${pulumi.getProject()}/${pulumi.getStack()}`;
+
+/** Per shared server, what its budget allows, for the check under the lock where roles are made or raised. */
+export function sharedRoleBudgets(
+    config: StackConfig,
+    budgetInputs: readonly ConnectionBudgetArgs[],
+    stack: string = stackIdentity(),
+): Record<string, RoleBudget> {
+    const budgets: Record<string, RoleBudget> = {};
+    for (const a of budgetInputs) {
+        if (!(a.server in config.servers) || a.maxConnections === undefined) continue;
+        budgets[a.server] = {
+            server: a.server,
+            maxConnections: a.maxConnections,
+            fixed: a.provisioningConnections + a.superuserReservedConnections + a.adminHeadroom,
+            externalRoles: { ...(config.servers[a.server].externalRoles ?? {}) },
+            stackTotal: Object.values(a.roles).reduce((sum, n) => sum + n, 0),
+            stack,
+        };
+    }
+    return budgets;
 }
 
 /**

@@ -152,3 +152,37 @@ describe("the over-budget table against the last up", () => {
         expect(formatBudget(raised).split("\n").at(-1)).toContain("by lowering gateway_app (95), webhook_app (10), cron_app (5)");
     });
 });
+
+describe("roles another stack manages", () => {
+    const c = config();
+    const theirs = [login("crm_app", 40, { managedBy: "p/other" }), login("crm_migrate", 2, { managedBy: "p/other" })];
+    const result = budgetsWithLiveRoles(
+        c,
+        { lab: [...roles, ...theirs, login("mine_left", 1, { managedBy: "p/this" })] },
+        undefined,
+        "p/this",
+    );
+    const report = computeBudget(result.args[0]);
+
+    it("are counted as that stack's, not as unmanaged on server", () => {
+        expect(report.entries.find((e) => e.name === "crm_app")).toMatchObject({
+            kind: "another stack",
+            connections: 40,
+            stack: "p/other",
+        });
+        // This stack's own mark on a role it no longer names: unmanaged, as before.
+        expect(report.entries.find((e) => e.name === "mine_left")).toMatchObject({ kind: "unmanaged on server" });
+        expect(result.warnings).toEqual([
+            "server lab has login roles the config does not name: mine_left. Declare them under servers.lab.externalRoles",
+        ]);
+    });
+
+    it("are named as that stack's in what to do, never as this stack's to lower", () => {
+        expect(report.fits).toBe(false);
+        expect(formatBudget(report).split("\n").at(-1)).toBe(
+            `What to do: free ${report.total - 60} connections by lowering this stack's own shop_app (10), shop_migrate (2), ` +
+                `or raise max_connections of lab to at least ${report.total}; ` +
+                "crm_app (40), crm_migrate (2) belong to stack p/other: lower those in that stack, not here; nothing was applied.",
+        );
+    });
+});
