@@ -36,6 +36,7 @@ import {
 import { ManagedRoles, ManagedRoleSpec } from "./managedRoles";
 import { ObjectOwnership } from "./objectOwnership";
 import { AdoptedRolePassword, pairLoginSpecs, resolveRolePairArgs, ROLE_PAIR_TYPE, RolePair, RolePairArgs } from "./rolePair";
+import { roleSchemasProblem, searchPathFor, sessionSettingsIn } from "./schemaPrivileges";
 import { PostgresServer } from "./sharedServer";
 import { keepPrior, nameOfUrn, PriorResource, priorResources } from "./priorState";
 
@@ -70,6 +71,8 @@ export interface ExtraRoleArgs {
      * a service that runs its own migrations needs. @default false
      */
     readonly runsMigrations?: boolean;
+    /** The schemas this role reaches (USAGE, privileges, search_path): some of the app's `schemas`. @default the app's `schemas` */
+    readonly schemas?: readonly string[];
 }
 
 /** What already exists on the server and is taken over instead of created. */
@@ -108,6 +111,14 @@ export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection" | "adop
      * adopted database's must exist). @default ["public"]
      */
     readonly schemas?: readonly string[];
+    /** The schemas `<app>_app` reaches: some of `schemas`. @default `schemas` */
+    readonly runtimeSchemas?: readonly string[];
+    /**
+     * The search_path every login role of the app gets in this database, as
+     * it is. @default each role's schemas, then `public` (where extensions
+     * such as pgcrypto live); none when that is `public` alone
+     */
+    readonly searchPath?: readonly string[];
     /** Take over what exists instead of creating it. @default nothing adopted */
     readonly adopt?: AdoptArgs;
     /**
@@ -146,13 +157,13 @@ export const PROVIDER_DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:D
  */
 export function appDefaultPrivileges(
     owner: pulumi.Input<string>,
-    grantees: readonly { role: pulumi.Input<string>; access: AccessLevel }[],
+    grantees: readonly { role: pulumi.Input<string>; access: AccessLevel; schemas?: readonly string[] }[],
     schemas: readonly string[],
     revokeFunctionExecute = false,
 ): DefaultPrivilegeEntryArgs[] {
     const entries: DefaultPrivilegeEntryArgs[] = [];
-    for (const { role, access } of grantees) {
-        for (const schema of schemas) {
+    for (const { role, access, schemas: own } of grantees) {
+        for (const schema of own ?? schemas) {
             for (const [objectType, privileges] of Object.entries(RUNTIME_PRIVILEGES[access])) {
                 entries.push({ owner, role, schema, objectType: objectType as "table" | "sequence", privileges });
             }
@@ -232,6 +243,7 @@ export type ResolvedExtraRole = Required<ExtraRoleArgs>;
 export interface ResolvedAppDatabaseArgs extends AppDatabaseArgs {
     readonly database: string;
     readonly schemas: readonly string[];
+    readonly runtimeSchemas: readonly string[];
     readonly adopt: AdoptArgs;
     readonly access: AccessLevel;
     readonly extraRoles: Readonly<Record<string, ResolvedExtraRole>>;
@@ -240,7 +252,7 @@ export interface ResolvedAppDatabaseArgs extends AppDatabaseArgs {
 }
 
 /** Fills in one extra role's defaults; throws naming the argument and the value when one is unusable. */
-export function resolveExtraRole(roleName: string, spec: ExtraRoleArgs): ResolvedExtraRole {
+export function resolveExtraRole(roleName: string, spec: ExtraRoleArgs, appSchemas: readonly string[] = [APP_SCHEMA]): ResolvedExtraRole {
     const problem = identifierProblem(roleName);
     if (problem) throw new Error(`${COMPONENT}: \`extraRoles\` key ${problem}`);
     const arg = (field: string) => `extraRoles.${roleName}.${field}`;
@@ -272,7 +284,15 @@ export function resolveExtraRole(roleName: string, spec: ExtraRoleArgs): Resolve
             RANGES.timeoutMs,
         ),
         runsMigrations: spec.runsMigrations ?? false,
+        schemas: checkRoleSchemas(arg("schemas"), spec.schemas ?? appSchemas, appSchemas),
     };
+}
+
+/** A role's schemas when they are some of the app's; throws naming the argument otherwise. */
+function checkRoleSchemas(field: string, roleSchemas: readonly string[], appSchemas: readonly string[]): readonly string[] {
+    const problem = roleSchemasProblem(roleSchemas, appSchemas);
+    if (problem) throw new Error(`${COMPONENT}: \`${field}\` ${problem}`);
+    return roleSchemas;
 }
 
 /** Checks what `adopt` names against the app's own roles and schemas; throws naming the argument. */
@@ -307,13 +327,20 @@ export function resolveAppDatabaseArgs(args: AppDatabaseArgs): ResolvedAppDataba
     const badSchemas = schemasProblem(schemas);
     if (badSchemas) throw new Error(`${COMPONENT}: \`schemas\` ${badSchemas}`);
     checkAdopt(args, Object.keys(args.extraRoles ?? {}));
+    if (args.searchPath !== undefined) {
+        const bad = schemasProblem(args.searchPath);
+        if (bad) throw new Error(`${COMPONENT}: \`searchPath\` ${bad}`);
+    }
     return {
         ...args,
         database,
         schemas,
+        runtimeSchemas: checkRoleSchemas("runtimeSchemas", args.runtimeSchemas ?? schemas, schemas),
         adopt: args.adopt ?? {},
         access: checkOneOf(COMPONENT, "access", args.access ?? DEFAULT_ACCESS_LEVEL, ACCESS_LEVELS),
-        extraRoles: Object.fromEntries(Object.entries(args.extraRoles ?? {}).map(([role, spec]) => [role, resolveExtraRole(role, spec)])),
+        extraRoles: Object.fromEntries(
+            Object.entries(args.extraRoles ?? {}).map(([role, spec]) => [role, resolveExtraRole(role, spec, schemas)]),
+        ),
         protect: args.protect ?? false,
         retainOnDelete: args.retainOnDelete ?? false,
     };
@@ -555,26 +582,36 @@ export class AppDatabase extends pulumi.ComponentResource {
             ? new AdoptedDatabase(name, { connection: server.connection, name: dbName, owner: roles.migrate }, { parent: this })
             : undefined;
 
-        // Beyond `public`, each login finds the app's schemas first in this database.
-        const searchPath =
-            args.schemas.length === 1 && args.schemas[0] === APP_SCHEMA
-                ? []
-                : [roles.migrate, ...roles.sessionSettings.map((s) => s.role), ...roles.extras.map((e) => e.name)].map(
-                      (role): pulumi.Input<RoleSettingsEntry> =>
-                          pulumi
-                              .output(role)
-                              .apply((r) => ({ role: r, database: dbName, settings: { search_path: args.schemas.join(", ") } })),
-                  );
+        // Each login finds its own schemas first in this database, then `public` (extensions);
+        // a service that runs migrations does so as the migrate role, which then owns what it makes.
+        const inDatabase = (role: pulumi.Input<string>, schemas: readonly string[], runAs?: pulumi.Input<string>) =>
+            pulumi.all([role, runAs]).apply(([r, as]) => ({
+                role: r,
+                database: dbName,
+                settings: sessionSettingsIn(searchPathFor(schemas, args.searchPath), as),
+            }));
+        const sessions: { role: pulumi.Input<string>; schemas: readonly string[]; runAs?: pulumi.Input<string> }[] = [
+            { role: roles.migrate, schemas: args.schemas },
+            ...roles.sessionSettings.map((s) => ({ role: s.role, schemas: args.runtimeSchemas })),
+            ...roles.extras.map((e) => ({
+                role: e.name,
+                schemas: args.extraRoles[e.roleName].schemas,
+                runAs: args.extraRoles[e.roleName].runsMigrations ? roles.migrate : undefined,
+            })),
+        ];
+        const searchPath: pulumi.Input<RoleSettingsEntry>[] = sessions
+            .filter((r) => searchPathFor(r.schemas, args.searchPath) !== undefined || r.runAs !== undefined)
+            .map((r) => inDatabase(r.role, r.schemas, r.runAs));
 
         const ownSchemas = args.schemas.filter((schema) => schema !== APP_SCHEMA);
         const grantees = [
-            { key: "app", role: roles.runtimeRole, access },
-            ...roles.extras.map((e) => ({ key: e.roleName, role: e.name, access: e.access })),
+            { key: "app", role: roles.runtimeRole, access, schemas: args.runtimeSchemas },
+            ...roles.extras.map((e) => ({ key: e.roleName, role: e.name, access: e.access, schemas: args.extraRoles[e.roleName].schemas })),
         ];
         // USAGE on the app's own schemas, for the roles whose access level reaches into them.
         const usage = grantees
             .filter((g) => Object.keys(RUNTIME_PRIVILEGES[g.access]).length > 0)
-            .flatMap((g) => ownSchemas.map((schema) => ({ ...g, schema })));
+            .flatMap((g) => ownSchemas.filter((schema) => g.schemas.includes(schema)).map((schema) => ({ ...g, schema })));
         this.access = new DatabaseAccess(
             `${name}-access`,
             {
@@ -635,10 +672,10 @@ export class AppDatabase extends pulumi.ComponentResource {
 
         // An adopted database: USAGE on its schemas, and privileges on what they hold already
         // (default privileges only reach new objects), as the provider's Grants.
-        for (const { key, role, access: level } of adopt.database ? grantees : []) {
+        for (const { key, role, access: level, schemas } of adopt.database ? grantees : []) {
             const privilegesOf = Object.entries(RUNTIME_PRIVILEGES[level]);
             if (privilegesOf.length === 0) continue; // migrations: the app's own migrations grant
-            for (const schema of args.schemas) {
+            for (const schema of schemas) {
                 // `public` keeps the names these resources had before other schemas existed.
                 const prefix = schema === APP_SCHEMA ? `${name}-${key}` : `${name}-${key}-${schema}`;
                 const common = { database: databaseName, schema, role };
