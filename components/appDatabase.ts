@@ -5,21 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
-import {
-    ACCESS_LEVELS,
-    AccessLevel,
-    checkInt,
-    checkOneOf,
-    DEFAULT_ACCESS_LEVEL,
-    DEFAULT_EXTRA_ROLE_ACCESS_LEVEL,
-    DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
-    DEFAULT_IDLE_SESSION_TIMEOUT_MS,
-    DEFAULT_RUNTIME_CONNECTION_LIMIT,
-    DEFAULT_STATEMENT_TIMEOUT_MS,
-    EXTRA_ROLE_ACCESS_LEVELS,
-    ExtraRoleAccessLevel,
-    RANGES,
-} from "./defaults";
+import { ACCESS_LEVELS, AccessLevel, checkOneOf, DEFAULT_ACCESS_LEVEL, ExtraRoleAccessLevel } from "./defaults";
 import { AdoptedDatabase } from "./adoptedDatabase";
 import { connectionUrl } from "./connectionUrl";
 import { DatabaseAccess, DatabaseAccessArgs, DefaultPrivilegeEntryArgs, RoleSettingsEntry } from "./databaseAccess";
@@ -36,11 +22,15 @@ import {
 import { ManagedRoles, ManagedRoleSpec } from "./managedRoles";
 import { ObjectOwnership } from "./objectOwnership";
 import { AdoptedRolePassword, pairLoginSpecs, resolveRolePairArgs, ROLE_PAIR_TYPE, RolePair, RolePairArgs } from "./rolePair";
-import { roleSchemasProblem, searchPathFor, sessionSettingsIn } from "./schemaPrivileges";
+import { checkRoleSchemas, ExtraRoleArgs, ResolvedExtraRole, resolveExtraRole } from "./extraRole";
+import { APP_SCHEMA, searchPathFor, sessionSettingsIn } from "./schemaPrivileges";
 import { PostgresServer } from "./sharedServer";
 import { keepPrior, nameOfUrn, PriorResource, priorResources } from "./priorState";
 
 export const APP_DATABASE_TYPE = "app-databases:index:AppDatabase";
+export { APP_SCHEMA } from "./schemaPrivileges";
+export { resolveExtraRole } from "./extraRole";
+export type { ExtraRoleArgs, ResolvedExtraRole } from "./extraRole";
 
 /** Default privileges per access level, sorted as the provider reads them back (no false diffs). */
 export const RUNTIME_PRIVILEGES: Readonly<Record<AccessLevel, Readonly<Partial<Record<"table" | "sequence", string[]>>>>> = {
@@ -48,32 +38,6 @@ export const RUNTIME_PRIVILEGES: Readonly<Record<AccessLevel, Readonly<Partial<R
     readonly: { table: ["SELECT"], sequence: ["SELECT"] },
     migrations: {},
 };
-
-/** The schema the migrate role creates objects in unless `schemas` names others. */
-export const APP_SCHEMA = "public";
-
-/** One more login role on an app's database (a dashboard, another service sharing it). */
-export interface ExtraRoleArgs {
-    /** What the role may do with what `<app>_migrate` creates. @default "readonly" */
-    readonly access?: ExtraRoleAccessLevel;
-    /** The role's CONNECTION LIMIT. @default 10 */
-    readonly connectionLimit?: number;
-    /** Bump to give the role a new password. @default 0 */
-    readonly rotation?: number;
-    /** statement_timeout of the role, ms. @default 30000 */
-    readonly statementTimeoutMs?: number;
-    /** idle_in_transaction_session_timeout of the role, ms. @default 60000 */
-    readonly idleInTransactionSessionTimeoutMs?: number;
-    /** idle_session_timeout of the role, ms. @default 600000 */
-    readonly idleSessionTimeoutMs?: number;
-    /**
-     * Member of the migrate role: it may ALTER and DROP what that role owns, as
-     * a service that runs its own migrations needs. @default false
-     */
-    readonly runsMigrations?: boolean;
-    /** The schemas this role reaches (USAGE, privileges, search_path): some of the app's `schemas`. @default the app's `schemas` */
-    readonly schemas?: readonly string[];
-}
 
 /** What already exists on the server and is taken over instead of created. */
 export interface AdoptArgs {
@@ -236,9 +200,6 @@ function keepPriorAppResources(
     );
 }
 
-/** An extra role with every default filled in. */
-export type ResolvedExtraRole = Required<ExtraRoleArgs>;
-
 /** AppDatabaseArgs with every default of its own filled in (the RolePair's are resolved by RolePair). */
 export interface ResolvedAppDatabaseArgs extends AppDatabaseArgs {
     readonly database: string;
@@ -249,50 +210,6 @@ export interface ResolvedAppDatabaseArgs extends AppDatabaseArgs {
     readonly extraRoles: Readonly<Record<string, ResolvedExtraRole>>;
     readonly protect: boolean;
     readonly retainOnDelete: boolean;
-}
-
-/** Fills in one extra role's defaults; throws naming the argument and the value when one is unusable. */
-export function resolveExtraRole(roleName: string, spec: ExtraRoleArgs, appSchemas: readonly string[] = [APP_SCHEMA]): ResolvedExtraRole {
-    const problem = identifierProblem(roleName);
-    if (problem) throw new Error(`${COMPONENT}: \`extraRoles\` key ${problem}`);
-    const arg = (field: string) => `extraRoles.${roleName}.${field}`;
-    return {
-        access: checkOneOf(COMPONENT, arg("access"), spec.access ?? DEFAULT_EXTRA_ROLE_ACCESS_LEVEL, EXTRA_ROLE_ACCESS_LEVELS),
-        connectionLimit: checkInt(
-            COMPONENT,
-            arg("connectionLimit"),
-            spec.connectionLimit ?? DEFAULT_RUNTIME_CONNECTION_LIMIT,
-            RANGES.connectionLimit,
-        ),
-        rotation: checkInt(COMPONENT, arg("rotation"), spec.rotation ?? 0, RANGES.rotation),
-        statementTimeoutMs: checkInt(
-            COMPONENT,
-            arg("statementTimeoutMs"),
-            spec.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
-            RANGES.timeoutMs,
-        ),
-        idleInTransactionSessionTimeoutMs: checkInt(
-            COMPONENT,
-            arg("idleInTransactionSessionTimeoutMs"),
-            spec.idleInTransactionSessionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
-            RANGES.timeoutMs,
-        ),
-        idleSessionTimeoutMs: checkInt(
-            COMPONENT,
-            arg("idleSessionTimeoutMs"),
-            spec.idleSessionTimeoutMs ?? DEFAULT_IDLE_SESSION_TIMEOUT_MS,
-            RANGES.timeoutMs,
-        ),
-        runsMigrations: spec.runsMigrations ?? false,
-        schemas: checkRoleSchemas(arg("schemas"), spec.schemas ?? appSchemas, appSchemas),
-    };
-}
-
-/** A role's schemas when they are some of the app's; throws naming the argument otherwise. */
-function checkRoleSchemas(field: string, roleSchemas: readonly string[], appSchemas: readonly string[]): readonly string[] {
-    const problem = roleSchemasProblem(roleSchemas, appSchemas);
-    if (problem) throw new Error(`${COMPONENT}: \`${field}\` ${problem}`);
-    return roleSchemas;
 }
 
 /** Checks what `adopt` names against the app's own roles and schemas; throws naming the argument. */

@@ -4,6 +4,9 @@
  * AppDatabase decides per role; DatabaseAccess applies what they return.
  */
 
+/** The schema the migrate role creates objects in unless `schemas` names others. */
+export const APP_SCHEMA = "public";
+
 /** The schema PostgreSQL puts extensions in unless told otherwise (pgcrypto's digest(), uuid-ossp...). */
 export const EXTENSION_SCHEMA = "public";
 
