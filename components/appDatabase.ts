@@ -5,21 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
-import {
-    ACCESS_LEVELS,
-    AccessLevel,
-    checkInt,
-    checkOneOf,
-    DEFAULT_ACCESS_LEVEL,
-    DEFAULT_EXTRA_ROLE_ACCESS_LEVEL,
-    DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
-    DEFAULT_IDLE_SESSION_TIMEOUT_MS,
-    DEFAULT_RUNTIME_CONNECTION_LIMIT,
-    DEFAULT_STATEMENT_TIMEOUT_MS,
-    EXTRA_ROLE_ACCESS_LEVELS,
-    ExtraRoleAccessLevel,
-    RANGES,
-} from "./defaults";
+import { ACCESS_LEVELS, AccessLevel, checkOneOf, DEFAULT_ACCESS_LEVEL, ExtraRoleAccessLevel } from "./defaults";
 import { AdoptedDatabase } from "./adoptedDatabase";
 import { connectionUrl } from "./connectionUrl";
 import { DatabaseAccess, DatabaseAccessArgs, DefaultPrivilegeEntryArgs, RoleSettingsEntry } from "./databaseAccess";
@@ -37,10 +23,15 @@ import type { RoleBudget } from "./roleBudgetLock";
 import { ManagedRoles, ManagedRoleSpec } from "./managedRoles";
 import { lockWaitOf, ObjectOwnership, ObjectOwnershipArgs } from "./objectOwnership";
 import { AdoptedRolePassword, pairLoginSpecs, resolveRolePairArgs, ROLE_PAIR_TYPE, RolePair, RolePairArgs } from "./rolePair";
+import { checkRoleSchemas, ExtraRoleArgs, ResolvedExtraRole, resolveExtraRole } from "./extraRole";
+import { APP_SCHEMA, searchPathFor, sessionSettingsIn } from "./schemaPrivileges";
 import { PostgresServer } from "./sharedServer";
 import { keepPrior, nameOfUrn, PriorResource, priorResources } from "./priorState";
 
 export const APP_DATABASE_TYPE = "app-databases:index:AppDatabase";
+export { APP_SCHEMA } from "./schemaPrivileges";
+export { resolveExtraRole } from "./extraRole";
+export type { ExtraRoleArgs, ResolvedExtraRole } from "./extraRole";
 
 /** Default privileges per access level, sorted as the provider reads them back (no false diffs). */
 export const RUNTIME_PRIVILEGES: Readonly<Record<AccessLevel, Readonly<Partial<Record<"table" | "sequence", string[]>>>>> = {
@@ -48,30 +39,6 @@ export const RUNTIME_PRIVILEGES: Readonly<Record<AccessLevel, Readonly<Partial<R
     readonly: { table: ["SELECT"], sequence: ["SELECT"] },
     migrations: {},
 };
-
-/** The schema the migrate role creates objects in unless `schemas` names others. */
-export const APP_SCHEMA = "public";
-
-/** One more login role on an app's database (a dashboard, another service sharing it). */
-export interface ExtraRoleArgs {
-    /** What the role may do with what `<app>_migrate` creates. @default "readonly" */
-    readonly access?: ExtraRoleAccessLevel;
-    /** The role's CONNECTION LIMIT. @default 10 */
-    readonly connectionLimit?: number;
-    /** Bump to give the role a new password. @default 0 */
-    readonly rotation?: number;
-    /** statement_timeout of the role, ms. @default 30000 */
-    readonly statementTimeoutMs?: number;
-    /** idle_in_transaction_session_timeout of the role, ms. @default 60000 */
-    readonly idleInTransactionSessionTimeoutMs?: number;
-    /** idle_session_timeout of the role, ms. @default 600000 */
-    readonly idleSessionTimeoutMs?: number;
-    /**
-     * Member of the migrate role: it may ALTER and DROP what that role owns, as
-     * a service that runs its own migrations needs. @default false
-     */
-    readonly runsMigrations?: boolean;
-}
 
 /** What already exists on the server and is taken over instead of created. */
 export interface AdoptArgs {
@@ -111,6 +78,14 @@ export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection" | "adop
      * adopted database's must exist). @default ["public"]
      */
     readonly schemas?: readonly string[];
+    /** The schemas `<app>_app` reaches: some of `schemas`. @default `schemas` */
+    readonly runtimeSchemas?: readonly string[];
+    /**
+     * The search_path every login role of the app gets in this database, as
+     * it is. @default each role's schemas, then `public` (where extensions
+     * such as pgcrypto live); none when that is `public` alone
+     */
+    readonly searchPath?: readonly string[];
     /** Take over what exists instead of creating it. @default nothing adopted */
     readonly adopt?: AdoptArgs;
     /**
@@ -155,13 +130,13 @@ export const PROVIDER_DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:D
  */
 export function appDefaultPrivileges(
     owner: pulumi.Input<string>,
-    grantees: readonly { role: pulumi.Input<string>; access: AccessLevel }[],
+    grantees: readonly { role: pulumi.Input<string>; access: AccessLevel; schemas?: readonly string[] }[],
     schemas: readonly string[],
     revokeFunctionExecute = false,
 ): DefaultPrivilegeEntryArgs[] {
     const entries: DefaultPrivilegeEntryArgs[] = [];
-    for (const { role, access } of grantees) {
-        for (const schema of schemas) {
+    for (const { role, access, schemas: own } of grantees) {
+        for (const schema of own ?? schemas) {
             for (const [objectType, privileges] of Object.entries(RUNTIME_PRIVILEGES[access])) {
                 entries.push({ owner, role, schema, objectType: objectType as "table" | "sequence", privileges });
             }
@@ -234,54 +209,16 @@ function keepPriorAppResources(
     );
 }
 
-/** An extra role with every default filled in. */
-export type ResolvedExtraRole = Required<ExtraRoleArgs>;
-
 /** AppDatabaseArgs with every default of its own filled in (the RolePair's are resolved by RolePair). */
 export interface ResolvedAppDatabaseArgs extends AppDatabaseArgs {
     readonly database: string;
     readonly schemas: readonly string[];
+    readonly runtimeSchemas: readonly string[];
     readonly adopt: AdoptArgs;
     readonly access: AccessLevel;
     readonly extraRoles: Readonly<Record<string, ResolvedExtraRole>>;
     readonly protect: boolean;
     readonly retainOnDelete: boolean;
-}
-
-/** Fills in one extra role's defaults; throws naming the argument and the value when one is unusable. */
-export function resolveExtraRole(roleName: string, spec: ExtraRoleArgs): ResolvedExtraRole {
-    const problem = identifierProblem(roleName);
-    if (problem) throw new Error(`${COMPONENT}: \`extraRoles\` key ${problem}`);
-    const arg = (field: string) => `extraRoles.${roleName}.${field}`;
-    return {
-        access: checkOneOf(COMPONENT, arg("access"), spec.access ?? DEFAULT_EXTRA_ROLE_ACCESS_LEVEL, EXTRA_ROLE_ACCESS_LEVELS),
-        connectionLimit: checkInt(
-            COMPONENT,
-            arg("connectionLimit"),
-            spec.connectionLimit ?? DEFAULT_RUNTIME_CONNECTION_LIMIT,
-            RANGES.connectionLimit,
-        ),
-        rotation: checkInt(COMPONENT, arg("rotation"), spec.rotation ?? 0, RANGES.rotation),
-        statementTimeoutMs: checkInt(
-            COMPONENT,
-            arg("statementTimeoutMs"),
-            spec.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
-            RANGES.timeoutMs,
-        ),
-        idleInTransactionSessionTimeoutMs: checkInt(
-            COMPONENT,
-            arg("idleInTransactionSessionTimeoutMs"),
-            spec.idleInTransactionSessionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
-            RANGES.timeoutMs,
-        ),
-        idleSessionTimeoutMs: checkInt(
-            COMPONENT,
-            arg("idleSessionTimeoutMs"),
-            spec.idleSessionTimeoutMs ?? DEFAULT_IDLE_SESSION_TIMEOUT_MS,
-            RANGES.timeoutMs,
-        ),
-        runsMigrations: spec.runsMigrations ?? false,
-    };
 }
 
 /** Checks what `adopt` names against the app's own roles and schemas; throws naming the argument. */
@@ -317,13 +254,20 @@ export function resolveAppDatabaseArgs(args: AppDatabaseArgs): ResolvedAppDataba
     const badSchemas = schemasProblem(schemas);
     if (badSchemas) throw new Error(`${COMPONENT}: \`schemas\` ${badSchemas}`);
     checkAdopt(args, Object.keys(args.extraRoles ?? {}));
+    if (args.searchPath !== undefined) {
+        const bad = schemasProblem(args.searchPath);
+        if (bad) throw new Error(`${COMPONENT}: \`searchPath\` ${bad}`);
+    }
     return {
         ...args,
         database,
         schemas,
+        runtimeSchemas: checkRoleSchemas("runtimeSchemas", args.runtimeSchemas ?? schemas, schemas),
         adopt: args.adopt ?? {},
         access: checkOneOf(COMPONENT, "access", args.access ?? DEFAULT_ACCESS_LEVEL, ACCESS_LEVELS),
-        extraRoles: Object.fromEntries(Object.entries(args.extraRoles ?? {}).map(([role, spec]) => [role, resolveExtraRole(role, spec)])),
+        extraRoles: Object.fromEntries(
+            Object.entries(args.extraRoles ?? {}).map(([role, spec]) => [role, resolveExtraRole(role, spec, schemas)]),
+        ),
         protect: args.protect ?? false,
         retainOnDelete: args.retainOnDelete ?? false,
     };
@@ -565,26 +509,36 @@ export class AppDatabase extends pulumi.ComponentResource {
             ? new AdoptedDatabase(name, { connection: server.connection, name: dbName, owner: roles.migrate }, { parent: this })
             : undefined;
 
-        // Beyond `public`, each login finds the app's schemas first in this database.
-        const searchPath =
-            args.schemas.length === 1 && args.schemas[0] === APP_SCHEMA
-                ? []
-                : [roles.migrate, ...roles.sessionSettings.map((s) => s.role), ...roles.extras.map((e) => e.name)].map(
-                      (role): pulumi.Input<RoleSettingsEntry> =>
-                          pulumi
-                              .output(role)
-                              .apply((r) => ({ role: r, database: dbName, settings: { search_path: args.schemas.join(", ") } })),
-                  );
+        // Each login finds its own schemas first in this database, then `public` (extensions);
+        // a service that runs migrations does so as the migrate role, which then owns what it makes.
+        const inDatabase = (role: pulumi.Input<string>, schemas: readonly string[], runAs?: pulumi.Input<string>) =>
+            pulumi.all([role, runAs]).apply(([r, as]) => ({
+                role: r,
+                database: dbName,
+                settings: sessionSettingsIn(searchPathFor(schemas, args.searchPath), as),
+            }));
+        const sessions: { role: pulumi.Input<string>; schemas: readonly string[]; runAs?: pulumi.Input<string> }[] = [
+            { role: roles.migrate, schemas: args.schemas },
+            ...roles.sessionSettings.map((s) => ({ role: s.role, schemas: args.runtimeSchemas })),
+            ...roles.extras.map((e) => ({
+                role: e.name,
+                schemas: args.extraRoles[e.roleName].schemas,
+                runAs: args.extraRoles[e.roleName].runsMigrations ? roles.migrate : undefined,
+            })),
+        ];
+        const searchPath: pulumi.Input<RoleSettingsEntry>[] = sessions
+            .filter((r) => searchPathFor(r.schemas, args.searchPath) !== undefined || r.runAs !== undefined)
+            .map((r) => inDatabase(r.role, r.schemas, r.runAs));
 
         const ownSchemas = args.schemas.filter((schema) => schema !== APP_SCHEMA);
         const grantees = [
-            { key: "app", role: roles.runtimeRole, access },
-            ...roles.extras.map((e) => ({ key: e.roleName, role: e.name, access: e.access })),
+            { key: "app", role: roles.runtimeRole, access, schemas: args.runtimeSchemas },
+            ...roles.extras.map((e) => ({ key: e.roleName, role: e.name, access: e.access, schemas: args.extraRoles[e.roleName].schemas })),
         ];
         // USAGE on the app's own schemas, for the roles whose access level reaches into them.
         const usage = grantees
             .filter((g) => Object.keys(RUNTIME_PRIVILEGES[g.access]).length > 0)
-            .flatMap((g) => ownSchemas.map((schema) => ({ ...g, schema })));
+            .flatMap((g) => ownSchemas.filter((schema) => g.schemas.includes(schema)).map((schema) => ({ ...g, schema })));
         this.access = new DatabaseAccess(
             `${name}-access`,
             {
@@ -654,10 +608,10 @@ export class AppDatabase extends pulumi.ComponentResource {
 
         // An adopted database: USAGE on its schemas, and privileges on what they hold already
         // (default privileges only reach new objects), as the provider's Grants.
-        for (const { key, role, access: level } of adopt.database ? grantees : []) {
+        for (const { key, role, access: level, schemas } of adopt.database ? grantees : []) {
             const privilegesOf = Object.entries(RUNTIME_PRIVILEGES[level]);
             if (privilegesOf.length === 0) continue; // migrations: the app's own migrations grant
-            for (const schema of args.schemas) {
+            for (const schema of schemas) {
                 // `public` keeps the names these resources had before other schemas existed.
                 const prefix = schema === APP_SCHEMA ? `${name}-${key}` : `${name}-${key}-${schema}`;
                 const common = { database: databaseName, schema, role };

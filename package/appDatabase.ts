@@ -36,6 +36,8 @@ export interface ExtraRole {
     readonly idleSessionTimeoutMs?: number;
     /** Member of the migrate role, for a service that runs its own migrations. @default false */
     readonly runsMigrations?: boolean;
+    /** The schemas this role reaches, some of the app's. @default the app's schemas */
+    readonly schemas?: string[];
 }
 
 /** Other names for the app's roles. */
@@ -84,6 +86,10 @@ export interface AppDatabaseArgs {
     readonly rotation?: Rotation;
     /** The schemas the roles use; one that does not exist is created, owned by the migrate role. @default ["public"] */
     readonly schemas?: string[];
+    /** The schemas the runtime role reaches, some of `schemas`. @default `schemas` */
+    readonly runtimeSchemas?: string[];
+    /** Every app role's search_path in its database, as given. @default each role's schemas, then public */
+    readonly searchPath?: string[];
     /** More login roles on this database, by role name. @default {} */
     readonly extraRoles?: Record<string, ExtraRole>;
 }

@@ -18,6 +18,7 @@ import { AdminConnection, withAdminClient } from "../components/adminConnection"
 import { RUNTIME_PRIVILEGES } from "../components/appDatabase";
 import { attributeChanges, readRolesAttributes, RoleAttributes, wantedAttributes } from "../components/adoptedRole";
 import { databaseOwner, publicSchemaCreate } from "../components/databaseAccess";
+import { searchPathFor, sessionSettingsIn } from "../components/schemaPrivileges";
 import { countByKind, movableObjects, MovableObject, schemaProblem } from "../components/objectOwnership";
 import { ResolvedApp } from "./config";
 import { Footprint, footprintOf, migrateRoleOf } from "./footprint";
@@ -330,10 +331,15 @@ function planOf(server: string, app: ResolvedApp, f: Footprint, facts: ServerAdo
         );
     }
     const grantees = [
-        { role: f.roles[1].name, level: app.access },
-        ...Object.entries(app.extraRoles).map(([role, spec]) => ({ role, level: spec.access })),
+        { role: f.roles[1].name, level: app.access, schemas: app.runtimeSchemas ?? app.schemas, runAs: false },
+        ...Object.entries(app.extraRoles).map(([role, spec]) => ({
+            role,
+            level: spec.access,
+            schemas: spec.schemas ?? app.schemas,
+            runAs: spec.runsMigrations,
+        })),
     ];
-    for (const { role, level } of grantees) {
+    for (const { role, level, schemas } of grantees) {
         const privileges = RUNTIME_PRIVILEGES[level].table;
         if (!privileges) {
             lines.push(`  grants to ${role}: none (access ${level}: the app's migrations grant)`);
@@ -341,7 +347,7 @@ function planOf(server: string, app: ResolvedApp, f: Footprint, facts: ServerAdo
         }
         const existing =
             adopt.database && db
-                ? app.schemas
+                ? schemas
                       .map(
                           (s) =>
                               `${s}: ${db.objectCounts[s]?.tables ?? 0} existing tables/views, ${db.objectCounts[s]?.sequences ?? 0} sequences`,
@@ -349,14 +355,23 @@ function planOf(server: string, app: ResolvedApp, f: Footprint, facts: ServerAdo
                       .join("; ")
                 : "";
         lines.push(
-            `  grants to ${role}: ${privileges.join(", ")} in ${app.schemas.join(", ")}` +
+            `  grants to ${role}: ${privileges.join(", ")} in ${schemas.join(", ")}` +
                 (existing ? ` on what is there (${existing}; other table privileges it has there are revoked)` : "") +
                 ` and on what ${migrate} creates later`,
         );
     }
-    if (!(app.schemas.length === 1 && app.schemas[0] === "public")) {
-        lines.push(`  search_path in ${app.database} for the app's roles: ${app.schemas.join(", ")}`);
+    // Each login's session settings in the database, as DatabaseAccess sets them; roles with the same path on one line.
+    const paths = new Map<string, string[]>();
+    for (const { role, schemas, runAs } of [{ role: migrate, schemas: app.schemas, runAs: false }, ...grantees]) {
+        const settings = sessionSettingsIn(searchPathFor(schemas, app.searchPath), runAs ? migrate : undefined);
+        if (settings.search_path !== undefined) paths.set(settings.search_path, [...(paths.get(settings.search_path) ?? []), role]);
+        if (settings.role !== undefined) {
+            lines.push(
+                `  ${role} runs as ${settings.role} in ${app.database} (role setting): what its migrations create is ${settings.role}'s`,
+            );
+        }
     }
+    for (const [path, roles] of paths) lines.push(`  search_path in ${app.database} of ${roles.join(", ")}: ${path}`);
     return lines.join("\n");
 }
 

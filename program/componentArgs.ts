@@ -74,6 +74,8 @@ export function appDatabaseArgs(app: ResolvedApp, server: PostgresServer, protec
         extraRoles: app.extraRoles,
         roleNames: app.roles,
         schemas: app.schemas,
+        ...(app.runtimeSchemas ? { runtimeSchemas: app.runtimeSchemas } : {}),
+        ...(app.searchPath ? { searchPath: app.searchPath } : {}),
         ...(app.revokeFunctionExecute ? { revokeFunctionExecute: true } : {}),
         ...(app.adopt ? { adopt: adoptArgs(app.adopt) } : {}),
         protect,

@@ -37,6 +37,7 @@ import {
     SSL_MODES,
 } from "../components/defaults";
 import { existingRoleProblem, identifierProblem, roleListFor, schemasProblem } from "../components/identifiers";
+import { roleSchemasProblem } from "../components/schemaPrivileges";
 import { footprintOf } from "./footprint";
 
 /** An integer in one of the library's ranges: the components accept the same. */
@@ -79,15 +80,6 @@ const runtimeSettings = {
     idleSessionTimeoutMs: timeoutMs.default(DEFAULT_IDLE_SESSION_TIMEOUT_MS),
 };
 
-const extraRoleSchema = z.strictObject({
-    access: oneOf(EXTRA_ROLE_ACCESS_LEVELS).default(DEFAULT_EXTRA_ROLE_ACCESS_LEVEL),
-    connectionLimit: connectionLimit.default(DEFAULT_RUNTIME_CONNECTION_LIMIT),
-    rotation: rotation.default(0),
-    ...runtimeSettings,
-    /** Member of `<app>_migrate`: the service runs its own migrations (ALTER what the migrate role owns). */
-    runsMigrations: flag.default(false),
-});
-
 /** A list of schema names (`public` included). */
 const schemaList = z
     .array(z.string({ error: (i) => `expected a schema name, got ${describe(i.input)}` }), {
@@ -97,6 +89,17 @@ const schemaList = z
         const problem = schemasProblem(schemas);
         if (problem) ctx.addIssue({ code: "custom", message: problem });
     });
+
+const extraRoleSchema = z.strictObject({
+    access: oneOf(EXTRA_ROLE_ACCESS_LEVELS).default(DEFAULT_EXTRA_ROLE_ACCESS_LEVEL),
+    connectionLimit: connectionLimit.default(DEFAULT_RUNTIME_CONNECTION_LIMIT),
+    rotation: rotation.default(0),
+    ...runtimeSettings,
+    /** Member of `<app>_migrate`: the service runs its own migrations (ALTER what the migrate role owns). */
+    runsMigrations: flag.default(false),
+    /** The schemas this role reaches: some of the app's `schemas`; all of them when omitted. */
+    schemas: schemaList.optional(),
+});
 
 const ADOPTED_PASSWORD_EXPECTED =
     "expected how to handle the role's password: password (secret, kept as is), passwordFile (its first line, kept), or newPassword: true (a generated one replaces it)";
@@ -223,44 +226,58 @@ const dedicatedAppSchema = z.strictObject({
     settings: z.record(settingName, settingValue).default({}),
 });
 
-export const appSchema = z.strictObject({
-    /** `shared` (a server in `servers`) or `dedicated` (a container of its own); the stack's `placement` when omitted. */
-    placement: oneOf(PLACEMENTS).optional(),
-    /** Key of the server in `servers` (shared placement); may be omitted when there is only one. */
-    server: identifier.optional(),
-    /** Overrides of the stack's `dedicated` defaults (dedicated placement). */
-    dedicated: dedicatedAppSchema.optional(),
-    /** Networks this app connects from (pg_hba lines); the server's clientCidrs when omitted. */
-    clientCidrs: z.array(cidr).optional(),
-    /** Acknowledges moving the app away from this server (a new, empty database is created). */
-    allowMoveFrom: text("the server key the app moves away from").optional(),
-    /** Database name; defaults to the app's name. */
-    database: identifier.optional(),
-    /** Other names for the app's roles, e.g. an existing owner role to adopt; `<app>_migrate` and `<app>_app` when omitted. */
-    roles: z.strictObject({ migrate: identifier.optional(), runtime: identifier.optional() }).default({}),
-    /** The schemas the app's roles use (USAGE, privileges, search_path); `public` when omitted. */
-    schemas: schemaList.default(["public"]),
-    /** What exists on the server already and is taken over instead of created (shared placement). */
-    adopt: adoptSchema.optional(),
-    /** New functions are not executable by PUBLIC: readwrite roles get EXECUTE, readonly roles none. */
-    revokeFunctionExecute: flag.default(false),
-    access: oneOf(ACCESS_LEVELS).default(DEFAULT_ACCESS_LEVEL),
-    /** CONNECTION LIMIT of `<app>_app`. */
-    connectionLimit: connectionLimit.default(DEFAULT_RUNTIME_CONNECTION_LIMIT),
-    /** CONNECTION LIMIT of `<app>_migrate`. */
-    migrateConnectionLimit: connectionLimit.default(DEFAULT_MIGRATE_CONNECTION_LIMIT),
-    ...runtimeSettings,
-    /**
-     * Bump a counter to give that role a new password on the next `up`. With
-     * zeroDowntime, the runtime role alternates between two logins and the one
-     * handed out before stays valid until the next rotation (README: rotating passwords).
-     */
-    rotation: z
-        .strictObject({ runtime: rotation.default(0), migrate: rotation.default(0), zeroDowntime: flag.default(false) })
-        .default({ runtime: 0, migrate: 0, zeroDowntime: false }),
-    /** More login roles on the same database (other services, dashboards). */
-    extraRoles: z.record(identifier, extraRoleSchema).default({}),
-});
+export const appSchema = z
+    .strictObject({
+        /** `shared` (a server in `servers`) or `dedicated` (a container of its own); the stack's `placement` when omitted. */
+        placement: oneOf(PLACEMENTS).optional(),
+        /** Key of the server in `servers` (shared placement); may be omitted when there is only one. */
+        server: identifier.optional(),
+        /** Overrides of the stack's `dedicated` defaults (dedicated placement). */
+        dedicated: dedicatedAppSchema.optional(),
+        /** Networks this app connects from (pg_hba lines); the server's clientCidrs when omitted. */
+        clientCidrs: z.array(cidr).optional(),
+        /** Acknowledges moving the app away from this server (a new, empty database is created). */
+        allowMoveFrom: text("the server key the app moves away from").optional(),
+        /** Database name; defaults to the app's name. */
+        database: identifier.optional(),
+        /** Other names for the app's roles, e.g. an existing owner role to adopt; `<app>_migrate` and `<app>_app` when omitted. */
+        roles: z.strictObject({ migrate: identifier.optional(), runtime: identifier.optional() }).default({}),
+        /** The schemas the app's roles use (USAGE, privileges, search_path); `public` when omitted. */
+        schemas: schemaList.default(["public"]),
+        /** The schemas `<app>_app` reaches: some of `schemas`; all of them when omitted. */
+        runtimeSchemas: schemaList.optional(),
+        /** The search_path of every app role in its database, as it is; each role's schemas, then `public`, when omitted. */
+        searchPath: schemaList.optional(),
+        /** What exists on the server already and is taken over instead of created (shared placement). */
+        adopt: adoptSchema.optional(),
+        /** New functions are not executable by PUBLIC: readwrite roles get EXECUTE, readonly roles none. */
+        revokeFunctionExecute: flag.default(false),
+        access: oneOf(ACCESS_LEVELS).default(DEFAULT_ACCESS_LEVEL),
+        /** CONNECTION LIMIT of `<app>_app`. */
+        connectionLimit: connectionLimit.default(DEFAULT_RUNTIME_CONNECTION_LIMIT),
+        /** CONNECTION LIMIT of `<app>_migrate`. */
+        migrateConnectionLimit: connectionLimit.default(DEFAULT_MIGRATE_CONNECTION_LIMIT),
+        ...runtimeSettings,
+        /**
+         * Bump a counter to give that role a new password on the next `up`. With
+         * zeroDowntime, the runtime role alternates between two logins and the one
+         * handed out before stays valid until the next rotation (README: rotating passwords).
+         */
+        rotation: z
+            .strictObject({ runtime: rotation.default(0), migrate: rotation.default(0), zeroDowntime: flag.default(false) })
+            .default({ runtime: 0, migrate: 0, zeroDowntime: false }),
+        /** More login roles on the same database (other services, dashboards). */
+        extraRoles: z.record(identifier, extraRoleSchema).default({}),
+    })
+    .superRefine((app, ctx) => {
+        // Each role's own schemas are some of the app's: those are the ones made and granted in.
+        const check = (path: (string | number)[], schemas: readonly string[] | undefined) => {
+            const problem = schemas === undefined ? undefined : roleSchemasProblem(schemas, app.schemas);
+            if (problem) ctx.addIssue({ code: "custom", path, message: problem });
+        };
+        check(["runtimeSchemas"], app.runtimeSchemas);
+        for (const [role, spec] of Object.entries(app.extraRoles)) check(["extraRoles", role, "schemas"], spec.schemas);
+    });
 
 /** libpq's sslrootcert value for the system's trusted CAs instead of a file. */
 export const SYSTEM_CA = "system";

@@ -146,6 +146,23 @@ export const badInputs: [string, (c: any) => void, string, string][] = [
         "apps.grafana.extraRoles.viewer.access",
         "expected one of readwrite, readonly",
     ],
+    [
+        "an extra role's schema the app does not list",
+        (c) => (c.apps.claude_bridge.extraRoles.bridge_ro.schemas = ["billing"]),
+        "apps.claude_bridge.extraRoles.bridge_ro.schemas",
+        'expected schemas among the app\'s schemas (public), got "billing"',
+    ],
+    [
+        "runtime schemas outside the app's",
+        (c) => {
+            c.apps.grafana.schemas = ["dash", "public"];
+            c.apps.grafana.runtimeSchemas = ["dash", "audit"];
+        },
+        "apps.grafana.runtimeSchemas",
+        'expected schemas among the app\'s schemas (dash, public), got "audit"',
+    ],
+    ["an empty runtime schema list", (c) => (c.apps.grafana.runtimeSchemas = []), "apps.grafana.runtimeSchemas", "expected"],
+    ["a search_path entry that is not a name", (c) => (c.apps.grafana.searchPath = ["dash; DROP"]), "apps.grafana.searchPath", "expected"],
     ["protect as text", (c) => (c.protect = "yes"), "protect", 'expected true or false, got "yes"'],
     ["apps as a list", (c) => (c.apps = ["grafana"]), "apps", "expected"],
     // Placement

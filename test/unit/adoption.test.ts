@@ -254,7 +254,8 @@ describe("adoptionProblems and adoptionPlan", () => {
             "  ownership: 1 table, 1 view in tracksolid, reporting owned by pulumi_admin -> tracksolid_migrate; 1 owned by other roles stay theirs; extension and system objects are never touched; one object per transaction, each waiting at most 2000 ms for its lock, 60 s in all",
             "  grants to worker_app: SELECT in tracksolid, reporting on what is there (tracksolid: 1 existing tables/views, 1 sequences; reporting: 2 existing tables/views, 0 sequences; other table privileges it has there are revoked) and on what tracksolid_migrate creates later",
             "  grants to webhook_app: DELETE, INSERT, SELECT, UPDATE in tracksolid, reporting on what is there (tracksolid: 1 existing tables/views, 1 sequences; reporting: 2 existing tables/views, 0 sequences; other table privileges it has there are revoked) and on what tracksolid_migrate creates later",
-            "  search_path in tracksolid_db for the app's roles: tracksolid, reporting",
+            "  webhook_app runs as tracksolid_migrate in tracksolid_db (role setting): what its migrations create is tracksolid_migrate's",
+            "  search_path in tracksolid_db of tracksolid_migrate, worker_app, webhook_app: tracksolid, reporting, public",
         ]);
     });
 

@@ -153,6 +153,59 @@ describe("AppDatabase", () => {
         },
     );
 
+    it("gives each role its own schemas: USAGE, default privileges and search_path (then public), and runs migrations as the migrate role", async () => {
+        const db = new AppDatabase("grafana", {
+            app: "grafana",
+            server: server(),
+            schemas: ["ui", "audit"],
+            runtimeSchemas: ["ui"],
+            extraRoles: {
+                grafana_ro: { access: "readonly" },
+                grafana_audit: { access: "readwrite", schemas: ["audit"], runsMigrations: true },
+            },
+        });
+        await valueOf(db.runtimeUrl);
+        await settle();
+        expect(defaultPrivileges().map((e: string[]) => `${e[0]} ${e[1]} ${e[2]}`)).toEqual([
+            "grafana_app ui table",
+            "grafana_app ui sequence",
+            "grafana_ro ui table",
+            "grafana_ro ui sequence",
+            "grafana_ro audit table",
+            "grafana_ro audit sequence",
+            "grafana_audit audit table",
+            "grafana_audit audit sequence",
+        ]);
+        const access = ofType(DATABASE_ACCESS).find((a) => a.name === "grafana-access")!;
+        expect(access.inputs.schemaUsage).toEqual([
+            { schema: "ui", role: "grafana_app" },
+            { schema: "ui", role: "grafana_ro" },
+            { schema: "audit", role: "grafana_ro" },
+            { schema: "audit", role: "grafana_audit" },
+        ]);
+        expect(access.inputs.roleSettings.filter((e: { database?: string }) => e.database === "grafana")).toEqual([
+            { role: "grafana_migrate", database: "grafana", settings: { search_path: "ui, audit, public" } },
+            { role: "grafana_app", database: "grafana", settings: { search_path: "ui, public" } },
+            { role: "grafana_ro", database: "grafana", settings: { search_path: "ui, audit, public" } },
+            { role: "grafana_audit", database: "grafana", settings: { search_path: "audit, public", role: "grafana_migrate" } },
+        ]);
+    });
+
+    it("throws when a role's schemas are not the app's", () => {
+        expect(
+            () =>
+                new AppDatabase("grafana", {
+                    app: "grafana",
+                    server: server(),
+                    schemas: ["ui"],
+                    extraRoles: { grafana_ro: { schemas: ["x"] } },
+                }),
+        ).toThrow('AppDatabase: `extraRoles.grafana_ro.schemas` expected schemas among the app\'s schemas (ui), got "x"');
+        expect(() => new AppDatabase("grafana", { app: "grafana", server: server(), runtimeSchemas: ["ui"] })).toThrow(
+            'AppDatabase: `runtimeSchemas` expected schemas among the app\'s schemas (public), got "ui"',
+        );
+    });
+
     it("takes EXECUTE on new functions from PUBLIC database-wide and gives it to readwrite roles only", async () => {
         const db = new AppDatabase("grafana", {
             app: "grafana",
@@ -356,8 +409,9 @@ describe("resolveAppDatabaseArgs", () => {
             idleInTransactionSessionTimeoutMs: DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS,
             idleSessionTimeoutMs: DEFAULT_IDLE_SESSION_TIMEOUT_MS,
             runsMigrations: false,
+            schemas: ["public"],
         });
-        expect(resolved).toMatchObject({ schemas: ["public"], adopt: {} });
+        expect(resolved).toMatchObject({ schemas: ["public"], runtimeSchemas: ["public"], adopt: {} });
     });
 
     it.each([
