@@ -65,7 +65,8 @@ describe("an app's roles made by its DatabaseAccess", () => {
         expect(comments).toEqual(
             ["atlas_app", "atlas_migrate", "atlas_ops", "atlas_ro"].map((rolname) => ({
                 rolname,
-                comment: "app-databases: login role of database atlas",
+                // The stack's mark: another stack's budget counts the role as this stack's (roleBudgetLock.ts).
+                comment: `app-databases stack app-databases/${stack.stack.name}: login role of database atlas`,
             })),
         );
         expect(await queryUrl(urls.runtimeUrl, "SELECT name FROM places")).toEqual([{ name: "harbour" }]);
