@@ -27,15 +27,6 @@ function config(extraRoles: Record<string, unknown>) {
 }
 const secrets = () => [{ path: "servers.local.admin.password", value: cluster.adminPassword }];
 
-/** The changes a preview after a refresh would make, as "op name" (same and providers aside). */
-function refreshedPlan(): string[] {
-    const preview = stack.cli("preview", "--refresh", "--json", "--non-interactive");
-    expect(preview.status, preview.stderr).toBe(0);
-    return (JSON.parse(preview.stdout).steps ?? [])
-        .filter((step: { op: string; urn: string }) => !["same", "refresh"].includes(step.op) && !step.urn.includes("pulumi:providers:"))
-        .map((step: { op: string; urn: string }) => `${step.op} ${step.urn.split("::").pop()}`);
-}
-
 let urls: Record<string, any>;
 
 beforeAll(async () => {
@@ -78,11 +69,11 @@ describe("an app's roles made by its DatabaseAccess", () => {
         await cluster.admin("REVOKE USAGE ON SCHEMA geo FROM atlas_ro", [], "atlas");
         await cluster.admin("ALTER ROLE atlas_app CONNECTION LIMIT 40");
         await expect(queryUrl(urls.extraRoleUrls.atlas_ro, "SELECT name FROM geo.places")).rejects.toThrow(/permission denied/);
-        expect(refreshedPlan()).toEqual(["update atlas@local-access"]);
+        expect(stack.refreshedPlan()).toEqual(["update atlas@local-access"]);
         await stack.stack.up({ refresh: true, onOutput: () => undefined });
         expect(await queryUrl(urls.extraRoleUrls.atlas_ro, "SELECT name FROM places")).toEqual([{ name: "harbour" }]);
         expect(await cluster.admin("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'atlas_app'")).toEqual([{ rolconnlimit: 2 }]);
-        expect(refreshedPlan()).toEqual([]);
+        expect(stack.refreshedPlan()).toEqual([]);
         // Nobody's password changed.
         expect((await stack.outputs()).apps.atlas).toEqual(urls);
     });

@@ -32,15 +32,6 @@ function config(extraRoles: Record<string, unknown>) {
 }
 const secrets = () => [{ path: "servers.local.admin.password", value: cluster.adminPassword }];
 
-/** The changes a preview after a refresh would make, as "op name" (same and providers aside). */
-function refreshedPlan(): string[] {
-    const preview = stack.cli("preview", "--refresh", "--json", "--non-interactive");
-    expect(preview.status, preview.stderr).toBe(0);
-    return (JSON.parse(preview.stdout).steps ?? [])
-        .filter((step: { op: string; urn: string }) => !["same", "refresh"].includes(step.op) && !step.urn.includes("pulumi:providers:"))
-        .map((step: { op: string; urn: string }) => `${step.op} ${step.urn.split("::").pop()}`);
-}
-
 let urls: Record<string, any>;
 const url = (role: string) => (role === "fleet_app" ? urls.runtimeUrl : urls.extraRoleUrls[role]);
 const denied = /permission denied/;
@@ -111,7 +102,7 @@ describe("several services sharing one database", () => {
                 { h: createHash("sha256").update("fleet").digest("hex") },
             ]);
         }
-        expect(refreshedPlan()).toEqual([]);
+        expect(stack.refreshedPlan()).toEqual([]);
     });
 
     it("narrows a role's schemas in place: an update, no database replaced, no password changed", async () => {
@@ -123,6 +114,6 @@ describe("several services sharing one database", () => {
         expect(await queryUrl(url("fleet_dash"), "SELECT total FROM invoices")).toEqual([{ total: 6 }]);
         await expect(queryUrl(url("fleet_dash"), "SELECT * FROM tracking.trips")).rejects.toThrow(denied);
         expect(await queryUrl(url("fleet_dash"), "SHOW search_path")).toEqual([{ search_path: "billing, public" }]);
-        expect(refreshedPlan()).toEqual([]);
+        expect(stack.refreshedPlan()).toEqual([]);
     });
 });

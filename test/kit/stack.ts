@@ -103,6 +103,18 @@ export class TestStack {
         return this.run("pulumi", [...args, "--stack", this.stack.name]);
     }
 
+    /**
+     * The changes a preview after a refresh would make, as "op name" (same and
+     * providers aside); throws with the CLI's output when the preview fails.
+     */
+    refreshedPlan(): string[] {
+        const preview = this.cli("preview", "--refresh", "--json", "--non-interactive");
+        if (preview.status !== 0) throw new Error(`pulumi preview --refresh failed (${preview.status}): ${preview.stderr}`);
+        return ((JSON.parse(preview.stdout) as { steps?: { op: string; urn: string }[] }).steps ?? [])
+            .filter((step) => !["same", "refresh"].includes(step.op) && !step.urn.includes("pulumi:providers:"))
+            .map((step) => `${step.op} ${step.urn.split("::").pop()}`);
+    }
+
     /** Runs one of the repository's scripts/ as a user would, in this stack's project with its backend. */
     script(file: string, ...args: string[]): SpawnSyncReturns<string> {
         return this.run("bash", [path.join(PROJECT_ROOT, "scripts", file), "--stack", this.stack.name, ...args]);
