@@ -99,8 +99,10 @@ SELECT a.pid, a.usename AS username, a.application_name AS application, a.backen
                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
  ORDER BY a.xact_start NULLS LAST, a.pid`;
 
-/** lock_not_available (lock_timeout) and deadlock_detected: try again later. */
-const RETRYABLE = new Set(["55P03", "40P01"]);
+/** SQLSTATE lock_not_available: a lock_timeout ran out. */
+export const LOCK_NOT_AVAILABLE = "55P03";
+/** lock_not_available and deadlock_detected: try again later. */
+const RETRYABLE = new Set([LOCK_NOT_AVAILABLE, "40P01"]);
 
 /** Runs `statement` in a short transaction; false when it could not get its lock in time (rolled back). */
 export async function tryInShortTransaction(client: Client, statement: string, lockTimeoutMs: number): Promise<boolean> {

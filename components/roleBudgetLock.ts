@@ -12,6 +12,7 @@
  * other is refused, instead of both being half applied.
  */
 import type { Client } from "pg";
+import { LOCK_NOT_AVAILABLE, lockTimeoutStatement } from "./lockWaits";
 
 /** The tool's name: the lock key and the mark on its roles are derived from it. */
 export const TOOL_NAME = "app-databases";
@@ -138,7 +139,7 @@ export async function checkUnderLock(
     described: readonly string[],
 ): Promise<void> {
     const where = `server ${budget.server}`;
-    await client.query(`SET LOCAL lock_timeout = '${LOCK_WAIT_SECONDS}s'`);
+    await client.query(lockTimeoutStatement(LOCK_WAIT_SECONDS * 1000));
     // The holder's name, as a waiting stack reads it from pg_stat_activity.
     await client.query("SELECT set_config('application_name', $1, true)", [`${TOOL_NAME} ${budget.stack}`]);
     const got = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${LOCK_KEY_SQL}) AS ok`);
@@ -148,7 +149,7 @@ export async function checkUnderLock(
         try {
             await client.query(`SELECT pg_advisory_xact_lock(${LOCK_KEY_SQL})`);
         } catch (err) {
-            if ((err as { code?: string }).code !== "55P03") throw err;
+            if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
             throw new Error(
                 `${where}: the connection budget lock is held by ${holder} for more than ${LOCK_WAIT_SECONDS} s ` +
                     `(another ${TOOL_NAME} up changing roles on this server); nothing was changed: run the up again once it has finished`,
