@@ -130,8 +130,7 @@ export async function inspectContainer(name: string): Promise<ContainerFacts | u
 
 /** Every container's published host ports, by container name (for a port another container holds). */
 export async function publishedHostPorts(): Promise<ReadonlyMap<number, string>> {
-    const list =
-        (await engineJson<{ Names: string[]; Ports?: { PublicPort?: number }[] }[]>("GET", "/containers/json?all=true")) ?? [];
+    const list = (await engineJson<{ Names: string[]; Ports?: { PublicPort?: number }[] }[]>("GET", "/containers/json?all=true")) ?? [];
     const byPort = new Map<number, string>();
     for (const c of list) {
         for (const p of c.Ports ?? []) if (p.PublicPort) byPort.set(p.PublicPort, (c.Names[0] ?? "").replace(/^\//, ""));
