@@ -32,14 +32,17 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   rm -f "$apt_log"
 fi
 
-# npm ci only when the lock file changed since the last install.
-stamp=node_modules/.package-lock.sha
-want=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  log "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$want" >"$stamp"
-fi
+# npm ci only when the lock file changed since the last install: the
+# program's, and the policy pack's (policy/, its own package as packs are).
+for dir in . policy; do
+  stamp=$dir/node_modules/.package-lock.sha
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    log "npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$stamp"
+  fi
+done
 
 bash scripts/toolchain.sh
 
