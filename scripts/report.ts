@@ -4,6 +4,7 @@
  *   npm run report -- --stack prod            # a table per server
  *   npm run report -- --stack prod --json     # the same as JSON, for scripts
  *   npm run report -- --stack prod --server lab
+ *   npm run report -- --stack prod --html report.html   # one page to look at (reportHtml.ts)
  *
  * It reads the stack's config with `pulumi config --show-secrets --json`
  * (so the shell needs the stack's backend and secrets provider, e.g.
@@ -13,11 +14,17 @@
  * stack output `access.dedicated-<app>`.
  */
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
-import { AccessReport, formatAccessReport, readAccessReport } from "../components/accessReport";
+import { formatAccessReport, readAccessReport } from "../components/accessReport";
+import { withAdminClient } from "../components/adminConnection";
+import { computeBudget } from "../components/connectionBudget";
 import { ownedDatabases } from "../program/access";
 import { parseStackConfig, StackConfig } from "../program/config";
+import { budgetsWithLiveRoles } from "../program/liveBudget";
+import { readLiveRoles } from "../program/liveRoles";
 import { adminConnectionOf } from "../program/preflight";
+import { renderHtmlReport, ServerReport } from "./reportHtml";
 
 const PROJECT = "app-databases";
 
@@ -25,13 +32,15 @@ export interface ReportOptions {
     readonly stack?: string;
     readonly json: boolean;
     readonly server?: string;
+    /** Write the HTML page to this file instead of printing. */
+    readonly html?: string;
     /** The Pulumi project directory. @default the repository root */
     readonly cwd: string;
 }
 
 /** Parses the command line; throws with the usage on anything else. */
 export function parseArgs(argv: readonly string[]): ReportOptions {
-    const usage = "usage: npm run report -- [--stack NAME] [--server NAME] [--json] [--cwd DIR]";
+    const usage = "usage: npm run report -- [--stack NAME] [--server NAME] [--json | --html FILE] [--cwd DIR]";
     let options: ReportOptions = { json: false, cwd: path.resolve(__dirname, "..") };
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
@@ -43,9 +52,11 @@ export function parseArgs(argv: readonly string[]): ReportOptions {
         if (arg === "--json") options = { ...options, json: true };
         else if (arg === "--stack" || arg === "-s") options = { ...options, stack: value() };
         else if (arg === "--server") options = { ...options, server: value() };
+        else if (arg === "--html") options = { ...options, html: path.resolve(value()) };
         else if (arg === "--cwd") options = { ...options, cwd: path.resolve(value()) };
         else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${usage}`);
     }
+    if (options.json && options.html) throw new Error(`--json and --html: choose one\n${usage}`);
     return options;
 }
 
@@ -75,23 +86,44 @@ function stackConfig(options: ReportOptions): StackConfig {
     return parseStackConfig(rawConfigFromCli(JSON.parse(result.stdout) as Record<string, { value?: string }>));
 }
 
-/** Reads every (or the named) shared server's report. */
-export async function accessReports(config: StackConfig, only?: string): Promise<AccessReport[]> {
+/**
+ * Reads every (or the named) shared server's report, each with its connection
+ * budget as the preview counts it (the config's roles against the live ones).
+ * `stack` (`<project>/<stack>`) tells another stack's marked roles apart.
+ */
+export async function accessReports(config: StackConfig, only?: string, stack?: string): Promise<ServerReport[]> {
     const names = Object.keys(config.servers).filter((n) => only === undefined || n === only);
     if (only !== undefined && names.length === 0) {
         throw new Error(`no shared server ${only} in this stack (it has: ${Object.keys(config.servers).join(", ") || "none"})`);
     }
-    const reports: AccessReport[] = [];
+    const reports: ServerReport[] = [];
     for (const name of names) {
-        reports.push(await readAccessReport(name, adminConnectionOf(config.servers[name]), ownedDatabases(config, name)));
+        const connection = adminConnectionOf(config.servers[name]);
+        const access = await readAccessReport(name, connection, ownedDatabases(config, name));
+        const liveRoles = await withAdminClient(connection, readLiveRoles);
+        const args = budgetsWithLiveRoles(config, { [name]: liveRoles }, undefined, stack).args.find((a) => a.server === name);
+        reports.push({ ...access, ...(args ? { budget: computeBudget(args) } : {}) });
     }
     return reports;
+}
+
+/** The stack's name: the one given, else the selected stack. */
+function stackName(options: ReportOptions): string {
+    if (options.stack) return options.stack;
+    const result = spawnSync("pulumi", ["stack", "--show-name"], { cwd: options.cwd, encoding: "utf8" });
+    return result.status === 0 ? result.stdout.trim() : "(selected stack)";
 }
 
 async function main(): Promise<void> {
     const options = parseArgs(process.argv.slice(2));
     process.chdir(options.cwd); // admin.passwordFile is relative to the project, as for pulumi
-    const reports = await accessReports(stackConfig(options), options.server);
+    const stack = stackName(options);
+    const reports = await accessReports(stackConfig(options), options.server, `${PROJECT}/${stack}`);
+    if (options.html) {
+        fs.writeFileSync(options.html, renderHtmlReport({ stack, readAt: new Date().toISOString(), servers: reports }));
+        process.stderr.write(`report: wrote ${options.html}\n`);
+        return;
+    }
     process.stdout.write(options.json ? JSON.stringify(reports, null, 2) + "\n" : reports.map(formatAccessReport).join("\n\n") + "\n");
 }
 

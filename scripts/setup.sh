@@ -5,8 +5,18 @@
 #
 #   scripts/setup.sh            # all of it
 #   scripts/setup.sh --docker   # also a running Docker engine and the local Postgres image
+#   scripts/setup.sh --docker --browser   # and Debian's chromium, for the report page's test
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+docker=false browser=false
+for arg in "$@"; do
+  case $arg in
+    --docker) docker=true ;;
+    --browser) browser=true ;;
+    *) printf 'setup.sh: unknown argument %s (expected --docker, --browser)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 # shellcheck source=scripts/heartbeat.sh
@@ -20,6 +30,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 # Python programs using the component package (examples/python, its e2e test).
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# The report page's e2e test drives it headless (puppeteer-core, no browser download).
+if $browser; then command -v chromium >/dev/null 2>&1 || need_apt+=(chromium); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]} from Debian"
   apt_install() {
@@ -46,7 +58,7 @@ done
 
 bash scripts/toolchain.sh
 
-if [ "${1:-}" = "--docker" ]; then
+if $docker; then
   bash scripts/docker-engine.sh
   bash scripts/postgres-image.sh
 fi

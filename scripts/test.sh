@@ -13,7 +13,7 @@ if [ "${1:-}" = "--unit" ]; then
   exec npx vitest run --project unit "$@"
 fi
 
-bash scripts/setup.sh --docker
+bash scripts/setup.sh --docker --browser
 # shellcheck source=scripts/pulumi-env.sh
 source scripts/pulumi-env.sh
 npx tsc --noEmit

@@ -4,13 +4,11 @@
  * the access report matches what the server actually lets each role do, and a
  * refreshed preview fails on drift.
  */
-import { spawnSync } from "node:child_process";
-import * as path from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AccessReport } from "../../components/accessReport";
 import { TestCluster } from "../kit/postgres";
-import { PROJECT_ROOT, TestStack } from "../kit/stack";
+import { TestStack } from "../kit/stack";
 
 const cluster = new TestCluster({ maxConnections: 60 });
 let stack: TestStack;
@@ -45,28 +43,6 @@ async function previewFails(config: Record<string, unknown>): Promise<string> {
     let output = "";
     await expect(stack.stack.preview({ onOutput: (s) => (output += s) })).rejects.toThrow();
     return output;
-}
-
-/** The report command, run as a user would against the test stack. */
-function reportCommand(...args: string[]) {
-    return spawnSync(
-        "npx",
-        [
-            "ts-node",
-            "--transpile-only",
-            path.join(PROJECT_ROOT, "scripts", "report.ts"),
-            "--stack",
-            stack.stack.name,
-            "--cwd",
-            stack.dir,
-            ...args,
-        ],
-        {
-            cwd: PROJECT_ROOT,
-            encoding: "utf8",
-            env: { ...process.env, PULUMI_BACKEND_URL: `file://${stack.backendDir}`, PULUMI_CONFIG_PASSPHRASE: stack.passphrase },
-        },
-    );
 }
 
 async function canConnect(user: string, password: string, database: string): Promise<boolean> {
@@ -188,7 +164,7 @@ describe("the access report", () => {
         await runtime.query("CREATE TABLE work.scratch (id int)");
         await runtime.end();
 
-        const result = reportCommand("--json");
+        const result = stack.report("--json");
         expect(result.status, result.stderr).toBe(0);
         [report] = JSON.parse(result.stdout) as AccessReport[];
     });
@@ -252,7 +228,7 @@ describe("the access report", () => {
     });
 
     it("prints a table a terminal can show", () => {
-        const result = reportCommand();
+        const result = stack.report();
         expect(result.status, result.stderr).toBe(0);
         console.log(result.stdout);
         expect(result.stdout).toContain("Access on server local: 10 login roles x 4 databases");

@@ -120,6 +120,28 @@ export class TestStack {
         return this.run("bash", [path.join(PROJECT_ROOT, "scripts", file), "--stack", this.stack.name, ...args]);
     }
 
+    /** The report command (scripts/report.ts), run as a user would against this stack. */
+    report(...args: string[]): SpawnSyncReturns<string> {
+        return spawnSync(
+            "npx",
+            [
+                "ts-node",
+                "--transpile-only",
+                path.join(PROJECT_ROOT, "scripts", "report.ts"),
+                "--stack",
+                this.stack.name,
+                "--cwd",
+                this.dir,
+                ...args,
+            ],
+            {
+                cwd: PROJECT_ROOT,
+                encoding: "utf8",
+                env: { ...process.env, PULUMI_BACKEND_URL: `file://${this.backendDir}`, PULUMI_CONFIG_PASSPHRASE: this.passphrase },
+            },
+        );
+    }
+
     private run(command: string, args: string[]): SpawnSyncReturns<string> {
         return spawnSync(command, args, {
             cwd: this.dir,
