@@ -32,7 +32,12 @@ export interface TestStackOptions {
      * given a node_modules where `app-databases` is this package (as an npm
      * install of it would be) next to this project's dependencies.
      */
-    readonly program?: { readonly dir: string; readonly project: string };
+    readonly program?: {
+        readonly dir: string;
+        readonly project: string;
+        /** Install its own dependencies with `npm install` (as a user of a release does) instead. */
+        readonly npmInstall?: boolean;
+    };
 }
 
 export class TestStack {
@@ -51,18 +56,26 @@ export class TestStack {
         const projectDir = path.join(dir, "project");
         const backendDir = path.join(dir, "state");
         fs.mkdirSync(backendDir);
-        if (options.program) {
-            fs.cpSync(options.program.dir, projectDir, { recursive: true });
-            const modules = path.join(projectDir, "node_modules");
-            fs.mkdirSync(modules);
-            for (const entry of fs.readdirSync(path.join(PROJECT_ROOT, "node_modules"))) {
-                fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules", entry), path.join(modules, entry));
-            }
-            fs.symlinkSync(PROJECT_ROOT, path.join(modules, "app-databases"));
-        } else {
+        if (!options.program) {
             fs.mkdirSync(projectDir);
             copyWorkTreeProgram(projectDir);
             fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(projectDir, "node_modules"));
+        } else {
+            fs.cpSync(options.program.dir, projectDir, { recursive: true });
+            if (options.program.npmInstall) {
+                const install = spawnSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], {
+                    cwd: projectDir,
+                    encoding: "utf8",
+                });
+                if (install.status !== 0) throw new Error(`npm install in ${projectDir} failed: ${install.stderr}`);
+            } else {
+                const modules = path.join(projectDir, "node_modules");
+                fs.mkdirSync(modules);
+                for (const entry of fs.readdirSync(path.join(PROJECT_ROOT, "node_modules"))) {
+                    fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules", entry), path.join(modules, entry));
+                }
+                fs.symlinkSync(PROJECT_ROOT, path.join(modules, "app-databases"));
+            }
         }
 
         const passphrase = randomBytes(12).toString("hex");
