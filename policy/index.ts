@@ -6,8 +6,9 @@
  * role bounded, verify-full to shared servers on prod stacks, headroom left
  * on every shared server. The rules themselves are in rules.ts.
  */
-import { PolicyPack, ResourceValidationArgs, ReportViolation } from "@pulumi/policy";
+import { PolicyPack, ReportViolation } from "@pulumi/policy";
 import {
+    backupViolations,
     DEFAULT_CONFIG,
     headroomViolations,
     isProdStack,
@@ -18,7 +19,10 @@ import {
     unboundedRoleViolations,
 } from "./rules";
 
-const config = (args: ResourceValidationArgs): PackConfig => ({ ...DEFAULT_CONFIG, ...args.getConfig<Partial<PackConfig>>() });
+const config = (args: { getConfig<T extends object>(): T }): PackConfig => ({
+    ...DEFAULT_CONFIG,
+    ...args.getConfig<Partial<PackConfig>>(),
+});
 
 const report = (violations: readonly string[], reportViolation: ReportViolation) => violations.forEach((v) => reportViolation(v));
 
@@ -57,6 +61,17 @@ new PolicyPack("app-databases", {
             validateResource: (args, reportViolation) => {
                 if (!isProdStack(stackOfUrn(args.urn), config(args).prodStacks)) return;
                 report(tlsViolations(args.type, args.name, args.props, parentType(args.opts.parent)), reportViolation);
+            },
+        },
+        {
+            name: "backups-on-prod",
+            description: "On prod stacks, the app databases are backed up (the stack's backup block declares a backup runner).",
+            enforcementLevel: "mandatory",
+            configSchema: CONFIG_SCHEMA,
+            validateStack: (args, reportViolation) => {
+                const stack = stackOfUrn(args.resources[0]?.urn ?? "");
+                if (!isProdStack(stack, config(args).prodStacks)) return;
+                report(backupViolations(args.resources), reportViolation);
             },
         },
         {

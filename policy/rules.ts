@@ -26,6 +26,9 @@ export const TYPES = {
     /** The tool's database resource: creates the app's login roles and holds the server's budget. */
     databaseAccess: "pulumi-nodejs:dynamic/app-databases:DatabaseAccess",
     dedicatedServer: "app-databases:index:DedicatedServer",
+    appDatabase: "app-databases:index:AppDatabase",
+    /** The stack's backup runner (components/backupRunner.ts), declared when the stack's `backup` block is set. */
+    backupRunner: "app-databases:index:BackupRunner",
 } as const;
 
 /** A login role as DatabaseAccess declares it. */
@@ -139,6 +142,15 @@ export function headroomViolations(type: string, props: Record<string, unknown>,
 }
 
 const percent = (share: number) => `${Math.round(share * 1000) / 10}%`;
+
+/** A stack with app databases declares a backup runner (the stack's `backup` block). */
+export function backupViolations(resources: readonly { readonly type: string; readonly name: string }[]): string[] {
+    const apps = resources.filter((r) => r.type === TYPES.appDatabase).map((r) => r.name.split("@")[0]);
+    if (apps.length === 0 || resources.some((r) => r.type === TYPES.backupRunner)) return [];
+    return [
+        `the stack has ${apps.length} app database${apps.length > 1 ? "s" : ""} (${apps.slice(0, 5).join(", ")}${apps.length > 5 ? ", ..." : ""}) and no backups: set the stack's backup block (README "Backups and restores")`,
+    ];
+}
 
 /** The stack a URN belongs to: `urn:pulumi:<stack>::<project>::...`. */
 export const stackOfUrn = (urn: string): string => /^urn:pulumi:([^:]+)::/.exec(urn)?.[1] ?? "";

@@ -83,6 +83,10 @@ describe("policy pack", () => {
         expect(text).toContain(
             `the admin connection to server local (127.0.0.1:${cluster.port}) uses sslmode disable; a prod stack needs verify-full: set servers.local.sslmode to verify-full and servers.local.sslrootcert to the CA's certificate`,
         );
+        expect(text).toContain("[mandatory]  backups-on-prod");
+        expect(text).toContain(
+            'the stack has 1 app database (shop) and no backups: set the stack\'s backup block (README "Backups and restores")',
+        );
         // `up` with the pack refuses the same way, and nothing reaches the server.
         const up = stack.cli("up", "--yes", "--non-interactive", "--policy-pack", PACK);
         expect(up.status).not.toBe(0);

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+    backupViolations,
     DEFAULT_CONFIG,
     headroomViolations,
     isProdStack,
@@ -84,5 +85,18 @@ describe("budget-headroom", () => {
     });
     it("has nothing to say without a budget (a dedicated server's access)", () => {
         expect(headroomViolations(TYPES.databaseAccess, access({}), 0.5)).toEqual([]);
+    });
+});
+
+describe("backups-on-prod", () => {
+    const app = (name: string) => ({ type: TYPES.appDatabase, name: `${name}@main` });
+    it("names the stack's apps when nothing backs them up", () => {
+        expect(backupViolations([app("shop"), app("ledger"), { type: TYPES.provider, name: "main-provider" }])).toEqual([
+            'the stack has 2 app databases (shop, ledger) and no backups: set the stack\'s backup block (README "Backups and restores")',
+        ]);
+    });
+    it("passes a stack with a backup runner, and one without apps", () => {
+        expect(backupViolations([app("shop"), { type: TYPES.backupRunner, name: "backups" }])).toEqual([]);
+        expect(backupViolations([{ type: TYPES.provider, name: "main-provider" }])).toEqual([]);
     });
 });
