@@ -30,17 +30,64 @@ export function postgresBinDir(): string {
     throw new Error("PostgreSQL server binaries not found: install Debian's postgresql package (scripts/test.sh does) or set PG_BIN");
 }
 
-/** A port nobody listens on right now, on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
+/**
+ * Ports the tests hand out: below Linux's ephemeral range (32768-60999), so
+ * no client socket of another test takes one between its choice and its use.
+ */
+const PORT_RANGE = { from: 20_000, to: 32_000 } as const;
+/** One file per handed-out port, holding the pid of the test process that has it. */
+const PORT_LEASES = path.join(os.tmpdir(), "app-databases-test-ports");
+const leased: string[] = [];
+process.on("exit", () => leased.forEach((file) => fs.rmSync(file, { force: true })));
+
+const alive = (pid: number): boolean => {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (err) {
+        return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+};
+
+/** Takes the lease of `port` for this process; false when a live test process holds it. */
+function lease(port: number): boolean {
+    fs.mkdirSync(PORT_LEASES, { recursive: true });
+    const file = path.join(PORT_LEASES, String(port));
+    for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+            fs.writeFileSync(file, String(process.pid), { flag: "wx" });
+            leased.push(file);
+            return true;
+        } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+            const holder = Number(fs.readFileSync(file, "utf8"));
+            if (holder === process.pid || (Number.isInteger(holder) && holder > 0 && alive(holder))) return false;
+            fs.rmSync(file, { force: true }); // left by a test process that ended
+        }
+    }
+    return false;
+}
+
+const listenable = (port: number): Promise<boolean> =>
+    new Promise((resolve) => {
         const server = net.createServer();
         server.unref();
-        server.on("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const port = (server.address() as net.AddressInfo).port;
-            server.close(() => resolve(port));
-        });
+        server.on("error", () => resolve(false));
+        server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
     });
+
+/**
+ * A port nobody listens on right now, on 127.0.0.1, that no other test
+ * process is given until this one ends: test files run in parallel, and a
+ * port freed before Docker or PostgreSQL binds it must not go to another.
+ */
+export async function freePort(): Promise<number> {
+    const span = PORT_RANGE.to - PORT_RANGE.from;
+    for (let attempt = 0; attempt < 500; attempt++) {
+        const port = PORT_RANGE.from + Math.floor(Math.random() * span);
+        if (lease(port) && (await listenable(port))) return port;
+    }
+    throw new Error(`no free port found between ${PORT_RANGE.from} and ${PORT_RANGE.to} on 127.0.0.1`);
 }
 
 export interface ClusterOptions {
