@@ -46,4 +46,5 @@ bash scripts/toolchain.sh
 if [ "${1:-}" = "--docker" ]; then
   bash scripts/docker-engine.sh
   bash scripts/postgres-image.sh
+  bash scripts/pgbouncer-image.sh
 fi
