@@ -139,6 +139,9 @@ export class PgBouncer extends pulumi.ComponentResource {
                     name: pgbouncerContainerName(args.stack, args.server, i),
                     image: args.image ?? DEFAULT_POOLER_IMAGE,
                     networkMode: "host",
+                    // Where it listens is the one setting PgBouncer cannot reload: as part of the
+                    // container, a change of it replaces (restarts) the container, and the preview says so.
+                    envs: [`PGBOUNCER_LISTEN=${args.listenAddress}:${args.port}`],
                     restart: "unless-stopped",
                     logDriver: "json-file",
                     logOpts: { "max-size": "10m", "max-file": "3" },
