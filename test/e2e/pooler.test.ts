@@ -17,6 +17,8 @@ import { freePort, passwordOf, queryUrl, TestCluster } from "../kit/postgres";
 import { PROJECT_ROOT, TestStack } from "../kit/stack";
 
 const APPS = Array.from({ length: 10 }, (_, i) => `svc${i}`);
+/** An eleventh app still fits: 11 × (6 + 2) + 3 + 3 + 5 = 99. */
+const LATE_APP = "svc10";
 const CLIENTS_PER_APP = Number(process.env.POOLER_CLIENTS_PER_APP ?? 100);
 const SECONDS = Number(process.env.POOLER_SECONDS ?? 30);
 /** 10 × (6 + 2) + (2 + 1) provisioning + 3 reserved + 5 headroom = 91 of 100. */
@@ -27,7 +29,7 @@ const cluster = new TestCluster({ maxConnections: 100 });
 let stack: TestStack;
 let poolerPort: number;
 
-function config(rotation = 0, pooler: Record<string, unknown> = {}) {
+function config(rotation = 0, pooler: Record<string, unknown> = {}, apps: readonly string[] = APPS) {
     return {
         servers: {
             local: cluster.serverConfig({
@@ -36,7 +38,7 @@ function config(rotation = 0, pooler: Record<string, unknown> = {}) {
             }),
         },
         apps: Object.fromEntries(
-            APPS.map((app) => [app, { connectionLimit: RUNTIME_LIMIT, ...(app === "svc0" ? { rotation: { runtime: rotation } } : {}) }]),
+            apps.map((app) => [app, { connectionLimit: RUNTIME_LIMIT, ...(app === "svc0" ? { rotation: { runtime: rotation } } : {}) }]),
         ),
     };
 }
@@ -49,14 +51,17 @@ interface AppOut {
 }
 let outputs: Record<string, AppOut>;
 
-async function up(rotation = 0): Promise<Record<string, AppOut>> {
-    await stack.setConfig(config(rotation), secrets());
-    await stack.stack.up({ onOutput: () => undefined });
+async function up(rotation = 0, apps: readonly string[] = APPS, refresh = false): Promise<Record<string, AppOut>> {
+    await stack.setConfig(config(rotation, {}, apps), secrets());
+    await stack.stack.up({ onOutput: () => undefined, refresh });
     return (await stack.outputs()).apps as Record<string, AppOut>;
 }
 
 /** The pooler's container on the engine (components/pgbouncer.ts names it). */
 const container = () => `app-databases-${stack.stack.name}-local-pgbouncer-0`;
+
+/** When the pooler's container last started. */
+const started = () => execFileSync("docker", ["inspect", "-f", "{{.State.StartedAt}}", container()], { encoding: "utf8" }).trim();
 
 /** The error a connection through `url` fails with, or "connected". */
 async function refusal(url: string): Promise<string> {
@@ -188,7 +193,6 @@ describe("a PgBouncer sized from the budget", () => {
         });
 
         // A quarter of the way in, rotate svc0's runtime password; the pooler's container stays up.
-        const started = () => execFileSync("docker", ["inspect", "-f", "{{.State.StartedAt}}", container()], { encoding: "utf8" }).trim();
         const startedBefore = started();
         await new Promise((r) => setTimeout(r, (SECONDS * 1000) / 4));
         const rotatedAt = Date.now();
@@ -226,5 +230,36 @@ describe("a PgBouncer sized from the budget", () => {
         expect(await refusal(outputs.svc0.runtimePooledUrl)).toBe("SASL authentication failed");
         expect(await refusal(outputs.svc0.runtimeUrl)).toBe('password authentication failed for user "svc0_app"');
         expect(rotated.svc1.runtimePooledUrl).toBe(outputs.svc1.runtimePooledUrl);
+    });
+
+    it("leaves nothing to change after a refresh", () => {
+        expect(stack.refreshedPlan()).toEqual([]);
+    });
+
+    it("takes a new app by reload: clients connected before the up carry on", async () => {
+        const before = started();
+        const established = new Client({ connectionString: outputs.svc1.runtimePooledUrl });
+        await established.connect();
+        const grown = await up(1, [...APPS, LATE_APP]);
+        await queryUrl(grown[LATE_APP].migrateUrl, "CREATE TABLE t (x int)");
+        expect(await queryUrl(grown[LATE_APP].runtimePooledUrl, "SELECT current_user AS u, current_database() AS d")).toEqual([
+            { u: `${LATE_APP}_app`, d: LATE_APP },
+        ]);
+        expect((await established.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+        await established.end();
+        expect(started()).toBe(before);
+        expect((await stack.outputs()).budgets.local.total).toBe(99);
+    });
+
+    it("tells clients when the pooler is gone, and `up --refresh` brings it back", async () => {
+        const url = (await stack.outputs()).apps.svc2.runtimePooledUrl as string;
+        const client = new Client({ connectionString: url });
+        await client.connect();
+        const lost = new Promise<string>((resolve) => client.on("error", (e) => resolve(e.message)));
+        execFileSync("docker", ["kill", container()], { stdio: "ignore" });
+        expect(await lost).toBe("Connection terminated unexpectedly");
+        expect(await refusal(url)).toMatch(/ECONNREFUSED/);
+        await up(1, [...APPS, LATE_APP], true);
+        expect(await queryUrl(url, "SELECT current_user AS u")).toEqual([{ u: "svc2_app" }]);
     });
 });
