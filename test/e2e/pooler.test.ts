@@ -29,12 +29,15 @@ const cluster = new TestCluster({ maxConnections: 100 });
 let stack: TestStack;
 let poolerPort: number;
 
-function config(rotation = 0, pooler: Record<string, unknown> = {}, apps: readonly string[] = APPS) {
+/** The stack's config; `pooler: null` leaves the pooler out. */
+function config(rotation = 0, pooler: Record<string, unknown> | null = {}, apps: readonly string[] = APPS) {
     return {
         servers: {
             local: cluster.serverConfig({
                 maxConnections: 100,
-                pooler: { hostPort: poolerPort, maxClientConnections: APPS.length * CLIENTS_PER_APP + 50, ...pooler },
+                ...(pooler
+                    ? { pooler: { hostPort: poolerPort, maxClientConnections: APPS.length * CLIENTS_PER_APP + 50, ...pooler } }
+                    : {}),
             }),
         },
         apps: Object.fromEntries(
@@ -261,5 +264,18 @@ describe("a PgBouncer sized from the budget", () => {
         expect(await refusal(url)).toMatch(/ECONNREFUSED/);
         await up(1, [...APPS, LATE_APP], true);
         expect(await queryUrl(url, "SELECT current_user AS u")).toEqual([{ u: "svc2_app" }]);
+    });
+
+    it("removes its containers and the pooled URLs when the pooler is taken out, the apps left as they are", async () => {
+        const before = (await stack.outputs()).apps.svc2 as AppOut;
+        await stack.setConfig(config(1, null, [...APPS, LATE_APP]), secrets());
+        await stack.stack.up({ onOutput: () => undefined });
+        const after = (await stack.outputs()).apps.svc2 as AppOut;
+        expect(after.runtimePooledUrl).toBeUndefined();
+        expect(after.runtimeUrl).toBe(before.runtimeUrl);
+        const names = execFileSync("docker", ["ps", "-a", "--format", "{{.Names}}"], { encoding: "utf8" });
+        expect(names).not.toContain(container());
+        expect(await refusal(before.runtimePooledUrl)).toMatch(/ECONNREFUSED/);
+        expect(await queryUrl(after.runtimeUrl, "SELECT current_user AS u")).toEqual([{ u: "svc2_app" }]);
     });
 });
