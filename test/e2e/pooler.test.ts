@@ -266,10 +266,34 @@ describe("a PgBouncer sized from the budget", () => {
         expect(await queryUrl(url, "SELECT current_user AS u")).toEqual([{ u: "svc2_app" }]);
     });
 
+    it("runs two instances on one port, each with half of every pool, the server still within each role's limit", async () => {
+        await stack.setConfig(config(1, { instances: 2 }, [...APPS, LATE_APP]), secrets());
+        await stack.stack.up({ onOutput: () => undefined });
+        const { apps, budgets } = await stack.outputs();
+        const rows = budgets.local.entries.filter((e: { name: string }) => e.name === "(pooler) svc4_app");
+        expect(rows).toMatchObject([{ connections: 6, note: "2 × (pool 3 + reserve 0), within svc4_app's 6" }]);
+        const running = execFileSync("docker", ["ps", "--format", "{{.Names}}"], { encoding: "utf8" });
+        expect(running).toContain(`app-databases-${stack.stack.name}-local-pgbouncer-1`);
+        // Forty clients at once on one app: spread over both instances, at most 3 + 3 server connections.
+        const clients = await Promise.all(
+            Array.from({ length: 40 }, async () => {
+                const c = new Client({ connectionString: apps.svc4.runtimePooledUrl });
+                await c.connect();
+                return c;
+            }),
+        );
+        await Promise.all(clients.map((c) => c.query("SELECT pg_sleep(0.3)")));
+        const [{ n }] = await cluster.admin<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = 'svc4_app'");
+        expect(n).toBeGreaterThan(3);
+        expect(n).toBeLessThanOrEqual(RUNTIME_LIMIT);
+        await Promise.all(clients.map((c) => c.end()));
+    });
+
     it("removes its containers and the pooled URLs when the pooler is taken out, the apps left as they are", async () => {
         const before = (await stack.outputs()).apps.svc2 as AppOut;
         await stack.setConfig(config(1, null, [...APPS, LATE_APP]), secrets());
         await stack.stack.up({ onOutput: () => undefined });
+        expect(execFileSync("docker", ["ps", "-a", "--format", "{{.Names}}"], { encoding: "utf8" })).not.toContain("-local-pgbouncer-");
         const after = (await stack.outputs()).apps.svc2 as AppOut;
         expect(after.runtimePooledUrl).toBeUndefined();
         expect(after.runtimeUrl).toBe(before.runtimeUrl);
