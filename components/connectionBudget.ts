@@ -23,7 +23,8 @@ export type BudgetEntryKind =
     | "superuser on server"
     | "provisioning"
     | "superuser reserved"
-    | "admin headroom";
+    | "admin headroom"
+    | "pooler";
 
 export interface BudgetEntry {
     readonly name: string;
@@ -35,6 +36,8 @@ export interface BudgetEntry {
     readonly note?: string;
     /** `<project>/<stack>` of the stack that manages it ("another stack"). */
     readonly stack?: string;
+    /** false: shown, not added to the total (a pooler's connections, inside a role's share). @default true */
+    readonly counted?: boolean;
 }
 
 export interface ConnectionBudgetArgs {
@@ -61,6 +64,12 @@ export interface ConnectionBudgetArgs {
     readonly notes?: Readonly<Record<string, string>>;
     /** Problems that fail the budget whatever the sum (an unbounded login role). @default [] */
     readonly problems?: readonly string[];
+    /**
+     * Per runtime role behind a pooler, the server connections the pooler may open
+     * as it (instances × pool): shown, and checked against the role's limit, which
+     * the total counts already. @default {}
+     */
+    readonly pooled?: Readonly<Record<string, { readonly connections: number; readonly detail: string }>>;
 }
 
 /** The budget of one server: its entries, total and verdict. */
@@ -89,11 +98,25 @@ export function computeBudget(args: ConnectionBudgetArgs): BudgetReport {
         { name: "(provisioning tool)", kind: "provisioning", connections: args.provisioningConnections },
         { name: "(superuser_reserved_connections)", kind: "superuser reserved", connections: args.superuserReservedConnections },
         { name: "(admin headroom)", kind: "admin headroom", connections: args.adminHeadroom },
+        ...Object.entries(args.pooled ?? {}).map(([role, p]) => ({
+            name: `(pooler) ${role}`,
+            kind: "pooler" as const,
+            connections: p.connections,
+            counted: false,
+            note: `${p.detail}, within ${role}'s ${args.roles[role] ?? "?"}`,
+        })),
     ];
     const entries = listed.map((e) => (notes[e.name] && !e.note ? { ...e, note: notes[e.name] } : e));
-    const total = entries.reduce((sum, e) => sum + e.connections, 0);
+    const total = entries.reduce((sum, e) => sum + (e.counted === false ? 0 : e.connections), 0);
     const maxConnections = args.maxConnections ?? total;
     const problems = [...(args.problems ?? [])];
+    for (const [role, p] of Object.entries(args.pooled ?? {})) {
+        const limit = args.roles[role];
+        if (limit === undefined || p.connections > limit)
+            problems.push(
+                `the pooler opens up to ${p.connections} connections as ${role}, over its CONNECTION LIMIT ${limit ?? "(none: not a role of this stack)"}`,
+            );
+    }
     const fits = total <= maxConnections && problems.length === 0;
     return { server: args.server, maxConnections, total, free: maxConnections - total, fits, entries, problems };
 }
@@ -120,8 +143,8 @@ export function formatBudget(report: BudgetReport, previous?: Readonly<Record<st
                 marks.get(e.name) ?? "",
                 e.name,
                 e.kind,
-                e.unbounded ? "none" : e.connections,
-                e.unbounded ? "?" : pct(e.connections),
+                e.unbounded ? "none" : e.counted === false ? `(${e.connections})` : e.connections,
+                e.unbounded ? "?" : e.counted === false ? "—" : pct(e.connections),
                 e.note,
             ),
         ),

@@ -38,7 +38,18 @@ import {
 } from "../components/defaults";
 import { existingRoleProblem, identifierProblem, roleListFor, schemasProblem } from "../components/identifiers";
 import { roleSchemasProblem } from "../components/schemaPrivileges";
+import {
+    DEFAULT_POOLER_IMAGE,
+    DEFAULT_POOLER_INSTANCES,
+    DEFAULT_POOLER_LISTEN_ADDRESS,
+    DEFAULT_POOLER_MAX_CLIENT_CONNECTIONS,
+    DEFAULT_POOLER_PORT,
+    DEFAULT_RESERVE_POOL_SIZE,
+    POOL_MODES,
+    POOLER_RANGES,
+} from "../components/poolerPlan";
 import { footprintOf } from "./footprint";
+import { poolerIssues } from "./pooler";
 
 /** An integer in one of the library's ranges: the components accept the same. */
 const int = ({ min, max, what }: IntRange) =>
@@ -293,6 +304,26 @@ const pemFile = (what: string) =>
 const ADMIN_PASSWORD_EXPECTED =
     "expected the admin password (set it with `pulumi config set --secret --path`, or name a file with admin.passwordFile)";
 
+/** A PgBouncer in front of a shared server (components/pgbouncer.ts), sized from the budget. */
+const poolerSchema = z.strictObject({
+    mode: oneOf(POOL_MODES).default("transaction"),
+    instances: int(POOLER_RANGES.instances).default(DEFAULT_POOLER_INSTANCES),
+    maxClientConnections: int(POOLER_RANGES.maxClientConnections).default(DEFAULT_POOLER_MAX_CLIENT_CONNECTIONS),
+    /** The host's address PgBouncer listens on (the containers use the host's network). */
+    listenAddress: z
+        .string({ error: (i) => `expected an IP address to listen on, got ${describe(i.input)}` })
+        .refine((v) => isIP(v) !== 0, {
+            error: (i) => `expected an IP address to listen on, such as "127.0.0.1" or "0.0.0.0", got ${describe(i.input)}`,
+        })
+        .default(DEFAULT_POOLER_LISTEN_ADDRESS),
+    hostPort: int(RANGES.hostPort).default(DEFAULT_POOLER_PORT),
+    /** One pool size (per instance) for every app; each runtime role's limit over the instances, less the reserve, when omitted. */
+    poolSize: int(POOLER_RANGES.poolSize).optional(),
+    reservePoolSize: int(POOLER_RANGES.reservePoolSize).default(DEFAULT_RESERVE_POOL_SIZE),
+    image: imageName.default(DEFAULT_POOLER_IMAGE),
+});
+export type PoolerConfig = z.output<typeof poolerSchema>;
+
 export const serverSchema = z
     .strictObject({
         host: text("a host name or IP address"),
@@ -351,6 +382,8 @@ export const serverSchema = z
          * always keeps it). Omit to leave them as they are.
          */
         systemDatabaseAccess: z.array(identifier).optional(),
+        /** Opt-in connection pooling: a PgBouncer in front of this server for the apps' runtime roles. */
+        pooler: poolerSchema.optional(),
     })
     .superRefine((server, ctx) => {
         if ((server.sslmode === "verify-ca" || server.sslmode === "verify-full") && server.sslrootcert === undefined) {
@@ -516,7 +549,7 @@ export function parseStackConfig(raw: unknown, readFile: ConfigFileReader = read
         if (app) apps[key] = resolveAdopt(app, parsed.data.adopt, servers, readFile, issues);
     }
 
-    issues.push(...namingIssues(apps, servers), ...portIssues(apps, servers));
+    issues.push(...namingIssues(apps, servers), ...portIssues(apps, servers), ...poolerIssues(apps, servers));
     if (issues.length > 0) throw new ConfigError(issues);
     return { servers, apps, protect: root.data.protect, retiredApps: root.data.retiredApps, preflight: root.data.preflight };
 }

@@ -18,6 +18,7 @@ import { footprintOf, roleNamesOf } from "./footprint";
 import { pgHbaLines } from "./pgHba";
 import { accessReportOutputs } from "./access";
 import { appDatabaseArgs, dedicatedServerArgs, sharedServerArgs } from "./componentArgs";
+import { declarePooler, pooledBudgetRows } from "./pooler";
 
 /** What the stack exports for each app; URLs are secrets. */
 export interface AppOutputs {
@@ -34,6 +35,8 @@ export interface AppOutputs {
     readonly runtimeUser: pulumi.Output<string>;
     readonly migrateUser: pulumi.Output<string>;
     readonly runtimeUrl: pulumi.Output<string>;
+    /** Secret: the runtime login through the server's pooler, when it has one (migrations keep migrateUrl, direct). */
+    readonly runtimePooledUrl?: pulumi.Output<string>;
     readonly migrateUrl: pulumi.Output<string>;
     readonly extraRoleUrls: pulumi.Output<Record<string, string>>;
 }
@@ -74,6 +77,7 @@ export function budgetArgs(config: StackConfig): ConnectionBudgetArgs[] {
         provisioningConnections: server.provisioningConnections + DYNAMIC_SQL_SESSIONS,
         superuserReservedConnections: server.superuserReservedConnections,
         adminHeadroom: server.adminHeadroom,
+        ...(server.pooler ? { pooled: pooledBudgetRows(name, server, config.apps) } : {}),
     }));
     const dedicated = Object.values(config.apps).flatMap((app) =>
         app.dedicated
@@ -178,6 +182,7 @@ export async function declareStack(
     const apps: Record<string, AppOutputs> = {};
     const roleBudgets = sharedRoleBudgets(config, budgetInputs);
     const lockDowns: Record<string, Record<string, pulumi.CustomResource>> = {};
+    const appComponents: Record<string, AppDatabase> = {};
     for (const app of Object.values(config.apps)) {
         // The server is part of the name: a move creates everything anew on the new
         // server instead of silently re-pointing state at a server that lacks it.
@@ -191,6 +196,7 @@ export async function declareStack(
             { dependsOn: [guard] },
         );
         (lockDowns[app.server] ??= {})[app.database] = db.access;
+        appComponents[app.name] = db;
         apps[app.name] = {
             placement: app.placement,
             server: app.server,
@@ -207,6 +213,8 @@ export async function declareStack(
         };
     }
 
+    declarePoolers(config, apps, appComponents);
+
     const pgHba = Object.fromEntries(
         Object.entries(config.servers).map(([name, server]) => [
             name,
@@ -219,6 +227,22 @@ export async function declareStack(
     );
     const access = accessReportOutputs(config, servers, lockDowns);
     return { apps, budgets, pgHba, access };
+}
+
+/** Each pooled server's PgBouncer, after its apps' roles; adds their runtimePooledUrl to `apps`. */
+function declarePoolers(config: StackConfig, apps: Record<string, AppOutputs>, components: Readonly<Record<string, AppDatabase>>): void {
+    for (const [name, server] of Object.entries(config.servers)) {
+        if (!server.pooler) continue;
+        const served = Object.values(config.apps).filter((a) => a.server === name);
+        const urls = declarePooler(
+            name,
+            server,
+            pulumi.getStack(),
+            served.map((app) => ({ app, runtimeUrl: apps[app.name].runtimeUrl })),
+            { dependsOn: served.map((a) => components[a.name]) },
+        );
+        for (const [app, url] of Object.entries(urls)) apps[app] = { ...apps[app], runtimePooledUrl: url };
+    }
 }
 
 /** `<project>/<stack>`: the mark this stack's roles carry on a shared server. */

@@ -61,4 +61,5 @@ bash scripts/toolchain.sh
 if $docker; then
   bash scripts/docker-engine.sh
   bash scripts/postgres-image.sh
+  bash scripts/pgbouncer-image.sh
 fi
