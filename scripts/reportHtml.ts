@@ -35,6 +35,7 @@ const KIND_COLOURS: Readonly<Record<BudgetEntryKind, string>> = {
     provisioning: "#7f8c8d",
     "superuser reserved": "#95a5a6",
     "admin headroom": "#bdc3c7",
+    pooler: "#5dade2",
 };
 
 /** Kinds the page marks as needing a look. */
@@ -43,7 +44,8 @@ const ATTENTION: ReadonlySet<BudgetEntryKind> = new Set(["unmanaged on server", 
 function budgetSection(budget: BudgetReport): string {
     const scale = Math.max(budget.maxConnections, budget.total, 1);
     const segments = budget.entries
-        .filter((e) => e.connections > 0)
+        // A pooler's connections sit inside its role's own limit: a row, not a segment of its own.
+        .filter((e) => e.connections > 0 && e.counted !== false)
         .map((e) => {
             const width = (e.connections / scale) * 100;
             const title = `${e.name} (${e.kind}): ${e.connections}${e.unbounded ? ", no CONNECTION LIMIT" : ""}`;
@@ -54,7 +56,7 @@ function budgetSection(budget: BudgetReport): string {
     const rows = budget.entries
         .map((e) => {
             const attention = e.unbounded || ATTENTION.has(e.kind);
-            return `<tr class="${attention ? "attention" : ""}" data-entry="${escape(e.name)}" data-connections="${e.connections}"><td><span class="swatch" style="background:${KIND_COLOURS[e.kind]}"></span>${escape(e.name)}</td><td>${escape(e.kind)}${e.stack ? ` (${escape(e.stack)})` : ""}</td><td class="num">${e.connections}${e.unbounded ? " (no limit)" : ""}</td><td>${escape(e.note ?? "")}</td></tr>`;
+            return `<tr class="${attention ? "attention" : ""}" data-entry="${escape(e.name)}" data-connections="${e.connections}"><td><span class="swatch" style="background:${KIND_COLOURS[e.kind]}"></span>${escape(e.name)}</td><td>${escape(e.kind)}${e.stack ? ` (${escape(e.stack)})` : ""}</td><td class="num">${e.counted === false ? `(${e.connections})` : e.connections}${e.unbounded ? " (no limit)" : ""}</td><td>${escape(e.note ?? "")}</td></tr>`;
         })
         .join("\n");
     const verdict = budget.fits

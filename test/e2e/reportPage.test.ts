@@ -83,7 +83,9 @@ it("shows the JSON report's numbers in a page that loads without errors", async 
     expect(rows.map(([name, n]) => [name, n])).toEqual(budget.entries.map((e) => [e.name, e.connections]));
     expect(rows.find(([name]) => name === "legacy_unbounded")?.[2]).toBe("attention");
     expect(rows.find(([name]) => name === "shop_app")?.[2]).toBe("");
-    expect(await page.$$eval(".bar .seg", (s) => s.length)).toBe(budget.entries.filter((e) => e.connections > 0).length);
+    expect(await page.$$eval(".bar .seg", (s) => s.length)).toBe(
+        budget.entries.filter((e) => e.connections > 0 && e.counted !== false).length,
+    );
 
     // The matrix: every role x database cell, and each role's connections against its limit.
     const cells = await page.$$eval("td.cell", (tds) =>
