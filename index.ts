@@ -10,6 +10,7 @@ import { adoptionPlan, ServerAdoptionFacts, unadoptedExisting } from "./program/
 import { LiveRole } from "./program/liveRoles";
 import { preflight } from "./program/preflight";
 import { checkBudgets, declareStack, stackIdentity } from "./program/stack";
+import { DedicatedStateError } from "./program/dedicatedState";
 
 const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated", "retiredApps", "preflight"] as const;
 
@@ -127,6 +128,8 @@ export = async () => {
     // Awaited only after the servers and the guard are declared: reading the last
     // outputs loads the whole last state (0.4 s at 100 apps), while the guard starts the provider.
     const priorState = previousOutputs().then(stateAtLastUp);
-    const { apps, budgets: reports, pgHba, access } = await declareStack(config, budgets, existing, priorState);
+    const { apps, budgets: reports, pgHba, access } = await declareStack(config, budgets, existing, priorState).catch((err) => {
+        throw err instanceof DedicatedStateError ? refusal(err.message) : err;
+    });
     return { apps, budgets: reports, pgHba, access, stateLayout: STATE_LAYOUT };
 };

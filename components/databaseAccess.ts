@@ -38,7 +38,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
-import { AdminConnection, asRole, quoteIdent, withAdminClient } from "./adminConnection";
+import { AdminConnection, asRole, otherInstance, quoteIdent, withAdminClient } from "./adminConnection";
 import {
     applyDefaultPrivileges,
     DefaultPrivilegeEntry,
@@ -501,7 +501,9 @@ export function databaseAccessDiff(olds: AccessState, news: AccessInputs): pulum
         // Roles made before they carried their stack's mark: marked by an update (no password changes).
         (news.roleBudget !== undefined && Object.keys(news.roles ?? {}).length > 0 && olds.roleBudget?.stack !== news.roleBudget.stack) ||
         olds.connection.host !== news.connection.host ||
-        olds.connection.port !== news.connection.port;
+        olds.connection.port !== news.connection.port ||
+        // A dedicated container made anew (perhaps on an empty volume): the update makes again what is missing.
+        otherInstance(olds.connection, news.connection);
     return { changes: changed, replaces, deleteBeforeReplace: true };
 }
 
