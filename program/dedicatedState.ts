@@ -221,7 +221,7 @@ export async function dedicatedServersAsTheyAre(
     const problems: string[] = [];
     const decided = lives.map((l) => {
         if (!l.live) {
-            problems.push(l.error!);
+            problems.push(l.error);
             return { ...l, decision: undefined };
         }
         const expect = { dataExpected: dataExpectedIn(previous, l.app), acceptEmptyData: l.app.dedicated!.acceptEmptyData };
