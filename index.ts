@@ -11,6 +11,7 @@ import { LiveRole } from "./program/liveRoles";
 import { preflight } from "./program/preflight";
 import { checkBudgets, declareStack, stackIdentity } from "./program/stack";
 import { DedicatedStateError } from "./program/dedicatedState";
+import { absentDatabases, goneDatabaseProblems } from "./program/goneDatabases";
 
 const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated", "retiredApps", "preflight"] as const;
 
@@ -99,6 +100,8 @@ export = async () => {
         const adoption: Record<string, ServerAdoptionFacts> = {};
         const apps = Object.values(config.apps);
         const problems = await preflight(config.servers, liveRoles, apps, adoption);
+        // The last up's outputs are read only when a protected stack's database is not on its server.
+        if (absentDatabases(config, adoption).length > 0) problems.push(...goneDatabaseProblems(config, adoption, await previousOutputs()));
         const stack = stackIdentity();
         let live = budgetsWithLiveRoles(config, liveRoles, undefined, stack);
         // A role counted as unmanaged may be one the last up managed and this one drops.

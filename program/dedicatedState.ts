@@ -147,11 +147,21 @@ function acceptedButUnused(n: DedicatedNames): string {
     return `apps.${n.app}.dedicated.acceptEmptyData is set but the server's data is not missing: remove it, so that a later loss of the volume is refused again.`;
 }
 
-/** Whether the stack's last `up` had `app` on its own dedicated server (the stack's `apps` output). */
-export function dataExpectedIn(previous: Readonly<Record<string, unknown>> | undefined, app: ResolvedApp): boolean {
+/** Where the stack's last `up` had an app (its `apps` output), or undefined when it had none of that name. */
+export function appAtLastUp(
+    previous: Readonly<Record<string, unknown>> | undefined,
+    name: string,
+): { readonly placement?: unknown; readonly server?: unknown; readonly database?: unknown } | undefined {
     const apps = plain(previous?.apps) as Record<string, unknown> | undefined;
-    const entry = plain(apps?.[app.name]) as { placement?: unknown; server?: unknown } | undefined;
-    return plain(entry?.placement) === "dedicated" && plain(entry?.server) === app.server;
+    const entry = plain(apps?.[name]) as Record<string, unknown> | undefined;
+    if (!entry || typeof entry !== "object") return undefined;
+    return { placement: plain(entry.placement), server: plain(entry.server), database: plain(entry.database) };
+}
+
+/** Whether the stack's last `up` had `app` on its own dedicated server. */
+export function dataExpectedIn(previous: Readonly<Record<string, unknown>> | undefined, app: ResolvedApp): boolean {
+    const last = appAtLastUp(previous, app.name);
+    return last?.placement === "dedicated" && last.server === app.server;
 }
 
 /** A value of the outputs the engine read back, a secret's envelope taken off. */
