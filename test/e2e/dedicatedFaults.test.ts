@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyWorkTreeProgram, extractProgramAt } from "../kit/program";
-import { freePort, passwordOf, queryUrl } from "../kit/postgres";
+import { freePort, passwordOf, queryUrl, TestCluster } from "../kit/postgres";
 import { TestStack } from "../kit/stack";
 
 /** The image dedicated.test.ts runs on (built by scripts/postgres-image.sh); not imported, which would run its tests here. */
@@ -181,5 +181,46 @@ describe("a dedicated server made before instances", () => {
         expect(await run(stack, "up")).toContain(`container ${container} is missing; the up creates it again`);
         expect(await queryUrl(outputs.apps.ledger.runtimeUrl, "SELECT current_user AS u")).toEqual([{ u: "ledger_app" }]);
         noChanges(stack);
+    });
+});
+
+describe("a protected stack's database gone from its shared server", () => {
+    const cluster = new TestCluster();
+    let stack: TestStack;
+
+    beforeAll(async () => {
+        await cluster.start();
+        stack = await TestStack.create({
+            config: {
+                protect: true,
+                servers: {
+                    local: { host: "127.0.0.1", port: cluster.port, sslmode: "disable", admin: { username: "postgres", superuser: true } },
+                },
+                apps: { shop: { connectionLimit: 3 } },
+            },
+            secrets: [{ path: "servers.local.admin.password", value: cluster.adminPassword }],
+        });
+        await run(stack, "up");
+    });
+
+    afterAll(async () => {
+        // Protected: the stack's resources are retained; only its files go.
+        await stack?.dispose();
+        await cluster.stop();
+    });
+
+    it("is refused by preview and up, named, and not made again", async () => {
+        await cluster.admin("DROP DATABASE shop WITH (FORCE)");
+        for (const op of ["preview", "up"] as const) {
+            const failed = await run(stack, op).then(
+                () => "",
+                (err: Error) => err.message,
+            );
+            expect(failed).toContain(
+                "apps.shop: database shop is gone from server local, where the last up left it, and this stack protects data (protect: true): " +
+                    "it is not made again, empty. Nothing was applied. The way back: restore it from a backup (database shop, owned by shop_migrate), then run the up again.",
+            );
+        }
+        expect(await cluster.admin("SELECT count(*)::int AS n FROM pg_database WHERE datname = 'shop'")).toEqual([{ n: 0 }]);
     });
 });
