@@ -222,5 +222,14 @@ describe("a protected stack's database gone from its shared server", () => {
             );
         }
         expect(await cluster.admin("SELECT count(*)::int AS n FROM pg_database WHERE datname = 'shop'")).toEqual([{ n: 0 }]);
+        // A refresh forgets the database's DatabaseAccess; the last up's outputs still name it, so it is still refused.
+        const refresh = stack.cli("refresh", "--yes", "--non-interactive");
+        expect(refresh.status, refresh.stdout + refresh.stderr).toBe(0);
+        expect(refresh.stdout).toMatch(/DatabaseAccess shop@local-access deleted .*\[retain\]/);
+        const again = await run(stack, "preview").then(
+            () => "",
+            (err: Error) => err.message,
+        );
+        expect(again).toContain("apps.shop: database shop is gone from server local");
     });
 });
