@@ -187,6 +187,7 @@ describe("a dedicated server made before instances", () => {
 describe("a protected stack's database gone from its shared server", () => {
     const cluster = new TestCluster();
     let stack: TestStack;
+    let before: Record<string, any>;
 
     beforeAll(async () => {
         await cluster.start();
@@ -201,6 +202,7 @@ describe("a protected stack's database gone from its shared server", () => {
             secrets: [{ path: "servers.local.admin.password", value: cluster.adminPassword }],
         });
         await run(stack, "up");
+        before = await stack.outputs();
     });
 
     afterAll(async () => {
@@ -222,14 +224,20 @@ describe("a protected stack's database gone from its shared server", () => {
             );
         }
         expect(await cluster.admin("SELECT count(*)::int AS n FROM pg_database WHERE datname = 'shop'")).toEqual([{ n: 0 }]);
-        // A refresh forgets the database's DatabaseAccess; the last up's outputs still name it, so it is still refused.
+        // A refresh keeps its DatabaseAccess (and the roles' passwords), marked gone; the up is still refused.
         const refresh = stack.cli("refresh", "--yes", "--non-interactive");
         expect(refresh.status, refresh.stdout + refresh.stderr).toBe(0);
-        expect(refresh.stdout).toMatch(/DatabaseAccess shop@local-access deleted .*\[retain\]/);
+        expect(refresh.stdout).not.toMatch(/DatabaseAccess shop@local-access deleted/);
         const again = await run(stack, "preview").then(
             () => "",
             (err: Error) => err.message,
         );
         expect(again).toContain("apps.shop: database shop is gone from server local");
+
+        // Restored (here: made again by hand, as a restore would): the up goes on, and the runtime password still works.
+        await cluster.admin("CREATE DATABASE shop OWNER shop_migrate");
+        await run(stack, "up");
+        expect(await queryUrl(before.apps.shop.runtimeUrl, "SELECT current_user AS u")).toEqual([{ u: "shop_app" }]);
+        noChanges(stack);
     });
 });

@@ -69,6 +69,14 @@ describe("databaseAccessDiff", () => {
         expect(databaseAccessDiff(state, { ...inputs, ...change })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: true });
     });
 
+    it("updates in place when a refresh found its own database gone (made again, with the roles' passwords)", () => {
+        expect(databaseAccessDiff({ ...state, databaseGone: true }, inputs)).toEqual({
+            changes: true,
+            replaces: [],
+            deleteBeforeReplace: true,
+        });
+    });
+
     it("reports no change for the same schemas in another order", () => {
         const made = { ...state, createDatabase: true, schemas: ["ui", "api"] };
         expect(databaseAccessDiff(made, { ...inputs, createDatabase: true, schemas: ["api", "ui"] }).changes).toBe(false);
