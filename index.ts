@@ -131,13 +131,9 @@ export = async () => {
     // Awaited only after the servers and the guard are declared: reading the last
     // outputs loads the whole last state (0.4 s at 100 apps), while the guard starts the provider.
     const priorState = previousOutputs().then(stateAtLastUp);
-    const {
-        apps,
-        budgets: reports,
-        pgHba,
-        access,
-    } = await declareStack(config, budgets, existing, priorState).catch((err) => {
+    const declared = await declareStack(config, budgets, existing, priorState).catch((err) => {
         throw err instanceof DedicatedStateError ? refusal(err.message) : err;
     });
+    const { apps, budgets: reports, pgHba, access } = declared;
     return { apps, budgets: reports, pgHba, access, stateLayout: STATE_LAYOUT };
 };

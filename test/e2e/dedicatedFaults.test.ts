@@ -241,3 +241,38 @@ describe("a protected stack's database gone from its shared server", () => {
         noChanges(stack);
     });
 });
+
+describe("an unprotected stack's database gone from its shared server", () => {
+    const cluster = new TestCluster();
+    let stack: TestStack;
+
+    beforeAll(async () => {
+        await cluster.start();
+        stack = await TestStack.create({
+            config: {
+                servers: {
+                    local: { host: "127.0.0.1", port: cluster.port, sslmode: "disable", admin: { username: "postgres", superuser: true } },
+                },
+                apps: { shop: { connectionLimit: 3 } },
+            },
+            secrets: [{ path: "servers.local.admin.password", value: cluster.adminPassword }],
+        });
+        await run(stack, "up");
+    });
+
+    afterAll(async () => {
+        await stack?.dispose();
+        await cluster.stop();
+    });
+
+    it("is made again, empty, by the up after a refresh, with the passwords the roles had", async () => {
+        const before = await stack.outputs();
+        await cluster.admin("DROP DATABASE shop WITH (FORCE)");
+        const refresh = stack.cli("refresh", "--yes", "--non-interactive");
+        expect(refresh.status, refresh.stdout + refresh.stderr).toBe(0);
+        await run(stack, "up");
+        expect(passwordOf((await stack.outputs()).apps.shop.runtimeUrl)).toBe(passwordOf(before.apps.shop.runtimeUrl));
+        expect(await queryUrl(before.apps.shop.runtimeUrl, "SELECT current_database() AS d")).toEqual([{ d: "shop" }]);
+        noChanges(stack);
+    });
+});
