@@ -194,10 +194,30 @@ async function untilHealthy(n: DedicatedNames, withinMs: number): Promise<number
         if (Date.now() - started > withinMs) {
             throw new Error(
                 `${serverOf(n)}: container ${n.container} is not healthy after ${withinMs / 1000} s (${c.status}, ${c.health ?? "no healthcheck"}); ` +
-                    `see \`docker logs ${n.container}\`. Nothing else was applied.`,
+                    `see \`docker logs ${n.container}\``,
             );
         }
         await new Promise((r) => setTimeout(r, 500));
+    }
+}
+
+/** What `up` does about one server before anything is declared, and says so. */
+async function act(app: ResolvedApp, names: DedicatedNames, d: DedicatedDecision, stack: string): Promise<void> {
+    if (d.createVolume) {
+        const labels = Object.fromEntries(dedicatedLabels(app.name, stack).map((l) => [l.label, l.value]));
+        await createVolume(names.volume, labels);
+    }
+    if (d.step === "start") {
+        await startContainer(names.container);
+        const ms = await untilHealthy(names, HEALTHY_WITHIN_MS);
+        void pulumi.log.warn(
+            `${serverOf(names)}: container ${names.container} was stopped; started it, healthy after ${(ms / 1000).toFixed(1)} s.`,
+        );
+    } else if (d.step === "wait") {
+        const ms = await untilHealthy(names, HEALTHY_WITHIN_MS);
+        void pulumi.log.info(`${serverOf(names)}: container ${names.container} healthy after ${(ms / 1000).toFixed(1)} s.`);
+    } else if (d.message) {
+        void pulumi.log.warn(d.message);
     }
 }
 
@@ -248,21 +268,11 @@ export async function dedicatedServersAsTheyAre(
         instances[app.name] = d.instance.renew ? renewed : d.instance.value;
         if (d.message && dryRun) void pulumi.log.warn(d.message);
         if (dryRun) continue;
-        if (d.createVolume) {
-            const labels = Object.fromEntries(dedicatedLabels(app.name, stack).map((l) => [l.label, l.value]));
-            await createVolume(names.volume, labels);
-        }
-        if (d.step === "start") {
-            await startContainer(names.container);
-            const ms = await untilHealthy(names, HEALTHY_WITHIN_MS);
-            void pulumi.log.warn(
-                `${serverOf(names)}: container ${names.container} was stopped; started it, healthy after ${(ms / 1000).toFixed(1)} s.`,
-            );
-        } else if (d.step === "wait") {
-            const ms = await untilHealthy(names, HEALTHY_WITHIN_MS);
-            void pulumi.log.info(`${serverOf(names)}: container ${names.container} healthy after ${(ms / 1000).toFixed(1)} s.`);
-        } else if (d.message) {
-            void pulumi.log.warn(d.message);
+        try {
+            await act(app, names, d, stack);
+        } catch (err) {
+            const message = (err as Error).message;
+            throw new DedicatedStateError([message.startsWith(serverOf(names)) ? message : `${serverOf(names)}: ${message}`]);
         }
     }
     return instances;
