@@ -10,6 +10,8 @@ import { adoptionPlan, ServerAdoptionFacts, unadoptedExisting } from "./program/
 import { LiveRole } from "./program/liveRoles";
 import { preflight } from "./program/preflight";
 import { checkBudgets, declareStack, stackIdentity } from "./program/stack";
+import { DedicatedStateError } from "./program/dedicatedState";
+import { absentDatabases, goneDatabaseProblems } from "./program/goneDatabases";
 
 const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated", "retiredApps", "preflight"] as const;
 
@@ -98,6 +100,8 @@ export = async () => {
         const adoption: Record<string, ServerAdoptionFacts> = {};
         const apps = Object.values(config.apps);
         const problems = await preflight(config.servers, liveRoles, apps, adoption);
+        // The last up's outputs are read only when a protected stack's database is not on its server.
+        if (absentDatabases(config, adoption).length > 0) problems.push(...goneDatabaseProblems(config, adoption, await previousOutputs()));
         const stack = stackIdentity();
         let live = budgetsWithLiveRoles(config, liveRoles, undefined, stack);
         // A role counted as unmanaged may be one the last up managed and this one drops.
@@ -127,6 +131,9 @@ export = async () => {
     // Awaited only after the servers and the guard are declared: reading the last
     // outputs loads the whole last state (0.4 s at 100 apps), while the guard starts the provider.
     const priorState = previousOutputs().then(stateAtLastUp);
-    const { apps, budgets: reports, pgHba, access } = await declareStack(config, budgets, existing, priorState);
+    const declared = await declareStack(config, budgets, existing, priorState).catch((err) => {
+        throw err instanceof DedicatedStateError ? refusal(err.message) : err;
+    });
+    const { apps, budgets: reports, pgHba, access } = declared;
     return { apps, budgets: reports, pgHba, access, stateLayout: STATE_LAYOUT };
 };

@@ -26,7 +26,16 @@ export interface AdminConnection {
     readonly connectTimeoutSeconds: number;
     /** Whether the admin is a superuser; if not, ownership is borrowed per statement. */
     readonly superuser: boolean;
+    /**
+     * The server instance reached (a dedicated container's instance label): a
+     * new one means a new container, maybe on an empty volume, and what the
+     * resources made there is applied again. @default none
+     */
+    readonly serverInstance?: string;
 }
+
+/** Whether two connections reach another server instance (a dedicated container made anew). */
+export const otherInstance = (olds: AdminConnection, news: AdminConnection): boolean => olds.serverInstance !== news.serverInstance;
 
 /** TLS files of a connection, as libpq names them. */
 export interface TlsFiles {

@@ -38,7 +38,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
-import { AdminConnection, asRole, quoteIdent, withAdminClient } from "./adminConnection";
+import { AdminConnection, asRole, otherInstance, quoteIdent, withAdminClient } from "./adminConnection";
 import {
     applyDefaultPrivileges,
     DefaultPrivilegeEntry,
@@ -164,6 +164,13 @@ export interface AccessState extends AccessInputs {
     passwords?: Record<string, string>;
     /** The roles of `roles` as last read, by slot (a dropped one is missing): a difference from the declaration is drift. */
     rolesNow?: Record<string, RoleAttributes>;
+    /**
+     * A refresh found the database this resource makes gone: kept in the state
+     * (with its roles' passwords) instead of forgotten, and made again, with
+     * those passwords, by the next update. A protected stack's program refuses
+     * that `up` first (program/goneDatabases.ts).
+     */
+    databaseGone?: boolean;
 }
 
 /** Parses `datacl` entries (`grantee=privs/grantor`, empty grantee = PUBLIC). */
@@ -501,7 +508,10 @@ export function databaseAccessDiff(olds: AccessState, news: AccessInputs): pulum
         // Roles made before they carried their stack's mark: marked by an update (no password changes).
         (news.roleBudget !== undefined && Object.keys(news.roles ?? {}).length > 0 && olds.roleBudget?.stack !== news.roleBudget.stack) ||
         olds.connection.host !== news.connection.host ||
-        olds.connection.port !== news.connection.port;
+        olds.connection.port !== news.connection.port ||
+        olds.databaseGone === true ||
+        // A dedicated container made anew (perhaps on an empty volume): the update makes again what is missing.
+        otherInstance(olds.connection, news.connection);
     return { changes: changed, replaces, deleteBeforeReplace: true };
 }
 
@@ -640,7 +650,10 @@ export const databaseAccessProvider: pulumi.dynamic.ResourceProvider<AccessInput
                 props.connection.superuser || props.grantees.includes(props.connection.username) ? [] : [props.connection.username];
             return { found: true, settings, rolesNow, ...found, grantees: found.grantees.filter((g) => !admin.includes(g)) };
         });
-        if (!acl.found || !("grantees" in acl)) return { id: "", props }; // database gone: resource gone
+        if (!acl.found || !("grantees" in acl)) {
+            // Its own database gone: kept, so that its roles keep their passwords; another database gone: forgotten.
+            return props.createDatabase ? { id, props: { ...props, databaseGone: true } } : { id: "", props };
+        }
         const inside =
             props.publicSchemaCreators || props.defaultPrivileges?.length || props.schemaUsage?.length
                 ? await withAdminClient(

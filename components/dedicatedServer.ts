@@ -63,6 +63,14 @@ export interface DedicatedServerArgs {
      * superuser from there). @default any role from the app's network
      */
     readonly clients?: { readonly database: string; readonly roles: readonly string[] };
+    /**
+     * Which container this is: carried on it as the `app-databases.instance`
+     * label and in its admin connection. The program keeps the live
+     * container's value, and gives a new one when the container is gone, so
+     * that the engine replaces the container (on the same volume) and applies
+     * again what lives on the server (program/dedicatedState.ts). @default no label
+     */
+    readonly instance?: string;
 }
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.floor(n)));
@@ -94,8 +102,8 @@ const SETTING_NAME = /^[a-z_][a-z0-9_.]*$/;
 const SETTING_VALUE = /^[A-Za-z0-9_.:-]+$/;
 
 /** DedicatedServerArgs with every default filled in (hostPort stays optional: none is published). */
-export type ResolvedDedicatedServerArgs = Required<Omit<DedicatedServerArgs, "hostPort" | "clients">> &
-    Pick<DedicatedServerArgs, "hostPort" | "clients">;
+export type ResolvedDedicatedServerArgs = Required<Omit<DedicatedServerArgs, "hostPort" | "clients" | "instance">> &
+    Pick<DedicatedServerArgs, "hostPort" | "clients" | "instance">;
 
 /** Fills in DedicatedServer defaults; throws naming the argument and the value when one is unusable. */
 export function resolveDedicatedServerArgs(args: DedicatedServerArgs): ResolvedDedicatedServerArgs {
@@ -131,6 +139,7 @@ export function resolveDedicatedServerArgs(args: DedicatedServerArgs): ResolvedD
         ),
         protect: args.protect ?? false,
         ...(args.clients ? { clients: checkClients(args.clients) } : {}),
+        ...(args.instance !== undefined ? { instance: checkText(COMPONENT, "instance", args.instance, "a label value") } : {}),
     };
 }
 
@@ -146,6 +155,17 @@ function checkClients(clients: NonNullable<DedicatedServerArgs["clients"]>): Non
 export function dedicatedNames(app: string, stack: string) {
     const base = `app-databases-${stack}-${app}`;
     return { network: `${base}-net`, volume: `${base}-data`, container: `${base}-db` };
+}
+
+/** The label that names a container's instance (DedicatedServerArgs.instance). */
+export const INSTANCE_LABEL = "app-databases.instance";
+
+/** The labels of a dedicated server's network, volume and container. */
+export function dedicatedLabels(app: string, stack: string): { label: string; value: string }[] {
+    return [
+        { label: "app-databases.app", value: app },
+        { label: "app-databases.stack", value: stack },
+    ];
 }
 
 export class DedicatedServer extends pulumi.ComponentResource implements PostgresServer {
@@ -165,10 +185,9 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
         super(DEDICATED_SERVER_TYPE, name, {}, opts);
         const names = dedicatedNames(args.app, args.stack);
         const protect = args.protect;
-        const labels = [
-            { label: "app-databases.app", value: args.app },
-            { label: "app-databases.stack", value: args.stack },
-        ];
+        const labels = dedicatedLabels(args.app, args.stack);
+        // Without an instance, no label: a container made before instances shows no change.
+        const containerLabels = args.instance === undefined ? labels : [...labels, { label: INSTANCE_LABEL, value: args.instance }];
 
         const password = new random.RandomPassword(
             `${name}-superuser-password`,
@@ -214,7 +233,7 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
                 restart: "unless-stopped",
                 logDriver: "json-file",
                 logOpts: { "max-size": "10m", "max-file": "3" },
-                labels,
+                labels: containerLabels,
                 destroyGraceSeconds: 30,
             },
             // The name is fixed, so a replacement must remove the old container first; the volume stays.
@@ -236,6 +255,7 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
             sslmode: DEDICATED_SSL_MODE,
             connectTimeoutSeconds: DEFAULT_CONNECT_TIMEOUT_SECONDS,
             superuser: true,
+            ...(args.instance !== undefined ? { serverInstance: args.instance } : {}),
         }));
         this.connection = pulumi.secret(connection);
 

@@ -13,7 +13,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
-import { AdminConnection, withAdminClient } from "./adminConnection";
+import { AdminConnection, otherInstance, withAdminClient } from "./adminConnection";
 import { served, ServedResource } from "./servedResource";
 
 export interface ServerHbaArgs {
@@ -82,7 +82,9 @@ export const serverHbaProvider: pulumi.dynamic.ResourceProvider<HbaInputs, HbaSt
     },
     async diff(_id, olds, news) {
         const same = olds.inPlace && fileText(olds.lines) === fileText(news.lines);
-        return { changes: !same || olds.connection.host !== news.connection.host || olds.connection.port !== news.connection.port };
+        // A container made anew may hold the image's own file (an empty volume): written again.
+        const moved = olds.connection.host !== news.connection.host || olds.connection.port !== news.connection.port;
+        return { changes: !same || moved || otherInstance(olds.connection, news.connection) };
     },
     async update(_id, _olds, news) {
         const path = await install(news.connection, news.lines);

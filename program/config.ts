@@ -235,6 +235,11 @@ const dedicatedAppSchema = z.strictObject({
     maxConnections: int(RANGES.maxConnections).optional(),
     /** `-c` settings that win over the computed tuning. */
     settings: z.record(settingName, settingValue).default({}),
+    /**
+     * Lets one `up` go on when the server's data volume is missing or empty
+     * where the last `up` left data: the app gets an empty server (dedicatedState.ts).
+     */
+    acceptEmptyData: flag.default(false),
 });
 
 export const appSchema = z
@@ -448,6 +453,8 @@ export interface DedicatedSpec {
     readonly adminHeadroom: number;
     readonly provisioningConnections: number;
     readonly settings: Readonly<Record<string, string>>;
+    /** Go on with an empty server where data was expected (`apps.<app>.dedicated.acceptEmptyData`). */
+    readonly acceptEmptyData: boolean;
 }
 
 /** What of an app is adopted, with each adopted role's password in hand (undefined: a new one is generated). */
@@ -691,6 +698,7 @@ function resolveApp(name: string, rawApp: AppConfig, context: ResolveContext, is
             adminHeadroom: d.adminHeadroom,
             provisioningConnections: d.provisioningConnections,
             settings: { ...d.settings, ...overrides?.settings },
+            acceptEmptyData: overrides?.acceptEmptyData ?? false,
         };
         return { ...app, name, placement, server: dedicatedServerKey(name), database, dedicated: spec };
     }

@@ -203,3 +203,8 @@ export async function readVolume(
         await engineRequest("DELETE", `/containers/${created.Id}?force=true`).catch(() => undefined);
     }
 }
+
+/** Creates a named volume with these labels (the local driver); one that exists is left as it is. */
+export async function createVolume(name: string, labels: Readonly<Record<string, string>>): Promise<void> {
+    await engineJson<object>("POST", "/volumes/create", { Name: name, Labels: labels });
+}

@@ -19,6 +19,7 @@ import { pgHbaLines } from "./pgHba";
 import { accessReportOutputs } from "./access";
 import { appDatabaseArgs, dedicatedServerArgs, sharedServerArgs } from "./componentArgs";
 import { declarePooler, pooledBudgetRows } from "./pooler";
+import { dedicatedServersAsTheyAre } from "./dedicatedState";
 
 /** What the stack exports for each app; URLs are secrets. */
 export interface AppOutputs {
@@ -112,8 +113,9 @@ export function checkBudgets(
     return reports;
 }
 
-function declareDedicatedServer(app: ResolvedApp, maxConnections: number, protect: boolean): PostgresServer {
-    return new DedicatedServer(app.server, dedicatedServerArgs(app, pulumi.getStack(), maxConnections, protect));
+function declareDedicatedServer(app: ResolvedApp, maxConnections: number, protect: boolean, instance?: string): PostgresServer {
+    const args = dedicatedServerArgs(app, pulumi.getStack(), maxConnections, protect);
+    return new DedicatedServer(app.server, { ...args, ...(instance !== undefined ? { instance } : {}) });
 }
 
 function declareSharedServer(name: string, server: ServerConfig): PostgresServer {
@@ -135,6 +137,8 @@ export async function declareStack(
     stateAtLastUp: readonly PriorResource[] | PromiseLike<readonly PriorResource[]> = [],
 ): Promise<StackOutputs> {
     checkBudgets(config, budgetInputs);
+    // Each dedicated server as it is, before anything is declared: a lost volume is refused here.
+    const instances = await dedicatedServersAsTheyAre(config);
     const budgets: Record<string, pulumi.Output<BudgetReport>> = {};
     const sizes: Record<string, number> = {};
     for (const args of budgetInputs) {
@@ -148,7 +152,7 @@ export async function declareStack(
         if (server.systemDatabaseAccess) hardenSystemDatabases(name, server, servers[name]);
     }
     for (const app of Object.values(config.apps)) {
-        if (app.dedicated) servers[app.server] = declareDedicatedServer(app, sizes[app.server], config.protect);
+        if (app.dedicated) servers[app.server] = declareDedicatedServer(app, sizes[app.server], config.protect, instances[app.name]);
     }
 
     // Before any app resource: a refused move or removal fails before anything is applied.

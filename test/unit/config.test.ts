@@ -73,6 +73,20 @@ describe("parseStackConfig", () => {
         expect(parsed.apps.claude_bridge.dedicated).toBeUndefined();
     });
 
+    it("takes acceptEmptyData per dedicated app, false unless set, and refuses it when not a boolean", () => {
+        const config = baseConfig();
+        config.placement = "dedicated";
+        config.apps.grafana = { dedicated: { acceptEmptyData: true } };
+        const parsed = parseStackConfig(config);
+        expect(parsed.apps.grafana.dedicated!.acceptEmptyData).toBe(true);
+        expect(parsed.apps.claude_bridge.dedicated!.acceptEmptyData).toBe(false);
+        const issues = issuesOf((c) => {
+            c.placement = "dedicated";
+            c.apps.grafana = { dedicated: { acceptEmptyData: "yes" } };
+        });
+        expect(issues).toEqual([{ path: "apps.grafana.dedicated.acceptEmptyData", message: 'expected true or false, got "yes"' }]);
+    });
+
     it("derives a stable host port when publishing and none is chosen, and none when not publishing", () => {
         const config = baseConfig();
         config.placement = "dedicated";

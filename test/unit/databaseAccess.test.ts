@@ -55,6 +55,8 @@ describe("databaseAccessDiff", () => {
         ["a role setting changes", { roleSettings: [{ role: "shop_app", settings: { idle_session_timeout: "1000" } }] }],
         ["the server moves", { connection: { ...connection, host: "db2.lab" } }],
         ["the port changes", { connection: { ...connection, port: 5433 } }],
+        // A dedicated container made anew (perhaps on an empty volume): what it made is applied again.
+        ["the server instance changes", { connection: { ...connection, serverInstance: "2026-12-07T13:00:00.000Z" } }],
         // A state from before it made the database: the update records that it drops it on delete.
         ["it makes the database from now on", { createDatabase: true }],
         ["a schema is added", { schemas: ["ui"] }],
@@ -65,6 +67,14 @@ describe("databaseAccessDiff", () => {
         ["a default privilege goes", { defaultPrivileges: [state.defaultPrivileges![1]] }],
     ])("updates in place when %s", (_what, change) => {
         expect(databaseAccessDiff(state, { ...inputs, ...change })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: true });
+    });
+
+    it("updates in place when a refresh found its own database gone (made again, with the roles' passwords)", () => {
+        expect(databaseAccessDiff({ ...state, databaseGone: true }, inputs)).toEqual({
+            changes: true,
+            replaces: [],
+            deleteBeforeReplace: true,
+        });
     });
 
     it("reports no change for the same schemas in another order", () => {

@@ -94,6 +94,27 @@ describe("DedicatedServer", () => {
         expect(container.inputs.envs[0]).toBe("POSTGRES_PASSWORD=pw-dedicated-grafana-superuser-password");
     });
 
+    it("labels the container with its instance and gives it to the admin connection, only when given one", async () => {
+        const server = new DedicatedServer("dedicated-grafana", { ...args, instance: "2026-12-07T13:00:00.000Z" });
+        expect((await valueOf(server.connection)).serverInstance).toBe("2026-12-07T13:00:00.000Z");
+        await settle();
+        expect(ofType("docker:index/container:Container")[0].inputs.labels).toContainEqual({
+            label: "app-databases.instance",
+            value: "2026-12-07T13:00:00.000Z",
+        });
+    });
+
+    // A container made before instances keeps its labels: no replacement on a no-op preview.
+    it("gives a container without an instance no instance label", async () => {
+        const old = new DedicatedServer("dedicated-grafana", args);
+        expect((await valueOf(old.connection)).serverInstance).toBeUndefined();
+        await settle();
+        expect(ofType("docker:index/container:Container")[0].inputs.labels.map((l: { label: string }) => l.label)).toEqual([
+            "app-databases.app",
+            "app-databases.stack",
+        ]);
+    });
+
     it("publishes no port in prod and points apps at the container name", async () => {
         const server = new DedicatedServer("dedicated-grafana", { ...args, stack: "prod", protect: true });
         await valueOf(server.connection);
