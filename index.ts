@@ -11,14 +11,17 @@ import { LiveRole } from "./program/liveRoles";
 import { preflight } from "./program/preflight";
 import { checkBudgets, declareStack, stackIdentity } from "./program/stack";
 
-const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated", "retiredApps", "preflight"] as const;
-
-/** Raw config values; read without pulumi.Config so secret paths do not warn, and re-marked secret downstream. */
+/**
+ * Raw config values of every key in the project's namespace, known or not (the
+ * schema names a misspelt one); read without pulumi.Config so secret paths do
+ * not warn, and re-marked secret downstream.
+ */
 function readRawConfig(): Record<string, unknown> {
-    const project = pulumi.getProject();
+    const prefix = `${pulumi.getProject()}:`;
     const raw: Record<string, unknown> = {};
-    for (const key of CONFIG_KEYS) {
-        const value = pulumi.runtime.getConfig(`${project}:${key}`);
+    for (const [name, value] of Object.entries(pulumi.runtime.allConfig())) {
+        if (!name.startsWith(prefix)) continue;
+        const key = name.slice(prefix.length);
         // An emptied key (`apps:` with nothing under it, after removing the last app) is absent.
         if (value === undefined || value === "" || value === "null") continue;
         try {

@@ -39,6 +39,7 @@ import {
 import { existingRoleProblem, identifierProblem, roleListFor, schemasProblem } from "../components/identifiers";
 import { roleSchemasProblem } from "../components/schemaPrivileges";
 import { footprintOf } from "./footprint";
+import { nearestName } from "./nearest";
 
 /** An integer in one of the library's ranges: the components accept the same. */
 const int = ({ min, max, what }: IntRange) =>
@@ -480,7 +481,7 @@ export function parseStackConfig(raw: unknown, readFile: ConfigFileReader = read
     const issues: ConfigIssue[] = [];
     const root = stackConfigSchema.safeParse(raw ?? {});
     if (!root.success) {
-        issues.push(...zodIssues(root.error, []));
+        issues.push(...zodIssues(root.error, [], stackConfigSchema));
         throw new ConfigError(issues);
     }
 
@@ -488,7 +489,7 @@ export function parseStackConfig(raw: unknown, readFile: ConfigFileReader = read
     for (const [key, value] of Object.entries(root.data.servers)) {
         const badKey = keyIssue("servers", key, issues);
         const parsed = serverSchema.safeParse(value);
-        if (!parsed.success) issues.push(...zodIssues(parsed.error, ["servers", key]));
+        if (!parsed.success) issues.push(...zodIssues(parsed.error, ["servers", key], serverSchema));
         else {
             const server = withAdminPassword(key, parsed.data, readFile, issues);
             if (server && !badKey) servers[key] = server;
@@ -496,7 +497,7 @@ export function parseStackConfig(raw: unknown, readFile: ConfigFileReader = read
     }
 
     const dedicatedDefaults = dedicatedDefaultsSchema.safeParse(root.data.dedicated ?? {});
-    if (!dedicatedDefaults.success) issues.push(...zodIssues(dedicatedDefaults.error, ["dedicated"]));
+    if (!dedicatedDefaults.success) issues.push(...zodIssues(dedicatedDefaults.error, ["dedicated"], dedicatedDefaultsSchema));
     const context: ResolveContext = {
         serverKeys: Object.keys(root.data.servers),
         placement: root.data.placement,
@@ -508,7 +509,7 @@ export function parseStackConfig(raw: unknown, readFile: ConfigFileReader = read
         const badKey = keyIssue("apps", key, issues);
         const parsed = appSchema.safeParse(value);
         if (!parsed.success) {
-            issues.push(...zodIssues(parsed.error, ["apps", key]));
+            issues.push(...zodIssues(parsed.error, ["apps", key], appSchema));
             continue;
         }
         if (badKey) continue;
@@ -760,12 +761,44 @@ function namingIssues(apps: Record<string, ResolvedApp>, servers: Record<string,
     return issues;
 }
 
-function zodIssues(error: z.ZodError, prefix: (string | number)[]): ConfigIssue[] {
-    return error.issues.map((issue) => {
+/** The parts of a zod schema's definition that lead to the object schemas inside it. */
+interface SchemaDef {
+    readonly type: string;
+    readonly innerType?: z.core.$ZodType;
+    readonly in?: z.core.$ZodType;
+    readonly valueType?: z.core.$ZodType;
+    readonly shape?: Readonly<Record<string, z.core.$ZodType>>;
+}
+
+/** The keys an object schema takes at `path` inside `schema` (through defaults, optionals and records). */
+function keysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
+    let at: z.core.$ZodType | undefined = schema;
+    let rest = [...path];
+    while (at) {
+        const def = at._zod.def as SchemaDef;
+        if (def.innerType ?? def.in) at = def.innerType ?? def.in;
+        else if (def.valueType && rest.length > 0) [at, rest] = [def.valueType, rest.slice(1)];
+        else if (def.shape && rest.length > 0) [at, rest] = [def.shape[String(rest[0])], rest.slice(1)];
+        else return def.shape ? Object.keys(def.shape) : [];
+    }
+    return [];
+}
+
+/** One problem per unknown key, at the key's own path, with the nearest key the schema takes there. */
+function unknownKeyIssues(keys: readonly string[], path: readonly (string | number)[], valid: readonly string[]): ConfigIssue[] {
+    return keys.map((key) => {
+        const near = nearestName(key, valid);
+        const hint = near ? `did you mean ${near}?` : `expected one of ${valid.join(", ")}`;
+        return { path: [...path, key].join("."), message: `unknown key ${key}; ${hint} (README: Config reference)` };
+    });
+}
+
+function zodIssues(error: z.ZodError, prefix: (string | number)[], schema: z.core.$ZodType): ConfigIssue[] {
+    return error.issues.flatMap((issue) => {
         const path = [...prefix, ...issue.path.map((p) => String(p))];
         let message = issue.message;
         if (issue.code === "unrecognized_keys") {
-            message = `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")} (check the spelling against the README's config reference)`;
+            return unknownKeyIssues(issue.keys, path, keysAt(schema, issue.path));
         } else if (issue.code === "invalid_key") {
             // A record key failed: report it at the key's own path.
             const inner = issue.issues[0];

@@ -59,7 +59,9 @@ export const badInputs: [string, (c: any) => void, string, string][] = [
         "servers.lab.provisioningConnections",
         "from 1 to 20, got 50",
     ],
-    ["an unknown server key", (c) => (c.servers.lab.hots = "x"), "servers.lab", "unknown key hots"],
+    ["an unknown server key", (c) => (c.servers.lab.hots = "x"), "servers.lab.hots", "unknown key hots; did you mean host?"],
+    ["a misspelt stack key", (c) => (c.server = c.servers), "server", "unknown key server; did you mean servers?"],
+    ["an unknown stack key", (c) => (c.zzz = 1), "zzz", "unknown key zzz; expected one of servers, apps, placement"],
     [
         "an external role with a bad name",
         (c) => (c.servers.lab.externalRoles["Grafana-RO"] = 5),
@@ -114,7 +116,24 @@ export const badInputs: [string, (c: any) => void, string, string][] = [
         'got "10min"',
     ],
     ["a negative rotation", (c) => (c.apps.grafana.rotation = { runtime: -1 }), "apps.grafana.rotation.runtime", "got -1"],
-    ["an unknown app key (typo)", (c) => (c.apps.grafana.conectionLimit = 5), "apps.grafana", "unknown key conectionLimit"],
+    [
+        "an unknown app key (typo)",
+        (c) => (c.apps.grafana.conectionLimit = 5),
+        "apps.grafana.conectionLimit",
+        "unknown key conectionLimit; did you mean connectionLimit?",
+    ],
+    [
+        "a misspelt dedicated key",
+        (c) => (c.apps.grafana = { placement: "dedicated", dedicated: { verison: "16" } }),
+        "apps.grafana.dedicated.verison",
+        "did you mean version?",
+    ],
+    [
+        "a misspelt extra role key",
+        (c) => (c.apps.claude_bridge.extraRoles.bridge_ro.acess = "readonly"),
+        "apps.claude_bridge.extraRoles.bridge_ro.acess",
+        "did you mean access?",
+    ],
     ["a server that does not exist", (c) => (c.apps.grafana.server = "nas"), "apps.grafana.server", 'configured servers (lab), got "nas"'],
     [
         "no server with two servers",

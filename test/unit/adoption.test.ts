@@ -142,7 +142,11 @@ describe("adopt in the stack config", () => {
             { grafana: { placement: "dedicated", adopt: { database: true } } },
             "apps.grafana.adopt: applies to shared placement only (a dedicated container starts empty)",
         ],
-        ["a misspelt adopt key", { grafana: { adopt: { databse: true } } }, "apps.grafana.adopt: unknown key databse"],
+        [
+            "a misspelt adopt key",
+            { grafana: { adopt: { databse: true } } },
+            "apps.grafana.adopt.databse: unknown key databse; did you mean database?",
+        ],
     ])("refuses %s, by its path", (_what, apps, message) => {
         expect(issuesOf(apps).join("\n")).toContain(message);
     });

@@ -204,6 +204,11 @@ describe("suggestedIdentifier", () => {
         ["2fast", "_2fast"],
         ["my app!", "my_app"],
         ["---", undefined],
+        ["café", "cafe"],
+        ["Müller", "muller"],
+        ["straße_ø", "strasse_o"],
+        ["ﬁle", "file"],
+        ["日本", undefined],
     ])("turns %j into %j", (name, suggestion) => {
         expect(suggestedIdentifier(name)).toBe(suggestion);
     });
