@@ -161,18 +161,31 @@ export const MIN_POSTGRES_MAJOR = 14;
 const IMAGE_REFERENCE =
     /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::(?:[\w][\w.-]{0,127}|[\w.-]*\{version\}[\w.-]*))?(?:@sha256:[a-f0-9]{64})?$/;
 
-const postgresVersion = z
-    .string({ error: (i) => `expected a PostgreSQL version as text, e.g. "16" or "16.4", got ${describe(i.input)}` })
-    .superRefine((v, ctx) => {
-        const m = /^(\d+)(\.\d+)?$/.exec(v);
-        if (!m) ctx.addIssue({ code: "custom", message: `expected a PostgreSQL version such as "16" or "16.4", got ${JSON.stringify(v)}` });
-        else if (Number(m[1]) < MIN_POSTGRES_MAJOR) {
-            ctx.addIssue({
-                code: "custom",
-                message: `expected PostgreSQL ${MIN_POSTGRES_MAJOR} or newer (idle_session_timeout), got ${JSON.stringify(v)}`,
-            });
-        }
-    });
+/** The PostgreSQL majors the image recipe builds (scripts/postgres-image.sh; a unit test keeps them in step). */
+export const KNOWN_POSTGRES_MAJORS = ["14", "15", "16", "17", "18"] as const;
+
+const VERSION_EXPECTED = `expected a PostgreSQL major version as text, one of ${KNOWN_POSTGRES_MAJORS.join(", ")}`;
+
+/**
+ * A major version as text. A number (what `pulumi config set --path ... 16`
+ * stores) is read as its text; a minor such as "15.2" is refused: the image
+ * tag and the data directory follow the major, and a minor tag may not exist.
+ */
+const postgresVersion = z.preprocess(
+    (v) => (typeof v === "number" ? String(v) : v),
+    z.string({ error: (i) => `${VERSION_EXPECTED}, got ${describe(i.input)}` }).superRefine((v, ctx) => {
+        const m = /^(\d+)(\.\d+)*$/.exec(v);
+        let message: string | undefined;
+        if (!m) message = `${VERSION_EXPECTED}, got ${JSON.stringify(v)}`;
+        else if (Number(m[1]) < MIN_POSTGRES_MAJOR)
+            message = `expected PostgreSQL ${MIN_POSTGRES_MAJOR} or newer (idle_session_timeout), got ${JSON.stringify(v)}`;
+        else if (m[2] !== undefined)
+            message = `expected a major version such as ${JSON.stringify(m[1])}, not a minor release, got ${JSON.stringify(v)} (the image follows the major's latest minor)`;
+        else if (!(KNOWN_POSTGRES_MAJORS as readonly string[]).includes(v))
+            message = `${VERSION_EXPECTED} (the majors the image recipe builds), got ${JSON.stringify(v)}`;
+        if (message) ctx.addIssue({ code: "custom", message });
+    }),
+);
 
 const imageName = z.string({ error: (i) => `expected a Docker image reference, got ${describe(i.input)}` }).superRefine((v, ctx) => {
     if (!IMAGE_REFERENCE.test(v)) {

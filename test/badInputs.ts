@@ -208,7 +208,19 @@ export const badInputs: [string, (c: any) => void, string, string][] = [
         "a version that is not a version",
         (c) => Object.assign(c.apps.grafana, { placement: "dedicated", dedicated: { version: "latest" } }),
         "apps.grafana.dedicated.version",
-        'such as "16" or "16.4", got "latest"',
+        'expected a PostgreSQL major version as text, one of 14, 15, 16, 17, 18, got "latest"',
+    ],
+    [
+        "a minor release as the version",
+        (c) => (c.dedicated = { version: "15.2" }),
+        "dedicated.version",
+        'expected a major version such as "15", not a minor release, got "15.2"',
+    ],
+    [
+        "a major the image recipe does not build",
+        (c) => Object.assign(c.apps.grafana, { placement: "dedicated", dedicated: { version: "19" } }),
+        "apps.grafana.dedicated.version",
+        'one of 14, 15, 16, 17, 18 (the majors the image recipe builds), got "19"',
     ],
     [
         "a version too old for idle_session_timeout",
@@ -216,7 +228,12 @@ export const badInputs: [string, (c: any) => void, string, string][] = [
         "dedicated.version",
         'PostgreSQL 14 or newer (idle_session_timeout), got "13"',
     ],
-    ["a version as a number", (c) => (c.dedicated = { version: 16 }), "dedicated.version", "got 16"],
+    [
+        "a version as a number with a minor",
+        (c) => (c.dedicated = { version: 15.2 }),
+        "dedicated.version",
+        'not a minor release, got "15.2"',
+    ],
     [
         "an image name with spaces",
         (c) => (c.dedicated = { image: "postgres 16" }),
