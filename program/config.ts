@@ -309,7 +309,15 @@ const ADMIN_PASSWORD_EXPECTED =
 
 export const serverSchema = z
     .strictObject({
-        host: text("a host name or IP address"),
+        host: text("a host name or IP address").superRefine((host, ctx) => {
+            const withPort = isIP(host) === 0 ? /^\[?(.*?)\]?:(\d+)$/.exec(host) : null;
+            if (withPort) {
+                ctx.addIssue({
+                    code: "custom",
+                    message: `expected a host name or IP address without a port, got ${JSON.stringify(host)}; set host: ${JSON.stringify(withPort[1])} and port: ${withPort[2]}`,
+                });
+            }
+        }),
         port: int(RANGES.port).default(DEFAULT_PORT),
         sslmode: oneOf(SSL_MODES).default(DEFAULT_SSL_MODE),
         /**

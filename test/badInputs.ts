@@ -29,6 +29,13 @@ export const badInputs: [string, (c: any) => void, string, string][] = [
     ["a list as servers", (c) => (c.servers = ["lab"]), "servers", "expected"],
     ["a server without host", (c) => delete c.servers.lab.host, "servers.lab.host", "expected a host name or IP address"],
     ["a numeric host", (c) => (c.servers.lab.host = 12), "servers.lab.host", "got 12"],
+    [
+        "a host with a port",
+        (c) => (c.servers.lab.host = "db.lab:5433"),
+        "servers.lab.host",
+        'without a port, got "db.lab:5433"; set host: "db.lab" and port: 5433',
+    ],
+    ["an IPv6 host with a port", (c) => (c.servers.lab.host = "[::1]:5432"), "servers.lab.host", 'set host: "::1" and port: 5432'],
     ["a port out of range", (c) => (c.servers.lab.port = 70000), "servers.lab.port", "expected a TCP port from 1 to 65535, got 70000"],
     ["a port as text", (c) => (c.servers.lab.port = "5432x"), "servers.lab.port", 'got "5432x"'],
     [

@@ -220,6 +220,13 @@ describe("suggestedIdentifier", () => {
     });
 });
 
+describe("a server's host", () => {
+    it.each(["::1", "fe80::1", "db.lab", "10.0.0.5"])("takes %j as a host", (host) => {
+        const config = baseConfig(host);
+        expect(parseStackConfig(config).servers.lab.host).toBe(host);
+    });
+});
+
 describe("a dedicated server's version", () => {
     it("reads a number, as `pulumi config set --path ... 16` stores it, as its text", () => {
         const config = baseConfig();
