@@ -2,7 +2,7 @@
  * The access report of a stack's shared servers, read live:
  *
  *   npm run report -- --stack prod            # a table per server
- *   npm run report -- --stack prod --json     # the same as JSON, for scripts
+ *   npm run --silent report -- --stack prod --json   # the same as JSON, for scripts
  *   npm run report -- --stack prod --server lab
  *
  * It reads the stack's config with `pulumi config --show-secrets --json`
@@ -88,9 +88,17 @@ export async function accessReports(config: StackConfig, only?: string): Promise
     return reports;
 }
 
+export const NPM_BANNER_NOTE = "npm printed its banner on stdout before the JSON; run `npm run --silent report -- --json` for JSON alone";
+
+/** Whether npm ran this script without --silent, and so printed its banner on stdout first. */
+export function npmBannerShown(env: NodeJS.ProcessEnv): boolean {
+    return env.npm_lifecycle_event === "report" && env.npm_config_loglevel !== "silent";
+}
+
 async function main(): Promise<void> {
     const options = parseArgs(process.argv.slice(2));
     process.chdir(options.cwd); // admin.passwordFile is relative to the project, as for pulumi
+    if (options.json && npmBannerShown(process.env)) process.stderr.write(`report: ${NPM_BANNER_NOTE}\n`);
     const reports = await accessReports(stackConfig(options), options.server);
     process.stdout.write(options.json ? JSON.stringify(reports, null, 2) + "\n" : reports.map(formatAccessReport).join("\n\n") + "\n");
 }

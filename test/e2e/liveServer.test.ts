@@ -5,6 +5,7 @@
  * refreshed preview fails on drift.
  */
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -47,6 +48,9 @@ async function previewFails(config: Record<string, unknown>): Promise<string> {
     return output;
 }
 
+/** The shell of a user of the test stack: its backend and passphrase. */
+const reportEnv = () => ({ ...process.env, PULUMI_BACKEND_URL: `file://${stack.backendDir}`, PULUMI_CONFIG_PASSPHRASE: stack.passphrase });
+
 /** The report command, run as a user would against the test stack. */
 function reportCommand(...args: string[]) {
     return spawnSync(
@@ -64,9 +68,25 @@ function reportCommand(...args: string[]) {
         {
             cwd: PROJECT_ROOT,
             encoding: "utf8",
-            env: { ...process.env, PULUMI_BACKEND_URL: `file://${stack.backendDir}`, PULUMI_CONFIG_PASSPHRASE: stack.passphrase },
+            env: reportEnv(),
         },
     );
+}
+
+/**
+ * The README's JSON report command (Access report), as written, pointed at the
+ * test stack: its stdout must parse as JSON with nothing around it.
+ */
+function documentedJsonReport() {
+    const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
+    const line = /^(npm run .*report -- --stack prod --json)\b/m.exec(readme);
+    if (!line) throw new Error("README's Access report has no `npm run ... report -- --stack prod --json` line");
+    const [command, ...args] = line[1].split(/\s+/).map((word) => (word === "prod" ? stack.stack.name : word));
+    return spawnSync(command, [...args, "--cwd", stack.dir], {
+        cwd: PROJECT_ROOT,
+        encoding: "utf8",
+        env: reportEnv(),
+    });
 }
 
 async function canConnect(user: string, password: string, database: string): Promise<boolean> {
@@ -188,8 +208,9 @@ describe("the access report", () => {
         await runtime.query("CREATE TABLE work.scratch (id int)");
         await runtime.end();
 
-        const result = reportCommand("--json");
+        const result = documentedJsonReport();
         expect(result.status, result.stderr).toBe(0);
+        expect(result.stderr).not.toContain("banner");
         [report] = JSON.parse(result.stdout) as AccessReport[];
     });
 
