@@ -87,6 +87,12 @@ function overBudgetIn(check: () => void): BudgetError | undefined {
     }
 }
 
+/** The `apps` output of the last up, by app name. */
+const appsOf = (outputs: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> => {
+    const apps = outputs?.apps;
+    return apps !== null && typeof apps === "object" && !Array.isArray(apps) ? (apps as Record<string, unknown>) : {};
+};
+
 export = async () => {
     const config = parsedConfig();
     void previousOutputs();
@@ -117,11 +123,14 @@ export = async () => {
         const over = overBudgetIn(() => checkBudgets(config, live.args)) ?? overOnConfig;
         if (over) throw await overBudget(over);
         budgets = live.args;
+        // An app the last up had is adopted already: its plan shows only what would still change.
+        const inLastUp = new Set(Object.keys(appsOf(await previousOutputs())));
         for (const [server, facts] of Object.entries(adoption)) {
             for (const plan of adoptionPlan(
                 server,
                 apps.filter((a) => a.server === server),
                 facts,
+                inLastUp,
             ))
                 void pulumi.log.info(plan);
             for (const app of apps.filter((a) => a.server === server)) existing[app.name] = unadoptedExisting(app, facts);
