@@ -7,6 +7,7 @@ import { StackConfig } from "./config";
 import { BudgetReport, ConnectionBudgetArgs } from "../components/connectionBudget";
 import { applyLiveRoles, LiveRole } from "./liveRoles";
 import { budgetArgs, managedRoleLimits } from "./stack";
+import { roleListFor } from "../components/identifiers";
 
 /** Each server's budget report at the last `up`, by server. */
 export type PreviousBudgets = Readonly<Record<string, BudgetReport>>;
@@ -42,6 +43,7 @@ export function budgetsWithLiveRoles(
 ): LiveBudgets {
     const configProblems: string[] = [];
     const warnings: string[] = [];
+    const retired = retiredRoles(config.retiredApps);
     const args = budgetArgs(config).map((a) => {
         const server = config.servers[a.server];
         const roles = liveRoles[a.server];
@@ -51,12 +53,21 @@ export function budgetsWithLiveRoles(
             ...Object.keys(managedRoleLimits(Object.values(config.apps).filter((app) => app.server === a.server))),
             ...leaving,
         ]);
-        const live = applyLiveRoles(a, server, roles, managed, stack);
+        const live = applyLiveRoles(a, server, roles, managed, stack, retired);
         configProblems.push(...live.configProblems);
         warnings.push(...live.warnings);
         return live.args;
     });
     return { args, configProblems, warnings };
+}
+
+/**
+ * The login roles a retired app left on its server, by role: the names its
+ * config derived (`<app>_migrate`, `<app>_app`, `<app>_app_alt`). Renamed
+ * roles and extra roles of a retired app are not known here any more.
+ */
+export function retiredRoles(retiredApps: readonly string[]): Map<string, string> {
+    return new Map(retiredApps.flatMap((app) => roleListFor(app, true, {}).map((role) => [role, app] as const)));
 }
 
 /** The budgets output of the last `up` (lastUp.ts), if it had one. */

@@ -121,8 +121,13 @@ describe("the budget from the server's login roles", () => {
         );
     });
 
-    it("fails on a login role with no CONNECTION LIMIT, naming it and the fix", async () => {
-        const output = await previewFails({ servers: server(), apps: apps() });
+    it("warns on a login role with no CONNECTION LIMIT with unmanagedLoginRoles: warn, and fails with fail, naming it and the fix", async () => {
+        await stack.setConfig({ servers: server(), apps: apps() }, secrets());
+        let warned = "";
+        await stack.stack.preview({ onOutput: (s) => (warned += s) });
+        expect(warned).toContain("login role legacy_unbounded on server local has no CONNECTION LIMIT");
+        expect(warned).toContain("(servers.local.unmanagedLoginRoles: fail refuses the preview on it)");
+        const output = await previewFails({ servers: server({ unmanagedLoginRoles: "fail" }), apps: apps() });
         expect(output).toContain("login role legacy_unbounded on server local has no CONNECTION LIMIT");
         expect(output).toContain(
             "Run ALTER ROLE legacy_unbounded CONNECTION LIMIT n; on the server, or declare it: servers.local.externalRoles.legacy_unbounded: n",
