@@ -9,6 +9,7 @@ import { readPreviousOutputs, STATE_LAYOUT, stateAtLastUp } from "./program/last
 import { adoptionPlan, ServerAdoptionFacts, unadoptedExisting } from "./program/adoption";
 import { LiveRole } from "./program/liveRoles";
 import { preflight } from "./program/preflight";
+import { keyedOutputs } from "./program/keyedOutputs";
 import { checkBudgets, declareStack, stackIdentity } from "./program/stack";
 
 /**
@@ -140,5 +141,5 @@ export = async () => {
     // outputs loads the whole last state (0.4 s at 100 apps), while the guard starts the provider.
     const priorState = previousOutputs().then(stateAtLastUp);
     const { apps, budgets: reports, pgHba, access } = await declareStack(config, budgets, existing, priorState);
-    return { apps, budgets: reports, pgHba, access, stateLayout: STATE_LAYOUT };
+    return { apps, ...keyedOutputs(reports, access), pgHba, stateLayout: STATE_LAYOUT };
 };

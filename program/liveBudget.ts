@@ -8,16 +8,17 @@ import { BudgetReport, ConnectionBudgetArgs } from "../components/connectionBudg
 import { applyLiveRoles, LiveRole } from "./liveRoles";
 import { budgetArgs, managedRoleLimits } from "./stack";
 import { roleListFor } from "../components/identifiers";
+import { budgetEntries } from "./keyedOutputs";
 
-/** Each server's budget report at the last `up`, by server. */
-export type PreviousBudgets = Readonly<Record<string, BudgetReport>>;
+/** Each server's budget report at the last `up`, by server: entries by name, or a list (earlier versions). */
+export type PreviousBudgets = Readonly<Record<string, Pick<BudgetReport, "server"> & { readonly entries?: unknown }>>;
 
 /** Per server, each entry's connections at the last `up`: what the table marks changes against. */
 export function previousConnections(previous: PreviousBudgets | undefined): Record<string, Record<string, number>> {
     return Object.fromEntries(
         Object.entries(previous ?? {}).map(([server, report]) => [
             server,
-            Object.fromEntries((report.entries ?? []).map((e) => [e.name, e.connections])),
+            Object.fromEntries(budgetEntries(report).map((e) => [e.name, e.connections])),
         ]),
     );
 }
@@ -48,7 +49,11 @@ export function budgetsWithLiveRoles(
         const server = config.servers[a.server];
         const roles = liveRoles[a.server];
         if (!server || !roles) return a; // a dedicated container, or not read
-        const leaving = config.protect ? [] : (previous?.[a.server]?.entries ?? []).filter((e) => e.kind === "app role").map((e) => e.name);
+        const leaving = config.protect
+            ? []
+            : budgetEntries(previous?.[a.server])
+                  .filter((e) => e.kind === "app role")
+                  .map((e) => e.name);
         const managed = new Set([
             ...Object.keys(managedRoleLimits(Object.values(config.apps).filter((app) => app.server === a.server))),
             ...leaving,
