@@ -9,18 +9,22 @@ import { readPreviousOutputs, STATE_LAYOUT, stateAtLastUp } from "./program/last
 import { adoptionPlan, ServerAdoptionFacts, unadoptedExisting } from "./program/adoption";
 import { LiveRole } from "./program/liveRoles";
 import { preflight } from "./program/preflight";
+import { keyedOutputs } from "./program/keyedOutputs";
 import { checkBudgets, declareStack, stackIdentity } from "./program/stack";
 import { DedicatedStateError } from "./program/dedicatedState";
 import { absentDatabases, goneDatabaseProblems } from "./program/goneDatabases";
 
-const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated", "retiredApps", "preflight"] as const;
-
-/** Raw config values; read without pulumi.Config so secret paths do not warn, and re-marked secret downstream. */
+/**
+ * Raw config values of every key in the project's namespace, known or not (the
+ * schema names a misspelt one); read without pulumi.Config so secret paths do
+ * not warn, and re-marked secret downstream.
+ */
 function readRawConfig(): Record<string, unknown> {
-    const project = pulumi.getProject();
+    const prefix = `${pulumi.getProject()}:`;
     const raw: Record<string, unknown> = {};
-    for (const key of CONFIG_KEYS) {
-        const value = pulumi.runtime.getConfig(`${project}:${key}`);
+    for (const [name, value] of Object.entries(pulumi.runtime.allConfig())) {
+        if (!name.startsWith(prefix)) continue;
+        const key = name.slice(prefix.length);
         // An emptied key (`apps:` with nothing under it, after removing the last app) is absent.
         if (value === undefined || value === "" || value === "null") continue;
         try {
@@ -86,6 +90,12 @@ function overBudgetIn(check: () => void): BudgetError | undefined {
     }
 }
 
+/** The `apps` output of the last up, by app name. */
+const appsOf = (outputs: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> => {
+    const apps = outputs?.apps;
+    return apps !== null && typeof apps === "object" && !Array.isArray(apps) ? (apps as Record<string, unknown>) : {};
+};
+
 export = async () => {
     const config = parsedConfig();
     void previousOutputs();
@@ -118,11 +128,14 @@ export = async () => {
         const over = overBudgetIn(() => checkBudgets(config, live.args)) ?? overOnConfig;
         if (over) throw await overBudget(over);
         budgets = live.args;
+        // An app the last up had is adopted already: its plan shows only what would still change.
+        const inLastUp = new Set(Object.keys(appsOf(await previousOutputs())));
         for (const [server, facts] of Object.entries(adoption)) {
             for (const plan of adoptionPlan(
                 server,
                 apps.filter((a) => a.server === server),
                 facts,
+                inLastUp,
             ))
                 void pulumi.log.info(plan);
             for (const app of apps.filter((a) => a.server === server)) existing[app.name] = unadoptedExisting(app, facts);
@@ -135,5 +148,5 @@ export = async () => {
         throw err instanceof DedicatedStateError ? refusal(err.message) : err;
     });
     const { apps, budgets: reports, pgHba, access } = declared;
-    return { apps, budgets: reports, pgHba, access, stateLayout: STATE_LAYOUT };
+    return { apps, ...keyedOutputs(reports, access), pgHba, stateLayout: STATE_LAYOUT };
 };

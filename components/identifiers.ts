@@ -167,10 +167,20 @@ export function identifierProblem(name: string): string | undefined {
     return undefined;
 }
 
-/** The plain identifier closest to `name` (claude-bridge -> claude_bridge), or undefined when nothing is left. */
+/** Letters that NFKD does not split into a base letter and marks. */
+const UNDECOMPOSED: Readonly<Record<string, string>> = { ß: "ss", æ: "ae", œ: "oe", ø: "o", ł: "l", đ: "d", ð: "d", þ: "th", ı: "i" };
+
+/**
+ * The plain identifier closest to `name` (claude-bridge -> claude_bridge), or
+ * undefined when nothing is left. Accented letters keep their base letter
+ * (café -> cafe, Müller -> muller) so the suggestion keeps the name's meaning.
+ */
 export function suggestedIdentifier(name: string): string | undefined {
     const plain = name
         .toLowerCase()
+        .normalize("NFKD")
+        .replace(/\p{M}+/gu, "")
+        .replace(/[^\x00-\x7f]/g, (c) => UNDECOMPOSED[c] ?? c)
         .replace(/[^a-z0-9_]+/g, "_")
         .replace(/^_+|_+$/g, "");
     if (plain.length === 0) return undefined;

@@ -67,7 +67,8 @@ export interface AdminPowers {
     readonly usableRoles: readonly string[];
 }
 
-const SETTINGS = ["statement_timeout", "idle_in_transaction_session_timeout"];
+/** The role-wide settings a plan compares: the AdoptedRole's, and idle_session_timeout (set by the app's RoleSettings). */
+const SETTINGS = ["statement_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout"];
 
 /** Reads the facts of one adopted database, in a session of its own. */
 async function readDatabaseFacts(connection: AdminConnection, app: ResolvedApp): Promise<AdoptedDatabaseFacts> {
@@ -275,9 +276,62 @@ export function adoptionProblems(server: string, apps: readonly ResolvedApp[], f
 }
 
 /** What adopting changes on the server, app by app: the lines the preview prints. */
-export function adoptionPlan(server: string, apps: readonly ResolvedApp[], facts: ServerAdoptionFacts): string[] {
-    return apps.filter((a) => a.adopt).map((app) => planOf(server, app, footprintOf(app), facts));
+export function adoptionPlan(
+    server: string,
+    apps: readonly ResolvedApp[],
+    facts: ServerAdoptionFacts,
+    adoptedBefore: ReadonlySet<string> = new Set(),
+): string[] {
+    return apps
+        .filter((a) => a.adopt)
+        .flatMap((app) => {
+            const plan = adoptedBefore.has(app.name)
+                ? changesAfterAdoption(server, app, footprintOf(app), facts)
+                : planOf(server, app, footprintOf(app), facts);
+            return plan === undefined ? [] : [plan];
+        });
 }
+
+/** An adopted role's attribute changes, as `up` would make them (its RoleSettings' idle_session_timeout included). */
+function adoptedRoleChanges(app: ResolvedApp, role: Footprint["roles"][number], migrate: string, before: RoleAttributes): string[] {
+    const isRuntime = role.name !== migrate;
+    const spec = role.origin === "extra" ? app.extraRoles[role.name] : app;
+    const after = wantedAttributes({
+        connectionLimit: role.connectionLimit,
+        memberOf: role.origin === "extra" && app.extraRoles[role.name].runsMigrations ? [migrate] : [],
+        ...(isRuntime
+            ? { statementTimeoutMs: spec.statementTimeoutMs, idleInTransactionSessionTimeoutMs: spec.idleInTransactionSessionTimeoutMs }
+            : {}),
+    });
+    if (isRuntime) after.settings.idle_session_timeout = String(spec.idleSessionTimeoutMs);
+    return attributeChanges({ ...before, memberOf: before.memberOf }, after);
+}
+
+/**
+ * For an app the last `up` adopted already: what the next `up` would still
+ * change of what it took over (owner, role attributes, objects to move), or
+ * undefined when nothing, so a no-op preview prints no plan.
+ */
+function changesAfterAdoption(server: string, app: ResolvedApp, f: Footprint, facts: ServerAdoptionFacts): string | undefined {
+    const migrate = migrateRoleOf(f);
+    const lines: string[] = [];
+    const db = facts.adopted[app.name];
+    if (app.adopt!.database && db) {
+        if (db.owner !== migrate) lines.push(`  database ${app.database}: owner ${db.owner} -> ${migrate}`);
+        if (db.publicSchemaOpen)
+            lines.push(`  database ${app.database}: CREATE on schema public revoked from PUBLIC (granted to ${migrate})`);
+        if (app.adopt!.moveObjects && db.movable.length > 0) lines.push(`  ownership: ${movableCounts(db).join(", ")} -> ${migrate}`);
+    }
+    for (const role of f.roles.filter((r) => r.adopted && r.name in facts.roles)) {
+        const changes = adoptedRoleChanges(app, role, migrate, facts.roles[role.name]);
+        if (changes.length > 0) lines.push(`  role ${role.name} (adopted): ${changes.join("; ")}`);
+    }
+    if (lines.length === 0) return undefined;
+    return [`apps.${app.name} on ${server}: the next up changes these of what it adopted:`, ...lines].join("\n");
+}
+
+const movableCounts = (db: AdoptedDatabaseFacts) =>
+    Object.entries(countByKind(db.movable)).map(([kind, n]) => `${n} ${kind.toLowerCase()}${n === 1 ? "" : "s"}`);
 
 function planOf(server: string, app: ResolvedApp, f: Footprint, facts: ServerAdoptionFacts): string {
     const adopt = app.adopt!;
@@ -300,16 +354,7 @@ function planOf(server: string, app: ResolvedApp, f: Footprint, facts: ServerAdo
         }
         const before = facts.roles[role.name];
         if (!before) continue;
-        const isRuntime = role.name !== migrate;
-        const spec = role.origin === "extra" ? app.extraRoles[role.name] : app;
-        const after = wantedAttributes({
-            connectionLimit: role.connectionLimit,
-            memberOf: role.origin === "extra" && app.extraRoles[role.name].runsMigrations ? [migrate] : [],
-            ...(isRuntime
-                ? { statementTimeoutMs: spec.statementTimeoutMs, idleInTransactionSessionTimeoutMs: spec.idleInTransactionSessionTimeoutMs }
-                : {}),
-        });
-        const changes = attributeChanges({ ...before, memberOf: before.memberOf }, after);
+        const changes = adoptedRoleChanges(app, role, migrate, before);
         const password =
             adopt.roles[role.name]?.password === undefined
                 ? "replaced by a generated one (newPassword)"
@@ -321,7 +366,7 @@ function planOf(server: string, app: ResolvedApp, f: Footprint, facts: ServerAdo
         );
     }
     if (adopt.moveObjects && db) {
-        const counts = Object.entries(countByKind(db.movable)).map(([kind, n]) => `${n} ${kind.toLowerCase()}${n === 1 ? "" : "s"}`);
+        const counts = movableCounts(db);
         lines.push(
             `  ownership: ${db.movable.length === 0 ? "nothing to move" : counts.join(", ")} in ${adopt.moveObjects.schemas.join(", ")} ` +
                 `owned by ${adopt.moveObjects.from.join(", ")} -> ${migrate}` +

@@ -50,6 +50,7 @@ import {
 } from "../components/poolerPlan";
 import { footprintOf } from "./footprint";
 import { poolerIssues } from "./pooler";
+import { nearestName } from "./nearest";
 
 /** An integer in one of the library's ranges: the components accept the same. */
 const int = ({ min, max, what }: IntRange) =>
@@ -171,18 +172,31 @@ export const MIN_POSTGRES_MAJOR = 14;
 const IMAGE_REFERENCE =
     /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::(?:[\w][\w.-]{0,127}|[\w.-]*\{version\}[\w.-]*))?(?:@sha256:[a-f0-9]{64})?$/;
 
-const postgresVersion = z
-    .string({ error: (i) => `expected a PostgreSQL version as text, e.g. "16" or "16.4", got ${describe(i.input)}` })
-    .superRefine((v, ctx) => {
-        const m = /^(\d+)(\.\d+)?$/.exec(v);
-        if (!m) ctx.addIssue({ code: "custom", message: `expected a PostgreSQL version such as "16" or "16.4", got ${JSON.stringify(v)}` });
-        else if (Number(m[1]) < MIN_POSTGRES_MAJOR) {
-            ctx.addIssue({
-                code: "custom",
-                message: `expected PostgreSQL ${MIN_POSTGRES_MAJOR} or newer (idle_session_timeout), got ${JSON.stringify(v)}`,
-            });
-        }
-    });
+/** The PostgreSQL majors the image recipe builds (scripts/postgres-image.sh; a unit test keeps them in step). */
+export const KNOWN_POSTGRES_MAJORS = ["14", "15", "16", "17", "18"] as const;
+
+const VERSION_EXPECTED = `expected a PostgreSQL major version as text, one of ${KNOWN_POSTGRES_MAJORS.join(", ")}`;
+
+/**
+ * A major version as text. A number (what `pulumi config set --path ... 16`
+ * stores) is read as its text; a minor such as "15.2" is refused: the image
+ * tag and the data directory follow the major, and a minor tag may not exist.
+ */
+const postgresVersion = z.preprocess(
+    (v) => (typeof v === "number" ? String(v) : v),
+    z.string({ error: (i) => `${VERSION_EXPECTED}, got ${describe(i.input)}` }).superRefine((v, ctx) => {
+        const m = /^(\d+)(\.\d+)*$/.exec(v);
+        let message: string | undefined;
+        if (!m) message = `${VERSION_EXPECTED}, got ${JSON.stringify(v)}`;
+        else if (Number(m[1]) < MIN_POSTGRES_MAJOR)
+            message = `expected PostgreSQL ${MIN_POSTGRES_MAJOR} or newer (idle_session_timeout), got ${JSON.stringify(v)}`;
+        else if (m[2] !== undefined)
+            message = `expected a major version such as ${JSON.stringify(m[1])}, not a minor release, got ${JSON.stringify(v)} (the image follows the major's latest minor)`;
+        else if (!(KNOWN_POSTGRES_MAJORS as readonly string[]).includes(v))
+            message = `${VERSION_EXPECTED} (the majors the image recipe builds), got ${JSON.stringify(v)}`;
+        if (message) ctx.addIssue({ code: "custom", message });
+    }),
+);
 
 const imageName = z.string({ error: (i) => `expected a Docker image reference, got ${describe(i.input)}` }).superRefine((v, ctx) => {
     if (!IMAGE_REFERENCE.test(v)) {
@@ -331,7 +345,15 @@ export type PoolerConfig = z.output<typeof poolerSchema>;
 
 export const serverSchema = z
     .strictObject({
-        host: text("a host name or IP address"),
+        host: text("a host name or IP address").superRefine((host, ctx) => {
+            const withPort = isIP(host) === 0 ? /^\[?(.*?)\]?:(\d+)$/.exec(host) : null;
+            if (withPort) {
+                ctx.addIssue({
+                    code: "custom",
+                    message: `expected a host name or IP address without a port, got ${JSON.stringify(host)}; set host: ${JSON.stringify(withPort[1])} and port: ${withPort[2]}`,
+                });
+            }
+        }),
         port: int(RANGES.port).default(DEFAULT_PORT),
         sslmode: oneOf(SSL_MODES).default(DEFAULT_SSL_MODE),
         /**
@@ -520,7 +542,7 @@ export function parseStackConfig(raw: unknown, readFile: ConfigFileReader = read
     const issues: ConfigIssue[] = [];
     const root = stackConfigSchema.safeParse(raw ?? {});
     if (!root.success) {
-        issues.push(...zodIssues(root.error, []));
+        issues.push(...zodIssues(root.error, [], stackConfigSchema));
         throw new ConfigError(issues);
     }
 
@@ -528,7 +550,7 @@ export function parseStackConfig(raw: unknown, readFile: ConfigFileReader = read
     for (const [key, value] of Object.entries(root.data.servers)) {
         const badKey = keyIssue("servers", key, issues);
         const parsed = serverSchema.safeParse(value);
-        if (!parsed.success) issues.push(...zodIssues(parsed.error, ["servers", key]));
+        if (!parsed.success) issues.push(...zodIssues(parsed.error, ["servers", key], serverSchema));
         else {
             const server = withAdminPassword(key, parsed.data, readFile, issues);
             if (server && !badKey) servers[key] = server;
@@ -536,7 +558,7 @@ export function parseStackConfig(raw: unknown, readFile: ConfigFileReader = read
     }
 
     const dedicatedDefaults = dedicatedDefaultsSchema.safeParse(root.data.dedicated ?? {});
-    if (!dedicatedDefaults.success) issues.push(...zodIssues(dedicatedDefaults.error, ["dedicated"]));
+    if (!dedicatedDefaults.success) issues.push(...zodIssues(dedicatedDefaults.error, ["dedicated"], dedicatedDefaultsSchema));
     const context: ResolveContext = {
         serverKeys: Object.keys(root.data.servers),
         placement: root.data.placement,
@@ -548,7 +570,7 @@ export function parseStackConfig(raw: unknown, readFile: ConfigFileReader = read
         const badKey = keyIssue("apps", key, issues);
         const parsed = appSchema.safeParse(value);
         if (!parsed.success) {
-            issues.push(...zodIssues(parsed.error, ["apps", key]));
+            issues.push(...zodIssues(parsed.error, ["apps", key], appSchema));
             continue;
         }
         if (badKey) continue;
@@ -801,12 +823,44 @@ function namingIssues(apps: Record<string, ResolvedApp>, servers: Record<string,
     return issues;
 }
 
-function zodIssues(error: z.ZodError, prefix: (string | number)[]): ConfigIssue[] {
-    return error.issues.map((issue) => {
+/** The parts of a zod schema's definition that lead to the object schemas inside it. */
+interface SchemaDef {
+    readonly type: string;
+    readonly innerType?: z.core.$ZodType;
+    readonly in?: z.core.$ZodType;
+    readonly valueType?: z.core.$ZodType;
+    readonly shape?: Readonly<Record<string, z.core.$ZodType>>;
+}
+
+/** The keys an object schema takes at `path` inside `schema` (through defaults, optionals and records). */
+function keysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
+    let at: z.core.$ZodType | undefined = schema;
+    let rest = [...path];
+    while (at) {
+        const def = at._zod.def as SchemaDef;
+        if (def.innerType ?? def.in) at = def.innerType ?? def.in;
+        else if (def.valueType && rest.length > 0) [at, rest] = [def.valueType, rest.slice(1)];
+        else if (def.shape && rest.length > 0) [at, rest] = [def.shape[String(rest[0])], rest.slice(1)];
+        else return def.shape ? Object.keys(def.shape) : [];
+    }
+    return [];
+}
+
+/** One problem per unknown key, at the key's own path, with the nearest key the schema takes there. */
+function unknownKeyIssues(keys: readonly string[], path: readonly (string | number)[], valid: readonly string[]): ConfigIssue[] {
+    return keys.map((key) => {
+        const near = nearestName(key, valid);
+        const hint = near ? `did you mean ${near}?` : `expected one of ${valid.join(", ")}`;
+        return { path: [...path, key].join("."), message: `unknown key ${key}; ${hint} (README: Config reference)` };
+    });
+}
+
+function zodIssues(error: z.ZodError, prefix: (string | number)[], schema: z.core.$ZodType): ConfigIssue[] {
+    return error.issues.flatMap((issue) => {
         const path = [...prefix, ...issue.path.map((p) => String(p))];
         let message = issue.message;
         if (issue.code === "unrecognized_keys") {
-            message = `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")} (check the spelling against the README's config reference)`;
+            return unknownKeyIssues(issue.keys, path, keysAt(schema, issue.path));
         } else if (issue.code === "invalid_key") {
             // A record key failed: report it at the key's own path.
             const inner = issue.issues[0];

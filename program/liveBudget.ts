@@ -7,16 +7,18 @@ import { StackConfig } from "./config";
 import { BudgetReport, ConnectionBudgetArgs } from "../components/connectionBudget";
 import { applyLiveRoles, LiveRole } from "./liveRoles";
 import { budgetArgs, managedRoleLimits } from "./stack";
+import { roleListFor } from "../components/identifiers";
+import { budgetEntries } from "./keyedOutputs";
 
-/** Each server's budget report at the last `up`, by server. */
-export type PreviousBudgets = Readonly<Record<string, BudgetReport>>;
+/** Each server's budget report at the last `up`, by server: entries by name, or a list (earlier versions). */
+export type PreviousBudgets = Readonly<Record<string, Pick<BudgetReport, "server"> & { readonly entries?: unknown }>>;
 
 /** Per server, each entry's connections at the last `up`: what the table marks changes against. */
 export function previousConnections(previous: PreviousBudgets | undefined): Record<string, Record<string, number>> {
     return Object.fromEntries(
         Object.entries(previous ?? {}).map(([server, report]) => [
             server,
-            Object.fromEntries((report.entries ?? []).map((e) => [e.name, e.connections])),
+            Object.fromEntries(budgetEntries(report).map((e) => [e.name, e.connections])),
         ]),
     );
 }
@@ -42,21 +44,35 @@ export function budgetsWithLiveRoles(
 ): LiveBudgets {
     const configProblems: string[] = [];
     const warnings: string[] = [];
+    const retired = retiredRoles(config.retiredApps);
     const args = budgetArgs(config).map((a) => {
         const server = config.servers[a.server];
         const roles = liveRoles[a.server];
         if (!server || !roles) return a; // a dedicated container, or not read
-        const leaving = config.protect ? [] : (previous?.[a.server]?.entries ?? []).filter((e) => e.kind === "app role").map((e) => e.name);
+        const leaving = config.protect
+            ? []
+            : budgetEntries(previous?.[a.server])
+                  .filter((e) => e.kind === "app role")
+                  .map((e) => e.name);
         const managed = new Set([
             ...Object.keys(managedRoleLimits(Object.values(config.apps).filter((app) => app.server === a.server))),
             ...leaving,
         ]);
-        const live = applyLiveRoles(a, server, roles, managed, stack);
+        const live = applyLiveRoles(a, server, roles, managed, stack, retired);
         configProblems.push(...live.configProblems);
         warnings.push(...live.warnings);
         return live.args;
     });
     return { args, configProblems, warnings };
+}
+
+/**
+ * The login roles a retired app left on its server, by role: the names its
+ * config derived (`<app>_migrate`, `<app>_app`, `<app>_app_alt`). Renamed
+ * roles and extra roles of a retired app are not known here any more.
+ */
+export function retiredRoles(retiredApps: readonly string[]): Map<string, string> {
+    return new Map(retiredApps.flatMap((app) => roleListFor(app, true, {}).map((role) => [role, app] as const)));
 }
 
 /** The budgets output of the last `up` (lastUp.ts), if it had one. */

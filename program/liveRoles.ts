@@ -4,9 +4,11 @@
  * The preflight reads `pg_roles` of every shared server; this module sets what
  * it found against the config: a declared external role must exist, its
  * server limit counts when larger than the config's, a login role with no
- * CONNECTION LIMIT fails the budget, and login roles the config does not name
+ * CONNECTION LIMIT is warned about (`unmanagedLoginRoles: warn`, the default)
+ * or fails the budget (`fail`), and login roles the config does not name
  * are counted as "unmanaged on server" (and fail the preview when the
- * server's `unmanagedLoginRoles` is `fail`).
+ * server's `unmanagedLoginRoles` is `fail`); those of a retired app are
+ * counted with a note saying so, without a warning.
  *
  * Superusers: PostgreSQL ignores CONNECTION LIMIT for them, and they alone may
  * take the `superuser_reserved_connections` slots. No number in the budget can
@@ -85,6 +87,8 @@ export function applyLiveRoles(
     managed: ReadonlySet<string>,
     /** `<project>/<stack>` of this stack: a role marked by another is counted as that stack's. */
     stack?: string,
+    /** The roles of apps in `retiredApps`, by role: left on the server on purpose, counted but not warned about. */
+    retired: ReadonlyMap<string, string> = new Map(),
 ): LiveBudget {
     const name = args.server;
     const live = new Map(roles.map((r) => [r.name, r]));
@@ -146,18 +150,26 @@ export function applyLiveRoles(
             });
             continue;
         }
+        const retiredFrom = retired.get(role.name);
+        const note = retiredFrom ? `of retired app ${retiredFrom} (retiredApps): left on the server` : undefined;
         if (role.connectionLimit < 0) {
             serverRoles.push({
                 name: role.name,
                 kind: "unmanaged on server",
                 connections: 0,
                 unbounded: true,
-                note: "no CONNECTION LIMIT",
+                note: note ? `${note}; no CONNECTION LIMIT` : "no CONNECTION LIMIT",
             });
-            problems.push(
+            const message =
                 `login role ${role.name} on server ${name} has no CONNECTION LIMIT: it can take every free connection. ` +
-                    `Run ALTER ROLE ${role.name} CONNECTION LIMIT n; on the server, or declare it: servers.${name}.externalRoles.${role.name}: n`,
-            );
+                `Run ALTER ROLE ${role.name} CONNECTION LIMIT n; on the server, or declare it: servers.${name}.externalRoles.${role.name}: n`;
+            // `warn` (the default) warns and goes on; `fail` refuses the preview.
+            if (policy === "fail") problems.push(message);
+            else warnings.push(`${message} (servers.${name}.unmanagedLoginRoles: fail refuses the preview on it)`);
+            continue;
+        }
+        if (note) {
+            serverRoles.push({ name: role.name, kind: "unmanaged on server", connections: role.connectionLimit, note });
             continue;
         }
         serverRoles.push({ name: role.name, kind: "unmanaged on server", connections: role.connectionLimit });

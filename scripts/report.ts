@@ -2,7 +2,7 @@
  * The access report of a stack's shared servers, read live:
  *
  *   npm run report -- --stack prod            # a table per server
- *   npm run report -- --stack prod --json     # the same as JSON, for scripts
+ *   npm run --silent report -- --stack prod --json   # the same as JSON, for scripts
  *   npm run report -- --stack prod --server lab
  *   npm run report -- --stack prod --html report.html   # one page to look at (reportHtml.ts)
  *
@@ -114,9 +114,17 @@ function stackName(options: ReportOptions): string {
     return result.status === 0 ? result.stdout.trim() : "(selected stack)";
 }
 
+export const NPM_BANNER_NOTE = "npm printed its banner on stdout before the JSON; run `npm run --silent report -- --json` for JSON alone";
+
+/** Whether npm ran this script without --silent, and so printed its banner on stdout first. */
+export function npmBannerShown(env: NodeJS.ProcessEnv): boolean {
+    return env.npm_lifecycle_event === "report" && env.npm_config_loglevel !== "silent";
+}
+
 async function main(): Promise<void> {
     const options = parseArgs(process.argv.slice(2));
     process.chdir(options.cwd); // admin.passwordFile is relative to the project, as for pulumi
+    if (options.json && npmBannerShown(process.env)) process.stderr.write(`report: ${NPM_BANNER_NOTE}\n`);
     const stack = stackName(options);
     const reports = await accessReports(stackConfig(options), options.server, `${PROJECT}/${stack}`);
     if (options.html) {

@@ -30,7 +30,9 @@ urns=$(pulumi stack export "${stack_args[@]}" | node -e '
   const retired = JSON.parse(retiredJson || "[]");
   const notRetired = apps.filter((a) => !retired.includes(a));
   if (notRetired.length > 0) {
-    console.error(`retire-apps: ${notRetired.join(", ")} not in app-databases:retiredApps; add ${notRetired.length === 1 ? "it" : "them"} first, e.g. pulumi config set --path "retiredApps[0]" ${notRetired[0]}`);
+    // The next free indexes: retiredApps[0] would overwrite an app retired before.
+    const sets = notRetired.map((a, i) => `pulumi config set --path "retiredApps[${retired.length + i}]" ${a}`);
+    console.error(`retire-apps: ${notRetired.join(", ")} not in app-databases:retiredApps; add ${notRetired.length === 1 ? "it" : "them"} first: ${sets.join(" && ")}`);
     process.exit(2);
   }
   const state = JSON.parse(require("fs").readFileSync(0, "utf8"));

@@ -29,6 +29,13 @@ export const badInputs: [string, (c: any) => void, string, string][] = [
     ["a list as servers", (c) => (c.servers = ["lab"]), "servers", "expected"],
     ["a server without host", (c) => delete c.servers.lab.host, "servers.lab.host", "expected a host name or IP address"],
     ["a numeric host", (c) => (c.servers.lab.host = 12), "servers.lab.host", "got 12"],
+    [
+        "a host with a port",
+        (c) => (c.servers.lab.host = "db.lab:5433"),
+        "servers.lab.host",
+        'without a port, got "db.lab:5433"; set host: "db.lab" and port: 5433',
+    ],
+    ["an IPv6 host with a port", (c) => (c.servers.lab.host = "[::1]:5432"), "servers.lab.host", 'set host: "::1" and port: 5432'],
     ["a port out of range", (c) => (c.servers.lab.port = 70000), "servers.lab.port", "expected a TCP port from 1 to 65535, got 70000"],
     ["a port as text", (c) => (c.servers.lab.port = "5432x"), "servers.lab.port", 'got "5432x"'],
     [
@@ -59,7 +66,9 @@ export const badInputs: [string, (c: any) => void, string, string][] = [
         "servers.lab.provisioningConnections",
         "from 1 to 20, got 50",
     ],
-    ["an unknown server key", (c) => (c.servers.lab.hots = "x"), "servers.lab", "unknown key hots"],
+    ["an unknown server key", (c) => (c.servers.lab.hots = "x"), "servers.lab.hots", "unknown key hots; did you mean host?"],
+    ["a misspelt stack key", (c) => (c.server = c.servers), "server", "unknown key server; did you mean servers?"],
+    ["an unknown stack key", (c) => (c.zzz = 1), "zzz", "unknown key zzz; expected one of servers, apps, placement"],
     [
         "an external role with a bad name",
         (c) => (c.servers.lab.externalRoles["Grafana-RO"] = 5),
@@ -114,7 +123,24 @@ export const badInputs: [string, (c: any) => void, string, string][] = [
         'got "10min"',
     ],
     ["a negative rotation", (c) => (c.apps.grafana.rotation = { runtime: -1 }), "apps.grafana.rotation.runtime", "got -1"],
-    ["an unknown app key (typo)", (c) => (c.apps.grafana.conectionLimit = 5), "apps.grafana", "unknown key conectionLimit"],
+    [
+        "an unknown app key (typo)",
+        (c) => (c.apps.grafana.conectionLimit = 5),
+        "apps.grafana.conectionLimit",
+        "unknown key conectionLimit; did you mean connectionLimit?",
+    ],
+    [
+        "a misspelt dedicated key",
+        (c) => (c.apps.grafana = { placement: "dedicated", dedicated: { verison: "16" } }),
+        "apps.grafana.dedicated.verison",
+        "did you mean version?",
+    ],
+    [
+        "a misspelt extra role key",
+        (c) => (c.apps.claude_bridge.extraRoles.bridge_ro.acess = "readonly"),
+        "apps.claude_bridge.extraRoles.bridge_ro.acess",
+        "did you mean access?",
+    ],
     ["a server that does not exist", (c) => (c.apps.grafana.server = "nas"), "apps.grafana.server", 'configured servers (lab), got "nas"'],
     [
         "no server with two servers",
@@ -189,7 +215,19 @@ export const badInputs: [string, (c: any) => void, string, string][] = [
         "a version that is not a version",
         (c) => Object.assign(c.apps.grafana, { placement: "dedicated", dedicated: { version: "latest" } }),
         "apps.grafana.dedicated.version",
-        'such as "16" or "16.4", got "latest"',
+        'expected a PostgreSQL major version as text, one of 14, 15, 16, 17, 18, got "latest"',
+    ],
+    [
+        "a minor release as the version",
+        (c) => (c.dedicated = { version: "15.2" }),
+        "dedicated.version",
+        'expected a major version such as "15", not a minor release, got "15.2"',
+    ],
+    [
+        "a major the image recipe does not build",
+        (c) => Object.assign(c.apps.grafana, { placement: "dedicated", dedicated: { version: "19" } }),
+        "apps.grafana.dedicated.version",
+        'one of 14, 15, 16, 17, 18 (the majors the image recipe builds), got "19"',
     ],
     [
         "a version too old for idle_session_timeout",
@@ -197,7 +235,12 @@ export const badInputs: [string, (c: any) => void, string, string][] = [
         "dedicated.version",
         'PostgreSQL 14 or newer (idle_session_timeout), got "13"',
     ],
-    ["a version as a number", (c) => (c.dedicated = { version: 16 }), "dedicated.version", "got 16"],
+    [
+        "a version as a number with a minor",
+        (c) => (c.dedicated = { version: 15.2 }),
+        "dedicated.version",
+        'not a minor release, got "15.2"',
+    ],
     [
         "an image name with spaces",
         (c) => (c.dedicated = { image: "postgres 16" }),

@@ -274,8 +274,10 @@ export class PulumiProject {
     async reservedPool(): Promise<number | undefined> {
         const r = await this.cli(["stack", "output", "budgets", "--json"], { check: false });
         if (r.code !== 0) return undefined;
-        const budgets = JSON.parse(r.stdout) as Record<string, { entries?: Array<{ kind: string; connections: number }> }>;
-        const entries = Object.values(budgets).flatMap((b) => b.entries ?? []);
+        type Entry = { kind: string; connections: number };
+        // Entries by name (this version) or a list (a baseline before it).
+        const budgets = JSON.parse(r.stdout) as Record<string, { entries?: Entry[] | Record<string, Entry> }>;
+        const entries = Object.values(budgets).flatMap((b) => (Array.isArray(b.entries) ? b.entries : Object.values(b.entries ?? {})));
         return entries.find((e) => e.kind === "provisioning")?.connections;
     }
 

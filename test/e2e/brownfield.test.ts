@@ -471,15 +471,23 @@ describe.each([...new Set([oldest, newest])])("PostgreSQL %i", (major) => {
             expect(await can(out.grafana.runtimeUrl, "INSERT INTO dashboard (title) VALUES ('new')")).toBe(true);
         });
 
-        it("shows no changes on a no-op preview afterwards", async () => {
-            const result = await stack.stack.preview({ expectNoChanges: true, onOutput: () => undefined });
+        it("shows no changes on a no-op preview afterwards, and no adoption plan", async () => {
+            let output = "";
+            const result = await stack.stack.preview({ expectNoChanges: true, onOutput: (s) => (output += s) });
             expect(result.changeSummary.same).toBeGreaterThan(0);
+            expect(output).not.toContain("adoption changes these");
+            expect(output).not.toContain("of what it adopted");
             const refreshed = stack.cli("preview", "--refresh", "--expect-no-changes", "--non-interactive");
             expect(refreshed.status, refreshed.stdout + refreshed.stderr).toBe(0);
         });
 
         it("moves a table the superuser created after adoption on the next up (drift, then fixed)", async () => {
             await legacy.query("CREATE TABLE tracksolid.late (id int)");
+            // The plan names what the next up would still change of what was adopted, and nothing else.
+            const preview = await previewOutput();
+            expect(preview.output).toContain("apps.tracksolid on lab: the next up changes these of what it adopted:");
+            expect(preview.output).toContain("ownership: 1 table -> tracksolid_migrate");
+            expect(preview.output).not.toContain("apps.fleet on lab");
             const drift = stack.cli("preview", "--refresh", "--expect-no-changes", "--non-interactive");
             expect(drift.status).not.toBe(0);
             await stack.stack.up({ refresh: true, onOutput: () => undefined });

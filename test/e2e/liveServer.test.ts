@@ -4,11 +4,15 @@
  * the access report matches what the server actually lets each role do, and a
  * refreshed preview fails on drift.
  */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AccessReport } from "../../components/accessReport";
+import type { AccessOutput } from "../../program/keyedOutputs";
 import { TestCluster } from "../kit/postgres";
-import { TestStack } from "../kit/stack";
+import { PROJECT_ROOT, TestStack } from "../kit/stack";
 
 const cluster = new TestCluster({ maxConnections: 60 });
 let stack: TestStack;
@@ -45,6 +49,25 @@ async function previewFails(config: Record<string, unknown>): Promise<string> {
     return output;
 }
 
+/** The shell of a user of the test stack: its backend and passphrase. */
+const reportEnv = () => ({ ...process.env, PULUMI_BACKEND_URL: `file://${stack.backendDir}`, PULUMI_CONFIG_PASSPHRASE: stack.passphrase });
+
+/**
+ * The README's JSON report command (Access report), as written, pointed at the
+ * test stack: its stdout must parse as JSON with nothing around it.
+ */
+function documentedJsonReport() {
+    const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
+    const line = /^(npm run .*report -- --stack prod --json)\b/m.exec(readme);
+    if (!line) throw new Error("README's Access report has no `npm run ... report -- --stack prod --json` line");
+    const [command, ...args] = line[1].split(/\s+/).map((word) => (word === "prod" ? stack.stack.name : word));
+    return spawnSync(command, [...args, "--cwd", stack.dir], {
+        cwd: PROJECT_ROOT,
+        encoding: "utf8",
+        env: reportEnv(),
+    });
+}
+
 async function canConnect(user: string, password: string, database: string): Promise<boolean> {
     const client = new Client(cluster.clientConfig(user, password, database));
     try {
@@ -77,8 +100,13 @@ describe("the budget from the server's login roles", () => {
         );
     });
 
-    it("fails on a login role with no CONNECTION LIMIT, naming it and the fix", async () => {
-        const output = await previewFails({ servers: server(), apps: apps() });
+    it("warns on a login role with no CONNECTION LIMIT with unmanagedLoginRoles: warn, and fails with fail, naming it and the fix", async () => {
+        await stack.setConfig({ servers: server(), apps: apps() }, secrets());
+        let warned = "";
+        await stack.stack.preview({ onOutput: (s) => (warned += s) });
+        expect(warned).toContain("login role legacy_unbounded on server local has no CONNECTION LIMIT");
+        expect(warned).toContain("(servers.local.unmanagedLoginRoles: fail refuses the preview on it)");
+        const output = await previewFails({ servers: server({ unmanagedLoginRoles: "fail" }), apps: apps() });
         expect(output).toContain("login role legacy_unbounded on server local has no CONNECTION LIMIT");
         expect(output).toContain(
             "Run ALTER ROLE legacy_unbounded CONNECTION LIMIT n; on the server, or declare it: servers.local.externalRoles.legacy_unbounded: n",
@@ -104,7 +132,7 @@ describe("the budget from the server's login roles", () => {
         );
         expect(output).toContain("server local has login roles the config does not name: backup_agent, legacy_unbounded, metabase");
         const budget = (await stack.outputs()).budgets.local;
-        const entry = (name: string) => budget.entries.find((e: { name: string }) => e.name === name);
+        const entry = (name: string) => budget.entries[name];
         expect(entry("ext_bigger")).toMatchObject({
             kind: "external role",
             connections: 9,
@@ -164,19 +192,20 @@ describe("the access report", () => {
         await runtime.query("CREATE TABLE work.scratch (id int)");
         await runtime.end();
 
-        const result = stack.report("--json");
+        const result = documentedJsonReport();
         expect(result.status, result.stderr).toBe(0);
+        expect(result.stderr).not.toContain("banner");
         [report] = JSON.parse(result.stdout) as AccessReport[];
     });
 
     it("was a stack output after the up, before the hand-made changes", async () => {
-        const access = (await stack.outputs()).access.local as AccessReport;
+        const access = (await stack.outputs()).access.local as AccessOutput;
         expect(access.publicConnect).toEqual(["legacy_db", "postgres"]);
-        expect(access.foreignObjects).toEqual([]);
+        expect(access.foreignObjects).toEqual({});
         // PUBLIC still has CONNECT on legacy_db and postgres: every login role may connect there.
         expect(access.canConnect.shop_app).toEqual(["legacy_db", "postgres", "shop"]);
-        expect(access.roles.find((r) => r.name === "shop_app")).toEqual({
-            name: "shop_app",
+        // Keyed by name: one role more or less is one key in the preview's diff, not a chain of renames.
+        expect(access.roles.shop_app).toEqual({
             superuser: false,
             createRole: false,
             createDb: false,
@@ -222,9 +251,9 @@ describe("the access report", () => {
         const result = stack.cli("preview", "--diff", "--non-interactive");
         const output = `${result.stdout}\n${result.stderr}`;
         expect(result.status, output).toBe(0);
-        // The stack's output diff, under the stack resource: the table added to foreignObjects.
+        // The stack's output diff, under the stack resource: the table added to foreignObjects, by its name.
         expect(output).toMatch(/~ access\s*:/);
-        expect(output).toMatch(/~ foreignObjects\s*: \[\s*\+ \[0\]: \{[^}]*\+ name\s*: "scratch"[^}]*\+ owner\s*: "shop_app"/);
+        expect(output).toMatch(/~ foreignObjects\s*: \{\s*\+ "?shop:work\.scratch"?\s*: \{[^}]*\+ owner\s*: "shop_app"/);
     });
 
     it("prints a table a terminal can show", () => {

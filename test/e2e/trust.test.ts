@@ -254,6 +254,15 @@ describe("production protection", () => {
         expect(await queryUrl(apps.ledger.runtimeUrl, "SELECT amount FROM entries")).toEqual([{ amount: 42 }]);
         expect(Object.keys((await stack.outputs()).apps)).toEqual(["books"]);
 
+        // The retired app's roles stay on the server, known as retired: no preview warns that they are undeclared.
+        let preview = "";
+        await stack.stack.preview({ onOutput: (s) => (preview += s) });
+        expect(preview).not.toMatch(/config does not name: [^\n]*ledger_/);
+        // Retiring another app without listing it: the hint adds it at the next free index, never over ledger.
+        const unlisted = stack.script("retire-apps.sh", "--yes", "books");
+        expect(unlisted.status).toBe(2);
+        expect(unlisted.stderr).toContain('add it first: pulumi config set --path "retiredApps[1]" books');
+
         // books is still protected: destroy refuses again; unprotected, everything is retained, nothing dropped.
         await expect(stack.stack.destroy({ onOutput: () => undefined })).rejects.toThrow(/books@local-access" cannot be deleted/);
         expect(stack.cli("state", "unprotect", "--all", "--yes").status).toBe(0);

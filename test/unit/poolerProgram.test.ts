@@ -1,3 +1,4 @@
+import { budgetEntries } from "../../program/keyedOutputs";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { declared, installMocks, settle, valueOf } from "./mocks";
@@ -65,7 +66,12 @@ describe("index.ts with a pooler", async () => {
 
     it("shows the pooler's rows in the budget report", async () => {
         const report = await valueOf(program.budgets.local);
-        expect(report.entries.filter((e) => e.kind === "pooler").map((e) => [e.name, e.connections])).toEqual([
+        // Outputs key the budget's entries by name (program/keyedOutputs.ts).
+        expect(
+            budgetEntries(report)
+                .filter((e) => e.kind === "pooler")
+                .map((e) => [e.name, e.connections]),
+        ).toEqual([
             ["(pooler) grafana_app", 8],
             ["(pooler) wiki_app", 4],
         ]);
