@@ -9,6 +9,7 @@ import { readPreviousOutputs, STATE_LAYOUT, stateAtLastUp } from "./program/last
 import { adoptionPlan, ServerAdoptionFacts, unadoptedExisting } from "./program/adoption";
 import { LiveRole } from "./program/liveRoles";
 import { preflight } from "./program/preflight";
+import { dedicatedPreflight } from "./program/dedicatedPreflight";
 import { checkBudgets, declareStack, stackIdentity } from "./program/stack";
 
 const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated", "retiredApps", "preflight"] as const;
@@ -97,7 +98,11 @@ export = async () => {
         const liveRoles: Record<string, LiveRole[]> = {};
         const adoption: Record<string, ServerAdoptionFacts> = {};
         const apps = Object.values(config.apps);
-        const problems = await preflight(config.servers, liveRoles, apps, adoption);
+        const [problems, dedicatedProblems] = await Promise.all([
+            preflight(config.servers, liveRoles, apps, adoption),
+            dedicatedPreflight(apps, pulumi.getStack()),
+        ]);
+        problems.push(...dedicatedProblems);
         const stack = stackIdentity();
         let live = budgetsWithLiveRoles(config, liveRoles, undefined, stack);
         // A role counted as unmanaged may be one the last up managed and this one drops.
