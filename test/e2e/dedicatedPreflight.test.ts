@@ -135,4 +135,25 @@ describe("the preview of dedicated servers", () => {
         expect(preview).toContain(`Pull it first: docker pull ${custom}`);
         expect(madeBy(stack.stack.name)).toEqual([]);
     });
+
+    it("upgrades 15 -> 17 the way README's refusal points to: dump, remove the app, add it back on 17, restore", async () => {
+        const container = `app-databases-${running.stack.name}-ledger-db`;
+        const dump = execFileSync("docker", ["exec", container, "pg_dump", "-U", "postgres", "--format=custom", "ledger"]);
+        const config = (apps: Record<string, unknown>) => ({ placement: "dedicated", dedicated: dedicated(), apps });
+        await running.setConfig(config({}));
+        await running.stack.up({ onOutput: () => undefined });
+        await running.setConfig(config({ ledger: { connectionLimit: 3, dedicated: { hostPort: runningPort, version: "17" } } }));
+        await running.stack.up({ onOutput: () => undefined });
+        execFileSync(
+            "docker",
+            ["exec", "-i", container, "pg_restore", "-U", "postgres", "--no-owner", "--role=ledger_migrate", "-d", "ledger"],
+            {
+                input: dump,
+            },
+        );
+        const { runtimeUrl } = (await running.outputs()).apps.ledger;
+        expect(await queryUrl(runtimeUrl, "SELECT body, current_setting('server_version_num')::int / 10000 AS major FROM notes")).toEqual([
+            { body: "kept", major: 17 },
+        ]);
+    });
 });
