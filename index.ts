@@ -100,7 +100,7 @@ export = async () => {
         const apps = Object.values(config.apps);
         const [problems, dedicatedProblems] = await Promise.all([
             preflight(config.servers, liveRoles, apps, adoption),
-            dedicatedPreflight(apps, pulumi.getStack()),
+            dedicatedPreflight(config, pulumi.getStack()),
         ]);
         problems.push(...dedicatedProblems);
         const stack = stackIdentity();

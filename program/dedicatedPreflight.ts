@@ -4,14 +4,17 @@
  * engine, and refuse what `up` would trip on half-way (after removing the
  * running container, or after creating the network and volume): an image
  * not on the engine, a host port someone else holds, a data directory of
- * another major than the image the container would be recreated from.
- * Nothing on the engine is changed (a throwaway container may read a volume).
+ * another major than the image the container would be recreated from,
+ * settings PostgreSQL refuses on a container that would be replaced.
+ * Nothing on the engine is changed (throwaway containers read the volume).
  */
 import * as net from "node:net";
-import { dedicatedNames } from "../components/dedicatedServer";
-import { ResolvedApp } from "./config";
+import { computeBudget } from "../components/connectionBudget";
+import { dedicatedNames, PGDATA, postgresCommand, tuningSettings } from "../components/dedicatedServer";
+import { ResolvedApp, StackConfig } from "./config";
 import { DedicatedLive, readDedicatedLive } from "./dedicatedLive";
-import { engineRequest, publishedHostPorts } from "./dockerEngine";
+import { engineRequest, publishedHostPorts, readVolume } from "./dockerEngine";
+import { budgetArgs } from "./stack";
 
 /** What holds a host port a dedicated app wants; undefined when it is free or the app's own container publishes it. */
 export type PortHolder = { readonly container: string } | { readonly process: true };
@@ -24,6 +27,12 @@ export interface DedicatedFacts {
     /** The configured image's PG_MAJOR, when it is on the engine and says. */
     readonly imageMajor?: string;
     readonly portHolder?: PortHolder;
+    /**
+     * When the container would be replaced on data of the new image's major:
+     * PostgreSQL's refusal of the new command's settings (undefined: accepted,
+     * or not checked).
+     */
+    readonly settingsRefused?: string;
 }
 
 /** The majors scripts/postgres-image.sh builds. */
@@ -44,20 +53,30 @@ export function imageRemedy(image: string, major: string): string {
     return `pull it first: docker pull ${image}${offline}`;
 }
 
-/** Whether `up` would create the container from the configured image: a new server, or the image changes. */
-const needsImage = (app: ResolvedApp, live: DedicatedLive) => !live.container || live.container.image !== app.dedicated!.image;
+/**
+ * Whether `up` would create the container from the configured image: a new
+ * server, or one whose image, command (settings, memory, max_connections) or
+ * published port changes, each of which replaces the container.
+ */
+export function needsImage(app: ResolvedApp, live: DedicatedLive, command: readonly string[]): boolean {
+    const spec = app.dedicated!;
+    const c = live.container;
+    if (!c || c.image !== spec.image || c.cmd.join("\0") !== command.join("\0")) return true;
+    return spec.hostPort === undefined ? c.hostPorts.length > 0 : !c.hostPorts.includes(spec.hostPort);
+}
 
-/** Every problem of one dedicated app, given what the engine says; pure. */
-export function dedicatedProblems(app: ResolvedApp, stack: string, facts: DedicatedFacts): string[] {
+/** Every problem of one dedicated app, given what the engine says and its container's planned `command`; pure. */
+export function dedicatedProblems(app: ResolvedApp, stack: string, facts: DedicatedFacts, command: readonly string[]): string[] {
     const spec = app.dedicated!;
     const names = dedicatedNames(app.name, stack);
     const at = `apps.${app.name}.dedicated`;
     const { live } = facts;
     const problems: string[] = [];
-    const recreated = needsImage(app, live);
+    const recreated = needsImage(app, live, command);
+    const removes = `up would remove the running container ${names.container}`;
     if (recreated && !facts.imagePresent) {
         const why = live.container
-            ? `up would remove the running container ${names.container} (image ${live.container.image}) and then find no image to start its replacement from`
+            ? `${removes} (image ${live.container.image}) and then find no image to start its replacement from`
             : `up would create the network and volume and then find no image to start the container from`;
         problems.push(
             `${at}.image is ${spec.image} (version "${spec.version}"), which is not on the Docker engine: ${why}. ` +
@@ -69,10 +88,17 @@ export function dedicatedProblems(app: ResolvedApp, stack: string, facts: Dedica
     if (recreated && dataMajor !== undefined && dataMajor !== "none" && dataMajor !== major) {
         problems.push(majorChangeProblem(app, names.volume, dataMajor, major, live.container !== undefined));
     }
+    if (facts.settingsRefused !== undefined) {
+        problems.push(
+            `${at}.settings are refused by PostgreSQL ${major} (${facts.settingsRefused}): ${removes} and its replacement would not start. ` +
+                `Fix ${at}.settings or the stack's dedicated.settings (the running container is left as it is)`,
+        );
+    }
     if (spec.hostPort !== undefined && facts.portHolder) {
         const holder = "container" in facts.portHolder ? `container ${facts.portHolder.container}` : "another process on this host";
+        const then = live.container ? `${removes} and then fail` : "up would create the network and volume and then fail";
         problems.push(
-            `${at}.hostPort ${spec.hostPort} on 127.0.0.1 is held by ${holder}: up would ${live.container ? "replace the container and then fail" : "create the network and volume and then fail"} to publish it. ` +
+            `${at}.hostPort ${spec.hostPort} on 127.0.0.1 is held by ${holder}: ${then} to publish it. ` +
                 `Set ${at}.hostPort to a free port, or stop what holds it`,
         );
     }
@@ -136,21 +162,56 @@ async function portHolder(
     return (await portInUse(port)) ? { process: true } : undefined;
 }
 
-/** Reads what the checks need of one dedicated app. */
+/**
+ * What PostgreSQL says of `command`'s settings on the volume's data directory:
+ * `postgres -C` reads the configuration with them and exits (beside a running
+ * server too); undefined when it accepts them, else its FATAL message.
+ */
+async function settingsRefusal(image: string, volume: string, command: readonly string[]): Promise<string | undefined> {
+    const [server, ...args] = command;
+    const read = await readVolume(image, volume, PGDATA, [server, "-D", PGDATA, "-C", "max_connections", ...args], "postgres");
+    if (read.exitCode === 0) return undefined;
+    const lines = read.output.split(/\r?\n/).map((l) => l.trim());
+    const fatal = lines.find((l) => l.includes("FATAL:"));
+    return fatal ? fatal.replace(/^.*FATAL:\s*/, "") : lines.filter(Boolean).pop() || `postgres -C exited ${read.exitCode}`;
+}
+
+/** Reads what the checks need of one dedicated app whose container is planned to run `command`. */
 export async function readDedicatedFacts(
     app: ResolvedApp,
     stack: string,
     published: () => Promise<ReadonlyMap<number, string>>,
+    command: readonly string[],
 ): Promise<DedicatedFacts> {
     const spec = app.dedicated!;
-    const [live, image] = await Promise.all([readDedicatedLive(dedicatedNames(app.name, stack), spec.image), inspectImage(spec.image)]);
+    const names = dedicatedNames(app.name, stack);
+    const [live, image] = await Promise.all([readDedicatedLive(names, spec.image), inspectImage(spec.image)]);
     const holder = spec.hostPort === undefined ? undefined : await portHolder(spec.hostPort, live, published);
+    // A replacement on data the new image reads; a new server has no running container to lose.
+    const replacedOnSameMajor =
+        live.container !== undefined &&
+        image.present &&
+        needsImage(app, live, command) &&
+        live.dataMajor === (image.major ?? majorOf(spec.version));
+    const refused = replacedOnSameMajor ? await settingsRefusal(spec.image, names.volume, command) : undefined;
     return {
         live,
         imagePresent: image.present,
         ...(image.major ? { imageMajor: image.major } : {}),
         ...(holder ? { portHolder: holder } : {}),
+        ...(refused !== undefined ? { settingsRefused: refused } : {}),
     };
+}
+
+/** The command each dedicated app's container is declared with (max_connections as its budget sizes it), by app. */
+export function plannedCommands(config: StackConfig): Record<string, string[]> {
+    const sizes = Object.fromEntries(budgetArgs(config).map((a) => [a.server, computeBudget(a).maxConnections]));
+    const commands: Record<string, string[]> = {};
+    for (const app of Object.values(config.apps)) {
+        if (!app.dedicated) continue;
+        commands[app.name] = postgresCommand(tuningSettings(app.dedicated.memoryMb, sizes[app.server], app.dedicated.settings));
+    }
+    return commands;
 }
 
 /**
@@ -158,14 +219,16 @@ export async function readDedicatedFacts(
  * problem found, each naming the app's config path and the way out (empty when
  * all is well, and without a request when the stack has no dedicated app).
  */
-export async function dedicatedPreflight(apps: readonly ResolvedApp[], stack: string): Promise<string[]> {
+export async function dedicatedPreflight(config: StackConfig, stack: string): Promise<string[]> {
     let published: Promise<ReadonlyMap<number, string>> | undefined;
     const once = () => (published ??= publishedHostPorts());
-    const checks = apps
+    const commands = plannedCommands(config);
+    const checks = Object.values(config.apps)
         .filter((app) => app.dedicated)
         .map(async (app) => {
             try {
-                return dedicatedProblems(app, stack, await readDedicatedFacts(app, stack, once));
+                const command = commands[app.name];
+                return dedicatedProblems(app, stack, await readDedicatedFacts(app, stack, once, command), command);
             } catch (err) {
                 return [`apps.${app.name}.dedicated: cannot check the server on the Docker engine: ${(err as Error).message}`];
             }

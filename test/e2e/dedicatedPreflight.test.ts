@@ -3,7 +3,8 @@
  * on a real Docker engine through the real Pulumi engine: a major-version
  * change on a data directory with data (the running container and its data
  * untouched, by the preview and by `up`), host ports held by another process
- * or another container, and images that are not on the engine. One stack per
+ * or another container, images that are not on the engine, and settings
+ * PostgreSQL refuses on a container that would be replaced. One stack per
  * scenario, named at random.
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -134,6 +135,27 @@ describe("the preview of dedicated servers", () => {
         expect(preview).toContain(`apps.delta.dedicated.image is ${custom} (version "15"), which is not on the Docker engine`);
         expect(preview).toContain(`Pull it first: docker pull ${custom}`);
         expect(madeBy(stack.stack.name)).toEqual([]);
+    });
+
+    it("refuses settings PostgreSQL refuses before the replacement would remove the running container", async () => {
+        const container = `app-databases-${running.stack.name}-ledger-db`;
+        const before = docker("inspect", "-f", "{{.Id}} {{.State.StartedAt}}", container);
+        await running.setConfig({
+            placement: "dedicated",
+            dedicated: dedicated(),
+            apps: { ledger: { connectionLimit: 3, dedicated: { hostPort: runningPort, settings: { shared_buffers: "lots" } } } },
+        });
+        const refusal =
+            'apps.ledger.dedicated.settings are refused by PostgreSQL 15 (invalid value for parameter "shared_buffers": "lots"): ' +
+            `up would remove the running container ${container} and its replacement would not start. ` +
+            "Fix apps.ledger.dedicated.settings or the stack's dedicated.settings (the running container is left as it is)";
+        expect(await failingPreview(running)).toContain(refusal);
+        let up = "";
+        await expect(running.stack.up({ onOutput: (s) => (up += s) })).rejects.toThrow();
+        expect(up).toContain(refusal);
+        expect(docker("inspect", "-f", "{{.Id}} {{.State.StartedAt}}", container)).toBe(before);
+        // No throwaway container is left behind by the check.
+        expect(docker("ps", "-aq", "--filter", `volume=app-databases-${running.stack.name}-ledger-data`).split("\n")).toHaveLength(1);
     });
 
     it("upgrades 15 -> 17 the way README's refusal points to: dump, remove the app, add it back on 17, restore", async () => {

@@ -1,21 +1,35 @@
 import { describe, expect, it } from "vitest";
 import * as net from "node:net";
-import { parseStackConfig } from "../../program/config";
+import { parseStackConfig, ResolvedApp } from "../../program/config";
 import type { ContainerFacts } from "../../program/dockerEngine";
-import { DedicatedFacts, dedicatedPreflight, dedicatedProblems, imageRemedy, portInUse } from "../../program/dedicatedPreflight";
+import {
+    DedicatedFacts,
+    dedicatedPreflight,
+    dedicatedProblems,
+    imageRemedy,
+    needsImage,
+    plannedCommands,
+    portInUse,
+} from "../../program/dedicatedPreflight";
 
 const STACK = "dev";
-const appWith = (dedicated: Record<string, unknown>, defaults: Record<string, unknown> = {}) =>
+const configWith = (dedicated: Record<string, unknown>, defaults: Record<string, unknown> = {}) =>
     parseStackConfig({
         placement: "dedicated",
         dedicated: { image: "app-databases/postgres:{version}", version: "15", publishPort: true, ...defaults },
-        apps: { ledger: { dedicated } },
-    }).apps.ledger;
+        apps: { ledger: { connectionLimit: 3, dedicated } },
+    });
+const appWith = (dedicated: Record<string, unknown>, defaults: Record<string, unknown> = {}) => configWith(dedicated, defaults).apps.ledger;
+
+/** The command the running container was created with, and the one the program plans unless a test says otherwise. */
+const CMD = ["postgres", "-c", "max_connections=15"];
+const problemsOf = (app: ResolvedApp, facts: DedicatedFacts, command = CMD) => dedicatedProblems(app, STACK, facts, command);
 
 const container = (image: string, hostPorts: number[] = [5433]): ContainerFacts => ({
     id: "c0ffee",
     name: "app-databases-dev-ledger-db",
     image,
+    cmd: CMD,
     status: "running",
     running: true,
     health: "healthy",
@@ -32,38 +46,36 @@ const running15: DedicatedFacts = {
 
 describe("dedicatedProblems", () => {
     it("is quiet for an unchanged running server, and for a new one whose image is there", () => {
-        expect(dedicatedProblems(appWith({ hostPort: 5433 }), STACK, running15)).toEqual([]);
-        expect(dedicatedProblems(appWith({ hostPort: 5433 }), STACK, { live: { volumeExists: false }, imagePresent: true })).toEqual([]);
+        expect(problemsOf(appWith({ hostPort: 5433 }), running15)).toEqual([]);
+        expect(problemsOf(appWith({ hostPort: 5433 }), { live: { volumeExists: false }, imagePresent: true })).toEqual([]);
     });
 
     it("does not ask for the image of an unchanged container, even when its tag is gone", () => {
-        expect(dedicatedProblems(appWith({ hostPort: 5433 }), STACK, { ...running15, imagePresent: false })).toEqual([]);
+        expect(problemsOf(appWith({ hostPort: 5433 }), { ...running15, imagePresent: false })).toEqual([]);
     });
 
     it("refuses a new server whose image is not on the engine, with the offline build", () => {
-        expect(
-            dedicatedProblems(appWith({ version: "16", hostPort: 5433 }), STACK, { live: { volumeExists: false }, imagePresent: false }),
-        ).toEqual([
+        expect(problemsOf(appWith({ version: "16", hostPort: 5433 }), { live: { volumeExists: false }, imagePresent: false })).toEqual([
             'apps.ledger.dedicated.image is app-databases/postgres:16 (version "16"), which is not on the Docker engine: up would create the network and volume and then find no image to start the container from. Build it offline: APP_DATABASES_PG_MAJOR=16 bash scripts/postgres-image.sh',
         ]);
     });
 
     it("refuses a changed image that is not on the engine, saying the running container would go first", () => {
         const app = appWith({ image: "registry.lab:5000/pg:15b", hostPort: 5433 });
-        expect(dedicatedProblems(app, STACK, { ...running15, imagePresent: false })).toEqual([
+        expect(problemsOf(app, { ...running15, imagePresent: false })).toEqual([
             'apps.ledger.dedicated.image is registry.lab:5000/pg:15b (version "15"), which is not on the Docker engine: up would remove the running container app-databases-dev-ledger-db (image app-databases/postgres:15) and then find no image to start its replacement from. Pull it first: docker pull registry.lab:5000/pg:15b; with no registry reachable, build app-databases/postgres:15 offline (APP_DATABASES_PG_MAJOR=15 bash scripts/postgres-image.sh) and set image: "app-databases/postgres:{version}"',
         ]);
     });
 
     it("refuses an upgrade on a data directory of the old major, with the way forward", () => {
         const facts: DedicatedFacts = { ...running15, imageMajor: "17" };
-        expect(dedicatedProblems(appWith({ version: "17", hostPort: 5433 }), STACK, facts)).toEqual([
+        expect(problemsOf(appWith({ version: "17", hostPort: 5433 }), facts)).toEqual([
             'apps.ledger.dedicated.version is "17" but the server\'s data directory (volume app-databases-dev-ledger-data) is PostgreSQL 15: changing the image would start a server that refuses that data directory, and the app would be down. Keep apps.ledger.dedicated.version "15" (the running container is left as it is); to upgrade, dump and restore (README: "Changing a dedicated server\'s major version")',
         ]);
     });
 
     it("refuses a downgrade, saying it can never reuse the data directory, and reports a missing image with it", () => {
-        const problems = dedicatedProblems(appWith({ version: "14", hostPort: 5433 }), STACK, {
+        const problems = problemsOf(appWith({ version: "14", hostPort: 5433 }), {
             ...running15,
             imagePresent: false,
             imageMajor: undefined,
@@ -79,31 +91,75 @@ describe("dedicatedProblems", () => {
 
     it("takes the major from the image when a custom image runs another major than the version says", () => {
         const app = appWith({ image: "pg-custom:latest", hostPort: 5433 }, { version: "16" });
-        const problems = dedicatedProblems(app, STACK, { ...running15, imageMajor: "17" });
+        const problems = problemsOf(app, { ...running15, imageMajor: "17" });
         expect(problems).toEqual([
             expect.stringMatching(
                 /^apps\.ledger\.dedicated\.image pg-custom:latest is PostgreSQL 17 but .* is PostgreSQL 15: .* Keep an image of PostgreSQL 15 /,
             ),
         ]);
         // The same image with the data's major: nothing to refuse, whatever the version says.
-        expect(dedicatedProblems(app, STACK, { ...running15, imageMajor: "15" })).toEqual([]);
+        expect(problemsOf(app, { ...running15, imageMajor: "15" })).toEqual([]);
     });
 
     it("is quiet about a major change on an empty volume, or with no volume", () => {
         const app = appWith({ version: "17", hostPort: 5433 });
-        expect(dedicatedProblems(app, STACK, { live: { volumeExists: true, dataMajor: "none" }, imagePresent: true })).toEqual([]);
-        expect(dedicatedProblems(app, STACK, { live: { volumeExists: false }, imagePresent: true })).toEqual([]);
+        expect(problemsOf(app, { live: { volumeExists: true, dataMajor: "none" }, imagePresent: true })).toEqual([]);
+        expect(problemsOf(app, { live: { volumeExists: false }, imagePresent: true })).toEqual([]);
     });
 
     it.each([
         [{ container: "other-db" }, "container other-db", "create the network and volume and then fail"],
         [{ process: true as const }, "another process on this host", "create the network and volume and then fail"],
     ])("refuses a host port held by %o", (portHolder, holder, then) => {
-        expect(
-            dedicatedProblems(appWith({ hostPort: 5499 }), STACK, { live: { volumeExists: false }, imagePresent: true, portHolder }),
-        ).toEqual([
+        expect(problemsOf(appWith({ hostPort: 5499 }), { live: { volumeExists: false }, imagePresent: true, portHolder })).toEqual([
             `apps.ledger.dedicated.hostPort 5499 on 127.0.0.1 is held by ${holder}: up would ${then} to publish it. Set apps.ledger.dedicated.hostPort to a free port, or stop what holds it`,
         ]);
+    });
+});
+
+describe("a replaced container", () => {
+    const app = appWith({ hostPort: 5433 });
+    it.each([
+        ["the same image, command and port", "app-databases/postgres:15", CMD, [5433], false],
+        ["another image", "app-databases/postgres:14", CMD, [5433], true],
+        [
+            "another command (settings, memory, max_connections)",
+            "app-databases/postgres:15",
+            ["postgres", "-c", "max_connections=16"],
+            [5433],
+            true,
+        ],
+        ["another published port", "app-databases/postgres:15", CMD, [5434], true],
+    ])("needs the image with %s", (_what, image, cmd, ports, needed) => {
+        expect(needsImage(app, { container: { ...container(image, ports), cmd }, volumeExists: true }, CMD)).toBe(needed);
+    });
+
+    it("refuses a replacement whose image tag is gone, even with the image reference unchanged", () => {
+        const problems = problemsOf(app, { ...running15, imagePresent: false }, ["postgres", "-c", "max_connections=30"]);
+        expect(problems).toEqual([
+            expect.stringContaining(
+                "up would remove the running container app-databases-dev-ledger-db (image app-databases/postgres:15) and then find no image to start its replacement from",
+            ),
+        ]);
+    });
+
+    it("refuses settings PostgreSQL refuses, saying the running container would go first", () => {
+        expect(problemsOf(app, { ...running15, settingsRefused: 'invalid value for parameter "shared_buffers": "lots"' })).toEqual([
+            'apps.ledger.dedicated.settings are refused by PostgreSQL 15 (invalid value for parameter "shared_buffers": "lots"): up would remove the running container app-databases-dev-ledger-db and its replacement would not start. Fix apps.ledger.dedicated.settings or the stack\'s dedicated.settings (the running container is left as it is)',
+        ]);
+    });
+
+    it("says a port change held by someone would take the running container down first", () => {
+        expect(problemsOf(appWith({ hostPort: 5499 }), { ...running15, portHolder: { process: true } })).toEqual([
+            "apps.ledger.dedicated.hostPort 5499 on 127.0.0.1 is held by another process on this host: up would remove the running container app-databases-dev-ledger-db and then fail to publish it. Set apps.ledger.dedicated.hostPort to a free port, or stop what holds it",
+        ]);
+    });
+
+    it("plans the command the DedicatedServer is declared with, max_connections sized by the budget", () => {
+        const [command] = Object.values(plannedCommands(configWith({ hostPort: 5433, settings: { max_locks_per_transaction: "256" } })));
+        // 3 runtime + 2 migrate + 2+1 provisioning + 3 reserved + 5 headroom
+        expect(command.slice(0, 3)).toEqual(["postgres", "-c", "max_connections=16"]);
+        expect(command.slice(-2)).toEqual(["-c", "max_locks_per_transaction=256"]);
     });
 });
 
@@ -140,7 +196,7 @@ describe("dedicatedPreflight", () => {
                 servers: { lab: { host: "h", admin: { username: "a", password: "p" } } },
                 apps: { wiki: {} },
             });
-            expect(await dedicatedPreflight(Object.values(shared.apps), STACK)).toEqual([]);
+            expect(await dedicatedPreflight(shared, STACK)).toEqual([]);
         } finally {
             if (previous === undefined) delete process.env.DOCKER_HOST;
             else process.env.DOCKER_HOST = previous;
@@ -151,7 +207,7 @@ describe("dedicatedPreflight", () => {
         const previous = process.env.DOCKER_HOST;
         process.env.DOCKER_HOST = "unix:///nonexistent/docker.sock";
         try {
-            expect(await dedicatedPreflight([appWith({ hostPort: 5433 })], STACK)).toEqual([
+            expect(await dedicatedPreflight(configWith({ hostPort: 5433 }), STACK)).toEqual([
                 expect.stringMatching(
                     /^apps\.ledger\.dedicated: cannot check the server on the Docker engine: cannot reach the Docker engine \(\/nonexistent\/docker\.sock\)/,
                 ),
