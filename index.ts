@@ -10,6 +10,7 @@ import { adoptionPlan, ServerAdoptionFacts, unadoptedExisting } from "./program/
 import { LiveRole } from "./program/liveRoles";
 import { preflight } from "./program/preflight";
 import { keyedOutputs } from "./program/keyedOutputs";
+import { dedicatedPreflight } from "./program/dedicatedPreflight";
 import { checkBudgets, declareStack, stackIdentity } from "./program/stack";
 import { DedicatedStateError } from "./program/dedicatedState";
 import { absentDatabases, goneDatabaseProblems } from "./program/goneDatabases";
@@ -109,7 +110,11 @@ export = async () => {
         const liveRoles: Record<string, LiveRole[]> = {};
         const adoption: Record<string, ServerAdoptionFacts> = {};
         const apps = Object.values(config.apps);
-        const problems = await preflight(config.servers, liveRoles, apps, adoption);
+        const [problems, dedicatedProblems] = await Promise.all([
+            preflight(config.servers, liveRoles, apps, adoption),
+            dedicatedPreflight(config, pulumi.getStack()),
+        ]);
+        problems.push(...dedicatedProblems);
         // The last up's outputs are read only when a protected stack's database is not on its server.
         if (absentDatabases(config, adoption).length > 0) problems.push(...goneDatabaseProblems(config, adoption, await previousOutputs()));
         const stack = stackIdentity();

@@ -95,6 +95,11 @@ export function tuningSettings(
     };
 }
 
+/** The container's command: the server with each setting as `-c name=value`. */
+export function postgresCommand(settings: Readonly<Record<string, string>>): string[] {
+    return ["postgres", ...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`])];
+}
+
 const COMPONENT = "DedicatedServer";
 /** A server setting's name, as `-c name=value` takes it. */
 const SETTING_NAME = /^[a-z_][a-z0-9_.]*$/;
@@ -213,7 +218,7 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
                     `POSTGRES_DB=${SUPERUSER}`,
                     `PGDATA=${PGDATA}`,
                 ],
-                command: ["postgres", ...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`])],
+                command: postgresCommand(settings),
                 volumes: [{ volumeName: this.volume.name, containerPath: PGDATA }],
                 networksAdvanced: [{ name: this.network.name, aliases: [`${args.app}-db`] }],
                 ports: args.hostPort === undefined ? [] : [{ internal: 5432, external: args.hostPort, ip: "127.0.0.1" }],

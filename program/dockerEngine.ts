@@ -81,6 +81,8 @@ export interface ContainerFacts {
     readonly id: string;
     readonly name: string;
     readonly image: string;
+    /** Its command (the image's entrypoint runs it). */
+    readonly cmd: readonly string[];
     /** created, running, paused, restarting, removing, exited, dead */
     readonly status: string;
     readonly running: boolean;
@@ -97,7 +99,7 @@ export interface ContainerFacts {
 interface InspectContainer {
     Id: string;
     Name: string;
-    Config: { Image: string; Labels?: Record<string, string> | null };
+    Config: { Image: string; Cmd?: string[] | null; Labels?: Record<string, string> | null };
     State: { Status: string; Running: boolean; Health?: { Status: string } };
     RestartCount?: number;
     Mounts?: { Type: string; Name?: string; Destination: string }[];
@@ -118,6 +120,7 @@ export async function inspectContainer(name: string): Promise<ContainerFacts | u
         id: c.Id,
         name: c.Name.replace(/^\//, ""),
         image: c.Config.Image,
+        cmd: c.Config.Cmd ?? [],
         status: c.State.Status,
         running: c.State.Running,
         ...(c.State.Health ? { health: c.State.Health.Status } : {}),
@@ -184,9 +187,12 @@ export async function readVolume(
     volume: string,
     mountPath: string,
     cmd: readonly string[],
+    /** The user to run `cmd` as. @default the image's */
+    user?: string,
 ): Promise<{ exitCode: number; output: string }> {
     const created = await engineJson<{ Id: string }>("POST", "/containers/create", {
         Image: image,
+        ...(user ? { User: user } : {}),
         Entrypoint: [cmd[0]],
         Cmd: cmd.slice(1),
         Tty: true,

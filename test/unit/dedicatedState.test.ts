@@ -15,6 +15,7 @@ const container = (over: Partial<ContainerFacts> = {}): ContainerFacts => ({
     id: "c0ffee",
     name: names.container,
     image: "postgres:15",
+    cmd: [],
     status: "running",
     running: true,
     health: "healthy",
