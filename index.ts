@@ -11,7 +11,7 @@ import { LiveRole } from "./program/liveRoles";
 import { preflight } from "./program/preflight";
 import { checkBudgets, declareStack, stackIdentity } from "./program/stack";
 
-const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated", "retiredApps", "preflight"] as const;
+const CONFIG_KEYS = ["servers", "apps", "protect", "placement", "dedicated", "retiredApps", "preflight", "backup"] as const;
 
 /** Raw config values; read without pulumi.Config so secret paths do not warn, and re-marked secret downstream. */
 function readRawConfig(): Record<string, unknown> {
@@ -127,6 +127,6 @@ export = async () => {
     // Awaited only after the servers and the guard are declared: reading the last
     // outputs loads the whole last state (0.4 s at 100 apps), while the guard starts the provider.
     const priorState = previousOutputs().then(stateAtLastUp);
-    const { apps, budgets: reports, pgHba, access } = await declareStack(config, budgets, existing, priorState);
-    return { apps, budgets: reports, pgHba, access, stateLayout: STATE_LAYOUT };
+    const { apps, budgets: reports, pgHba, access, backup } = await declareStack(config, budgets, existing, priorState);
+    return { apps, budgets: reports, pgHba, access, ...(backup ? { backup } : {}), stateLayout: STATE_LAYOUT };
 };

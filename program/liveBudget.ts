@@ -6,7 +6,7 @@
 import { StackConfig } from "./config";
 import { BudgetReport, ConnectionBudgetArgs } from "../components/connectionBudget";
 import { applyLiveRoles, LiveRole } from "./liveRoles";
-import { budgetArgs, managedRoleLimits } from "./stack";
+import { budgetArgs } from "./stack";
 
 /** Each server's budget report at the last `up`, by server. */
 export type PreviousBudgets = Readonly<Record<string, BudgetReport>>;
@@ -47,10 +47,8 @@ export function budgetsWithLiveRoles(
         const roles = liveRoles[a.server];
         if (!server || !roles) return a; // a dedicated container, or not read
         const leaving = config.protect ? [] : (previous?.[a.server]?.entries ?? []).filter((e) => e.kind === "app role").map((e) => e.name);
-        const managed = new Set([
-            ...Object.keys(managedRoleLimits(Object.values(config.apps).filter((app) => app.server === a.server))),
-            ...leaving,
-        ]);
+        // The apps' roles and the backup role (budgetArgs).
+        const managed = new Set([...Object.keys(a.roles), ...leaving]);
         const live = applyLiveRoles(a, server, roles, managed, stack);
         configProblems.push(...live.configProblems);
         warnings.push(...live.warnings);
