@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Client } from "pg";
 import { queryUrl, TestCluster } from "../kit/postgres";
 import { PROJECT_ROOT, TestStack } from "../kit/stack";
 
@@ -37,6 +38,29 @@ const idIn = (stdout: string, app: string) =>
         .split("\n")
         .find((l) => l.startsWith(`${app}\t`))!
         .split("\t")[2];
+
+/** The restore command as a user runs it, on this stack. */
+const restoreCli = (...args: string[]) =>
+    spawnSync(
+        "node",
+        [
+            "-r",
+            "ts-node/register/transpile-only",
+            path.join(PROJECT_ROOT, "scripts/restore.ts"),
+            ...args,
+            "--stack",
+            stack.stack.name,
+            "--cwd",
+            stack.dir,
+        ],
+        {
+            cwd: PROJECT_ROOT,
+            encoding: "utf8",
+            env: { ...process.env, PULUMI_BACKEND_URL: `file://${stack.backendDir}`, PULUMI_CONFIG_PASSPHRASE: stack.passphrase },
+        },
+    );
+const count = async (app: string, table: string, database = app) =>
+    Number((await cluster.admin<{ n: string }>(`SELECT count(*) AS n FROM ${table}`, [], database))[0].n);
 
 function config() {
     return {
@@ -78,7 +102,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+    // Databases the restores made: the migrate roles own them, and would not drop with them there.
+    const extra = await cluster.admin<{ datname: string }>("SELECT datname FROM pg_database WHERE datname ~ '_(replaced|restore)_|_copy$'");
+    for (const { datname } of extra) await cluster.admin(`DROP DATABASE "${datname}" WITH (FORCE)`);
     await stack?.dispose();
+    if (runner) docker("rm", "-f", runner);
     await cluster.stop();
     if (backupDir) fs.rmSync(backupDir, { recursive: true, force: true });
 });
@@ -192,5 +220,109 @@ describe("the backup runner", () => {
         }
         expect(backupNow("alpha").status).toBe(0);
         expect(runnerCommand("check").status).toBe(0);
+    });
+});
+
+describe("restoring one app", () => {
+    let alphaBackup: string;
+
+    beforeAll(() => {
+        const run = backupNow("alpha");
+        expect(run.status, run.stdout).toBe(0);
+        alphaBackup = idIn(run.stdout, "alpha");
+    });
+
+    it("refuses a backup whose drill failed, naming it, unless forced", () => {
+        const failed = runnerCommand("list")
+            .stdout.split("\n")
+            .find((l) => l.startsWith("beta\t") && l.includes("\tfailed\t"))!
+            .split("\t")[1];
+        const r = restoreCli("beta", "--in-place", "--yes", "--backup", failed);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain(
+            `restore: backup beta/${failed}: its restore drill failed; choose another, or pass --force. Nothing was changed.`,
+        );
+    });
+
+    it("refuses a backup from a newer major than the server before anything changes", async () => {
+        const id = published("gamma").at(-1)!;
+        const file = path.join(backupDir, "gamma", id, "manifest.json");
+        const original = fs.readFileSync(file, "utf8");
+        // As a backup taken on PostgreSQL 16 would read.
+        fs.writeFileSync(file, original.replace('"major": 15,', '"major": 16,'));
+        try {
+            const before = await cluster.catalog();
+            const r = restoreCli("gamma", "--to", "gamma_copy", "--yes", "--backup", id);
+            expect(r.status).toBe(1);
+            expect(r.stderr).toContain(
+                `restore: backup gamma/${id} was taken from PostgreSQL 16; server local runs PostgreSQL 15, older: a dump is not restored into an older major. Nothing was changed.`,
+            );
+            expect(await cluster.catalog()).toEqual(before);
+        } finally {
+            fs.writeFileSync(file, original);
+        }
+    });
+
+    it("refuses in place while the app has sessions, naming them", async () => {
+        const session = new Client({ connectionString: url("alpha", "runtimeUrl"), application_name: "alpha-worker" });
+        await session.connect();
+        try {
+            const pid = (await session.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+            const r = restoreCli("alpha", "--in-place", "--yes");
+            expect(r.status).toBe(1);
+            expect(r.stderr).toContain(
+                `restore: database alpha has 1 session (pid ${pid} alpha_app "alpha-worker" from 127.0.0.1): stop them, or pass --terminate to end them. Nothing was changed.`,
+            );
+        } finally {
+            await session.end();
+        }
+    });
+
+    it("restores A in place: its dropped table is back, B and C keep their new rows, the replaced database is kept, A's roles log in", async () => {
+        await queryUrl(url("alpha"), "DROP TABLE sales.orders");
+        await queryUrl(url("beta"), "INSERT INTO public.customers SELECT g, 'late ' || g FROM generate_series(101, 105) g");
+        await queryUrl(url("gamma"), "INSERT INTO notes VALUES (99, 'after the backup')");
+        const started = new Date();
+
+        const r = restoreCli("alpha", "--in-place", "--yes");
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).toContain(`Restore alpha (database alpha on local) from backup ${alphaBackup}`);
+        const replaced = /the replaced database is kept as (alpha_replaced_\d{12})/.exec(r.stdout)?.[1] ?? "";
+        expect(replaced.slice(-12) >= started.toISOString().replace(/[-:T]/g, "").slice(0, 12)).toBe(true);
+
+        expect(await count("alpha", "sales.orders")).toBe(120);
+        expect(await count("alpha", "public.customers")).toBe(40);
+        expect(await count("beta", "public.customers")).toBe(30);
+        expect(await count("gamma", "notes")).toBe(11);
+        // The replaced database is the one with the table dropped.
+        const kept = await cluster.admin("SELECT to_regclass('sales.orders') AS t", [], replaced);
+        expect(kept).toEqual([{ t: null }]);
+        expect(await count("alpha", "public.customers", replaced)).toBe(40);
+
+        // Same passwords, same powers: the runtime role reads and writes, the migrate role owns.
+        expect(await queryUrl(url("alpha", "runtimeUrl"), "SELECT count(*)::int AS n FROM sales.orders")).toEqual([{ n: 120 }]);
+        await queryUrl(url("alpha", "runtimeUrl"), "INSERT INTO public.customers (id, name) VALUES (1000, 'after the restore')");
+        await expect(queryUrl(url("alpha", "runtimeUrl"), "CREATE TABLE sneaky (id int)")).rejects.toThrow(
+            /permission denied for schema public/,
+        );
+        const [owner] = await cluster.admin(
+            "SELECT pg_get_userbyid(datdba) AS db, (SELECT tableowner FROM pg_tables WHERE tablename = 'orders') AS orders FROM pg_database WHERE datname = 'alpha'",
+            [],
+            "alpha",
+        );
+        expect(owner).toEqual({ db: "alpha_migrate", orders: "alpha_migrate" });
+        // The other apps' roles still cannot reach it.
+        await expect(queryUrl(url("beta", "runtimeUrl").replace(/\/beta(\?|$)/, "/alpha$1"), "SELECT 1")).rejects.toThrow(
+            /permission denied for database "?alpha"?/,
+        );
+        // The stack sees the restored database as the one it made.
+        expect(stack.refreshedPlan()).toEqual([]);
+    });
+
+    it("restores into a new database to look at, leaving the app's own alone", async () => {
+        const r = restoreCli("gamma", "--to", "gamma_copy", "--yes");
+        expect(r.status, r.stderr).toBe(0);
+        expect(await count("gamma", "notes", "gamma_copy")).toBe(10);
+        expect(await count("gamma", "notes")).toBe(11);
     });
 });
