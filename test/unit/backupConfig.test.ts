@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { backupConnectionLimit, cronProblem } from "../../program/backupConfig";
 import { ConfigError, parseStackConfig } from "../../program/config";
+import { budgetArgs } from "../../program/stack";
 import { baseConfig } from "../badInputs";
 
 const withBackup = (backup: unknown, mutate: (c: any) => void = () => undefined) => {
@@ -76,6 +77,18 @@ describe("the backup block", () => {
                 },
             ],
         });
+    });
+
+    it("puts the backup role in its server's budget, and none where no app is backed up", () => {
+        const config = parseStackConfig(withBackup({ targets: target }, (c) => (c.apps.grafana.backup = { format: "directory", jobs: 2 })));
+        expect(budgetArgs(config)[0].roles).toMatchObject({ app_databases_backup: 4 });
+        const none = parseStackConfig(
+            withBackup({ targets: target }, (c) => {
+                c.apps.grafana.backup = { enabled: false };
+                c.apps.claude_bridge.backup = { enabled: false };
+            }),
+        );
+        expect(Object.keys(budgetArgs(none)[0].roles)).not.toContain("app_databases_backup");
     });
 
     it("counts pg_dump's connections and the snapshot's in the backup role's limit", () => {
