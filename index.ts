@@ -152,6 +152,6 @@ export = async () => {
     const declared = await declareStack(config, budgets, existing, priorState).catch((err) => {
         throw err instanceof DedicatedStateError ? refusal(err.message) : err;
     });
-    const { apps, budgets: reports, pgHba, access } = declared;
-    return { apps, ...keyedOutputs(reports, access), pgHba, stateLayout: STATE_LAYOUT };
+    const { apps, budgets: reports, pgHba, access, backup } = declared;
+    return { apps, ...keyedOutputs(reports, access), pgHba, ...(backup ? { backup } : {}), stateLayout: STATE_LAYOUT };
 };

@@ -115,6 +115,8 @@ export interface AppDatabaseArgs extends Omit<RolePairArgs, "connection" | "adop
      * (roleBudgetLock.ts). @default none
      */
     readonly roleBudget?: RoleBudget;
+    /** Roles outside the app that get CONNECT on its database, e.g. the stack's backup role (BackupRunner). @default none */
+    readonly connectGrantees?: readonly pulumi.Input<string>[];
 }
 
 const COMPONENT = "AppDatabase";
@@ -557,7 +559,12 @@ export class AppDatabase extends pulumi.ComponentResource {
                 ...(roles.made ?? {}),
                 ...(roles.made && appArgs.roleBudget ? { roleBudget: appArgs.roleBudget } : {}),
                 // <app>_app holds the privileges; <app>_app_alt has them by membership.
-                grantees: [roles.runtimeRole, ...roles.extras.map((e) => e.name), ...(adopt.keepConnect ?? [])],
+                grantees: [
+                    roles.runtimeRole,
+                    ...roles.extras.map((e) => e.name),
+                    ...(adopt.keepConnect ?? []),
+                    ...(appArgs.connectGrantees ?? []),
+                ],
                 roleSettings: [
                     ...roles.sessionSettings,
                     ...roles.extras.map((e) => ({ role: e.name, settings: e.settings })),

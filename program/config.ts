@@ -51,6 +51,7 @@ import {
 import { footprintOf } from "./footprint";
 import { poolerIssues } from "./pooler";
 import { nearestName } from "./nearest";
+import { BackupPlan, resolveBackup } from "./backupConfig";
 
 /** An integer in one of the library's ranges: the components accept the same. */
 const int = ({ min, max, what }: IntRange) =>
@@ -298,6 +299,8 @@ export const appSchema = z
             .default({ runtime: 0, migrate: 0, zeroDowntime: false }),
         /** More login roles on the same database (other services, dashboards). */
         extraRoles: z.record(identifier, extraRoleSchema).default({}),
+        /** Overrides of the stack's `backup` block (program/backupConfig.ts). */
+        backup: z.unknown().optional(),
     })
     .superRefine((app, ctx) => {
         // Each role's own schemas are some of the app's: those are the ones made and granted in.
@@ -445,6 +448,8 @@ export const stackConfigSchema = z.strictObject({
     retiredApps: z.array(identifier).default([]),
     /** Connect to each shared server before declaring anything (reachability, password, max_connections). */
     preflight: flag.default(true),
+    /** Scheduled, drilled backups of each app (program/backupConfig.ts); none when omitted. */
+    backup: z.unknown().optional(),
 });
 
 export type AppConfig = z.output<typeof appSchema>;
@@ -511,6 +516,8 @@ export interface StackConfig {
     readonly protect: boolean;
     readonly retiredApps: readonly string[];
     readonly preflight: boolean;
+    /** Set when the stack has a `backup` block. */
+    readonly backup?: BackupPlan;
 }
 
 /** The server key of an app's own container. */
@@ -579,8 +586,16 @@ export function parseStackConfig(raw: unknown, readFile: ConfigFileReader = read
     }
 
     issues.push(...namingIssues(apps, servers), ...portIssues(apps, servers), ...poolerIssues(apps, servers));
+    const backup = resolveBackup(root.data.backup, byName(apps), servers, issues);
     if (issues.length > 0) throw new ConfigError(issues);
-    return { servers, apps, protect: root.data.protect, retiredApps: root.data.retiredApps, preflight: root.data.preflight };
+    return {
+        servers,
+        apps,
+        protect: root.data.protect,
+        retiredApps: root.data.retiredApps,
+        preflight: root.data.preflight,
+        ...(backup ? { backup } : {}),
+    };
 }
 
 /** The server with its admin password: the secret config value, or the first line of passwordFile. */

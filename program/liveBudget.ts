@@ -6,7 +6,7 @@
 import { StackConfig } from "./config";
 import { BudgetReport, ConnectionBudgetArgs } from "../components/connectionBudget";
 import { applyLiveRoles, LiveRole } from "./liveRoles";
-import { budgetArgs, managedRoleLimits } from "./stack";
+import { budgetArgs } from "./stack";
 import { roleListFor } from "../components/identifiers";
 import { budgetEntries } from "./keyedOutputs";
 
@@ -54,10 +54,8 @@ export function budgetsWithLiveRoles(
             : budgetEntries(previous?.[a.server])
                   .filter((e) => e.kind === "app role")
                   .map((e) => e.name);
-        const managed = new Set([
-            ...Object.keys(managedRoleLimits(Object.values(config.apps).filter((app) => app.server === a.server))),
-            ...leaving,
-        ]);
+        // The apps' roles and the backup role (budgetArgs).
+        const managed = new Set([...Object.keys(a.roles), ...leaving]);
         const live = applyLiveRoles(a, server, roles, managed, stack, retired);
         configProblems.push(...live.configProblems);
         warnings.push(...live.warnings);

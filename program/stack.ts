@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AccessReport, AccessReportNotRead } from "../components/accessReport";
 import { AppDatabase } from "../components/appDatabase";
+import { BackupRunner } from "../components/backupRunner";
 import { BudgetError, BudgetReport, computeBudget, ConnectionBudget, ConnectionBudgetArgs } from "../components/connectionBudget";
 import { DedicatedServer } from "../components/dedicatedServer";
 import { DatabaseAccess } from "../components/databaseAccess";
@@ -20,6 +21,7 @@ import { accessReportOutputs } from "./access";
 import { appDatabaseArgs, dedicatedServerArgs, sharedServerArgs } from "./componentArgs";
 import { declarePooler, pooledBudgetRows } from "./pooler";
 import { dedicatedServersAsTheyAre } from "./dedicatedState";
+import { backupConnectionLimit, BackupPlan } from "./backupConfig";
 
 /** What the stack exports for each app; URLs are secrets. */
 export interface AppOutputs {
@@ -49,6 +51,20 @@ export interface StackOutputs {
     readonly pgHba: Record<string, string[]>;
     /** Per server, who can connect where, read after the up (accessReport.ts). */
     readonly access: Record<string, pulumi.Output<AccessReport | AccessReportNotRead>>;
+    /** The backup runner, when the stack has a `backup` block (README: Backups and restores). */
+    readonly backup?: BackupOutputs;
+}
+
+export interface BackupOutputs {
+    /** The runner container: `docker exec <runner> app-databases-backup check|status|now|list`. */
+    readonly runner: pulumi.Output<string>;
+    /** The directory on the Docker host backups go to. */
+    readonly directory: string;
+    /** The backup role on each server. */
+    readonly roles: Record<string, pulumi.Output<string>>;
+    /** The apps backed up, with their schedule (in timeZone). */
+    readonly apps: Record<string, { readonly server: string; readonly database: string; readonly schedule: string }>;
+    readonly timeZone: string;
 }
 
 /**
@@ -73,7 +89,10 @@ export function budgetArgs(config: StackConfig): ConnectionBudgetArgs[] {
     const shared = Object.entries(config.servers).map(([name, server]) => ({
         server: name,
         maxConnections: server.maxConnections,
-        roles: managedRoleLimits(Object.values(config.apps).filter((a) => a.server === name)),
+        roles: {
+            ...managedRoleLimits(Object.values(config.apps).filter((a) => a.server === name)),
+            ...backupRoleLimit(config.backup, name),
+        },
         externalRoles: server.externalRoles,
         provisioningConnections: server.provisioningConnections + DYNAMIC_SQL_SESSIONS,
         superuserReservedConnections: server.superuserReservedConnections,
@@ -95,6 +114,42 @@ export function budgetArgs(config: StackConfig): ConnectionBudgetArgs[] {
             : [],
     );
     return [...shared, ...dedicated];
+}
+
+/** The backup role's CONNECTION LIMIT on a server whose apps are backed up, by its name. */
+export function backupRoleLimit(plan: BackupPlan | undefined, server: string): Record<string, number> {
+    const apps = plan?.apps.filter((a) => a.server === server) ?? [];
+    return plan && apps.length > 0 ? { [plan.role]: backupConnectionLimit(apps) } : {};
+}
+
+/** The backup runner and its role on every server with an app backed up. */
+function declareBackupRunner(config: StackConfig, plan: BackupPlan, servers: Record<string, PostgresServer>): BackupRunner {
+    const keys = [...new Set(plan.apps.map((a) => a.server))];
+    return new BackupRunner("app-databases-backup", {
+        stack: pulumi.getStack(),
+        image: plan.image,
+        role: plan.role,
+        timeZone: plan.timeZone,
+        target: plan.target,
+        protect: config.protect,
+        apps: plan.apps,
+        servers: Object.fromEntries(
+            keys.map((key) => {
+                const server = config.servers[key];
+                const limit = backupRoleLimit(plan, key)[plan.role];
+                return [
+                    key,
+                    {
+                        connection: servers[key].connection,
+                        host: server.host,
+                        port: server.port,
+                        sslmode: server.sslmode,
+                        connectionLimit: limit,
+                    },
+                ];
+            }),
+        ),
+    });
 }
 
 /**
@@ -155,6 +210,8 @@ export async function declareStack(
         if (app.dedicated) servers[app.server] = declareDedicatedServer(app, sizes[app.server], config.protect, instances[app.name]);
     }
 
+    const runner = config.backup ? declareBackupRunner(config, config.backup, servers) : undefined;
+
     // Before any app resource: a refused move or removal fails before anything is applied.
     const guard = new DataLossGuard(
         "app-databases-guard",
@@ -187,6 +244,7 @@ export async function declareStack(
     const roleBudgets = sharedRoleBudgets(config, budgetInputs);
     const lockDowns: Record<string, Record<string, pulumi.CustomResource>> = {};
     const appComponents: Record<string, AppDatabase> = {};
+    const backedUp = new Set(config.backup?.apps.map((a) => a.app) ?? []);
     for (const app of Object.values(config.apps)) {
         // The server is part of the name: a move creates everything anew on the new
         // server instead of silently re-pointing state at a server that lacks it.
@@ -196,6 +254,7 @@ export async function declareStack(
                 ...appDatabaseArgs(app, servers[app.server], config.protect),
                 stateAtLastUp: priorState,
                 ...(roleBudgets[app.server] ? { roleBudget: roleBudgets[app.server] } : {}),
+                ...(backedUp.has(app.name) && runner ? { connectGrantees: [runner.roleNames[app.server]] } : {}),
             },
             { dependsOn: [guard] },
         );
@@ -230,7 +289,7 @@ export async function declareStack(
         ]),
     );
     const access = accessReportOutputs(config, servers, lockDowns);
-    return { apps, budgets, pgHba, access };
+    return { apps, budgets, pgHba, access, ...(runner && config.backup ? { backup: backupOutputs(config.backup, runner) } : {}) };
 }
 
 /** Each pooled server's PgBouncer, after its apps' roles; adds their runtimePooledUrl to `apps`. */
@@ -298,4 +357,14 @@ function hardenSystemDatabases(name: string, server: ServerConfig, target: Postg
             { parent: target as unknown as pulumi.Resource },
         );
     }
+}
+
+function backupOutputs(plan: BackupPlan, runner: BackupRunner): BackupOutputs {
+    return {
+        runner: runner.containerName,
+        directory: plan.target.directory,
+        roles: { ...runner.roleNames },
+        apps: Object.fromEntries(plan.apps.map((a) => [a.app, { server: a.server, database: a.database, schedule: a.schedule }])),
+        timeZone: plan.timeZone,
+    };
 }
