@@ -222,7 +222,9 @@ export function resolveBackup(
     servers: Readonly<Record<string, { readonly sslmode: string }>>,
     issues: Issue[],
 ): BackupPlan | undefined {
-    if (raw === undefined) {
+    // Pulumi.yaml's default is {}: no block, no backups (a declared key without a default is required by the CLI).
+    const absent = raw === undefined || raw === null || (typeof raw === "object" && !Array.isArray(raw) && Object.keys(raw).length === 0);
+    if (absent) {
         for (const app of apps.filter((a) => a.backup !== undefined)) {
             issues.push({ path: `apps.${app.name}.backup`, message: "the stack has no backup block: add backup (with its targets) first" });
         }

@@ -449,7 +449,7 @@ export const stackConfigSchema = z.strictObject({
     /** Connect to each shared server before declaring anything (reachability, password, max_connections). */
     preflight: flag.default(true),
     /** Scheduled, drilled backups of each app (program/backupConfig.ts); none when omitted. */
-    backup: z.unknown().optional(),
+    backup: z.unknown().default({}),
 });
 
 export type AppConfig = z.output<typeof appSchema>;
