@@ -4,6 +4,7 @@
  * real Pulumi engine, and the restore command (scripts/restore.ts) run as a
  * user runs it.
  */
+import { budgetEntries } from "../../program/keyedOutputs";
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -119,7 +120,8 @@ describe("the backup runner", () => {
                FROM pg_roles WHERE rolname = 'app_databases_backup'`,
         );
         expect(role).toEqual({ rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolconnlimit: 2, reads: true, writes: false });
-        const entries = outputs.budgets.local.entries as { name: string; connections: number }[];
+        // The budgets output keys its entries by name (program/keyedOutputs.ts).
+        const entries = budgetEntries(outputs.budgets.local);
         expect(entries).toContainEqual(expect.objectContaining({ name: "app_databases_backup", connections: 2 }));
         expect(outputs.backup).toMatchObject({ directory: backupDir, timeZone: "Europe/Paris", roles: { local: "app_databases_backup" } });
         expect(Object.keys(outputs.backup.apps).sort()).toEqual(["alpha", "beta", "gamma"]);
