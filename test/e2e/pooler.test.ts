@@ -9,6 +9,7 @@
  *
  * POOLER_CLIENTS_PER_APP (default 100) and POOLER_SECONDS (default 30) scale the run.
  */
+import { budgetEntries } from "../../program/keyedOutputs";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { Client } from "pg";
@@ -116,7 +117,7 @@ describe("a PgBouncer sized from the budget", () => {
     it("shows the pooler's rows in the budget: 6 per app within each runtime role's 6, total unchanged", async () => {
         const budget = (await stack.outputs()).budgets.local;
         expect(budget.total).toBe(BUDGET_TOTAL);
-        const rows = budget.entries.filter((e: { kind: string }) => e.kind === "pooler");
+        const rows = budgetEntries(budget).filter((e) => e.kind === "pooler");
         expect(rows).toHaveLength(APPS.length);
         expect(rows[0]).toMatchObject({ name: "(pooler) svc0_app", connections: 6, counted: false });
     });
@@ -270,7 +271,7 @@ describe("a PgBouncer sized from the budget", () => {
         await stack.setConfig(config(1, { instances: 2 }, [...APPS, LATE_APP]), secrets());
         await stack.stack.up({ onOutput: () => undefined });
         const { apps, budgets } = await stack.outputs();
-        const rows = budgets.local.entries.filter((e: { name: string }) => e.name === "(pooler) svc4_app");
+        const rows = budgetEntries(budgets.local).filter((e) => e.name === "(pooler) svc4_app");
         expect(rows).toMatchObject([{ connections: 6, note: "2 × (pool 3 + reserve 0), within svc4_app's 6" }]);
         const running = execFileSync("docker", ["ps", "--format", "{{.Names}}"], { encoding: "utf8" });
         expect(running).toContain(`app-databases-${stack.stack.name}-local-pgbouncer-1`);
