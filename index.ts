@@ -14,6 +14,8 @@ import { dedicatedPreflight } from "./program/dedicatedPreflight";
 import { checkBudgets, declareStack, stackIdentity } from "./program/stack";
 import { DedicatedStateError } from "./program/dedicatedState";
 import { absentDatabases, goneDatabaseProblems } from "./program/goneDatabases";
+import { announceMoves, plannedMoves } from "./program/moves";
+import { footprintOf, roleNamesOf } from "./program/footprint";
 
 /**
  * Raw config values of every key in the project's namespace, known or not (the
@@ -148,10 +150,22 @@ export = async () => {
     }
     // Awaited only after the servers and the guard are declared: reading the last
     // outputs loads the whole last state (0.4 s at 100 apps), while the guard starts the provider.
+    // Moves that carry the data: the last up says where each app was (program/moves.ts).
+    const { moves, problems: moveProblems } = plannedMoves(config, await previousOutputs());
+    if (moveProblems.length > 0)
+        throw refusal(`A move cannot be made as configured; nothing was applied:\n  - ${moveProblems.join("\n  - ")}`);
+    await announceMoves(config, moves, (app) => roleNamesOf(footprintOf(app)));
     const priorState = previousOutputs().then(stateAtLastUp);
-    const declared = await declareStack(config, budgets, existing, priorState).catch((err) => {
+    const declared = await declareStack(config, budgets, existing, priorState, moves).catch((err) => {
         throw err instanceof DedicatedStateError ? refusal(err.message) : err;
     });
-    const { apps, budgets: reports, pgHba, access, backup } = declared;
-    return { apps, ...keyedOutputs(reports, access), pgHba, ...(backup ? { backup } : {}), stateLayout: STATE_LAYOUT };
+    const { apps, budgets: reports, pgHba, access, backup, moves: moved } = declared;
+    return {
+        apps,
+        ...keyedOutputs(reports, access),
+        pgHba,
+        ...(backup ? { backup } : {}),
+        ...(moved ? { moves: moved } : {}),
+        stateLayout: STATE_LAYOUT,
+    };
 };

@@ -2,9 +2,10 @@
  * DataLossGuard: config changes that would lose data fail the preview, with
  * what would be lost and how to go on deliberately, before anything is applied.
  *
- * - A move (shared server to dedicated container, or between servers) creates
- *   a new, empty database on the new server and deletes the old one; no data
- *   is copied. Refused until `allowMoveFrom: <old server>` acknowledges it.
+ * - A move (shared server to dedicated container, or between servers) copies
+ *   the data into a new database on the new server and keeps the old one
+ *   (program/moves.ts, DataMove). Refused until `allowMoveFrom: <old server>`
+ *   acknowledges it.
  * - In a protected stack, an app that disappears from the config would be
  *   deleted: refused unless it is listed in `retiredApps` (retained on delete:
  *   forgotten by the stack, left on the server with its data). Renaming an app
@@ -102,9 +103,9 @@ export function moveProblem(app: string, old: Partial<AppFootprint> | undefined,
     if (!old?.server || old.server === now.server || now.allowMoveFrom === old.server) return undefined;
     return (
         `apps.${app} moves from ${old.server} (${old.placement ?? "its placement"}) to ${now.server} (${now.placement}): ` +
-        `this creates a NEW, EMPTY database on ${now.server} and deletes the one on ${old.server} ` +
-        `(no data is copied). Copy the data first (README: "Moving an app between placements"), ` +
-        `then set apps.${app}.allowMoveFrom: ${old.server} to proceed.`
+        `the up copies database ${old.database ?? now.database} into a new database on ${now.server}, verifies it and switches the ` +
+        `app's outputs to it; the old one stays on ${old.server}, CONNECT revoked from the app's roles, until you retire it ` +
+        `(README: "Moving an app between placements"). Set apps.${app}.allowMoveFrom: ${old.server} to proceed.`
     );
 }
 

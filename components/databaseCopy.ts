@@ -69,6 +69,11 @@ export interface CopyDatabaseArgs {
     readonly sourceOwnerRole?: string;
     /** pg_dump workers (directory format) when more than 1. @default 1 */
     readonly jobs?: number;
+    /**
+     * Runs once every check has passed, just before the snapshot is taken:
+     * where a move blocks the app's writers (DataMove's cutover). @default none
+     */
+    readonly beforeSnapshot?: () => Promise<void>;
     /** Progress lines. @default none */
     readonly log?: (line: string) => void;
 }
@@ -145,6 +150,7 @@ export async function copyDatabase(args: CopyDatabaseArgs): Promise<CopyReport> 
         if (args.sourceOwnerRole) releases.push(await borrowRole(src, args.sourceOwnerRole));
         await dst.query(commentOnDatabaseSql(target.database, copyMarker(source)));
 
+        await args.beforeSnapshot?.();
         // The snapshot: pg_dump reads in it, and so do the figures, while this transaction stays open.
         for (const sql of FIGURES_SESSION_SQL) await src.query(sql);
         await src.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");

@@ -18,6 +18,15 @@ export type ExtraRoleAccessLevel = (typeof EXTRA_ROLE_ACCESS_LEVELS)[number];
 export const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
 export type SslMode = (typeof SSL_MODES)[number];
 
+/**
+ * Writers during a move (DataMove): `cutover` blocks the app's logins on the
+ * old database and ends their sessions before the snapshot; `keep` copies
+ * while it stays writable (writes after the snapshot are not carried).
+ */
+export const MOVE_WRITERS = ["cutover", "keep"] as const;
+export type MoveWriters = (typeof MOVE_WRITERS)[number];
+export const DEFAULT_MOVE_WRITERS: MoveWriters = "cutover";
+
 /** Runtime role defaults: long enough for real requests, short enough to free stuck sessions. */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
 export const DEFAULT_IDLE_IN_TRANSACTION_SESSION_TIMEOUT_MS = 60_000;

@@ -24,6 +24,7 @@ import {
     DEFAULT_MAX_LOCK_WAIT_SECONDS,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MIGRATE_CONNECTION_LIMIT,
+    DEFAULT_MOVE_WRITERS,
     DEFAULT_PORT,
     DEFAULT_PROVISIONING_CONNECTIONS,
     DEFAULT_RUNTIME_CONNECTION_LIMIT,
@@ -33,6 +34,7 @@ import {
     describeValue as describe,
     EXTRA_ROLE_ACCESS_LEVELS,
     IntRange,
+    MOVE_WRITERS,
     RANGES,
     SSL_MODES,
 } from "../components/defaults";
@@ -267,8 +269,10 @@ export const appSchema = z
         dedicated: dedicatedAppSchema.optional(),
         /** Networks this app connects from (pg_hba lines); the server's clientCidrs when omitted. */
         clientCidrs: z.array(cidr).optional(),
-        /** Acknowledges moving the app away from this server (a new, empty database is created). */
+        /** Acknowledges moving the app away from this server: the up copies its data, the old database is kept until this is removed. */
         allowMoveFrom: text("the server key the app moves away from").optional(),
+        /** During a move: `cutover` blocks the app's logins on the old database before the snapshot, `keep` copies while it stays writable. */
+        moveWriters: oneOf(MOVE_WRITERS).default(DEFAULT_MOVE_WRITERS),
         /** Database name; defaults to the app's name. */
         database: identifier.optional(),
         /** Other names for the app's roles, e.g. an existing owner role to adopt; `<app>_migrate` and `<app>_app` when omitted. */

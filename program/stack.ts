@@ -22,6 +22,7 @@ import { appDatabaseArgs, dedicatedServerArgs, sharedServerArgs } from "./compon
 import { declarePooler, pooledBudgetRows } from "./pooler";
 import { dedicatedServersAsTheyAre } from "./dedicatedState";
 import { backupConnectionLimit, BackupPlan } from "./backupConfig";
+import { declareMove, MoveRecord, PlannedMove } from "./moves";
 
 /** What the stack exports for each app; URLs are secrets. */
 export interface AppOutputs {
@@ -53,6 +54,8 @@ export interface StackOutputs {
     readonly access: Record<string, pulumi.Output<AccessReport | AccessReportNotRead>>;
     /** The backup runner, when the stack has a `backup` block (README: Backups and restores). */
     readonly backup?: BackupOutputs;
+    /** Per app moved with its data and not yet retired: where from and to, and the verification (README: Moving an app between placements). */
+    readonly moves?: Record<string, pulumi.Output<MoveRecord>>;
 }
 
 export interface BackupOutputs {
@@ -190,6 +193,7 @@ export async function declareStack(
     budgetInputs: readonly ConnectionBudgetArgs[] = budgetArgs(config),
     existing: Readonly<Record<string, readonly string[]>> = {},
     stateAtLastUp: readonly PriorResource[] | PromiseLike<readonly PriorResource[]> = [],
+    moves: readonly PlannedMove[] = [],
 ): Promise<StackOutputs> {
     checkBudgets(config, budgetInputs);
     // Each dedicated server as it is, before anything is declared: a lost volume is refused here.
@@ -245,6 +249,7 @@ export async function declareStack(
     const lockDowns: Record<string, Record<string, pulumi.CustomResource>> = {};
     const appComponents: Record<string, AppDatabase> = {};
     const backedUp = new Set(config.backup?.apps.map((a) => a.app) ?? []);
+    const moveRecords: Record<string, pulumi.Output<MoveRecord>> = {};
     for (const app of Object.values(config.apps)) {
         // The server is part of the name: a move creates everything anew on the new
         // server instead of silently re-pointing state at a server that lacks it.
@@ -260,19 +265,24 @@ export async function declareStack(
         );
         (lockDowns[app.server] ??= {})[app.database] = db.access;
         appComponents[app.name] = db;
+        const move = moves.find((m) => m.app.name === app.name);
+        // A moved app's outputs wait for its data: a failed copy leaves them pointing at the old database.
+        const moved = move ? declareMove(move, db, servers, priorState, guard) : undefined;
+        if (moved) moveRecords[app.name] = moved.record;
+        const after = moved?.after ?? (<T>(o: pulumi.Output<T>) => o);
         apps[app.name] = {
             placement: app.placement,
             server: app.server,
-            internalHost: db.internalHost,
-            internalRuntimeUrl: db.internalRuntimeUrl,
-            host: db.host,
-            port: db.port,
-            database: db.databaseName,
-            runtimeUser: db.runtimeUser,
-            migrateUser: db.migrateUser,
-            runtimeUrl: db.runtimeUrl,
-            migrateUrl: db.migrateUrl,
-            extraRoleUrls: db.extraRoleUrls,
+            internalHost: after(db.internalHost),
+            internalRuntimeUrl: after(db.internalRuntimeUrl),
+            host: after(db.host),
+            port: after(db.port),
+            database: after(db.databaseName),
+            runtimeUser: after(db.runtimeUser),
+            migrateUser: after(db.migrateUser),
+            runtimeUrl: after(db.runtimeUrl),
+            migrateUrl: after(db.migrateUrl),
+            extraRoleUrls: after(db.extraRoleUrls),
         };
     }
 
@@ -289,7 +299,14 @@ export async function declareStack(
         ]),
     );
     const access = accessReportOutputs(config, servers, lockDowns);
-    return { apps, budgets, pgHba, access, ...(runner && config.backup ? { backup: backupOutputs(config.backup, runner) } : {}) };
+    return {
+        apps,
+        budgets,
+        pgHba,
+        access,
+        ...(runner && config.backup ? { backup: backupOutputs(config.backup, runner) } : {}),
+        ...(Object.keys(moveRecords).length > 0 ? { moves: moveRecords } : {}),
+    };
 }
 
 /** Each pooled server's PgBouncer, after its apps' roles; adds their runtimePooledUrl to `apps`. */

@@ -191,14 +191,14 @@ describe("dedicated containers, for real", () => {
         expect(await queryUrl(now.apps.alpha.runtimeUrl, "SELECT body FROM notes")).toEqual([{ body: "before restart" }]);
     });
 
-    it("refuses to move an app to another placement silently, and moves it once acknowledged", async () => {
-        await queryUrl(outputs.apps.gamma.migrateUrl, "CREATE TABLE kept (x int)");
+    it("refuses to move an app to another placement silently, and moves it with its data once acknowledged", async () => {
+        await queryUrl(outputs.apps.gamma.migrateUrl, "CREATE TABLE kept (x int); INSERT INTO kept VALUES (7)");
         const moved = { connectionLimit: 2, dedicated: { hostPort: await freePort() } };
         await stack.setConfig(config(320, moved), secrets());
         let preview = "";
         await expect(stack.stack.preview({ onOutput: (s) => (preview += s) })).rejects.toThrow();
         expect(preview).toContain("apps.gamma moves from local (shared) to dedicated-gamma (dedicated)");
-        expect(preview).toContain("NEW, EMPTY database");
+        expect(preview.replace(/\s+/g, " ")).toContain("the up copies database gamma into a new database on dedicated-gamma");
         await expect(stack.stack.up({ onOutput: () => undefined })).rejects.toThrow(/allowMoveFrom/);
         expect((await cluster.catalog()).databases).toContain("gamma"); // nothing was applied
 
@@ -207,8 +207,16 @@ describe("dedicated containers, for real", () => {
         const now = (await stack.outputs()).apps.gamma;
         expect(now.placement).toBe("dedicated");
         expect(await queryUrl(now.runtimeUrl, "SELECT current_database() AS db")).toEqual([{ db: "gamma" }]);
-        await expect(queryUrl(now.migrateUrl, "SELECT * FROM kept")).rejects.toThrow(/does not exist/); // new and empty, as announced
-        expect((await cluster.catalog()).databases).not.toContain("gamma"); // dev: the old one is gone
+        expect(await queryUrl(now.runtimeUrl, "SELECT x FROM kept")).toEqual([{ x: 7 }]); // the data came along
+        expect((await cluster.catalog()).databases).toContain("gamma"); // the old one is kept until retired
+        await expect(queryUrl(outputs.apps.gamma.runtimeUrl, "SELECT 1")).rejects.toThrow(/permission denied for database/);
+
+        // Retired (allowMoveFrom removed), the stack forgets the old copy; dropped by hand as the README says.
+        await stack.setConfig(config(320, moved), secrets());
+        await stack.stack.up({ onOutput: () => undefined });
+        expect((await cluster.catalog()).databases).toContain("gamma");
+        await cluster.admin("DROP DATABASE gamma WITH (FORCE)");
+        await cluster.admin("DROP ROLE gamma_app, gamma_migrate");
     });
 
     it("removes its containers, networks and volumes on destroy (dev)", async () => {

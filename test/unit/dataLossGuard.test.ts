@@ -26,9 +26,9 @@ describe("removalProblem", () => {
 
 describe("moveProblem", () => {
     const news = { ...footprint, server: "dedicated-grafana", placement: "dedicated" };
-    it("refuses an unacknowledged move and says a new, empty database is made", () => {
+    it("refuses an unacknowledged move and says the data is copied and the old database kept", () => {
         expect(moveProblem("grafana", footprint, news)).toMatch(
-            /apps.grafana moves from lab \(shared\) to dedicated-grafana \(dedicated\): this creates a NEW, EMPTY database/,
+            /apps.grafana moves from lab \(shared\) to dedicated-grafana \(dedicated\): the up copies database grafana into a new database on dedicated-grafana/,
         );
     });
     it.each([

@@ -36,7 +36,7 @@ const QUOTED: readonly string[] = [
     "database {}: {} {}object waits{} for a lock ({}); {}waited {} of {} s, next try in {} s, {} done so far. In the way: {}",
     "{}database {}: moved {} of {} objects to {}; {} not done, still locked by other sessions after waiting {} (adopt.moveObjects.maxWaitSeconds).",
     "Every object stays usable, moved or not, and this step holds no lock any more. {}End those sessions or let them finish, then run `pulumi up` again: it moves the rest.",
-    'apps.{} moves from {} ({}) to {} ({}): {}this creates a NEW, EMPTY database on {} and deletes the one on {} {}(no data is copied). Copy the data first (README: "Moving an app between placements"), {}then set apps.{}.allowMoveFrom: {} to proceed.',
+    "apps.{} moves from {} ({}) to {} ({}): {}the up copies database {} into a new database on {}, verifies it and switches the {}app's outputs to it; the old one stays on {}, CONNECT revoked from the app's roles, until you retire it {}(README: \"Moving an app between placements\"). Set apps.{}.allowMoveFrom: {} to proceed.",
     "{}Connection budget for server {}: {} of max_connections {}{} (OVER BUDGET by {})",
     "The config would create what exists already; nothing was applied:",
     "role {} {}already {}exists{} on server {}, made outside this stack.",
