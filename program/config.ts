@@ -330,37 +330,75 @@ const pemFile = (what: string) =>
 const ADMIN_PASSWORD_EXPECTED =
     "expected the admin password (set it with `pulumi config set --secret --path`, or name a file with admin.passwordFile)";
 
-/** A PgBouncer in front of a shared server (components/pgbouncer.ts), sized from the budget. */
-const poolerSchema = z.strictObject({
-    mode: oneOf(POOL_MODES).default("transaction"),
-    instances: int(POOLER_RANGES.instances).default(DEFAULT_POOLER_INSTANCES),
-    maxClientConnections: int(POOLER_RANGES.maxClientConnections).default(DEFAULT_POOLER_MAX_CLIENT_CONNECTIONS),
-    /** The host's address PgBouncer listens on (the containers use the host's network). */
-    listenAddress: z
-        .string({ error: (i) => `expected an IP address to listen on, got ${describe(i.input)}` })
-        .refine((v) => isIP(v) !== 0, {
-            error: (i) => `expected an IP address to listen on, such as "127.0.0.1" or "0.0.0.0", got ${describe(i.input)}`,
-        })
-        .default(DEFAULT_POOLER_LISTEN_ADDRESS),
-    hostPort: int(RANGES.hostPort).default(DEFAULT_POOLER_PORT),
-    /** One pool size (per instance) for every app; each runtime role's limit over the instances, less the reserve, when omitted. */
-    poolSize: int(POOLER_RANGES.poolSize).optional(),
-    reservePoolSize: int(POOLER_RANGES.reservePoolSize).default(DEFAULT_RESERVE_POOL_SIZE),
-    image: imageName.default(DEFAULT_POOLER_IMAGE),
+/** A host without a port: `db.lab:5433` is refused with the two keys to set instead. */
+const hostWithoutPort = text("a host name or IP address").superRefine((host, ctx) => {
+    const withPort = isIP(host) === 0 ? /^\[?(.*?)\]?:(\d+)$/.exec(host) : null;
+    if (withPort) {
+        ctx.addIssue({
+            code: "custom",
+            message: `expected a host name or IP address without a port, got ${JSON.stringify(host)}; set host: ${JSON.stringify(withPort[1])} and port: ${withPort[2]}`,
+        });
+    }
 });
+
+/** Keys that describe the PgBouncer containers the stack deploys; a pooler declared as `existing` has none. */
+const DEPLOYED_POOLER_KEYS = ["listenAddress", "hostPort", "image", "maxClientConnections"] as const;
+
+/**
+ * A pooler in front of a shared server, sized from the budget: a PgBouncer the
+ * stack deploys (components/pgbouncer.ts), or, with `existing`, one the user
+ * already runs, declared so the outputs and the budget know about it.
+ */
+const poolerSchema = z
+    .strictObject({
+        mode: oneOf(POOL_MODES).default("transaction"),
+        instances: int(POOLER_RANGES.instances).default(DEFAULT_POOLER_INSTANCES),
+        maxClientConnections: int(POOLER_RANGES.maxClientConnections).optional(),
+        /** The host's address PgBouncer listens on (the containers use the host's network). */
+        listenAddress: z
+            .string({ error: (i) => `expected an IP address to listen on, got ${describe(i.input)}` })
+            .refine((v) => isIP(v) !== 0, {
+                error: (i) => `expected an IP address to listen on, such as "127.0.0.1" or "0.0.0.0", got ${describe(i.input)}`,
+            })
+            .optional(),
+        hostPort: int(RANGES.hostPort).optional(),
+        /** One pool size (per instance) for every app; each runtime role's limit over the instances, less the reserve, when omitted. */
+        poolSize: int(POOLER_RANGES.poolSize).optional(),
+        reservePoolSize: int(POOLER_RANGES.reservePoolSize).default(DEFAULT_RESERVE_POOL_SIZE),
+        image: imageName.optional(),
+        /** A pooler the stack does not deploy: where clients reach it. Its pools must be sized as declared here. */
+        existing: z
+            .strictObject({
+                host: hostWithoutPort,
+                port: int(RANGES.port).default(DEFAULT_POOLER_PORT),
+                sslmode: oneOf(SSL_MODES).default("disable"),
+            })
+            .optional(),
+    })
+    .superRefine((pooler, ctx) => {
+        if (!pooler.existing) return;
+        for (const key of DEPLOYED_POOLER_KEYS) {
+            if (pooler[key] === undefined) continue;
+            ctx.addIssue({
+                code: "custom",
+                path: [key],
+                message: `${key} configures a pooler the stack deploys, and existing declares one it does not: remove ${key}, or remove existing to deploy a PgBouncer`,
+            });
+        }
+    })
+    .transform(({ existing, ...pooler }) => ({
+        ...pooler,
+        maxClientConnections: pooler.maxClientConnections ?? DEFAULT_POOLER_MAX_CLIENT_CONNECTIONS,
+        listenAddress: pooler.listenAddress ?? DEFAULT_POOLER_LISTEN_ADDRESS,
+        hostPort: pooler.hostPort ?? DEFAULT_POOLER_PORT,
+        image: pooler.image ?? DEFAULT_POOLER_IMAGE,
+        ...(existing ? { existing } : {}),
+    }));
 export type PoolerConfig = z.output<typeof poolerSchema>;
 
 export const serverSchema = z
     .strictObject({
-        host: text("a host name or IP address").superRefine((host, ctx) => {
-            const withPort = isIP(host) === 0 ? /^\[?(.*?)\]?:(\d+)$/.exec(host) : null;
-            if (withPort) {
-                ctx.addIssue({
-                    code: "custom",
-                    message: `expected a host name or IP address without a port, got ${JSON.stringify(host)}; set host: ${JSON.stringify(withPort[1])} and port: ${withPort[2]}`,
-                });
-            }
-        }),
+        host: hostWithoutPort,
         port: int(RANGES.port).default(DEFAULT_PORT),
         sslmode: oneOf(SSL_MODES).default(DEFAULT_SSL_MODE),
         /**

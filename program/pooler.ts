@@ -9,6 +9,7 @@ import { PgBouncer } from "../components/pgbouncer";
 import { AppPool, appPool, appPoolProblem, PooledApp } from "../components/poolerPlan";
 import type { ConfigIssue, ResolvedApp, ServerConfig } from "./config";
 import { roleNamesFor } from "../components/identifiers";
+import type { SslMode } from "../components/defaults";
 
 /** The apps of `server` that its pooler serves (every app placed on it), with their runtime role and limit. */
 export function pooledApps(server: string, apps: Readonly<Record<string, ResolvedApp>>): PooledApp[] {
@@ -46,8 +47,11 @@ export function poolerIssues(apps: Readonly<Record<string, ResolvedApp>>, server
         const pooler = server.pooler;
         if (!pooler) continue;
         const at = `servers.${key}.pooler`;
-        const owner = taken.get(pooler.hostPort);
-        if (owner) {
+        // A pooler the stack does not deploy: its pools are checked, its port and its TLS are its own.
+        const owner = pooler.existing ? undefined : taken.get(pooler.hostPort);
+        if (pooler.existing) {
+            // nothing listens here for the stack
+        } else if (owner) {
             issues.push({
                 path: `${at}.hostPort`,
                 message: `port ${pooler.hostPort} is also used by ${owner}; set a different ${at}.hostPort`,
@@ -55,7 +59,7 @@ export function poolerIssues(apps: Readonly<Record<string, ResolvedApp>>, server
         } else {
             taken.set(pooler.hostPort, `${at}.hostPort`);
         }
-        if (server.sslmode === "verify-ca" || server.sslmode === "verify-full") {
+        if (!pooler.existing && (server.sslmode === "verify-ca" || server.sslmode === "verify-full")) {
             issues.push({
                 path: at,
                 message: `the pooler cannot verify the server's certificate (sslmode ${server.sslmode}): no CA file is given to it yet; use sslmode require for this server, or remove the pooler`,
@@ -71,7 +75,7 @@ export function poolerIssues(apps: Readonly<Record<string, ResolvedApp>>, server
                 });
         }
         const serverSide = pools.reduce((sum, p) => sum + p.perInstance, 0);
-        if (pooler.mode === "session" && pooler.maxClientConnections > serverSide) {
+        if (!pooler.existing && pooler.mode === "session" && pooler.maxClientConnections > serverSide) {
             issues.push({
                 path: `${at}.maxClientConnections`,
                 message:
@@ -90,7 +94,9 @@ export function pooledBudgetRows(server: string, config: ServerConfig, apps: Rea
             p.runtimeRole,
             {
                 connections: p.serverConnections,
-                detail: `${config.pooler!.instances} × (pool ${p.poolSize} + reserve ${p.reservePoolSize})`,
+                detail:
+                    `${config.pooler!.instances} × (pool ${p.poolSize} + reserve ${p.reservePoolSize})` +
+                    (config.pooler!.existing ? `, existing pooler at ${config.pooler!.existing.host}:${config.pooler!.existing.port}` : ""),
             },
         ]),
     );
@@ -121,6 +127,28 @@ export function declarePooler(
 ): Record<string, pulumi.Output<string>> {
     const pooler = server.pooler!;
     const logins = Object.fromEntries(runtimes.map((r) => [r.app.name, pulumi.secret(r.runtimeUrl.apply(loginOf))]));
+    const pooledUrls = (host: pulumi.Input<string>, port: pulumi.Input<number>, sslmode: SslMode) =>
+        Object.fromEntries(
+            runtimes.map(({ app }) => [
+                app.name,
+                pulumi.secret(
+                    pulumi.all([logins[app.name], host, port]).apply(([l, h, p]) =>
+                        connectionUrl({
+                            host: h,
+                            port: p,
+                            database: app.database,
+                            user: l.user,
+                            password: l.password,
+                            sslmode,
+                            connectTimeoutSeconds: server.connectTimeoutSeconds,
+                            parameters: server.urlParameters,
+                        }),
+                    ),
+                ),
+            ]),
+        );
+    // The user's own pooler: nothing to deploy; it must know the runtime logins (README: "A pooler you already run").
+    if (pooler.existing) return pooledUrls(pooler.existing.host, pooler.existing.port, pooler.existing.sslmode);
     const bouncer = new PgBouncer(
         `${name}-pooler`,
         {
@@ -146,23 +174,6 @@ export function declarePooler(
         },
         opts,
     );
-    return Object.fromEntries(
-        runtimes.map(({ app }) => [
-            app.name,
-            pulumi.secret(
-                logins[app.name].apply((l) =>
-                    connectionUrl({
-                        host: bouncer.host,
-                        port: bouncer.port,
-                        database: app.database,
-                        user: l.user,
-                        password: l.password,
-                        sslmode: "disable",
-                        connectTimeoutSeconds: server.connectTimeoutSeconds,
-                        parameters: server.urlParameters,
-                    }),
-                ),
-            ),
-        ]),
-    );
+    // No TLS on the pooler's side: it listens on the host.
+    return pooledUrls(bouncer.host, bouncer.port, "disable");
 }

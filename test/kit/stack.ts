@@ -128,6 +128,11 @@ export class TestStack {
             .map((step) => `${step.op} ${step.urn.split("::").pop()}`);
     }
 
+    /** Runs a bash script as a user would in a shell, in this stack's project with its backend (README commands run as written). */
+    shell(script: string, env: Record<string, string> = {}): SpawnSyncReturns<string> {
+        return this.run("bash", ["-euo", "pipefail", "-c", script], env);
+    }
+
     /** Runs one of the repository's scripts/ as a user would, in this stack's project with its backend. */
     script(file: string, ...args: string[]): SpawnSyncReturns<string> {
         return this.run("bash", [path.join(PROJECT_ROOT, "scripts", file), "--stack", this.stack.name, ...args]);
@@ -155,12 +160,13 @@ export class TestStack {
         );
     }
 
-    private run(command: string, args: string[]): SpawnSyncReturns<string> {
+    private run(command: string, args: string[], env: Record<string, string> = {}): SpawnSyncReturns<string> {
         return spawnSync(command, args, {
             cwd: this.dir,
             encoding: "utf8",
             env: {
                 ...process.env,
+                ...env,
                 PULUMI_BACKEND_URL: `file://${this.backendDir}`,
                 PULUMI_CONFIG_PASSPHRASE: this.passphrase,
                 PULUMI_NODEJS_TRANSPILE_ONLY: "true",

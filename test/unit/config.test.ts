@@ -5,18 +5,12 @@ import { PG_CLIENT_TOOLS } from "../../scripts/pgClientTools";
 import { identifierProblem, suggestedIdentifier } from "../../components/identifiers";
 import { pgHbaLines } from "../../program/pgHba";
 import { managedRoleLimits } from "../../program/stack";
-import { badInputs, baseConfig } from "../badInputs";
+import { badInputs, baseConfig, issuesOfConfig } from "../badInputs";
 
 function issuesOf(mutate: (c: any) => void) {
     const config = baseConfig();
     mutate(config);
-    try {
-        parseStackConfig(config);
-    } catch (err) {
-        expect(err).toBeInstanceOf(ConfigError);
-        return (err as ConfigError).issues;
-    }
-    throw new Error("expected the config to be rejected");
+    return issuesOfConfig(config);
 }
 
 describe("parseStackConfig", () => {

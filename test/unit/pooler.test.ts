@@ -117,6 +117,51 @@ describe("servers.<name>.pooler config", () => {
     });
 });
 
+describe("a pooler the user already runs (pooler.existing)", () => {
+    const existing = (more: Record<string, unknown> = {}) =>
+        pooled((c) => Object.assign(c.servers.lab.pooler, { existing: { host: "pool.lab" }, ...more }));
+
+    it("is declared by its address, the deployed pooler's keys left out", () => {
+        const config = parseStackConfig(existing({ instances: 2 }));
+        expect(config.servers.lab.pooler?.existing).toEqual({ host: "pool.lab", port: 6432, sslmode: "disable" });
+        expect(config.servers.lab.pooler?.instances).toBe(2);
+    });
+
+    it.each(["hostPort", "listenAddress", "image", "maxClientConnections"])("refuses %s beside it, naming the key", (key) => {
+        const value = { hostPort: 7000, listenAddress: "0.0.0.0", image: "pgbouncer:1.18", maxClientConnections: 10 }[key];
+        expect(issuesOf(existing({ [key]: value }))).toContainEqual({
+            path: `servers.lab.pooler.${key}`,
+            message: `${key} configures a pooler the stack deploys, and existing declares one it does not: remove ${key}, or remove existing to deploy a PgBouncer`,
+        });
+    });
+
+    it("refuses an address with a port in host", () => {
+        const issues = issuesOf(pooled((c) => (c.servers.lab.pooler = { existing: { host: "pool.lab:6543" } })));
+        expect(issues).toContainEqual({
+            path: "servers.lab.pooler.existing.host",
+            message: expect.stringContaining('set host: "pool.lab" and port: 6543'),
+        });
+    });
+
+    it("still checks the pools it is declared with against each runtime role's limit, and shows them in the budget", () => {
+        expect(issuesOf(existing({ poolSize: 11 }))).toContainEqual({
+            path: "servers.lab.pooler.poolSize",
+            message: expect.stringContaining("over its CONNECTION LIMIT 10"),
+        });
+        const config = parseStackConfig(existing());
+        const rows = computeBudget(budgetArgs(config)[0]).entries.filter((e) => e.kind === "pooler");
+        expect(rows.map((r) => r.note)).toContain("1 × (pool 10 + reserve 0), existing pooler at pool.lab:6432, within grafana_app's 10");
+    });
+
+    it("leaves its port and the server's certificate to it", () => {
+        const config = pooled((c) => {
+            Object.assign(c.servers.lab, { sslmode: "verify-full", sslrootcert: "system", host: "127.0.0.1", port: 6432 });
+            c.servers.lab.pooler.existing = { host: "127.0.0.1", port: 6432, sslmode: "require" };
+        });
+        expect(issuesOf(config)).toEqual([]);
+    });
+});
+
 describe("the budget with a pooler", () => {
     it("shows what the pooler opens per runtime role, within that role's share, and keeps the total", () => {
         const config = parseStackConfig(pooled((c) => Object.assign(c.servers.lab.pooler, { instances: 2, reservePoolSize: 1 })));
