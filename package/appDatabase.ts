@@ -48,13 +48,43 @@ export interface RoleNames {
     readonly runtime?: string;
 }
 
+/** An existing role taken over by the app, and how its password is handled. */
+export interface AdoptedRole {
+    /** Secret: the role's password, kept as it is. @default a generated one replaces it */
+    readonly password?: string;
+}
+
+/** Moving objects of an adopted database to the app's migrate role. */
+export interface MoveObjects {
+    /** The schemas whose objects move. */
+    readonly schemas: string[];
+    /** Only objects these roles own move. */
+    readonly from: string[];
+    /** How long one owner change waits for its lock, ms. @default 2000 */
+    readonly lockTimeoutMs?: number;
+    /** How long objects other sessions hold locks on are retried, s. @default 60 */
+    readonly maxWaitSeconds?: number;
+}
+
+/** What already exists on the server and is taken over instead of created (README "Adopting what already runs"). */
+export interface Adopt {
+    /** The database exists (with its data): it is given to the migrate role, never created or dropped. @default false */
+    readonly database?: boolean;
+    /** Roles of the app (pair or extra) that exist, by name. @default none */
+    readonly roles?: Record<string, AdoptedRole>;
+    /** Move the objects of these schemas owned by these roles to the migrate role. @default nothing moves */
+    readonly moveObjects?: MoveObjects;
+    /** Roles outside the app that keep CONNECT on the adopted database when PUBLIC loses it. @default none */
+    readonly keepConnect?: string[];
+}
+
 /**
- * AppDatabaseArgs as plain data (the schema analyzer reads declared fields, not
- * Pick<>): the server as facts, access levels as strings checked by the library.
+ * What an app asks for, as plain data (the schema analyzer reads declared
+ * fields, not Pick<>): access levels as strings checked by the library.
+ * AppDatabase adds the app's name and its server; a Fleet's apps name one of
+ * its servers.
  */
-export interface AppDatabaseArgs {
-    /** The application's name; the roles are `<app>_migrate` and `<app>_app`. */
-    readonly app: string;
+export interface AppSettings {
     /** Database name. @default the app's name */
     readonly database?: string;
     /** CONNECTION LIMIT of `<app>_app`. @default 10 */
@@ -75,8 +105,6 @@ export interface AppDatabaseArgs {
     readonly revokeFunctionExecute?: boolean;
     /** Leave every resource of the app in place if it is ever deleted. @default false */
     readonly retainOnDelete?: boolean;
-    /** The shared server the database lives on, and its admin credentials. */
-    readonly server: ServerConnection;
     /**
      * What `<app>_app` may do with what `<app>_migrate` creates: readwrite,
      * readonly, or migrations (nothing: the app's migrations grant it). @default "readwrite"
@@ -92,14 +120,39 @@ export interface AppDatabaseArgs {
     readonly searchPath?: string[];
     /** More login roles on this database, by role name. @default {} */
     readonly extraRoles?: Record<string, ExtraRole>;
+    /** Take over an existing database and roles instead of creating them. @default nothing adopted */
+    readonly adopt?: Adopt;
 }
 
-/** The library's args without the server, from the package's plain data (values are checked by the library). */
-function libraryArgs(args: AppDatabaseArgs): Omit<lib.AppDatabaseArgs, "server"> {
-    const { server: _server, access, extraRoles, ...rest } = args;
-    return {
+/** AppDatabaseArgs as plain data: the app's settings, its name, and the server as facts. */
+export interface AppDatabaseArgs extends AppSettings {
+    /** The application's name; the roles are `<app>_migrate` and `<app>_app`. */
+    readonly app: string;
+    /** The shared server the database lives on, and its admin credentials. */
+    readonly server: ServerConnection;
+}
+
+/** `adopt` as the library takes it: the passwords secret again (construct inputs arrive revealed). */
+function libraryAdopt(adopt: Adopt | undefined): lib.AdoptArgs | undefined {
+    if (!adopt) return undefined;
+    const roles = Object.entries(adopt.roles ?? {}).map(([role, { password }]) => [
+        role,
+        password === undefined ? {} : { password: pulumi.secret(password) },
+    ]);
+    return { ...adopt, roles: Object.fromEntries(roles) as lib.AdoptArgs["roles"] };
+}
+
+/**
+ * The library's args without the server, from the package's plain data, checked
+ * by the library (throws its message on a bad value, before anything is registered).
+ */
+export function libraryArgs(app: string, settings: AppSettings): Omit<lib.AppDatabaseArgs, "server"> {
+    const { access, extraRoles, adopt, ...rest } = settings;
+    const args = {
         ...rest,
+        app,
         access: access as AccessLevel | undefined,
+        adopt: libraryAdopt(adopt),
         extraRoles: Object.fromEntries(
             Object.entries(extraRoles ?? {}).map(([role, spec]) => [
                 role,
@@ -107,6 +160,8 @@ function libraryArgs(args: AppDatabaseArgs): Omit<lib.AppDatabaseArgs, "server">
             ]),
         ),
     };
+    lib.resolveAppDatabaseArgs({ ...args, server: UNCHECKED_SERVER });
+    return args;
 }
 
 export class AppDatabase extends pulumi.ComponentResource {
@@ -125,9 +180,9 @@ export class AppDatabase extends pulumi.ComponentResource {
 
     constructor(name: string, args: AppDatabaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
         // Bad input fails before anything is registered, with the library's messages.
-        const serverArgs = sharedServerArgs(args.server);
-        const appArgs = libraryArgs(args);
-        lib.resolveAppDatabaseArgs({ ...appArgs, server: UNCHECKED_SERVER });
+        const { app: appName, server: connection, ...settings } = args;
+        const serverArgs = sharedServerArgs(connection);
+        const appArgs = libraryArgs(appName, settings);
         super(lib.APP_DATABASE_TYPE, name, {}, opts);
         // One SharedServer (one provider, one pool) for all the apps on this server in the program.
         const { server } = serverFor(name, serverArgs, this);

@@ -1,5 +1,5 @@
 /**
- * The component package: AppDatabase and ConnectionBudget for Pulumi programs
+ * The component package: Fleet, AppDatabase and ConnectionBudget for Pulumi programs
  * in any language. `pulumi-resource-app-databases` beside this file runs it as
  * a provider plugin; the schema is inferred from these classes' args.
  */
@@ -7,11 +7,14 @@ import * as path from "node:path";
 import { main } from "@pulumi/pulumi/provider";
 import { AppDatabase } from "./appDatabase";
 import { ConnectionBudget } from "./connectionBudget";
+import { Fleet } from "./fleet";
 import { AppDatabasesProvider } from "./provider";
 import { serveFromPackage } from "../components/servedResource";
 
 export { AppDatabase } from "./appDatabase";
-export type { AppDatabaseArgs, ExtraRole, RoleNames, Rotation } from "./appDatabase";
+export type { Adopt, AdoptedRole, AppDatabaseArgs, AppSettings, ExtraRole, MoveObjects, RoleNames, Rotation } from "./appDatabase";
+export { checkFleet, Fleet } from "./fleet";
+export type { FleetApp, FleetArgs } from "./fleet";
 export { ConnectionBudget } from "./connectionBudget";
 export type { ConnectionBudgetArgs } from "./connectionBudget";
 export type { ServerConnection } from "../components/sharedServer";
@@ -28,7 +31,7 @@ if (require.main === module) {
     serveFromPackage(PACKAGE_NAME);
     // The version is the repository's, so the plugin and the npm package never disagree.
     const provider = new AppDatabasesProvider({
-        components: [AppDatabase, ConnectionBudget],
+        components: [Fleet, AppDatabase, ConnectionBudget],
         name: PACKAGE_NAME,
         dirname: sources,
         version,

@@ -15,7 +15,11 @@
 # hold a PulumiPlugin.yaml, which would need a nodejs host that runs source
 # plugins; the offline toolchain's cannot). So the folder is written here, the
 # same entry the examples carry: relative to the program when the program lives
-# in this repository, else absolute.
+# in this repository, else absolute. (A team on releases does not need this
+# script: README "Install a release".)
+#
+# Exit codes: 0 added; 1 a check or `pulumi package add` failed (the message
+# says which); 2 bad usage.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,7 +28,8 @@ PLUGIN=$PACKAGE/pulumi-resource-app-databases
 
 die() { printf 'package-add.sh: %s\n' "$*" >&2; exit 1; }
 
-[ $# -le 1 ] || die "usage: scripts/package-add.sh [PROGRAM_DIR]"
+case ${1:-} in -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+[ $# -le 1 ] || { printf 'package-add.sh: usage: scripts/package-add.sh [PROGRAM_DIR] (--help for more)\n' >&2; exit 2; }
 PROGRAM=$(cd "${1:-.}" && pwd) || die "no such directory: ${1:-.}"
 PROJECT=$PROGRAM/Pulumi.yaml
 [ -f "$PROJECT" ] || die "$PROGRAM has no Pulumi.yaml: run it in (or name) your program's folder"

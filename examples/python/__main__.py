@@ -1,12 +1,13 @@
 """Two apps on one shared PostgreSQL server, declared from Python through the
-app-databases component package (its SDK: `pulumi package add`, see README.md)."""
+app-databases component package (its SDK: `pulumi package add`, or the release's
+wheel; see README.md)."""
 
 import pulumi
 import pulumi_app_databases as app_databases
 
 config = pulumi.Config()
 
-# The server as plain data: each AppDatabase reaches it with these facts.
+# The server as plain data, by a name the apps refer to.
 server = app_databases.ServerConnectionArgs(
     host=config.require("host"),
     port=config.require_int("port"),
@@ -16,23 +17,19 @@ server = app_databases.ServerConnectionArgs(
     admin_superuser=config.require_bool("adminSuperuser"),
 )
 
-orders = app_databases.AppDatabase(
-    "orders",
-    app="orders",
-    server=server,
-    access="readwrite",
-    runtime_connection_limit=5,
-)
-# The access level is checked by the package, with the same message as in TypeScript.
-reports = app_databases.AppDatabase(
-    "reports",
-    app="reports",
-    server=server,
-    access=config.require("reportsAccess"),
-    runtime_connection_limit=3,
+# One Fleet holds every app: the whole set is checked (with the same messages as
+# in TypeScript) before anything is applied, so a bad `reportsAccess` stops orders
+# too, and the apps on one server share one connection pool.
+fleet = app_databases.Fleet(
+    "databases",
+    servers={"lab": server},
+    apps={
+        "orders": app_databases.FleetAppArgs(access="readwrite", runtime_connection_limit=5),
+        "reports": app_databases.FleetAppArgs(access=config.require("reportsAccess"), runtime_connection_limit=3),
+    },
 )
 
-pulumi.export("ordersRuntimeUser", orders.runtime_user)
-pulumi.export("ordersRuntimeUrl", orders.runtime_url)  # secret
-pulumi.export("reportsRuntimeUser", reports.runtime_user)
-pulumi.export("reportsRuntimeUrl", reports.runtime_url)  # secret
+pulumi.export("ordersRuntimeUser", fleet.runtime_users["orders"])
+pulumi.export("ordersRuntimeUrl", fleet.runtime_urls["orders"])  # secret
+pulumi.export("reportsRuntimeUser", fleet.runtime_users["reports"])
+pulumi.export("reportsRuntimeUrl", fleet.runtime_urls["reports"])  # secret

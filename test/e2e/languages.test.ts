@@ -6,8 +6,6 @@
  * their SDK the way a user does, with scripts/package-add.sh (`pulumi package
  * add`, then the `packages:` entry pointed at the plugin's folder).
  */
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -16,11 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveAppDatabaseArgs } from "../../components/appDatabase";
 import type { AccessLevel } from "../../components/defaults";
 import { passwordOf, queryUrl, TestCluster, withDatabase } from "../kit/postgres";
+import { LanguageStack, pythonVenv, run } from "../kit/languageStack";
 import { PROJECT_ROOT } from "../kit/stack";
 
 const PACKAGE_DIR = path.join(PROJECT_ROOT, "package");
 const PACKAGE_ADD = path.join(PROJECT_ROOT, "scripts", "package-add.sh");
 const APPS = { orders: "orders", reports: "reports" } as const;
+/** What the engine runs with besides the toolchain's environment (no update check, no downloads). */
+const ENGINE_ENV = { PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true" };
 
 type Language = "python" | "go" | "yaml";
 
@@ -35,82 +36,20 @@ function typescriptMessage(access: string): string {
 }
 
 /** One example as a stack: a temp copy of its folder, the package's folder by absolute path, a file backend. */
-class ExampleStack {
-    private constructor(
-        readonly stack: Stack,
-        readonly dir: string,
-        private readonly env: Record<string, string>,
-    ) {}
-
-    static async create(example: Language, cluster: TestCluster): Promise<ExampleStack> {
-        const root = fs.mkdtempSync(path.join(os.tmpdir(), `app-databases-${example}-`));
-        const dir = path.join(root, "project");
-        const source = path.join(PROJECT_ROOT, "examples", example);
-        fs.cpSync(source, dir, { recursive: true, filter: (src) => !/\/(venv|sdks|__pycache__)$/.test(src) });
-        fs.mkdirSync(path.join(root, "state"));
-        const env = {
-            PULUMI_BACKEND_URL: `file://${path.join(root, "state")}`,
-            PULUMI_CONFIG_PASSPHRASE: randomBytes(12).toString("hex"),
-            PULUMI_SKIP_UPDATE_CHECK: "true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-        };
-        if (example === "python") preparePython(dir);
-        if (example === "yaml") pointAtPackage(dir);
-        else addPackage(dir, env);
-        const ws = await LocalWorkspace.create({ workDir: dir, envVars: env });
-        const stack = await Stack.create(`e2e-${randomBytes(3).toString("hex")}`, ws);
-        for (const [key, value] of Object.entries({
-            host: "127.0.0.1",
-            port: String(cluster.port),
-            sslmode: "disable",
-            adminUsername: cluster.adminUser,
-            adminSuperuser: "true",
-        }))
-            await stack.setConfig(key, { value });
-        await stack.setConfig("adminPassword", { value: cluster.adminPassword, secret: true });
-        return new ExampleStack(stack, dir, env);
-    }
-
-    /** The pulumi CLI on this stack, in the program's folder: its exit status and all it printed. */
-    cli(args: string[]): { status: number | null; output: string } {
-        const result = spawnSync("pulumi", [...args, "--stack", this.stack.name], {
-            cwd: this.dir,
-            encoding: "utf8",
-            env: { ...process.env, ...this.env },
-        });
-        return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
-    }
-
-    async outputs(): Promise<Record<string, { value: string; secret: boolean }>> {
-        return await this.stack.outputs();
-    }
-
-    stateFile(): string {
-        const dir = path.join(this.env.PULUMI_BACKEND_URL.slice("file://".length), ".pulumi", "stacks");
-        const project = fs.readdirSync(dir)[0];
-        return fs.readFileSync(path.join(dir, project, `${this.stack.name}.json`), "utf8");
-    }
-
-    async dispose(): Promise<void> {
-        try {
-            await this.stack.destroy({ onOutput: () => undefined });
-        } catch {
-            // the server may already be gone
-        }
-        fs.rmSync(path.dirname(this.dir), { recursive: true, force: true });
-    }
+async function exampleStack(example: Language, cluster: TestCluster): Promise<LanguageStack> {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), `app-databases-${example}-`));
+    const dir = path.join(root, "project");
+    const source = path.join(PROJECT_ROOT, "examples", example);
+    fs.cpSync(source, dir, { recursive: true, filter: (src) => !/\/(venv|sdks|__pycache__)$/.test(src) });
+    if (example === "python") pythonVenv(dir);
+    if (example === "yaml") pointAtPackage(dir);
+    else addPackage(dir, ENGINE_ENV);
+    return await LanguageStack.create({ dir, config: serverConfig(cluster), secrets: { adminPassword: cluster.adminPassword } });
 }
 
-/**
- * The program's virtualenv sees the toolchain's Pulumi SDK through a .pth
- * file (no download per run), where `pulumi package add` installs the SDK.
- */
-function preparePython(dir: string): void {
-    const venv = path.join(dir, "venv");
-    run("python3", ["-m", "venv", venv], dir);
-    const purelib = (python: string) => run(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], dir).trim();
-    const sdk = path.join(process.env.PULUMI_HOME ?? path.join(PROJECT_ROOT, ".pulumi-home"), "python-sdk", "bin", "python");
-    fs.writeFileSync(path.join(purelib(path.join(venv, "bin", "python")), "pulumi-sdk.pth"), purelib(sdk) + "\n");
+/** The examples' server config for a test cluster. */
+function serverConfig(cluster: TestCluster): Record<string, string> {
+    return { host: "127.0.0.1", port: String(cluster.port), sslmode: "disable", adminUsername: cluster.adminUser, adminSuperuser: "true" };
 }
 
 /**
@@ -135,15 +74,8 @@ function pointAtPackage(dir: string): void {
     fs.writeFileSync(file, pointed);
 }
 
-/** Runs a command; throws with its output when it fails. */
-function run(command: string, args: string[], cwd: string, env: Record<string, string> = {}): string {
-    const result = spawnSync(command, args, { cwd, encoding: "utf8", env: { ...process.env, ...env } });
-    if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
-    return result.stdout;
-}
-
 /** Everything a program of either language must have done, checked the same way. */
-function checksTwoApps(language: Language, cluster: TestCluster, get: () => ExampleStack) {
+function checksTwoApps(language: Language, cluster: TestCluster, get: () => LanguageStack) {
     let out: Record<string, { value: string; secret: boolean }>;
 
     it("comes up: each app's two roles and database on the server", async () => {
@@ -191,8 +123,7 @@ function checksTwoApps(language: Language, cluster: TestCluster, get: () => Exam
     });
 
     it("reaches the server through one SharedServer and one postgresql provider for both apps", () => {
-        const { checkpoint } = JSON.parse(get().stateFile()) as { checkpoint: { latest: { resources: { type: string }[] } } };
-        const types = checkpoint.latest.resources.map((r) => r.type);
+        const types = get().resourceTypes();
         expect(types.filter((t) => t === "app-databases:index:SharedServer")).toHaveLength(1);
         expect(types.filter((t) => t === "pulumi:providers:postgresql")).toHaveLength(1);
     });
@@ -209,14 +140,14 @@ function checksTwoApps(language: Language, cluster: TestCluster, get: () => Exam
 }
 
 /** One example against its own throwaway cluster; `before` runs ahead of the shared checks. */
-function describeExample(language: Language, before?: (cluster: TestCluster, get: () => ExampleStack) => void) {
+function describeExample(language: Language, before?: (cluster: TestCluster, get: () => LanguageStack) => void) {
     describe(`examples/${language} through the component package`, () => {
         const cluster = new TestCluster();
-        let example: ExampleStack;
+        let example: LanguageStack;
 
         beforeAll(async () => {
             await cluster.start();
-            example = await ExampleStack.create(language, cluster);
+            example = await exampleStack(language, cluster);
         });
 
         afterAll(async () => {
@@ -230,7 +161,7 @@ function describeExample(language: Language, before?: (cluster: TestCluster, get
 }
 
 /** A bad arg from the program's language fails with the TypeScript message; nothing of that app is applied. */
-function refusesUnknownAccessLevel(cluster: TestCluster, get: () => ExampleStack): void {
+function refusesUnknownAccessLevel(cluster: TestCluster, get: () => LanguageStack): void {
     it("refuses an unknown access level with the TypeScript message; a plain `pulumi up --yes` applies nothing, not even the valid app before it", async () => {
         await get().stack.setConfig("reportsAccess", { value: "admin" });
         // The CLI as a user runs it: the preview comes first and fails, so the update never starts.
@@ -244,6 +175,98 @@ function refusesUnknownAccessLevel(cluster: TestCluster, get: () => ExampleStack
     });
 }
 
-describeExample("python", refusesUnknownAccessLevel);
+/** From Python the apps are one Fleet: the whole set is checked in one construct, so even an up without a preview applies nothing. */
+function fleetRefusesWithoutPreview(cluster: TestCluster, get: () => LanguageStack): void {
+    refusesUnknownAccessLevel(cluster, get);
+
+    it("refuses a bad app before anything of the set is registered, even without a preview (the Automation API's up)", async () => {
+        await get().stack.setConfig("reportsAccess", { value: "admin" });
+        await expect(get().stack.up({ onOutput: () => undefined })).rejects.toThrow(`Fleet: apps.reports: ${typescriptMessage("admin")}`);
+        expect(await cluster.catalog()).toEqual({ roles: [], databases: [] });
+        // Not even the Fleet's component, nor orders': nothing of the set reached the state.
+        expect(
+            get()
+                .resourceTypes()
+                .filter((t) => t.startsWith("app-databases:")),
+        ).toEqual([]);
+        await get().stack.setConfig("reportsAccess", { value: "readonly" });
+    });
+}
+
+/** A Python program adopting a database and role that exist, with the role's password kept. */
+const ADOPTING_PROGRAM = `import pulumi
+import pulumi_app_databases as app_databases
+
+config = pulumi.Config()
+server = app_databases.ServerConnectionArgs(
+    host=config.require("host"),
+    port=config.require_int("port"),
+    sslmode=config.require("sslmode"),
+    admin_username=config.require("adminUsername"),
+    admin_password=config.require_secret("adminPassword"),
+    admin_superuser=config.require_bool("adminSuperuser"),
+)
+legacy_role = app_databases.AdoptedRoleArgs(password=config.require_secret("legacyPassword"))
+fleet = app_databases.Fleet(
+    "databases",
+    servers={"lab": server},
+    apps={"legacy": app_databases.FleetAppArgs(adopt=app_databases.AdoptArgs(database=True, roles={"legacy_app": legacy_role}))},
+)
+pulumi.export("legacyRuntimeUrl", fleet.runtime_urls["legacy"])
+`;
+
+describe("adoption from Python (Fleet apps' adopt)", () => {
+    const cluster = new TestCluster();
+    const legacyPassword = randomBytes(9).toString("hex");
+    let program: LanguageStack;
+
+    beforeAll(async () => {
+        await cluster.start();
+        await cluster.admin(`CREATE ROLE legacy_app LOGIN PASSWORD '${legacyPassword}'`);
+        await cluster.admin("CREATE DATABASE legacy");
+        await cluster.admin("CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items VALUES (1), (2)", [], "legacy");
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), "app-databases-python-adopt-"));
+        const dir = path.join(root, "project");
+        fs.mkdirSync(dir);
+        fs.writeFileSync(path.join(dir, "__main__.py"), ADOPTING_PROGRAM);
+        const project = "name: app-databases-python-adopt\nruntime:\n  name: python\n  options:\n    virtualenv: venv\n";
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), `${project}packages:\n  app-databases: ${PACKAGE_DIR}\n`);
+        pythonVenv(dir);
+        addPackage(dir, ENGINE_ENV);
+        program = await LanguageStack.create({
+            dir,
+            config: serverConfig(cluster),
+            secrets: { adminPassword: cluster.adminPassword, legacyPassword },
+        });
+    });
+
+    afterAll(async () => {
+        await program?.dispose();
+        await cluster.stop();
+    });
+
+    it("takes over the database with its data and the role with its password; a preview after shows no change", async () => {
+        await program.stack.up({ onOutput: () => undefined });
+        const url = (await program.outputs()).legacyRuntimeUrl;
+        expect(url.secret).toBe(true);
+        expect(passwordOf(url.value)).toBe(legacyPassword);
+        expect(await queryUrl(url.value, "SELECT current_user AS u, current_database() AS db")).toEqual([
+            { u: "legacy_app", db: "legacy" },
+        ]);
+        expect(await cluster.admin("SELECT count(*)::int AS n FROM items", [], "legacy")).toEqual([{ n: 2 }]);
+        expect(await cluster.admin("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'legacy'")).toEqual([
+            { owner: "legacy_migrate" },
+        ]);
+        const preview = await program.stack.preview({ onOutput: () => undefined });
+        expect(Object.keys(preview.changeSummary).filter((k) => k !== "same")).toEqual([]);
+    });
+
+    it("keeps the adopted database on destroy", async () => {
+        await program.stack.destroy({ onOutput: () => undefined });
+        expect((await cluster.catalog()).databases).toContain("legacy");
+    });
+});
+
+describeExample("python", fleetRefusesWithoutPreview);
 describeExample("go", refusesUnknownAccessLevel);
 describeExample("yaml");

@@ -10,7 +10,7 @@ import { declared, installMocks, ofType, reset, settle, valueOf } from "./mocks"
 // Components are imported after the mocks are installed.
 installMocks();
 import { serveFromPackage, servedProvider } from "../../components/servedResource";
-import { AppDatabase, ConnectionBudget, PACKAGE_NAME } from "../../package/index";
+import { AppDatabase, ConnectionBudget, Fleet, PACKAGE_NAME } from "../../package/index";
 import { plainValue } from "../../package/plainInputs";
 import { resecret, revealed } from "../../package/provider";
 import { connectionIdentity, sharedServerArgs } from "../../package/server";
@@ -163,5 +163,68 @@ describe("ConnectionBudget of the package", () => {
             adminHeadroom: 5,
         };
         expect(() => new ConnectionBudget("lab", over)).toThrow(/OVER BUDGET by 20/);
+    });
+});
+
+describe("Fleet of the package", () => {
+    // Each case its own host: servers are remembered per deployment, and the mocks are one deployment.
+    const lab = (host: string) => ({ ...server, host, adminPassword: "pw" });
+
+    it("declares every app on one SharedServer and one provider, with its outputs by app", async () => {
+        const fleet = new Fleet("databases", {
+            servers: { lab: lab("fleet.lab") },
+            apps: { orders: { access: "readwrite" }, reports: { access: "readonly", runtimeConnectionLimit: 3 } },
+        });
+        expect(await valueOf(fleet.runtimeUsers)).toEqual({ orders: "orders_app", reports: "reports_app" });
+        expect(await valueOf(fleet.databaseNames)).toEqual({ orders: "orders", reports: "reports" });
+        await settle();
+        expect(ofType("app-databases:index:Fleet").map((r) => r.name)).toEqual(["databases"]);
+        expect(ofType("app-databases:index:SharedServer")).toHaveLength(1);
+        expect(ofType("pulumi:providers:postgresql")).toHaveLength(1);
+        expect(ofType("app-databases:index:AppDatabase").map((r) => r.name)).toEqual(["orders", "reports"]);
+        await expect(pulumi.isSecret(fleet.runtimeUrls)).resolves.toBe(true);
+    });
+
+    it("passes adopt to the library: an existing database and role taken over, the role's password kept and secret", async () => {
+        const fleet = new Fleet("databases", {
+            servers: { lab: lab("adopt.lab") },
+            apps: { legacy: { adopt: { database: true, roles: { legacy_app: { password: "kept" } } } } },
+        });
+        expect(await valueOf(fleet.runtimeUrls)).toEqual({ legacy: expect.stringContaining(":kept@") });
+        await settle();
+        expect(declared.map((r) => r.type)).toEqual(expect.arrayContaining(["app-databases:index:AdoptedDatabase"]));
+    });
+
+    it.each([
+        [
+            "a bad app after a valid one",
+            { servers: { lab: server }, apps: { orders: {}, reports: { access: "admin" } } },
+            'Fleet: apps.reports: AppDatabase: `access` must be one of readwrite, readonly, migrations, got "admin"',
+        ],
+        [
+            "a bad server",
+            { servers: { lab: { ...server, port: 0 } }, apps: { orders: {} } },
+            "Fleet: servers.lab: SharedServer: `port` must be a TCP port from 1 to 65535, got 0",
+        ],
+        [
+            "an app on a server not declared",
+            { servers: { lab: server }, apps: { orders: { server: "prod" } } },
+            'Fleet: `apps.orders.server` is "prod": expected one of lab',
+        ],
+        [
+            "no server named with several",
+            { servers: { a: server, b: server }, apps: { orders: {} } },
+            "Fleet: `apps.orders.server` is required with several servers: expected one of a, b",
+        ],
+        [
+            "two apps with one database on one server",
+            { servers: { lab: server }, apps: { orders: {}, shop: { database: "orders" } } },
+            "Fleet: `apps.shop` and `apps.orders` both have the database orders on server lab: give one another name",
+        ],
+        ["no apps", { servers: { lab: server }, apps: {} }, "Fleet: `apps` is empty: expected at least one app, by name"],
+    ])("throws naming the entry for %s, before registering anything", async (_, args, message) => {
+        expect(() => new Fleet("databases", args)).toThrow(message);
+        await settle();
+        expect(declared).toEqual([]);
     });
 });
