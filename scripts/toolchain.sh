@@ -177,17 +177,25 @@ check_package_json() {
 # Beside it, as in Pulumi's release archives, the script that runs dynamic
 # providers (pulumi.dynamic.Resource), taken from the same sdk release.
 build_cli() {
-  local dest=$CACHE/pulumi-cli-$PULUMI_VERSION-r$RECIPE sdkdir
+  local src=$ROOT/scripts/toolchain/cli key dest sdkdir pkgdir
+  # scripts/toolchain/cli/upstream.patch: the file backend journals an update's
+  # steps instead of rewriting the whole checkpoint after each (see the patch's
+  # backend/diy/journal.go); the cache key follows the patch.
+  key=$(sha256sum "$src/upstream.patch" | cut -c1-12)
+  dest=$CACHE/pulumi-cli-$PULUMI_VERSION-r$RECIPE-$key
   CLI_BIN=$dest/pulumi
   DYNAMIC_BIN=$dest/pulumi-resource-pulumi-nodejs
   step "Pulumi CLI v$PULUMI_VERSION"
   if [ -x "$CLI_BIN" ] && [ -x "$DYNAMIC_BIN" ]; then info "cached: $CLI_BIN"; return; fi
   prepare pulumi-cli
   sdkdir=$(modjson "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" Dir)
+  pkgdir=$(modjson "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" Dir)
   install -m 755 "$sdkdir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$WORK/out/"
+  patched_copy "$pkgdir" "$WORK/pkg" "$src/upstream.patch"
   {
     printf 'module toolchain.local/pulumi-cli\n\ngo 1.26.0\n\n'
     printf 'require github.com/pulumi/pulumi/pkg/v3 v%s\n\n' "$PULUMI_VERSION"
+    printf 'replace github.com/pulumi/pulumi/pkg/v3 => ./pkg\n\n'
     replaces_of "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" \
       "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
   } >"$WORK/go.mod"
