@@ -183,6 +183,7 @@ build_cli() {
   # backend/diy/journal.go); the cache key follows the patch.
   key=$(sha256sum "$src/upstream.patch" | cut -c1-12)
   dest=$CACHE/pulumi-cli-$PULUMI_VERSION-r$RECIPE-$key
+  CLI_KEY=$key
   CLI_BIN=$dest/pulumi
   DYNAMIC_BIN=$dest/pulumi-resource-pulumi-nodejs
   step "Pulumi CLI v$PULUMI_VERSION"
@@ -433,7 +434,7 @@ build_provider() {
 # script) beside its own resolved path, and warns on every run when the ones
 # on PATH live elsewhere; so lay them out in one directory, as a release does.
 assemble_bundle() {
-  local dir=$CACHE/bundle-$PULUMI_VERSION-nodejs-$NODEJS_HOST_ID-python-$PYTHON_HOST_ID-go-$GO_HOST_ID-yaml-$YAML_VERSION-r$RECIPE
+  local dir=$CACHE/bundle-$PULUMI_VERSION-$CLI_KEY-nodejs-$NODEJS_HOST_ID-python-$PYTHON_HOST_ID-go-$GO_HOST_ID-yaml-$YAML_VERSION-r$RECIPE
   local f tmp complete=1
   BUNDLE=(pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-language-python
     pulumi-language-python-run pulumi-language-python-exec pulumi-language-go pulumi-language-go-run
