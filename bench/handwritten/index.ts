@@ -67,7 +67,7 @@ for (const app of appList) {
             name: "idle_session_timeout",
             value: "600000",
         },
-        opts,
+        // A dynamic resource has its own provider.
     );
 
     const database = new postgresql.Database(app.name, { name: app.name, owner: migrate.name }, opts);
