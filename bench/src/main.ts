@@ -237,16 +237,27 @@ function upgradeChecks(
     );
 }
 
-/** `--render <results json>`: rewrites the tables and the chart of a saved run (after a report change), measuring nothing. */
-async function render(file: string): Promise<void> {
-    const saved = JSON.parse(fs.readFileSync(file, "utf8")) as ReportInput["meta"] & Omit<ReportInput, "meta" | "workDir">;
-    const { measurements, checks, facts, ...meta } = saved;
-    const ok = await writeReport({ meta, measurements, checks: upgradeChecks(checks), facts, workDir: path.dirname(file) });
+/**
+ * `--render <results json> [more json]`: rewrites the tables and the chart of a saved run (after a
+ * report change), measuring nothing. Several files make one report (the last one's header): e.g. an
+ * N=1000 run and an N=100 run taken one after the other, for the goals that need both.
+ */
+async function render(files: string[]): Promise<void> {
+    type Saved = ReportInput["meta"] & Omit<ReportInput, "meta" | "workDir">;
+    const runs = files.map((f) => JSON.parse(fs.readFileSync(f, "utf8")) as Saved);
+    const { measurements, checks, facts, ...meta } = runs[runs.length - 1];
+    const ok = await writeReport({
+        meta: runs.length > 1 ? { ...meta, renderedFrom: runs.map((r) => r.started) } : meta,
+        measurements: runs.slice(0, -1).flatMap((r) => r.measurements).concat(measurements),
+        checks: upgradeChecks(runs.slice(0, -1).flatMap((r) => r.checks).concat(checks)),
+        facts: runs.slice(0, -1).flatMap((r) => r.facts).concat(facts),
+        workDir: path.dirname(files[files.length - 1]),
+    });
     if (!ok) process.exitCode = 1;
 }
 
 async function main(): Promise<void> {
-    if (process.argv[2] === "--render") return render(process.argv[3]);
+    if (process.argv[2] === "--render") return render(process.argv.slice(3));
     const opts = parseArgs(process.argv.slice(2));
     if (opts.tools.includes("ansible") && !opts.venv) throw new Error("BENCH_VENV is not set (bench/run.sh sets it)");
     const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/Z$/, "");
