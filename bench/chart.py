@@ -23,7 +23,7 @@ for s in summ:
     if s["tool"] not in tools:
         tools.append(s["tool"])
 
-COLORS = {"pulumi": "#6a3d9a", "ansible": "#e31a1c", "sql": "#33a02c"}
+COLORS = {"pulumi": "#6a3d9a", "handwritten": "#b15928", "ansible": "#e31a1c", "sql": "#33a02c"}
 PHASES = [("create", "first up / create"), ("preview", "no-op preview"), ("noop", "no-op up / re-run"),
           ("refresh", "no-op up --refresh"), ("change", "one limit changed"), ("destroy", "destroy / removal")]
 PHASE_STYLE = {"create": "-", "preview": ":", "noop": "--", "refresh": (0, (5, 1, 1, 1)), "change": "-.",
@@ -148,7 +148,7 @@ ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.12))
 ax = axes[1][1]
 pools = set()
 for tool in tools:
-    phases = PHASES if tool.startswith("pulumi") else [p for p in PHASES if p[0] in ("create", "destroy")]
+    phases = PHASES if tool.startswith("pulumi") or tool == "handwritten" else [p for p in PHASES if p[0] in ("create", "destroy")]
     for phase, label in phases:
         xs, ys = [], []
         for n in sizes:

@@ -177,17 +177,26 @@ check_package_json() {
 # Beside it, as in Pulumi's release archives, the script that runs dynamic
 # providers (pulumi.dynamic.Resource), taken from the same sdk release.
 build_cli() {
-  local dest=$CACHE/pulumi-cli-$PULUMI_VERSION-r$RECIPE sdkdir
+  local src=$ROOT/scripts/toolchain/cli key dest sdkdir pkgdir
+  # scripts/toolchain/cli/upstream.patch: the file backend journals an update's
+  # steps instead of rewriting the whole checkpoint after each (see the patch's
+  # backend/diy/journal.go); the cache key follows the patch.
+  key=$(sha256sum "$src/upstream.patch" | cut -c1-12)
+  dest=$CACHE/pulumi-cli-$PULUMI_VERSION-r$RECIPE-$key
+  CLI_KEY=$key
   CLI_BIN=$dest/pulumi
   DYNAMIC_BIN=$dest/pulumi-resource-pulumi-nodejs
   step "Pulumi CLI v$PULUMI_VERSION"
   if [ -x "$CLI_BIN" ] && [ -x "$DYNAMIC_BIN" ]; then info "cached: $CLI_BIN"; return; fi
   prepare pulumi-cli
   sdkdir=$(modjson "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" Dir)
+  pkgdir=$(modjson "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" Dir)
   install -m 755 "$sdkdir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$WORK/out/"
+  patched_copy "$pkgdir" "$WORK/pkg" "$src/upstream.patch"
   {
     printf 'module toolchain.local/pulumi-cli\n\ngo 1.26.0\n\n'
     printf 'require github.com/pulumi/pulumi/pkg/v3 v%s\n\n' "$PULUMI_VERSION"
+    printf 'replace github.com/pulumi/pulumi/pkg/v3 => ./pkg\n\n'
     replaces_of "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" \
       "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
   } >"$WORK/go.mod"
@@ -425,7 +434,7 @@ build_provider() {
 # script) beside its own resolved path, and warns on every run when the ones
 # on PATH live elsewhere; so lay them out in one directory, as a release does.
 assemble_bundle() {
-  local dir=$CACHE/bundle-$PULUMI_VERSION-nodejs-$NODEJS_HOST_ID-python-$PYTHON_HOST_ID-go-$GO_HOST_ID-yaml-$YAML_VERSION-r$RECIPE
+  local dir=$CACHE/bundle-$PULUMI_VERSION-$CLI_KEY-nodejs-$NODEJS_HOST_ID-python-$PYTHON_HOST_ID-go-$GO_HOST_ID-yaml-$YAML_VERSION-r$RECIPE
   local f tmp complete=1
   BUNDLE=(pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-language-python
     pulumi-language-python-run pulumi-language-python-exec pulumi-language-go pulumi-language-go-run

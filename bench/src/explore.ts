@@ -103,6 +103,19 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
         env: { PULUMI_SKIP_CHECKPOINTS: "true" },
         phases: ["create", "noop", "destroy"],
     },
+    journal: {
+        name: "journal",
+        what: "the toolchain's CLI as built: the file backend journals each step (one line) and writes the checkpoint once at the end",
+        pool: 2,
+        phases: ["create", "noop", "destroy"],
+    },
+    "journal-off": {
+        name: "journal-off",
+        what: "PULUMI_DIY_BACKEND_JOURNAL=false: the CLI's own way, the whole checkpoint rewritten after every step",
+        pool: 2,
+        env: { PULUMI_DIY_BACKEND_JOURNAL: "false" },
+        phases: ["create", "noop", "destroy"],
+    },
     "with-preview": {
         name: "with-preview",
         what: "`pulumi up --yes` with its preview (no --skip-preview), as a person runs it",

@@ -3,7 +3,7 @@
  * whether it is met. Reported, never asserted: the benchmark's exit code
  * reflects only the correctness checks (bench/src/checks.ts).
  */
-import type { Check, Measurement } from "./measurements";
+import type { Check, Measurement, StateFacts } from "./measurements";
 import { median } from "./util";
 
 export interface Goal {
@@ -90,7 +90,13 @@ function machineSpeed(at: readonly Measurement[], against: readonly Measurement[
  * @param pulumiPreviews whether the default variant's `up` ran its preview (plain `pulumi up --yes`)
  * @param assumedPool the pool for measurements saved before it was read from the stack (`provisioningConnections` + 1)
  */
-export function goals(ms: readonly Measurement[], checks: readonly Check[], pulumiPreviews: boolean, assumedPool: number): Goal[] {
+export function goals(
+    ms: readonly Measurement[],
+    checks: readonly Check[],
+    pulumiPreviews: boolean,
+    assumedPool: number,
+    facts: readonly StateFacts[] = [],
+): Goal[] {
     const out: Goal[] = [];
     const sizes = [...new Set(ms.map((m) => m.n))].sort((a, b) => a - b);
 
@@ -194,5 +200,102 @@ export function goals(ms: readonly Measurement[], checks: readonly Check[], pulu
             met: worst.size === 0,
         });
     }
+    return [...out, ...scaleGoals(ms, checks, facts)];
+}
+
+/** The hand-written @pulumi/postgresql peer's tool name (bench/src/handwrittenTool.ts). */
+const PEER = "handwritten";
+const LARGE = 1000;
+const MiB = 1024 * 1024;
+
+/**
+ * Issue 40's goals: against the psql floor, the no-op `up` against the preview,
+ * the growth to N=1000, and the hand-written @pulumi/postgresql peer at N=100.
+ */
+function scaleGoals(ms: readonly Measurement[], checks: readonly Check[], facts: readonly StateFacts[]): Goal[] {
+    const out: Goal[] = [];
+    const med = (tool: string, n: number, phase: Measurement["phase"]) => median(of(ms, tool, n, phase).map((m) => m.seconds));
+    const peak = (tool: string, n: number) => {
+        const every = ms.filter((m) => m.tool === tool && m.n === n);
+        return every.length ? Math.max(...every.map((m) => m.sample.rssTotalKiB)) / 1024 : null;
+    };
+    const stateOf = (tool: string, n: number) => facts.find((f) => f.tool === tool && f.n === n)?.stateBytes ?? null;
+    /** A ratio goal: a over b, each with its figure, NOT met unless both tools reached the expected catalog. */
+    const ratioGoal = (
+        goal: string,
+        target: number,
+        a: number | null,
+        b: number | null,
+        unit: (x: number) => string,
+        sameState: boolean,
+    ): Goal => {
+        if (a === null || b === null) return { goal, measured: "not measured", target: `≤ ${target}×`, met: null };
+        const r = a / b;
+        return {
+            goal,
+            measured: `${r.toFixed(2)}× (${unit(a)} / ${unit(b)})` + (sameState ? "" : "; end states NOT both as expected"),
+            target: `≤ ${target}×`,
+            met: sameState && r <= target,
+        };
+    };
+    const mib = (x: number) => `${x.toFixed(0)} MiB`;
+    const bytes = (x: number) => `${(x / MiB).toFixed(2)} MiB`;
+
+    for (const [n, target] of [
+        [100, 2.5],
+        [LARGE, 3],
+    ] as const) {
+        out.push(
+            ratioGoal(
+                `first plain \`pulumi up --yes\`, N=${n}, over the psql floor`,
+                target,
+                med(PULUMI, n, "create"),
+                med("sql", n, "create"),
+                s,
+                sameEndState(checks, PULUMI, n) && sameEndState(checks, "sql", n),
+            ),
+        );
+    }
+    out.push(ratioGoal("no-op `pulumi up`, N=100, over the no-op preview", 1.3, med(PULUMI, 100, "noop"), med(PULUMI, 100, "preview"), s, true));
+
+    // At N=1000 (one run there is enough).
+    const speed = machineSpeed(of(ms, PULUMI, LARGE, "preview"), of(ms, PULUMI, 100, "preview"));
+    const growth = ratioGoal(
+        `no-op preview, N=${LARGE} over N=100`,
+        3,
+        med(PULUMI, LARGE, "preview"),
+        med(PULUMI, 100, "preview"),
+        s,
+        true,
+    );
+    out.push({
+        ...growth,
+        measured: growth.measured + (growth.met === null ? "" : `; medians of the sized runs${speed.text}`),
+        met: speed.comparable ? growth.met : null,
+    });
+    const rss = peak(PULUMI, LARGE);
+    out.push({
+        goal: `peak RSS of all Pulumi processes, N=${LARGE}`,
+        measured: rss === null ? "not measured" : `${mib(rss)} (max over every phase)`,
+        target: "≤ 1229 MiB (1.2 GiB)",
+        met: rss === null ? null : rss <= 1.2 * 1024,
+    });
+    const state = stateOf(PULUMI, LARGE);
+    out.push({
+        goal: `state size, N=${LARGE}`,
+        measured: state === null ? "not measured" : bytes(state),
+        target: "≤ 16 MiB",
+        met: state === null ? null : state <= 16 * MiB,
+    });
+
+    // Against the hand-written @pulumi/postgresql program at N=100.
+    const same = sameEndState(checks, PULUMI, 100) && sameEndState(checks, PEER, 100);
+    const vsPeer = (what: string, target: number, a: number | null, b: number | null, unit: (x: number) => string) =>
+        ratioGoal(`${what}, N=100, over the hand-written @pulumi/postgresql program`, target, a, b, unit, same);
+    out.push(vsPeer("first plain `up`", 0.1, med(PULUMI, 100, "create"), med(PEER, 100, "create"), s));
+    out.push(vsPeer("no-op preview", 0.12, med(PULUMI, 100, "preview"), med(PEER, 100, "preview"), s));
+    out.push(vsPeer("no-op `up`", 0.12, med(PULUMI, 100, "noop"), med(PEER, 100, "noop"), s));
+    out.push(vsPeer("peak RSS", 0.5, peak(PULUMI, 100), peak(PEER, 100), mib));
+    out.push(vsPeer("state size", 0.4, stateOf(PULUMI, 100), stateOf(PEER, 100), bytes));
     return out;
 }

@@ -21,7 +21,8 @@ import {
     VARIANTS,
 } from "./pulumiTool";
 import { ReportInput, writeReport } from "./report";
-import { maxConnectionsForPool } from "./sizing";
+import { MAX_APPS, maxConnectionsForPool } from "./sizing";
+import { HANDWRITTEN, HandwrittenProject } from "./handwrittenTool";
 import { Check, Measurement, StateFacts } from "./measurements";
 import { PAIRED_SIZES } from "./goals";
 import { SizeRun } from "./toolRuns";
@@ -33,6 +34,8 @@ export interface Options {
     runs: Record<number, number>;
     /** Runs of Ansible per N (it is the slowest; 0 skips it at that N). */
     ansibleRuns: Record<number, number>;
+    /** Runs of the hand-written @pulumi/postgresql peer per N (0 skips it at that N). */
+    handwrittenRuns: Record<number, number>;
     /** `worktree` or a git revision: the program of every variant but `before`. */
     program: string;
     /** A git revision: adds the variant `before`, the default variant on the program at that revision. */
@@ -63,9 +66,10 @@ function parseArgs(argv: string[]): Options {
         sizes: [10, 50, 100],
         runs: { 10: 3, 50: 3, 100: 1 },
         ansibleRuns: { 10: 3, 50: 3, 100: 1 },
+        handwrittenRuns: { 10: 1, 50: 1, 100: 1 },
         program: "worktree",
         guardSec: 1800,
-        tools: ["pulumi", "ansible", "sql"],
+        tools: ["pulumi", HANDWRITTEN, "ansible", "sql"],
         variants: [VARIANTS.default],
         venv: process.env.BENCH_VENV ?? "",
         keep: false,
@@ -99,12 +103,15 @@ function parseArgs(argv: string[]): Options {
             opts.sizes = [10];
             opts.runs = { 10: 1 };
             opts.ansibleRuns = { 10: 1 };
+            opts.handwrittenRuns = { 10: 1 };
         } else if (a === "--full") {
             opts.runs = { 10: 3, 50: 3, 100: 3, [-1]: 3 };
             opts.ansibleRuns = { 10: 3, 50: 3, 100: 3, [-1]: 3 };
+            opts.handwrittenRuns = { 10: 3, 50: 3, 100: 3, [-1]: 3 };
         } else if (a === "--sizes") opts.sizes = value().split(",").map(Number);
         else if (a === "--runs") perN(value(), opts.runs);
         else if (a === "--ansible-runs") perN(value(), opts.ansibleRuns);
+        else if (a === "--handwritten-runs") perN(value(), opts.handwrittenRuns);
         else if (a === "--program") opts.program = value();
         else if (a === "--baseline") opts.baseline = value();
         else if (a === "--variant-sizes") opts.variantSizes = value().split(",").map(Number);
@@ -126,7 +133,7 @@ function parseArgs(argv: string[]): Options {
         else if (a === "--paired-previews") opts.pairedPreviews = Number(value());
         else throw new Error(`unknown argument ${a} (see bench/README.md)`);
     }
-    if (opts.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 999)) throw new Error("--sizes: integers from 1 to 999");
+    if (opts.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_APPS)) throw new Error(`--sizes: integers from 1 to ${MAX_APPS}`);
     if (!Number.isInteger(opts.pairedPreviews) || opts.pairedPreviews < 0 || opts.pairedPreviews > 20)
         throw new Error(`--paired-previews: an integer from 0 to 20, got ${opts.pairedPreviews}`);
     if (!Number.isInteger(opts.previews) || opts.previews < 1 || opts.previews > 20)
@@ -135,9 +142,11 @@ function parseArgs(argv: string[]): Options {
     for (const n of opts.sizes) {
         opts.runs[n] ??= opts.runs[-1] ?? 3;
         opts.ansibleRuns[n] ??= opts.ansibleRuns[-1] ?? 1;
+        opts.handwrittenRuns[n] ??= opts.handwrittenRuns[-1] ?? 1;
     }
     delete opts.runs[-1];
     delete opts.ansibleRuns[-1];
+    delete opts.handwrittenRuns[-1];
     return opts;
 }
 
@@ -228,16 +237,27 @@ function upgradeChecks(
     );
 }
 
-/** `--render <results json>`: rewrites the tables and the chart of a saved run (after a report change), measuring nothing. */
-async function render(file: string): Promise<void> {
-    const saved = JSON.parse(fs.readFileSync(file, "utf8")) as ReportInput["meta"] & Omit<ReportInput, "meta" | "workDir">;
-    const { measurements, checks, facts, ...meta } = saved;
-    const ok = await writeReport({ meta, measurements, checks: upgradeChecks(checks), facts, workDir: path.dirname(file) });
+/**
+ * `--render <results json> [more json]`: rewrites the tables and the chart of a saved run (after a
+ * report change), measuring nothing. Several files make one report (the last one's header): e.g. an
+ * N=1000 run and an N=100 run taken one after the other, for the goals that need both.
+ */
+async function render(files: string[]): Promise<void> {
+    type Saved = ReportInput["meta"] & Omit<ReportInput, "meta" | "workDir">;
+    const runs = files.map((f) => JSON.parse(fs.readFileSync(f, "utf8")) as Saved);
+    const { measurements, checks, facts, ...meta } = runs[runs.length - 1];
+    const ok = await writeReport({
+        meta: runs.length > 1 ? { ...meta, renderedFrom: runs.map((r) => r.started) } : meta,
+        measurements: runs.slice(0, -1).flatMap((r) => r.measurements).concat(measurements),
+        checks: upgradeChecks(runs.slice(0, -1).flatMap((r) => r.checks).concat(checks)),
+        facts: runs.slice(0, -1).flatMap((r) => r.facts).concat(facts),
+        workDir: path.dirname(files[files.length - 1]),
+    });
     if (!ok) process.exitCode = 1;
 }
 
 async function main(): Promise<void> {
-    if (process.argv[2] === "--render") return render(process.argv[3]);
+    if (process.argv[2] === "--render") return render(process.argv.slice(3));
     const opts = parseArgs(process.argv.slice(2));
     if (opts.tools.includes("ansible") && !opts.venv) throw new Error("BENCH_VENV is not set (bench/run.sh sets it)");
     const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/Z$/, "");
@@ -371,6 +391,10 @@ async function main(): Promise<void> {
                     projects.set(toolName(v), p);
                 }
             }
+            const handwritten = opts.tools.includes(HANDWRITTEN)
+                ? new HandwrittenProject(path.join(work, `${HANDWRITTEN}-n${n}`), pg)
+                : undefined;
+            if (handwritten) await handwritten.init();
             const ansible = new AnsibleTool(path.join(work, `ansible-n${n}`), opts.venv, pg);
             const sql = new SqlTool(path.join(work, `sql-n${n}`), pg);
 
@@ -380,14 +404,19 @@ async function main(): Promise<void> {
                 checks,
                 facts,
             );
-            const runs = Math.max(opts.runs[n], opts.tools.includes("ansible") ? opts.ansibleRuns[n] : 0);
+            const runs = Math.max(
+                opts.runs[n],
+                opts.tools.includes("ansible") ? opts.ansibleRuns[n] : 0,
+                handwritten ? opts.handwrittenRuns[n] : 0,
+            );
             for (let runNo = 1; runNo <= runs; runNo++) {
                 const pulumiAndSql = runNo <= opts.runs[n];
                 for (const [tool, p] of pulumiAndSql ? projects : new Map<string, PulumiProject>()) await size.pulumi(tool, p, runNo);
+                if (handwritten && runNo <= opts.handwrittenRuns[n]) await size.pulumi(HANDWRITTEN, handwritten, runNo, true);
                 if (opts.tools.includes("ansible") && runNo <= opts.ansibleRuns[n]) await size.ansible(ansible, runNo);
                 if (opts.tools.includes("sql") && pulumiAndSql) await size.sql(sql, runNo);
             }
-            if (!opts.keep) for (const p of projects.values()) p.cleanup();
+            if (!opts.keep) for (const p of [...projects.values(), ...(handwritten ? [handwritten] : [])]) p.cleanup();
         } finally {
             await cluster.stop();
         }

@@ -165,12 +165,17 @@ export class PulumiProject {
         return this.variant.source ?? PulumiProject.source;
     }
 
-    async init(): Promise<void> {
-        fs.mkdirSync(this.projectDir, { recursive: true });
-        fs.mkdirSync(this.stateDir, { recursive: true });
+    /** Puts the program into projectDir: the work tree's or a revision's files. */
+    protected copyProgram(): void {
         const source = this.source;
         if (source === "worktree") copyWorkTreeProgram(this.projectDir);
         else extractProgramAt(source, this.projectDir);
+    }
+
+    async init(): Promise<void> {
+        fs.mkdirSync(this.projectDir, { recursive: true });
+        fs.mkdirSync(this.stateDir, { recursive: true });
+        this.copyProgram();
         fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(this.projectDir, "node_modules"));
         await this.prepare?.(this.projectDir);
         await run("pulumi", ["stack", "init", STACK, "--non-interactive"], {
@@ -294,7 +299,7 @@ export class PulumiProject {
             deployment: { resources?: Array<{ urn: string; custom?: boolean; inputs?: Record<string, unknown> }> };
         };
         const resources = exported.deployment.resources ?? [];
-        const ofApp = resources.filter((res) => /::app001[@-]/.test(res.urn));
+        const ofApp = resources.filter((res) => /::app001($|[@-])/.test(res.urn));
         const dyn = resources.find((res) => typeof res.inputs?.__provider === "string");
         return {
             resources: resources.length,

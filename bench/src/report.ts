@@ -190,7 +190,7 @@ export async function writeReport(given: ReportInput): Promise<boolean> {
     const defaultVariant = meta.options?.variants?.find((x) => x.name === "default");
     // Runs saved before the pool was read from the stack: the program's rule then, provisioningConnections + 1.
     const assumedPool = (meta.options?.pool ?? 2) + 1;
-    const goalRows = goals(input.measurements, input.checks, defaultVariant?.preview === true, assumedPool).map((g) => [
+    const goalRows = goals(input.measurements, input.checks, defaultVariant?.preview === true, assumedPool, input.facts).map((g) => [
         g.goal,
         g.measured,
         g.target,
@@ -410,7 +410,7 @@ export async function writeReport(given: ReportInput): Promise<boolean> {
                 t,
                 ...pulumiKinds.map((k) => {
                     if (k === "total") return `${fmt(s.peakRssMiB.total, 0)} / ${fmt(s.maxRssTotalMiB, 0)}`;
-                    if (t.startsWith("pulumi")) return fmt(s.peakRssMiB[k], 0);
+                    if (t.startsWith("pulumi") || t === "handwritten") return fmt(s.peakRssMiB[k], 0);
                     return k === "engine" ? `${t}: ${fmt(s.peakRssMiB[t === "sql" ? "psql" : "ansible"], 0)}` : "";
                 }),
                 `${(top.sample.rssTotalKiB / 1024).toFixed(0)} (${PHASE_LABEL[top.phase]})`,
@@ -485,7 +485,7 @@ export async function writeReport(given: ReportInput): Promise<boolean> {
             ...(meta.options ? { options: { ...meta.options, venv: undefined } } : {}),
             pass: ok,
             commit,
-            goals: goals(input.measurements, input.checks, defaultVariant?.preview === true, assumedPool),
+            goals: goals(input.measurements, input.checks, defaultVariant?.preview === true, assumedPool, input.facts),
             summaries,
             ...(hasBefore ? { beforeAfter } : {}),
             checks: input.checks,

@@ -14,3 +14,10 @@ export function budgetTotal(n: number, pool: number): number {
 export function maxConnectionsForPool(n: number, pool: number): number {
     return budgetTotal(n, pool) + SPARE_CONNECTIONS;
 }
+
+/**
+ * The largest N the benchmark takes. App names stay valid at any N (`app1000`);
+ * the server's max_connections grows with N (3071 at 1000: about 60 MB more
+ * shared memory for the slots and their lock table, nothing else to size).
+ */
+export const MAX_APPS = 1000;

@@ -120,8 +120,12 @@ export class SizeRun {
         rc.record(CHECK.logins(stage), problems.length === 0, problems.length ? problems : [`${list.length} logins`]);
     }
 
-    /** The program: plain up, no-op preview / up / up --refresh, one limit changed, destroy. */
-    async pulumi(tool: string, p: PulumiProject, runNo: number): Promise<void> {
+    /**
+     * The program: plain up, no-op preview / up / up --refresh, one limit changed, destroy.
+     * A peer (the hand-written @pulumi/postgresql program) runs the same phases and checks, but
+     * has no budget: its connections are measured, not checked against a reserved pool.
+     */
+    async pulumi(tool: string, p: PulumiProject, runNo: number, peer = false): Promise<void> {
         const { n, apps, changed, maxConnections, provisioningConnections } = this.setup;
         await this.toolRun(tool, runNo, async (rc) => {
             const up = (phase: Measurement["phase"], args: string[] = []) =>
@@ -133,8 +137,8 @@ export class SizeRun {
             const create = await up("create");
             await history(create);
             // The pool the stack's budget reserves for the tool, as the program computes it.
-            const pool = await p.reservedPool();
-            const connections = (m: Measurement) => recordConnections(rc, m, pool);
+            const pool = peer ? undefined : await p.reservedPool();
+            const connections = (m: Measurement) => (peer ? undefined : recordConnections(rc, m, pool));
             connections(create);
             await this.catalog(rc, "create", apps);
             await this.logins(rc, "create", await p.logins());

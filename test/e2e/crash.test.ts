@@ -54,7 +54,8 @@ const appRoles = async () =>
     (await cluster.admin<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'app\\_%' ORDER BY 1")).map(
         (r) => r.rolname,
     );
-const pendingOperations = () => JSON.parse(stack.stateFile()).checkpoint.latest?.pending_operations ?? [];
+// As Pulumi reads the state: the checkpoint with the journal of an update that died replayed onto it.
+const pendingOperations = () => JSON.parse(stack.cli("stack", "export").stdout).deployment?.pending_operations ?? [];
 
 beforeAll(async () => {
     await cluster.start();
