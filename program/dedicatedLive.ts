@@ -59,7 +59,7 @@ const PG_VERSION_CMD = ["sh", "-c", `cat ${PGDATA}/PG_VERSION 2>/dev/null || ech
 const CONTENTS_CMD = [
     "sh",
     "-c",
-    `cat ${PGDATA}/PG_VERSION 2>/dev/null || echo none; test -e ${PGDATA}/${UPGRADE_MARKER} && echo unfinished`,
+    `cat ${PGDATA}/PG_VERSION 2>/dev/null || echo none; test -e ${PGDATA}/${UPGRADE_MARKER} && echo unfinished; true`,
 ];
 
 const parseMajor = (output: string): string | undefined => {

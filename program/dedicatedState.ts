@@ -204,10 +204,17 @@ async function untilHealthy(n: DedicatedNames, withinMs: number): Promise<number
 }
 
 /** What `up` does about one server before anything is declared, and says so. */
-async function act(app: ResolvedApp, n: DedicatedEngineNames, d: DedicatedDecision, plan: VolumePlan, live: DedicatedLive): Promise<void> {
+async function act(
+    app: ResolvedApp,
+    n: DedicatedEngineNames,
+    d: DedicatedDecision,
+    plan: VolumePlan,
+    live: DedicatedLive,
+    remakeNetwork: boolean,
+): Promise<void> {
     const names = { app: n.app, container: n.container, volume: live.volume };
     const labels = Object.fromEntries(dedicatedLabels(n.app, n.stack).map((l) => [l.label, l.value]));
-    if (!live.networkExists) {
+    if (remakeNetwork) {
         const subnet = await lastSubnet(n.network);
         await createNetwork(n.network, labels, subnet);
         void pulumi.log.warn(
@@ -292,8 +299,14 @@ export async function dedicatedServersAsTheyAre(
     const previous = lives.some((l) => l.live && !healthy(l.live)) ? await previousOutputs() : undefined;
     const problems: string[] = [];
     const placements: Record<string, DedicatedPlacement> = {};
-    const todo: { app: ResolvedApp; names: DedicatedEngineNames; live: DedicatedLive; decision: DedicatedDecision; plan: VolumePlan }[] =
-        [];
+    const todo: {
+        app: ResolvedApp;
+        names: DedicatedEngineNames;
+        live: DedicatedLive;
+        decision: DedicatedDecision;
+        plan: VolumePlan;
+        remakeNetwork: boolean;
+    }[] = [];
     const renewed = new Date().toISOString();
     for (const l of lives) {
         if (!l.live || !l.plan) {
@@ -314,7 +327,9 @@ export async function dedicatedServersAsTheyAre(
         }
         if (plan.kind === "refused") continue;
         // A new container: for an upgrade or a rollback (another volume and image), or a network made again.
-        const renew = decision.instance.renew || plan.kind !== "serve" || (!live.networkExists && live.container !== undefined);
+        // A network that went from under a server the stack has (a new server's is made by the engine).
+        const remakeNetwork = !live.networkExists && (live.container !== undefined || expect.dataExpected);
+        const renew = decision.instance.renew || plan.kind !== "serve" || (remakeNetwork && live.container !== undefined);
         placements[l.app.name] = {
             ...(renew
                 ? { instance: renewed }
@@ -324,14 +339,14 @@ export async function dedicatedServersAsTheyAre(
             volume: plan.kind === "serve" ? plan.volume : plan.to,
             keptVolumes: plan.kept,
         };
-        todo.push({ app: l.app, names: l.names, live, decision, plan });
+        todo.push({ app: l.app, names: l.names, live, decision, plan, remakeNetwork });
     }
     if (problems.length > 0) throw new DedicatedStateError(problems);
 
-    for (const { app, names, live, decision, plan } of todo) {
+    for (const { app, names, live, decision, plan, remakeNetwork } of todo) {
         if (dryRun) {
             if (decision.message) void pulumi.log.warn(decision.message);
-            if (!live.networkExists && (live.container || decision.step !== "none")) {
+            if (remakeNetwork) {
                 void pulumi.log.warn(`${serverOf(names)}: network ${names.network} is missing; the up makes it again.`);
             }
             const said = planMessage(names, plan);
@@ -339,7 +354,7 @@ export async function dedicatedServersAsTheyAre(
             continue;
         }
         try {
-            await act(app, names, decision, plan, live);
+            await act(app, names, decision, plan, live, remakeNetwork);
         } catch (err) {
             const message = (err as Error).message;
             throw new DedicatedStateError([message.startsWith(serverOf(names)) ? message : `${serverOf(names)}: ${message}`]);

@@ -11,6 +11,7 @@
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installClientTools } from "../../scripts/pgClientTools";
 import { freePort, queryUrl } from "../kit/postgres";
 import { PROJECT_ROOT, TestStack } from "../kit/stack";
 
@@ -26,7 +27,7 @@ const engineOf = (stack: string) =>
                 "--filter",
                 `label=app-databases.stack=${stack}`,
                 "--format",
-                kind === "container" ? "{{.Names}} {{.ID}} {{.Status}}" : "{{.Name}}",
+                kind === "container" ? "{{.Names}} {{.ID}} {{.State}}" : "{{.Name}}",
             )
                 .split("\n")
                 .filter(Boolean)
@@ -70,6 +71,8 @@ describe("a dedicated app's major-version upgrade, 15 -> 17, with its data", () 
             env: { ...process.env, APP_DATABASES_PG_MAJOR: "17" },
             stdio: ["ignore", "inherit", "inherit"],
         });
+        // The program copy has no scripts/: it is told where the client tools are, as README says.
+        process.env.APP_DATABASES_PG_CLIENT_BIN = installClientTools();
         port = await freePort();
         stack = await TestStack.create({ config: config(port, "15") });
         const base = `app-databases-${stack.stack.name}-ledger`;
@@ -130,6 +133,7 @@ describe("a dedicated app's major-version upgrade, 15 -> 17, with its data", () 
 
     it("refuses a downgrade with its reason, in the preview and the up, changing nothing", async () => {
         const engine = engineOf(stack.stack.name);
+        const started = docker("inspect", "-f", "{{.State.StartedAt}}", names.container);
         await stack.setConfig(config(port, "14"));
         const refusal =
             `apps.ledger.dedicated.version is "14" but the server's data (volume ${names.upgraded}) is PostgreSQL 17: a downgrade is refused. ` +
@@ -139,6 +143,7 @@ describe("a dedicated app's major-version upgrade, 15 -> 17, with its data", () 
         expect(await failing(stack, "preview")).toContain(refusal);
         expect(await failing(stack, "up")).toContain(refusal);
         expect(engineOf(stack.stack.name)).toBe(engine);
+        expect(docker("inspect", "-f", "{{.State.StartedAt}}", names.container)).toBe(started);
         expect(await queryUrl(before.runtimeUrl, "SELECT count(*)::int AS n FROM billing.invoices")).toEqual([{ n: 1001 }]);
     }, 120_000);
 
@@ -156,5 +161,12 @@ describe("a dedicated app's major-version upgrade, 15 -> 17, with its data", () 
         ]);
         expect(docker("inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", names.container)).toBe(names.volume);
         expect(docker("volume", "ls", "-q", "--filter", `name=${names.volume}`).split("\n").sort()).toEqual([names.volume, names.upgraded]);
+
+        // Retiring the kept volume as README says: remove it, and the next up lets go of it.
+        docker("volume", "rm", names.upgraded);
+        await run(stack, "up");
+        const preview = stack.cli("preview", "--expect-no-changes");
+        expect(preview.status, preview.stdout + preview.stderr).toBe(0);
+        expect((await queryUrl(before.runtimeUrl, "SELECT count(*)::int AS n FROM public.notes"))[0]).toEqual({ n: 1000 });
     }, 240_000);
 });
