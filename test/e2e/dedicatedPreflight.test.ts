@@ -12,6 +12,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installClientTools } from "../../scripts/pgClientTools";
 import { freePort, queryUrl } from "../kit/postgres";
 import { PROJECT_ROOT, TestStack } from "../kit/stack";
 
@@ -66,6 +67,8 @@ async function newStack(apps: Record<string, unknown>): Promise<TestStack> {
 }
 
 beforeAll(() => {
+    // The upgrade's pre-checks look for the client tools it copies with (README: "What the preview checks").
+    process.env.APP_DATABASES_PG_CLIENT_BIN = installClientTools();
     // The target of the upgrade (cached: a second or two once built).
     execFileSync("bash", [path.join(PROJECT_ROOT, "scripts", "postgres-image.sh")], {
         env: { ...process.env, APP_DATABASES_PG_MAJOR: "17" },

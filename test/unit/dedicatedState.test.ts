@@ -118,7 +118,10 @@ describe("decideDedicated", () => {
     });
 
     it("lets the engine make a server the last up did not have, with a new instance", () => {
-        const d = decideDedicated(names, live({ container: undefined, volumes: [], volumeExists: false }), { dataExpected: false, acceptEmptyData: false });
+        const d = decideDedicated(names, live({ container: undefined, volumes: [], volumeExists: false }), {
+            dataExpected: false,
+            acceptEmptyData: false,
+        });
         expect(d).toEqual({ step: "none", instance: { renew: true }, createVolume: false });
     });
 });
