@@ -129,7 +129,10 @@ export function dumpArgs(snapshot: string, archive: string, jobs = 1): string[] 
  * failure or a kill leaves the target as it was) and psql runs it, stopping
  * at the first error. pg_restore 17+ begins its script with `SET
  * transaction_timeout = 0`, which servers before 17 refuse: that line of the
- * header goes. `clean`: drop what an earlier attempt of this copy left first.
+ * header goes. Debian's 15.20 stamps every column with a `pg_attver` option
+ * that pg_dump writes back (`ALTER COLUMN ... SET (pg_attver=...)`) and
+ * other builds refuse ("unrecognized parameter"): those lines go too.
+ * `clean`: drop what an earlier attempt of this copy left first.
  * The tools, archive, list and database are positional parameters, never
  * spliced into the script.
  */
@@ -153,7 +156,7 @@ export function restorePipeline(
     ];
     const script =
         'set -o pipefail; bin=$1 database=$2; shift 2; "$bin/pg_restore" "$@" | ' +
-        "sed '1,200{/^SET transaction_timeout = 0;$/d}' | " +
+        "sed -e '1,200{/^SET transaction_timeout = 0;$/d}' -e '/^ALTER TABLE ONLY .* ALTER COLUMN .* SET (pg_attver=[0-9]*);$/d' | " +
         '"$bin/psql" -X -q -v ON_ERROR_STOP=1 --no-password --dbname="$database" >/dev/null';
     return { file: "bash", argv: ["-c", script, "restore", bin, database, ...restore] };
 }

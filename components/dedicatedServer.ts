@@ -71,6 +71,19 @@ export interface DedicatedServerArgs {
      * again what lives on the server (program/dedicatedState.ts). @default no label
      */
     readonly instance?: string;
+    /**
+     * The data volume the server runs on: `dedicatedNames(app, stack).volume`,
+     * or the one a major-version upgrade made (`volumeForMajor`).
+     * @default dedicatedNames(app, stack).volume
+     */
+    readonly volume?: string;
+    /**
+     * Data volumes of the app kept beside the one it runs on: an upgrade's
+     * rollback (the old major's data, as it was when the copy was taken).
+     * Declared with retainOnDelete, so that dropping one from this list (after
+     * the user removed it from the engine) never deletes data. @default []
+     */
+    readonly keptVolumes?: readonly string[];
 }
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.floor(n)));
@@ -145,8 +158,44 @@ export function resolveDedicatedServerArgs(args: DedicatedServerArgs): ResolvedD
         protect: args.protect ?? false,
         ...(args.clients ? { clients: checkClients(args.clients) } : {}),
         ...(args.instance !== undefined ? { instance: checkText(COMPONENT, "instance", args.instance, "a label value") } : {}),
+        ...checkVolumes(args),
     };
 }
+
+/** The serving and kept volumes: each one of this app's data volumes, none twice. */
+function checkVolumes(args: DedicatedServerArgs): { volume: string; keptVolumes: readonly string[] } {
+    const base = dedicatedNames(args.app, checkText(COMPONENT, "stack", args.stack, "the stack's name")).volume;
+    const volume = args.volume ?? base;
+    const kept = args.keptVolumes ?? [];
+    for (const [field, name] of [["volume", volume] as const, ...kept.map((v, i) => [`keptVolumes.${i}`, v] as const)]) {
+        if (volumeSuffix(base, name) === undefined) {
+            throw new Error(`${COMPONENT}: \`${field}\` must be ${base} or ${base}-<major>, got ${describeValue(name)}`);
+        }
+    }
+    if (kept.includes(volume) || new Set(kept).size !== kept.length) {
+        throw new Error(
+            `${COMPONENT}: \`keptVolumes\` must name other volumes than \`volume\`, each once, got ${describeValue(kept.join(", "))}`,
+        );
+    }
+    return { volume, keptVolumes: kept };
+}
+
+/** "" for the app's first volume, the major for one an upgrade made, undefined for a name of neither kind. */
+export function volumeSuffix(base: string, volume: string): string | undefined {
+    if (volume === base) return "";
+    const m = /^-(\d+)$/.exec(volume.slice(base.length));
+    return volume.startsWith(base) && m ? m[1] : undefined;
+}
+
+/** The volume an upgrade to `major` copies the data into: `<first volume>-<major>`. */
+export const volumeForMajor = (base: string, major: string): string => `${base}-${major}`;
+
+/**
+ * A file an upgrade writes into the new data directory before it copies and
+ * removes once the copy is verified: a volume that holds it never served, and
+ * the next `up` starts the copy over.
+ */
+export const UPGRADE_MARKER = "app-databases-upgrade-unfinished";
 
 function checkClients(clients: NonNullable<DedicatedServerArgs["clients"]>): NonNullable<DedicatedServerArgs["clients"]> {
     for (const [field, name] of [["clients.database", clients.database], ...clients.roles.map((r, i) => [`clients.roles.${i}`, r])]) {
@@ -179,6 +228,8 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
     public readonly endpoint: ServerEndpoint;
     public readonly container: docker.Container;
     public readonly volume: docker.Volume;
+    /** The volumes kept as rollbacks (DedicatedServerArgs.keptVolumes). */
+    public readonly keptVolumes: docker.Volume[];
     public readonly network: docker.Network;
     /** The server's pg_hba.conf, written by the stack. */
     public readonly hba: ServerHba;
@@ -203,8 +254,19 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
 
         this.network = new docker.Network(`${name}-network`, { name: names.network, driver: "bridge", labels }, { parent: this });
 
-        // The data outlives containers; in prod it also outlives the stack.
-        this.volume = new docker.Volume(`${name}-data`, { name: names.volume, labels }, { parent: this, protect, retainOnDelete: protect });
+        // The data outlives containers; in prod it also outlives the stack. Each volume's resource
+        // is named from its own suffix, so a new one is a create and the old one stays as it is.
+        const volumeResource = (volume: string) =>
+            `${name}-data${volumeSuffix(names.volume, volume) ? `-${volumeSuffix(names.volume, volume)}` : ""}`;
+        this.volume = new docker.Volume(
+            volumeResource(args.volume),
+            { name: args.volume, labels },
+            { parent: this, protect, retainOnDelete: protect },
+        );
+        // A kept volume is never deleted by the engine: the user retires it (docker volume rm), then the program lets go of it.
+        this.keptVolumes = args.keptVolumes.map(
+            (volume) => new docker.Volume(volumeResource(volume), { name: volume, labels }, { parent: this, retainOnDelete: true }),
+        );
 
         const settings = tuningSettings(args.memoryMb, args.maxConnections, args.settings);
         this.container = new docker.Container(
@@ -305,6 +367,7 @@ export class DedicatedServer extends pulumi.ComponentResource implements Postgre
             containerName: this.container.name,
             networkName: this.network.name,
             volumeName: this.volume.name,
+            keptVolumeNames: args.keptVolumes,
             hostPort: args.hostPort,
         });
     }

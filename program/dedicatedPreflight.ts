@@ -9,12 +9,24 @@
  * Nothing on the engine is changed (throwaway containers read the volume).
  */
 import * as net from "node:net";
+import * as pulumi from "@pulumi/pulumi";
 import { computeBudget } from "../components/connectionBudget";
 import { dedicatedNames, PGDATA, postgresCommand, tuningSettings } from "../components/dedicatedServer";
 import { ResolvedApp, StackConfig } from "./config";
-import { DedicatedLive, readDedicatedLive } from "./dedicatedLive";
-import { engineRequest, publishedHostPorts, readVolume } from "./dockerEngine";
+import {
+    clientToolsOrProblem,
+    diskProblem,
+    extensionsProblem,
+    majorOf,
+    readDedicatedPlan,
+    readUpgradeSource,
+    VolumePlan,
+} from "./dedicatedUpgrade";
+import { DedicatedLive, engineNamesOf } from "./dedicatedLive";
+import { EngineUnreadable, engineRequest, publishedHostPorts, readVolume, runOnce, trialStart } from "./dockerEngine";
 import { budgetArgs } from "./stack";
+
+export { majorOf } from "./dedicatedUpgrade";
 
 /** What holds a host port a dedicated app wants; undefined when it is free or the app's own container publishes it. */
 export type PortHolder = { readonly container: string } | { readonly process: true };
@@ -33,14 +45,21 @@ export interface DedicatedFacts {
      * or not checked).
      */
     readonly settingsRefused?: string;
+    /**
+     * When the container would be replaced on the same data: what PostgreSQL
+     * said when the new image, command and memory limit were started on an
+     * empty data directory, and failed (undefined: it started, or not tried).
+     */
+    readonly startRefused?: string;
+    /** Where the data goes (an upgrade, a rollback, a refusal). */
+    readonly plan: VolumePlan;
+    /** What stops a planned upgrade before it starts: disk, extensions, client tools. */
+    readonly upgradeProblems?: readonly string[];
 }
 
 /** The majors scripts/postgres-image.sh builds. */
 const BUILDABLE_MAJORS = ["14", "15", "16", "17", "18"];
 const LOCAL_IMAGE = /^app-databases\/postgres:(\d+)$/;
-
-/** A version's major: "17" of "17" or "17.2". */
-export const majorOf = (version: string): string => version.split(".")[0];
 
 /** How to get an image onto the engine: the offline build for the local recipe, else a pull (or the offline build instead). */
 export function imageRemedy(image: string, major: string): string {
@@ -83,10 +102,22 @@ export function dedicatedProblems(app: ResolvedApp, stack: string, facts: Dedica
                 `${capitalize(imageRemedy(spec.image, majorOf(spec.version)))}`,
         );
     }
-    const dataMajor = live.dataMajor;
     const major = facts.imageMajor ?? majorOf(spec.version);
-    if (recreated && dataMajor !== undefined && dataMajor !== "none" && dataMajor !== major) {
-        problems.push(majorChangeProblem(app, names.volume, dataMajor, major, live.container !== undefined));
+    if (facts.plan.kind === "refused") problems.push(facts.plan.problem);
+    // A custom image without {version} may run another major than the version says, and the data goes by the version.
+    if (recreated && facts.imageMajor !== undefined && facts.imageMajor !== majorOf(spec.version)) {
+        problems.push(
+            `${at}.image ${spec.image} is PostgreSQL ${facts.imageMajor} but ${at}.version is "${spec.version}": ` +
+                `set ${at}.version to "${facts.imageMajor}", or use an image of PostgreSQL ${majorOf(spec.version)}${live.container ? " (the running container is left as it is)" : ""}`,
+        );
+    }
+    problems.push(...(facts.upgradeProblems ?? []));
+    if (facts.startRefused !== undefined) {
+        problems.push(
+            `${at}: PostgreSQL ${major} does not start with the new settings and memory limit (${facts.startRefused}), tried on an empty data directory ` +
+                `in a throwaway container: ${removes} and its replacement would not start. Fix ${at}.settings or ${at}.memoryMb ` +
+                `(the running container is left as it is)`,
+        );
     }
     if (facts.settingsRefused !== undefined) {
         problems.push(
@@ -103,26 +134,6 @@ export function dedicatedProblems(app: ResolvedApp, stack: string, facts: Dedica
         );
     }
     return problems;
-}
-
-/** The refusal of a major-version change on a data directory that has data. */
-function majorChangeProblem(app: ResolvedApp, volume: string, dataMajor: string, major: string, running: boolean): string {
-    const spec = app.dedicated!;
-    const at = `apps.${app.name}.dedicated`;
-    // A custom image without {version} may run another major than the version says.
-    const byVersion = major === majorOf(spec.version);
-    const what = byVersion ? `${at}.version is "${spec.version}"` : `${at}.image ${spec.image} is PostgreSQL ${major}`;
-    const keep = byVersion ? `Keep ${at}.version "${dataMajor}"` : `Keep an image of PostgreSQL ${dataMajor}`;
-    const change = Number(major) > Number(dataMajor) ? "upgrade" : "downgrade";
-    const way =
-        change === "upgrade"
-            ? `to upgrade, dump and restore (README: "Changing a dedicated server's major version")`
-            : `a downgrade can never reuse a data directory (PostgreSQL ${major} cannot read what ${dataMajor} wrote): dump and restore into a new server (README: "Changing a dedicated server's major version")`;
-    return (
-        `${what} but the server's data directory (volume ${volume}) is PostgreSQL ${dataMajor}: ` +
-        `changing the image would start a server that refuses that data directory, and the app would be down. ` +
-        `${keep}${running ? " (the running container is left as it is)" : ""}; ${way}`
-    );
 }
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
@@ -184,23 +195,65 @@ export async function readDedicatedFacts(
     command: readonly string[],
 ): Promise<DedicatedFacts> {
     const spec = app.dedicated!;
-    const names = dedicatedNames(app.name, stack);
-    const [live, image] = await Promise.all([readDedicatedLive(names, spec.image), inspectImage(spec.image)]);
+    const names = engineNamesOf(app.name, stack);
+    const [{ live, plan }, image] = await Promise.all([
+        readDedicatedPlan(names, spec.image, majorOf(spec.version)),
+        inspectImage(spec.image),
+    ]);
     const holder = spec.hostPort === undefined ? undefined : await portHolder(spec.hostPort, live, published);
     // A replacement on data the new image reads; a new server has no running container to lose.
     const replacedOnSameMajor =
         live.container !== undefined &&
         image.present &&
+        plan.kind === "serve" &&
         needsImage(app, live, command) &&
         live.dataMajor === (image.major ?? majorOf(spec.version));
-    const refused = replacedOnSameMajor ? await settingsRefusal(spec.image, names.volume, command) : undefined;
+    const refused = replacedOnSameMajor ? await settingsRefusal(spec.image, live.volume, command) : undefined;
+    // What -C accepts may still fail at start (a library that is not there, memory): start it once on empty data.
+    const startRefused = replacedOnSameMajor && refused === undefined ? await trialStart(spec.image, command, spec.memoryMb) : undefined;
+    const upgradeProblems = plan.kind === "upgrade" && image.present ? await upgradeChecks(app, live, names.network) : [];
     return {
         live,
+        plan,
         imagePresent: image.present,
         ...(image.major ? { imageMajor: image.major } : {}),
         ...(holder ? { portHolder: holder } : {}),
         ...(refused !== undefined ? { settingsRefused: refused } : {}),
+        ...(startRefused !== undefined ? { startRefused } : {}),
+        ...(upgradeProblems.length > 0 ? { upgradeProblems } : {}),
     };
+}
+
+/** What would stop an upgrade half-way, read before anything is copied: the client tools, the disk, the extensions. */
+async function upgradeChecks(app: ResolvedApp, live: DedicatedLive, network: string): Promise<string[]> {
+    const problems: string[] = [];
+    const tools = clientToolsOrProblem(app.name);
+    if ("problem" in tools) problems.push(tools.problem);
+    // A stopped container is started by the up first; its disk and extensions are read then.
+    if (!live.container?.running) return problems;
+    const source = await readUpgradeSource(live.container, network);
+    const disk = diskProblem(app.name, source.dataBytes, source.freeBytes, live.volume);
+    if (disk) problems.push(disk);
+    const used = Object.values(source.databases).flat();
+    if (used.length > 0) {
+        const available = await imageExtensions(app.dedicated!.image);
+        const missing = extensionsProblem(app.name, app.dedicated!.image, source.databases, available);
+        if (missing) problems.push(missing);
+    }
+    return problems;
+}
+
+/** The extensions an image's server can create: the .control files beside its own `postgres`'s share directory. */
+async function imageExtensions(image: string): Promise<string[]> {
+    const script =
+        'bin=$(dirname "$(command -v postgres)"); ' +
+        'for d in "$bin/../share/postgresql/extension" "$bin/../share/extension" "/usr/share/postgresql/$PG_MAJOR/extension"; do ' +
+        '[ -d "$d" ] && ls "$d" && break; done';
+    const read = await runOnce(image, ["sh", "-c", script]);
+    return read.output
+        .split(/\s+/)
+        .filter((f) => f.endsWith(".control"))
+        .map((f) => f.slice(0, -".control".length));
 }
 
 /** The command each dedicated app's container is declared with (max_connections as its budget sizes it), by app. */
@@ -219,7 +272,11 @@ export function plannedCommands(config: StackConfig): Record<string, string[]> {
  * problem found, each naming the app's config path and the way out (empty when
  * all is well, and without a request when the stack has no dedicated app).
  */
-export async function dedicatedPreflight(config: StackConfig, stack: string): Promise<string[]> {
+export async function dedicatedPreflight(
+    config: StackConfig,
+    stack: string,
+    warn: (message: string) => void = (m) => void pulumi.log.warn(m),
+): Promise<string[]> {
     let published: Promise<ReadonlyMap<number, string>> | undefined;
     const once = () => (published ??= publishedHostPorts());
     const commands = plannedCommands(config);
@@ -230,6 +287,12 @@ export async function dedicatedPreflight(config: StackConfig, stack: string): Pr
                 const command = commands[app.name];
                 return dedicatedProblems(app, stack, await readDedicatedFacts(app, stack, once, command), command);
             } catch (err) {
+                if (err instanceof EngineUnreadable) {
+                    warn(
+                        `apps.${app.name}.dedicated: not checked before the up (${err.message}); the docker provider still reaches the engine`,
+                    );
+                    return [];
+                }
                 return [`apps.${app.name}.dedicated: cannot check the server on the Docker engine: ${(err as Error).message}`];
             }
         });

@@ -12,10 +12,12 @@
  * on the same volume.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { dedicatedLabels, dedicatedNames, INSTANCE_LABEL, PGDATA } from "../components/dedicatedServer";
+import { dedicatedLabels, INSTANCE_LABEL, PGDATA } from "../components/dedicatedServer";
+import { priorResources } from "../components/priorState";
 import { ResolvedApp, StackConfig } from "./config";
-import { DedicatedLive, readDedicatedLive } from "./dedicatedLive";
-import { createVolume, inspectContainer, startContainer } from "./dockerEngine";
+import { DedicatedEngineNames, DedicatedLive, engineNamesOf, forgetDedicatedLive } from "./dedicatedLive";
+import { forgetDedicatedPlans, majorOf, planMessage, readDedicatedPlan, upgradeDedicated, VolumePlan } from "./dedicatedUpgrade";
+import { createNetwork, createVolume, EngineUnreadable, inspectContainer, startContainer } from "./dockerEngine";
 import { readPreviousOutputs } from "./lastUp";
 
 /** What the last `up` says about one dedicated app. */
@@ -202,78 +204,185 @@ async function untilHealthy(n: DedicatedNames, withinMs: number): Promise<number
 }
 
 /** What `up` does about one server before anything is declared, and says so. */
-async function act(app: ResolvedApp, names: DedicatedNames, d: DedicatedDecision, stack: string): Promise<void> {
-    if (d.createVolume) {
-        const labels = Object.fromEntries(dedicatedLabels(app.name, stack).map((l) => [l.label, l.value]));
-        await createVolume(names.volume, labels);
+async function act(
+    app: ResolvedApp,
+    n: DedicatedEngineNames,
+    d: DedicatedDecision,
+    plan: VolumePlan,
+    live: DedicatedLive,
+    remakeNetwork: boolean,
+): Promise<void> {
+    const names = { app: n.app, container: n.container, volume: live.volume };
+    const labels = Object.fromEntries(dedicatedLabels(n.app, n.stack).map((l) => [l.label, l.value]));
+    if (remakeNetwork) {
+        const subnet = await lastSubnet(n.network);
+        await createNetwork(n.network, labels, subnet);
+        void pulumi.log.warn(
+            `${serverOf(names)}: network ${n.network} was missing; made it again${subnet ? ` with the subnet it had (${subnet})` : ""}` +
+                `${live.container ? `, and container ${n.container} is created again on it` : ""}.`,
+        );
     }
+    if (d.createVolume) await createVolume(live.volume, labels);
     if (d.step === "start") {
-        await startContainer(names.container);
+        await startContainer(n.container);
         const ms = await untilHealthy(names, HEALTHY_WITHIN_MS);
         void pulumi.log.warn(
-            `${serverOf(names)}: container ${names.container} was stopped; started it, healthy after ${(ms / 1000).toFixed(1)} s.`,
+            `${serverOf(names)}: container ${n.container} was stopped; started it, healthy after ${(ms / 1000).toFixed(1)} s.`,
         );
     } else if (d.step === "wait") {
         const ms = await untilHealthy(names, HEALTHY_WITHIN_MS);
-        void pulumi.log.info(`${serverOf(names)}: container ${names.container} healthy after ${(ms / 1000).toFixed(1)} s.`);
+        void pulumi.log.info(`${serverOf(names)}: container ${n.container} healthy after ${(ms / 1000).toFixed(1)} s.`);
     } else if (d.message) {
         void pulumi.log.warn(d.message);
     }
+    const said = planMessage(n, plan);
+    if (said) void pulumi.log.warn(said);
+    if (plan.kind === "upgrade") await upgradeDedicated(n, plan, app.dedicated!.image, app.dedicated!.memoryMb);
+}
+
+/** The subnet the stack's last state gives the network (so that its pg_hba rules hold), when it says. */
+async function lastSubnet(network: string): Promise<string | undefined> {
+    const found = (await priorResources().catch(() => [])).find(
+        (r) => r.type === "docker:index/network:Network" && r.outputs.name === network,
+    );
+    const configs = found?.outputs.ipamConfigs as { subnet?: string; gateway?: string }[] | undefined;
+    return configs?.find((c) => c.subnet && !c.subnet.includes(":"))?.subnet;
+}
+
+/** Where each dedicated app's server runs, as the stack declares it. */
+export interface DedicatedPlacement {
+    /** The container's instance label (DedicatedServerArgs.instance). */
+    readonly instance?: string;
+    /** The data volume it runs on. */
+    readonly volume: string;
+    /** The app's other data volumes, kept. */
+    readonly keptVolumes: readonly string[];
 }
 
 /**
  * Reads every dedicated server of the stack, refuses (DedicatedStateError)
  * what cannot go on, and during `up` starts a stopped container (waiting for
- * it to be healthy) and makes a lost volume anew when that is accepted. Says
- * what it finds and does. Resolves to each app's container instance.
+ * it to be healthy), makes a lost volume anew when that is accepted, makes a
+ * missing network again, and carries the data of a major-version upgrade.
+ * Says what it finds and does. Resolves to where each app's server runs.
  */
 export async function dedicatedServersAsTheyAre(
     config: StackConfig,
     stack: string = pulumi.getStack(),
     previousOutputs: () => Promise<Readonly<Record<string, unknown>> | undefined> = readPreviousOutputs,
     dryRun: boolean = pulumi.runtime.isDryRun(),
-): Promise<Record<string, string | undefined>> {
+): Promise<Record<string, DedicatedPlacement>> {
     const apps = Object.values(config.apps).filter((a) => a.dedicated);
     if (apps.length === 0) return {};
     const lives = await Promise.all(
         apps.map(async (app) => {
-            const names = { app: app.name, ...dedicatedNames(app.name, stack) };
+            const names = engineNamesOf(app.name, stack);
             try {
-                return { app, names, live: await readDedicatedLive(names, app.dedicated!.image) };
+                const { live, plan } = await readDedicatedPlan(names, app.dedicated!.image, majorOf(app.dedicated!.version));
+                return { app, names, live, plan };
             } catch (err) {
-                return { app, names, error: `${serverOf(names)}: cannot look at it on the Docker engine: ${(err as Error).message}` };
+                const problem = `${serverOf(names)}: cannot look at it on the Docker engine: ${(err as Error).message}`;
+                return {
+                    app,
+                    names,
+                    error: err instanceof EngineUnreadable ? undefined : problem,
+                    unreadable: err as Error,
+                    live: undefined,
+                    plan: undefined,
+                };
             }
         }),
     );
     // The last up's outputs are read only when a server is not as it was left (a cost of the engine's).
-    const healthy = (l: DedicatedLive) => l.container?.running && (l.container.health ?? "healthy") === "healthy" && l.volumeExists;
+    const healthy = (l: DedicatedLive) =>
+        l.container?.running && (l.container.health ?? "healthy") === "healthy" && l.volumeExists && l.networkExists;
     const previous = lives.some((l) => l.live && !healthy(l.live)) ? await previousOutputs() : undefined;
     const problems: string[] = [];
-    const decided = lives.map((l) => {
-        if (!l.live) {
-            problems.push(l.error);
-            return { ...l, decision: undefined };
+    const placements: Record<string, DedicatedPlacement> = {};
+    const todo: {
+        app: ResolvedApp;
+        names: DedicatedEngineNames;
+        live: DedicatedLive;
+        decision: DedicatedDecision;
+        plan: VolumePlan;
+        remakeNetwork: boolean;
+    }[] = [];
+    const renewed = new Date().toISOString();
+    for (const l of lives) {
+        if (!l.live || !l.plan) {
+            if (l.error) problems.push(l.error);
+            else if (l.unreadable) placements[l.app.name] = await placementAtLastUp(l.names, l.unreadable);
+            continue;
         }
+        const { live, plan } = l;
         const expect = { dataExpected: dataExpectedIn(previous, l.app), acceptEmptyData: l.app.dedicated!.acceptEmptyData };
-        const decision = decideDedicated(l.names, l.live, expect);
+        const decision = decideDedicated({ app: l.app.name, container: l.names.container, volume: live.volume }, live, expect);
         if (decision.problem) problems.push(decision.problem);
-        return { ...l, decision };
-    });
+        if (plan.kind === "refused") problems.push(`${serverOf(l.names)}: ${plan.problem}`);
+        else if (plan.kind === "upgrade" && !live.container) {
+            problems.push(
+                `${serverOf(l.names)}: container ${l.names.container} is missing, and the upgrade to PostgreSQL ${plan.toMajor} copies from the running server. ` +
+                    `Nothing was applied; run the up with apps.${l.app.name}.dedicated.version "${plan.fromMajor}" first (it makes the container again), then change the version`,
+            );
+        }
+        if (plan.kind === "refused") continue;
+        // A new container: for an upgrade or a rollback (another volume and image), or a network made again.
+        // A network that went from under a server the stack has (a new server's is made by the engine).
+        const remakeNetwork = !live.networkExists && (live.container !== undefined || expect.dataExpected);
+        const renew = decision.instance.renew || plan.kind !== "serve" || (remakeNetwork && live.container !== undefined);
+        placements[l.app.name] = {
+            ...(renew
+                ? { instance: renewed }
+                : !decision.instance.renew && decision.instance.value
+                  ? { instance: decision.instance.value }
+                  : {}),
+            volume: plan.kind === "serve" ? plan.volume : plan.to,
+            keptVolumes: plan.kept,
+        };
+        todo.push({ app: l.app, names: l.names, live, decision, plan, remakeNetwork });
+    }
     if (problems.length > 0) throw new DedicatedStateError(problems);
 
-    const instances: Record<string, string | undefined> = {};
-    const renewed = new Date().toISOString();
-    for (const { app, names, decision } of decided) {
-        const d = decision!;
-        instances[app.name] = d.instance.renew ? renewed : d.instance.value;
-        if (d.message && dryRun) void pulumi.log.warn(d.message);
-        if (dryRun) continue;
+    for (const { app, names, live, decision, plan, remakeNetwork } of todo) {
+        if (dryRun) {
+            if (decision.message) void pulumi.log.warn(decision.message);
+            if (remakeNetwork) {
+                void pulumi.log.warn(`${serverOf(names)}: network ${names.network} is missing; the up makes it again.`);
+            }
+            const said = planMessage(names, plan);
+            if (said) void pulumi.log.warn(said);
+            continue;
+        }
         try {
-            await act(app, names, d, stack);
+            await act(app, names, decision, plan, live, remakeNetwork);
         } catch (err) {
             const message = (err as Error).message;
             throw new DedicatedStateError([message.startsWith(serverOf(names)) ? message : `${serverOf(names)}: ${message}`]);
         }
     }
-    return instances;
+    if (!dryRun) {
+        forgetDedicatedLive();
+        forgetDedicatedPlans();
+    }
+    return placements;
+}
+
+/**
+ * Where a server the program cannot look at ran at the last up (its container's
+ * instance label and volumes, from the state), so that nothing is replaced
+ * for not being seen; said as a warning.
+ */
+async function placementAtLastUp(n: DedicatedEngineNames, why: Error): Promise<DedicatedPlacement> {
+    void pulumi.log.warn(`${serverOf(n)}: not checked on the Docker engine (${why.message}); declared as the last up left it.`);
+    const resources = await priorResources().catch(() => []);
+    const container = resources.find((r) => r.type === "docker:index/container:Container" && r.outputs.name === n.container)?.outputs;
+    const labels = (container?.labels ?? []) as { label?: string; value?: string }[];
+    const mounts = (container?.volumes ?? []) as { volumeName?: string }[];
+    const instance = labels.find((l) => l.label === INSTANCE_LABEL)?.value;
+    const volume = mounts.find((m) => m.volumeName)?.volumeName ?? n.volume;
+    const kept = resources
+        .filter((r) => r.type === "docker:index/volume:Volume" && typeof r.outputs.name === "string" && r.outputs.name !== volume)
+        .map((r) => r.outputs.name as string)
+        .filter((v) => v === n.volume || new RegExp(`^${n.volume}-\\d+$`).test(v));
+    return { ...(instance ? { instance } : {}), volume, keptVolumes: kept };
 }

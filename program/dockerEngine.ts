@@ -10,14 +10,24 @@ import * as http from "node:http";
 const API = "/v1.41";
 const DEFAULT_SOCKET = "/var/run/docker.sock";
 
+/**
+ * The engine is one the program cannot read itself (DOCKER_HOST over ssh://,
+ * or tcp:// with TLS): the docker provider can, so its checks are skipped
+ * with a warning instead of failing the preview.
+ */
+export class EngineUnreadable extends Error {}
+
 /** Where the engine listens, as http.request takes it. */
 export function engineAddress(env: NodeJS.ProcessEnv = process.env): { socketPath: string } | { host: string; port: number } {
     const hostVar = env.DOCKER_HOST?.trim();
     if (!hostVar) return { socketPath: DEFAULT_SOCKET };
     if (hostVar.startsWith("unix://")) return { socketPath: hostVar.slice("unix://".length) };
     const tcp = /^tcp:\/\/([^:/]+):(\d+)\/?$/.exec(hostVar);
-    if (tcp && env.DOCKER_TLS_VERIFY !== "1") return { host: tcp[1], port: Number(tcp[2]) };
-    throw new Error(`DOCKER_HOST=${hostVar}: only unix:// sockets and tcp:// without TLS can be checked by the program`);
+    if (tcp && !env.DOCKER_TLS_VERIFY) return { host: tcp[1], port: Number(tcp[2]) };
+    const why = tcp ? " with TLS (DOCKER_TLS_VERIFY is set)" : "";
+    throw new EngineUnreadable(
+        `DOCKER_HOST=${hostVar}${why}: the program reads only unix:// sockets and tcp:// without TLS, so it cannot look at this engine itself`,
+    );
 }
 
 export interface EngineReply {
@@ -94,16 +104,21 @@ export interface ContainerFacts {
     readonly volumes: Readonly<Record<string, string>>;
     /** Host ports published for the container (from its configuration, so also while stopped). */
     readonly hostPorts: readonly number[];
+    /** Its environment, `NAME=value` each (secrets included: never logged). */
+    readonly env: readonly string[];
+    /** Its address on each network it is attached to, by network name. */
+    readonly addresses: Readonly<Record<string, string>>;
 }
 
 interface InspectContainer {
     Id: string;
     Name: string;
-    Config: { Image: string; Cmd?: string[] | null; Labels?: Record<string, string> | null };
+    Config: { Image: string; Cmd?: string[] | null; Labels?: Record<string, string> | null; Env?: string[] | null };
     State: { Status: string; Running: boolean; Health?: { Status: string } };
     RestartCount?: number;
     Mounts?: { Type: string; Name?: string; Destination: string }[];
     HostConfig?: { PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null };
+    NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> | null };
 }
 
 const hostPortsOf = (bindings: NonNullable<InspectContainer["HostConfig"]>["PortBindings"]): number[] =>
@@ -128,6 +143,12 @@ export async function inspectContainer(name: string): Promise<ContainerFacts | u
         labels: c.Config.Labels ?? {},
         volumes: Object.fromEntries((c.Mounts ?? []).filter((m) => m.Type === "volume" && m.Name).map((m) => [m.Destination, m.Name!])),
         hostPorts: hostPortsOf(c.HostConfig?.PortBindings),
+        env: c.Config.Env ?? [],
+        addresses: Object.fromEntries(
+            Object.entries(c.NetworkSettings?.Networks ?? {})
+                .filter(([, n]) => n.IPAddress)
+                .map(([name, n]) => [name, n.IPAddress!]),
+        ),
     };
 }
 
@@ -182,7 +203,7 @@ export async function execInContainer(name: string, cmd: readonly string[]): Pro
  * mounted read-only at `mountPath`, and returns its output; the container is
  * removed afterwards. For reading a volume no container runs on.
  */
-export async function readVolume(
+export function readVolume(
     image: string,
     volume: string,
     mountPath: string,
@@ -190,14 +211,23 @@ export async function readVolume(
     /** The user to run `cmd` as. @default the image's */
     user?: string,
 ): Promise<{ exitCode: number; output: string }> {
+    return runOnce(image, cmd, { user, binds: [`${volume}:${mountPath}:ro`] });
+}
+
+/** Runs `cmd` once in a throwaway container of `image` (no network), returns its output and exit code, and removes it. */
+export async function runOnce(
+    image: string,
+    cmd: readonly string[],
+    opts: { readonly user?: string; readonly binds?: readonly string[] } = {},
+): Promise<{ exitCode: number; output: string }> {
     const created = await engineJson<{ Id: string }>("POST", "/containers/create", {
         Image: image,
-        ...(user ? { User: user } : {}),
+        ...(opts.user ? { User: opts.user } : {}),
         Entrypoint: [cmd[0]],
         Cmd: cmd.slice(1),
         Tty: true,
-        Labels: { "app-databases.purpose": "read a dedicated server's volume" },
-        HostConfig: { Binds: [`${volume}:${mountPath}:ro`], NetworkMode: "none" },
+        Labels: { "app-databases.purpose": "read a dedicated server's volume or image" },
+        HostConfig: { Binds: opts.binds ?? [], NetworkMode: "none" },
     });
     if (!created) throw new Error(`Docker engine: image ${image} is not on this engine`);
     try {
@@ -206,11 +236,134 @@ export async function readVolume(
         const logs = await engineRequest("GET", `/containers/${created.Id}/logs?stdout=true&stderr=true`);
         return { exitCode: waited?.StatusCode ?? -1, output: logs.body };
     } finally {
-        await engineRequest("DELETE", `/containers/${created.Id}?force=true`).catch(() => undefined);
+        await engineRequest("DELETE", `/containers/${created.Id}?force=true&v=true`).catch(() => undefined);
+    }
+}
+
+/** How long a trial start may take: initdb on an empty directory, then the server's start. */
+const TRIAL_WITHIN_MS = 90_000;
+
+/**
+ * Starts the image's server with `command` and the memory limit on an empty
+ * data directory (a throwaway container and its anonymous volume, no
+ * network), and resolves to undefined once it accepts connections, or to
+ * what it said when it stopped (its FATAL line) or did not get ready in time.
+ */
+export async function trialStart(image: string, command: readonly string[], memoryMb: number): Promise<string | undefined> {
+    const bytes = memoryMb * 1024 * 1024;
+    const created = await engineJson<{ Id: string }>("POST", "/containers/create", {
+        Image: image,
+        Env: ["POSTGRES_PASSWORD=trial-start-only", "POSTGRES_USER=postgres", "POSTGRES_DB=postgres"],
+        Cmd: command,
+        Tty: true,
+        Labels: { "app-databases.purpose": "try a dedicated server's new settings on an empty data directory" },
+        HostConfig: { NetworkMode: "none", Memory: bytes, MemorySwap: bytes },
+    });
+    if (!created) throw new Error(`Docker engine: image ${image} is not on this engine`);
+    const id = created.Id;
+    try {
+        await startContainer(id);
+        const started = Date.now();
+        for (;;) {
+            const state = await engineJson<{ State: { Running: boolean; Status: string } }>("GET", `/containers/${id}/json`);
+            // Over TCP: the entrypoint's initdb server listens on the socket only, the final server on 127.0.0.1 too.
+            const ready = state?.State.Running ? await execInContainer(id, ["pg_isready", "-q", "-h", "127.0.0.1"]) : undefined;
+            if (ready?.exitCode === 0) return undefined;
+            if (!state?.State.Running || Date.now() - started > TRIAL_WITHIN_MS) {
+                const logs = (await engineRequest("GET", `/containers/${id}/logs?stdout=true&stderr=true`)).body;
+                const lines = logs.split(/\r?\n/).map((l) => l.trim());
+                const fatal = lines.find((l) => /FATAL:|could not|invalid/.test(l));
+                if (state?.State.Running) return `not ready after ${TRIAL_WITHIN_MS / 1000} s`;
+                return fatal
+                    ? fatal.replace(/^.*(FATAL|LOG|ERROR):\s*/, "")
+                    : lines.filter(Boolean).pop() || `exited (${state?.State.Status})`;
+            }
+            await new Promise((r) => setTimeout(r, 300));
+        }
+    } finally {
+        await engineRequest("DELETE", `/containers/${id}?force=true&v=true`).catch(() => undefined);
     }
 }
 
 /** Creates a named volume with these labels (the local driver); one that exists is left as it is. */
 export async function createVolume(name: string, labels: Readonly<Record<string, string>>): Promise<void> {
     await engineJson<object>("POST", "/volumes/create", { Name: name, Labels: labels });
+}
+
+/** Removes a named volume (it must be in no container's use); one that is gone already is fine. */
+export async function removeVolume(name: string): Promise<void> {
+    await engineJson<object>("DELETE", `/volumes/${encodeURIComponent(name)}`);
+}
+
+/** The names of the volumes carrying every one of these labels. */
+export async function volumesLabelled(labels: Readonly<Record<string, string>>): Promise<string[]> {
+    const filters = encodeURIComponent(JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) }));
+    const list = await engineJson<{ Volumes?: { Name: string }[] | null }>("GET", `/volumes?filters=${filters}`);
+    return (list?.Volumes ?? []).map((v) => v.Name).sort();
+}
+
+/** Whether a network of that name exists. */
+export async function networkExists(name: string): Promise<boolean> {
+    return (await engineJson<object>("GET", `/networks/${encodeURIComponent(name)}`)) !== undefined;
+}
+
+/** Creates a bridge network with these labels, on `subnet` when given. */
+export async function createNetwork(name: string, labels: Readonly<Record<string, string>>, subnet?: string): Promise<void> {
+    await engineJson<object>("POST", "/networks/create", {
+        Name: name,
+        Driver: "bridge",
+        Labels: labels,
+        CheckDuplicate: true,
+        ...(subnet ? { IPAM: { Driver: "default", Config: [{ Subnet: subnet }] } } : {}),
+    });
+}
+
+/** What `createContainer` makes: the parts of the engine's create body the program uses. */
+export interface ContainerSpec {
+    readonly name: string;
+    readonly image: string;
+    readonly env: readonly string[];
+    readonly cmd?: readonly string[];
+    readonly labels: Readonly<Record<string, string>>;
+    /** `volume:path` binds. */
+    readonly binds: readonly string[];
+    readonly network: string;
+    readonly memoryMb?: number;
+    /** A `CMD-SHELL` healthcheck, checked every second. */
+    readonly healthcheck?: string;
+}
+
+/** Creates and starts a container; resolves to its id. */
+export async function runContainer(spec: ContainerSpec): Promise<string> {
+    const memory = spec.memoryMb === undefined ? {} : { Memory: spec.memoryMb * 1024 * 1024, MemorySwap: spec.memoryMb * 1024 * 1024 };
+    const created = await engineJson<{ Id: string }>("POST", `/containers/create?name=${encodeURIComponent(spec.name)}`, {
+        Image: spec.image,
+        Env: spec.env,
+        ...(spec.cmd ? { Cmd: spec.cmd } : {}),
+        Labels: spec.labels,
+        ...(spec.healthcheck
+            ? { Healthcheck: { Test: ["CMD-SHELL", spec.healthcheck], Interval: 1e9, Timeout: 5e9, Retries: 120, StartPeriod: 1e9 } }
+            : {}),
+        HostConfig: { Binds: spec.binds, NetworkMode: spec.network, ...memory },
+    });
+    if (!created) throw new Error(`Docker engine: image ${spec.image} is not on this engine`);
+    await startContainer(created.Id);
+    return created.Id;
+}
+
+/** Stops a container (the image's stop signal, then SIGKILL after `graceSeconds`); a stopped or gone one is fine. */
+export async function stopContainer(name: string, graceSeconds = 30): Promise<void> {
+    const reply = await engineRequest(
+        "POST",
+        `/containers/${encodeURIComponent(name)}/stop?t=${graceSeconds}`,
+        undefined,
+        (graceSeconds + 30) * 1000,
+    );
+    if (![204, 304, 404].includes(reply.status))
+        throw new Error(`Docker engine: stopping ${name} answered ${reply.status}: ${reply.body.trim()}`);
+}
+
+/** Removes a container, running or not; one that is gone already is fine. */
+export async function removeContainer(name: string): Promise<void> {
+    await engineJson<object>("DELETE", `/containers/${encodeURIComponent(name)}?force=true`);
 }

@@ -20,7 +20,7 @@ import { pgHbaLines } from "./pgHba";
 import { accessReportOutputs } from "./access";
 import { appDatabaseArgs, dedicatedServerArgs, sharedServerArgs } from "./componentArgs";
 import { declarePooler, pooledBudgetRows } from "./pooler";
-import { dedicatedServersAsTheyAre } from "./dedicatedState";
+import { DedicatedPlacement, dedicatedServersAsTheyAre } from "./dedicatedState";
 import { backupConnectionLimit, BackupPlan } from "./backupConfig";
 import { declareMove, MoveRecord, PlannedMove } from "./moves";
 
@@ -171,9 +171,19 @@ export function checkBudgets(
     return reports;
 }
 
-function declareDedicatedServer(app: ResolvedApp, maxConnections: number, protect: boolean, instance?: string): PostgresServer {
+function declareDedicatedServer(
+    app: ResolvedApp,
+    maxConnections: number,
+    protect: boolean,
+    placement?: DedicatedPlacement,
+): PostgresServer {
     const args = dedicatedServerArgs(app, pulumi.getStack(), maxConnections, protect);
-    return new DedicatedServer(app.server, { ...args, ...(instance !== undefined ? { instance } : {}) });
+    const where = placement ? { volume: placement.volume, keptVolumes: placement.keptVolumes } : {};
+    return new DedicatedServer(app.server, {
+        ...args,
+        ...where,
+        ...(placement?.instance !== undefined ? { instance: placement.instance } : {}),
+    });
 }
 
 function declareSharedServer(name: string, server: ServerConfig): PostgresServer {
@@ -197,7 +207,7 @@ export async function declareStack(
 ): Promise<StackOutputs> {
     checkBudgets(config, budgetInputs);
     // Each dedicated server as it is, before anything is declared: a lost volume is refused here.
-    const instances = await dedicatedServersAsTheyAre(config);
+    const placements = await dedicatedServersAsTheyAre(config);
     const budgets: Record<string, pulumi.Output<BudgetReport>> = {};
     const sizes: Record<string, number> = {};
     for (const args of budgetInputs) {
@@ -211,7 +221,7 @@ export async function declareStack(
         if (server.systemDatabaseAccess) hardenSystemDatabases(name, server, servers[name]);
     }
     for (const app of Object.values(config.apps)) {
-        if (app.dedicated) servers[app.server] = declareDedicatedServer(app, sizes[app.server], config.protect, instances[app.name]);
+        if (app.dedicated) servers[app.server] = declareDedicatedServer(app, sizes[app.server], config.protect, placements[app.name]);
     }
 
     const runner = config.backup ? declareBackupRunner(config, config.backup, servers) : undefined;

@@ -1,16 +1,18 @@
 /**
  * The preview of a dedicated app catches what `up` would trip on half-way,
- * on a real Docker engine through the real Pulumi engine: a major-version
- * change on a data directory with data (the running container and its data
- * untouched, by the preview and by `up`), host ports held by another process
- * or another container, images that are not on the engine, and settings
- * PostgreSQL refuses on a container that would be replaced. One stack per
- * scenario, named at random.
+ * on a real Docker engine through the real Pulumi engine: host ports held by
+ * another process or another container, images that are not on the engine,
+ * settings PostgreSQL refuses on a container that would be replaced, and
+ * settings that stop it at start (the running container untouched and
+ * reachable). A major-version change shows as an upgrade and changes nothing
+ * in the preview (the upgrade itself: dedicatedUpgrade.test.ts), and a good
+ * replacement costs one short outage. One stack per scenario, named at random.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installClientTools } from "../../scripts/pgClientTools";
 import { freePort, queryUrl } from "../kit/postgres";
 import { PROJECT_ROOT, TestStack } from "../kit/stack";
 
@@ -39,6 +41,24 @@ async function failingPreview(stack: TestStack): Promise<string> {
     return output;
 }
 
+/** Sets the running stack's ledger with these dedicated keys beside its host port. */
+const setLedger = (stack: TestStack, hostPort: number, extra: Record<string, unknown> = {}) =>
+    stack.setConfig({
+        placement: "dedicated",
+        dedicated: dedicated(),
+        apps: { ledger: { connectionLimit: 3, dedicated: { hostPort, ...extra } } },
+    });
+
+/** The preview and the up both refuse with `refusal`, and the running container keeps its id and start time. */
+async function refusedLeavingContainer(stack: TestStack, container: string, refusal: string): Promise<void> {
+    const before = docker("inspect", "-f", "{{.Id}} {{.State.StartedAt}}", container);
+    expect(await failingPreview(stack)).toContain(refusal);
+    let up = "";
+    await expect(stack.stack.up({ onOutput: (s) => (up += s) })).rejects.toThrow();
+    expect(up).toContain(refusal);
+    expect(docker("inspect", "-f", "{{.Id}} {{.State.StartedAt}}", container)).toBe(before);
+}
+
 const stacks: TestStack[] = [];
 async function newStack(apps: Record<string, unknown>): Promise<TestStack> {
     const stack = await TestStack.create({ config: { placement: "dedicated", dedicated: dedicated(), apps } });
@@ -47,6 +67,8 @@ async function newStack(apps: Record<string, unknown>): Promise<TestStack> {
 }
 
 beforeAll(() => {
+    // The upgrade's pre-checks look for the client tools it copies with (README: "What the preview checks").
+    process.env.APP_DATABASES_PG_CLIENT_BIN = installClientTools();
     // The target of the upgrade (cached: a second or two once built).
     execFileSync("bash", [path.join(PROJECT_ROOT, "scripts", "postgres-image.sh")], {
         env: { ...process.env, APP_DATABASES_PG_MAJOR: "17" },
@@ -62,7 +84,7 @@ describe("the preview of dedicated servers", () => {
     let running: TestStack;
     let runningPort: number;
 
-    it("refuses 15 -> 17 on a server with data, in the preview and in up, leaving the container and its data as they were", async () => {
+    it("shows 15 -> 17 on a server with data as an upgrade in the preview, changing nothing until the up", async () => {
         runningPort = await freePort();
         running = await newStack({ ledger: { connectionLimit: 3, dedicated: { hostPort: runningPort } } });
         await running.stack.up({ onOutput: () => undefined });
@@ -70,27 +92,19 @@ describe("the preview of dedicated servers", () => {
         await queryUrl(migrateUrl, "CREATE TABLE notes (body text); INSERT INTO notes VALUES ('kept')");
         const container = `app-databases-${running.stack.name}-ledger-db`;
         const before = docker("inspect", "-f", "{{.Id}} {{.Config.Image}} {{.State.StartedAt}}", container);
+        const made = madeBy(running.stack.name);
 
-        await running.setConfig({
-            placement: "dedicated",
-            dedicated: dedicated(),
-            apps: { ledger: { connectionLimit: 3, dedicated: { hostPort: runningPort, version: "17" } } },
-        });
-        const refusal =
-            `apps.ledger.dedicated.version is "17" but the server's data directory (volume app-databases-${running.stack.name}-ledger-data) is PostgreSQL 15: ` +
-            "changing the image would start a server that refuses that data directory, and the app would be down. " +
-            'Keep apps.ledger.dedicated.version "15" (the running container is left as it is); ' +
-            `to upgrade, dump and restore (README: "Changing a dedicated server's major version")`;
-        const preview = await failingPreview(running);
-        expect(preview).toContain("Preflight failed; nothing was applied:");
-        expect(preview).toContain(refusal);
-
-        let up = "";
-        await expect(running.stack.up({ onOutput: (s) => (up += s) })).rejects.toThrow();
-        expect(up).toContain(refusal);
+        await setLedger(running, runningPort, { version: "17" });
+        let preview = "";
+        await running.stack.preview({ onOutput: (s) => (preview += s) });
+        expect(preview).toContain(
+            `dedicated server of app ledger: apps.ledger.dedicated.version "17" upgrades its data from PostgreSQL 15 (volume app-databases-${running.stack.name}-ledger-data): ` +
+                `the up copies it by dump and restore into a PostgreSQL 17 server on a new volume app-databases-${running.stack.name}-ledger-data-17`,
+        );
         expect(docker("inspect", "-f", "{{.Id}} {{.Config.Image}} {{.State.StartedAt}}", container)).toBe(before);
-        expect(docker("inspect", "-f", "{{.State.Status}}", container)).toBe("running");
+        expect(madeBy(running.stack.name)).toEqual(made);
         expect(await queryUrl(runtimeUrl, "SELECT body FROM notes")).toEqual([{ body: "kept" }]);
+        await setLedger(running, runningPort);
     });
 
     it("refuses host ports held by a process and by another stack's container, naming each, and creates nothing", async () => {
@@ -139,43 +153,78 @@ describe("the preview of dedicated servers", () => {
 
     it("refuses settings PostgreSQL refuses before the replacement would remove the running container", async () => {
         const container = `app-databases-${running.stack.name}-ledger-db`;
-        const before = docker("inspect", "-f", "{{.Id}} {{.State.StartedAt}}", container);
-        await running.setConfig({
-            placement: "dedicated",
-            dedicated: dedicated(),
-            apps: { ledger: { connectionLimit: 3, dedicated: { hostPort: runningPort, settings: { shared_buffers: "lots" } } } },
-        });
-        const refusal =
+        await setLedger(running, runningPort, { settings: { shared_buffers: "lots" } });
+        await refusedLeavingContainer(
+            running,
+            container,
             'apps.ledger.dedicated.settings are refused by PostgreSQL 15 (invalid value for parameter "shared_buffers": "lots"): ' +
-            `up would remove the running container ${container} and its replacement would not start. ` +
-            "Fix apps.ledger.dedicated.settings or the stack's dedicated.settings (the running container is left as it is)";
-        expect(await failingPreview(running)).toContain(refusal);
-        let up = "";
-        await expect(running.stack.up({ onOutput: (s) => (up += s) })).rejects.toThrow();
-        expect(up).toContain(refusal);
-        expect(docker("inspect", "-f", "{{.Id}} {{.State.StartedAt}}", container)).toBe(before);
+                `up would remove the running container ${container} and its replacement would not start. ` +
+                "Fix apps.ledger.dedicated.settings or the stack's dedicated.settings (the running container is left as it is)",
+        );
         // No throwaway container is left behind by the check.
         expect(docker("ps", "-aq", "--filter", `volume=app-databases-${running.stack.name}-ledger-data`).split("\n")).toHaveLength(1);
     });
 
-    it("upgrades 15 -> 17 the way README's refusal points to: dump, remove the app, add it back on 17, restore", async () => {
+    it("refuses a setting that passes postgres -C but stops the server at start, and the app stays reachable", async () => {
         const container = `app-databases-${running.stack.name}-ledger-db`;
-        const dump = execFileSync("docker", ["exec", container, "pg_dump", "-U", "postgres", "--format=custom", "ledger"]);
-        const config = (apps: Record<string, unknown>) => ({ placement: "dedicated", dedicated: dedicated(), apps });
-        await running.setConfig(config({}));
-        await running.stack.up({ onOutput: () => undefined });
-        await running.setConfig(config({ ledger: { connectionLimit: 3, dedicated: { hostPort: runningPort, version: "17" } } }));
-        await running.stack.up({ onOutput: () => undefined });
-        execFileSync(
-            "docker",
-            ["exec", "-i", container, "pg_restore", "-U", "postgres", "--no-owner", "--role=ledger_migrate", "-d", "ledger"],
-            {
-                input: dump,
-            },
-        );
         const { runtimeUrl } = (await running.outputs()).apps.ledger;
-        expect(await queryUrl(runtimeUrl, "SELECT body, current_setting('server_version_num')::int / 10000 AS major FROM notes")).toEqual([
-            { body: "kept", major: 17 },
-        ]);
+        await setLedger(running, runningPort, { settings: { shared_preload_libraries: "no_such_lib" } });
+        await refusedLeavingContainer(
+            running,
+            container,
+            'apps.ledger.dedicated: PostgreSQL 15 does not start with the new settings and memory limit (could not access file "no_such_lib": No such file or directory), ' +
+                `tried on an empty data directory in a throwaway container: up would remove the running container ${container} and its replacement would not start. ` +
+                "Fix apps.ledger.dedicated.settings or apps.ledger.dedicated.memoryMb (the running container is left as it is)",
+        );
+        expect(await queryUrl(runtimeUrl, "SELECT body FROM notes")).toEqual([{ body: "kept" }]);
+        // The trial leaves nothing behind.
+        expect(
+            docker("ps", "-aq", "--filter", "label=app-databases.purpose=try a dedicated server's new settings on an empty data directory"),
+        ).toBe("");
+    });
+
+    it("replaces the container on a good settings change with one short outage, seen by a client polling SELECT 1 every 200 ms", async () => {
+        const { runtimeUrl } = (await running.outputs()).apps.ledger;
+        await setLedger(running, runningPort, { settings: { work_mem: "8MB" } });
+        const failures: { at: number; ok: boolean }[] = [];
+        let polling = true;
+        const poller = (async () => {
+            while (polling) {
+                const at = Date.now();
+                const ok = await queryUrl(`${runtimeUrl}${runtimeUrl.includes("?") ? "&" : "?"}connect_timeout=1`, "SELECT 1").then(
+                    () => true,
+                    () => false,
+                );
+                failures.push({ at, ok });
+                await new Promise((r) => setTimeout(r, Math.max(0, 200 - (Date.now() - at))));
+            }
+        })();
+        try {
+            await running.stack.up({ onOutput: () => undefined });
+        } finally {
+            polling = false;
+            await poller;
+        }
+        // The longest run of failed polls, from its first failure to the next success.
+        let longest = 0;
+        let since: number | undefined;
+        for (const p of failures) {
+            if (!p.ok) since ??= p.at;
+            else if (since !== undefined) {
+                longest = Math.max(longest, p.at - since);
+                since = undefined;
+            }
+        }
+        expect(since, "the server answered again after the replacement").toBeUndefined();
+        console.log(
+            `replacement outage: longest failure ${longest} ms over ${failures.filter((p) => !p.ok).length} of ${failures.length} polls`,
+        );
+        expect(
+            failures.some((p) => !p.ok),
+            "the replacement did stop and start the server",
+        ).toBe(true);
+        // The container's healthcheck interval (components/dedicatedServer.ts).
+        expect(longest).toBeLessThanOrEqual(2_000);
+        expect(docker("inspect", "-f", "{{json .Config.Cmd}}", `app-databases-${running.stack.name}-ledger-db`)).toContain("work_mem=8MB");
     });
 });

@@ -174,6 +174,18 @@ export class TestStack {
         });
     }
 
+    /** Runs a preview or an up and resolves to what it printed; rejects with that text when it fails. */
+    async printed(op: "preview" | "up"): Promise<string> {
+        let out = "";
+        const onOutput = (s: string) => (out += s);
+        try {
+            await (op === "up" ? this.stack.up({ onOutput }) : this.stack.preview({ onOutput }));
+        } catch (err) {
+            throw new Error(`${op} failed:\n${out}\n${(err as Error).message}`);
+        }
+        return out;
+    }
+
     /** The stack's outputs, secrets decrypted, as plain values. */
     async outputs(): Promise<Record<string, any>> {
         const out: OutputMap = await this.stack.outputs();

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import * as net from "node:net";
 import { parseStackConfig, ResolvedApp } from "../../program/config";
 import type { ContainerFacts } from "../../program/dockerEngine";
+import type { DedicatedLive } from "../../program/dedicatedLive";
+import type { VolumePlan } from "../../program/dedicatedUpgrade";
 import {
     DedicatedFacts,
     dedicatedPreflight,
@@ -37,9 +39,23 @@ const container = (image: string, hostPorts: number[] = [5433]): ContainerFacts 
     labels: {},
     volumes: {},
     hostPorts,
+    env: [],
+    addresses: {},
 });
+const VOLUME = "app-databases-dev-ledger-data";
+const SERVE: VolumePlan = { kind: "serve", volume: VOLUME, kept: [] };
+const live = (over: Partial<DedicatedLive> = {}): DedicatedLive => ({
+    volume: VOLUME,
+    volumes: [VOLUME],
+    networkExists: true,
+    volumeExists: true,
+    ...over,
+});
+/** No server yet: no container, no volume. */
+const NEW: DedicatedLive = live({ volumes: [], volumeExists: false, networkExists: false });
 const running15: DedicatedFacts = {
-    live: { container: container("app-databases/postgres:15"), volumeExists: true, dataMajor: "15" },
+    live: live({ container: container("app-databases/postgres:15"), dataMajor: "15" }),
+    plan: SERVE,
     imagePresent: true,
     imageMajor: "15",
 };
@@ -47,7 +63,7 @@ const running15: DedicatedFacts = {
 describe("dedicatedProblems", () => {
     it("is quiet for an unchanged running server, and for a new one whose image is there", () => {
         expect(problemsOf(appWith({ hostPort: 5433 }), running15)).toEqual([]);
-        expect(problemsOf(appWith({ hostPort: 5433 }), { live: { volumeExists: false }, imagePresent: true })).toEqual([]);
+        expect(problemsOf(appWith({ hostPort: 5433 }), { live: NEW, plan: SERVE, imagePresent: true })).toEqual([]);
     });
 
     it("does not ask for the image of an unchanged container, even when its tag is gone", () => {
@@ -55,7 +71,7 @@ describe("dedicatedProblems", () => {
     });
 
     it("refuses a new server whose image is not on the engine, with the offline build", () => {
-        expect(problemsOf(appWith({ version: "16", hostPort: 5433 }), { live: { volumeExists: false }, imagePresent: false })).toEqual([
+        expect(problemsOf(appWith({ version: "16", hostPort: 5433 }), { live: NEW, plan: SERVE, imagePresent: false })).toEqual([
             'apps.ledger.dedicated.image is app-databases/postgres:16 (version "16"), which is not on the Docker engine: up would create the network and volume and then find no image to start the container from. Build it offline: APP_DATABASES_PG_MAJOR=16 bash scripts/postgres-image.sh',
         ]);
     });
@@ -67,16 +83,11 @@ describe("dedicatedProblems", () => {
         ]);
     });
 
-    it("refuses an upgrade on a data directory of the old major, with the way forward", () => {
-        const facts: DedicatedFacts = { ...running15, imageMajor: "17" };
-        expect(problemsOf(appWith({ version: "17", hostPort: 5433 }), facts)).toEqual([
-            'apps.ledger.dedicated.version is "17" but the server\'s data directory (volume app-databases-dev-ledger-data) is PostgreSQL 15: changing the image would start a server that refuses that data directory, and the app would be down. Keep apps.ledger.dedicated.version "15" (the running container is left as it is); to upgrade, dump and restore (README: "Changing a dedicated server\'s major version")',
-        ]);
-    });
-
-    it("refuses a downgrade, saying it can never reuse the data directory, and reports a missing image with it", () => {
+    it("refuses what the volume plan refuses (a downgrade), and reports a missing image with it", () => {
+        const plan: VolumePlan = { kind: "refused", problem: "a downgrade is refused" };
         const problems = problemsOf(appWith({ version: "14", hostPort: 5433 }), {
             ...running15,
+            plan,
             imagePresent: false,
             imageMajor: undefined,
         });
@@ -84,34 +95,36 @@ describe("dedicatedProblems", () => {
         expect(problems[0]).toMatch(
             /^apps\.ledger\.dedicated\.image is app-databases\/postgres:14 .* APP_DATABASES_PG_MAJOR=14 bash scripts\/postgres-image\.sh$/,
         );
-        expect(problems[1]).toContain(
-            'Keep apps.ledger.dedicated.version "15" (the running container is left as it is); a downgrade can never reuse a data directory (PostgreSQL 14 cannot read what 15 wrote)',
-        );
+        expect(problems[1]).toBe("a downgrade is refused");
     });
 
-    it("takes the major from the image when a custom image runs another major than the version says", () => {
+    it("refuses a custom image that runs another major than the version says", () => {
         const app = appWith({ image: "pg-custom:latest", hostPort: 5433 }, { version: "16" });
-        const problems = problemsOf(app, { ...running15, imageMajor: "17" });
-        expect(problems).toEqual([
-            expect.stringMatching(
-                /^apps\.ledger\.dedicated\.image pg-custom:latest is PostgreSQL 17 but .* is PostgreSQL 15: .* Keep an image of PostgreSQL 15 /,
-            ),
+        expect(problemsOf(app, { ...running15, imageMajor: "17" })).toEqual([
+            'apps.ledger.dedicated.image pg-custom:latest is PostgreSQL 17 but apps.ledger.dedicated.version is "16": set apps.ledger.dedicated.version to "17", or use an image of PostgreSQL 16 (the running container is left as it is)',
         ]);
-        // The same image with the data's major: nothing to refuse, whatever the version says.
-        expect(problemsOf(app, { ...running15, imageMajor: "15" })).toEqual([]);
     });
 
-    it("is quiet about a major change on an empty volume, or with no volume", () => {
-        const app = appWith({ version: "17", hostPort: 5433 });
-        expect(problemsOf(app, { live: { volumeExists: true, dataMajor: "none" }, imagePresent: true })).toEqual([]);
-        expect(problemsOf(app, { live: { volumeExists: false }, imagePresent: true })).toEqual([]);
+    it("passes on what stops an upgrade before it starts", () => {
+        const plan: VolumePlan = {
+            kind: "upgrade",
+            from: VOLUME,
+            fromMajor: "15",
+            to: `${VOLUME}-17`,
+            toMajor: "17",
+            kept: [VOLUME],
+            startOver: false,
+        };
+        const facts: DedicatedFacts = { ...running15, plan, imageMajor: "17", upgradeProblems: ["the disk is full"] };
+        expect(problemsOf(appWith({ version: "17", hostPort: 5433 }), facts)).toEqual(["the disk is full"]);
+        expect(problemsOf(appWith({ version: "17", hostPort: 5433 }), { ...facts, upgradeProblems: [] })).toEqual([]);
     });
 
     it.each([
         [{ container: "other-db" }, "container other-db", "create the network and volume and then fail"],
         [{ process: true as const }, "another process on this host", "create the network and volume and then fail"],
     ])("refuses a host port held by %o", (portHolder, holder, then) => {
-        expect(problemsOf(appWith({ hostPort: 5499 }), { live: { volumeExists: false }, imagePresent: true, portHolder })).toEqual([
+        expect(problemsOf(appWith({ hostPort: 5499 }), { live: NEW, plan: SERVE, imagePresent: true, portHolder })).toEqual([
             `apps.ledger.dedicated.hostPort 5499 on 127.0.0.1 is held by ${holder}: up would ${then} to publish it. Set apps.ledger.dedicated.hostPort to a free port, or stop what holds it`,
         ]);
     });
@@ -131,7 +144,7 @@ describe("a replaced container", () => {
         ],
         ["another published port", "app-databases/postgres:15", CMD, [5434], true],
     ])("needs the image with %s", (_what, image, cmd, ports, needed) => {
-        expect(needsImage(app, { container: { ...container(image, ports), cmd }, volumeExists: true }, CMD)).toBe(needed);
+        expect(needsImage(app, live({ container: { ...container(image, ports), cmd } }), CMD)).toBe(needed);
     });
 
     it("refuses a replacement whose image tag is gone, even with the image reference unchanged", () => {
@@ -146,6 +159,13 @@ describe("a replaced container", () => {
     it("refuses settings PostgreSQL refuses, saying the running container would go first", () => {
         expect(problemsOf(app, { ...running15, settingsRefused: 'invalid value for parameter "shared_buffers": "lots"' })).toEqual([
             'apps.ledger.dedicated.settings are refused by PostgreSQL 15 (invalid value for parameter "shared_buffers": "lots"): up would remove the running container app-databases-dev-ledger-db and its replacement would not start. Fix apps.ledger.dedicated.settings or the stack\'s dedicated.settings (the running container is left as it is)',
+        ]);
+    });
+
+    it("refuses settings that pass postgres -C but stop the server at start, tried on an empty data directory", () => {
+        const startRefused = 'could not access file "no_such_lib": No such file or directory';
+        expect(problemsOf(app, { ...running15, startRefused }, ["postgres", "-c", "shared_preload_libraries=no_such_lib"])).toEqual([
+            `apps.ledger.dedicated: PostgreSQL 15 does not start with the new settings and memory limit (${startRefused}), tried on an empty data directory in a throwaway container: up would remove the running container app-databases-dev-ledger-db and its replacement would not start. Fix apps.ledger.dedicated.settings or apps.ledger.dedicated.memoryMb (the running container is left as it is)`,
         ]);
     });
 
@@ -200,6 +220,25 @@ describe("dedicatedPreflight", () => {
         } finally {
             if (previous === undefined) delete process.env.DOCKER_HOST;
             else process.env.DOCKER_HOST = previous;
+        }
+    });
+
+    it.each([
+        ["ssh://deploy@docker-host", {}],
+        ["tcp://docker-host:2376", { DOCKER_TLS_VERIFY: "1" }],
+    ])("warns instead of failing when DOCKER_HOST is %s (the program cannot read that engine)", async (host, extra) => {
+        const saved = { ...process.env };
+        Object.assign(process.env, { DOCKER_HOST: host, ...extra });
+        try {
+            const warnings: string[] = [];
+            expect(await dedicatedPreflight(configWith({ hostPort: 5433 }), STACK, (w) => warnings.push(w))).toEqual([]);
+            expect(warnings).toEqual([
+                expect.stringMatching(
+                    new RegExp(`^apps\\.ledger\\.dedicated: not checked before the up \\(DOCKER_HOST=${host.replace(/[/.]/g, "\\$&")}`),
+                ),
+            ]);
+        } finally {
+            process.env = saved;
         }
     });
 

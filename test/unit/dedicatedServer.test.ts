@@ -115,6 +115,29 @@ describe("DedicatedServer", () => {
         ]);
     });
 
+    it("runs on an upgrade's volume and keeps the old one, retained on delete and under its own resource name", async () => {
+        const server = new DedicatedServer("dedicated-grafana", {
+            ...args,
+            protect: true,
+            volume: "app-databases-dev-grafana-data-17",
+            keptVolumes: ["app-databases-dev-grafana-data"],
+        });
+        await valueOf(server.connection);
+        await settle();
+        const volumes = ofType("docker:index/volume:Volume").map((v) => [v.name, v.inputs.name]);
+        expect(volumes).toEqual([
+            ["dedicated-grafana-data-17", "app-databases-dev-grafana-data-17"],
+            ["dedicated-grafana-data", "app-databases-dev-grafana-data"],
+        ]);
+        expect(ofType("docker:index/container:Container")[0].inputs.volumes).toEqual([
+            { volumeName: "app-databases-dev-grafana-data-17", containerPath: "/var/lib/postgresql/data" },
+        ]);
+        const [kept] = server.keptVolumes as unknown as { __protect?: boolean }[];
+        expect((server.volume as unknown as { __protect?: boolean }).__protect).toBe(true);
+        // Not protected: once the user removed it from the engine, the program drops it without an error.
+        expect(kept.__protect).toBeFalsy();
+    });
+
     it("publishes no port in prod and points apps at the container name", async () => {
         const server = new DedicatedServer("dedicated-grafana", { ...args, stack: "prod", protect: true });
         await valueOf(server.connection);
@@ -201,6 +224,8 @@ describe("resolveDedicatedServerArgs", () => {
             settings: {},
             provisioningConnections: DEFAULT_PROVISIONING_CONNECTIONS,
             protect: false,
+            volume: "app-databases-dev-grafana-data",
+            keptVolumes: [],
         });
     });
 
@@ -224,6 +249,16 @@ describe("resolveDedicatedServerArgs", () => {
             "DedicatedServer: `settings.work_mem` must be a plain value",
         ],
         ["the image is empty", { image: "" }, 'DedicatedServer: `image` must be a Docker image reference, got ""'],
+        [
+            "the volume is another app's",
+            { volume: "app-databases-dev-wiki-data" },
+            'DedicatedServer: `volume` must be app-databases-dev-grafana-data or app-databases-dev-grafana-data-<major>, got "app-databases-dev-wiki-data"',
+        ],
+        [
+            "a kept volume is the one it runs on",
+            { volume: "app-databases-dev-grafana-data-17", keptVolumes: ["app-databases-dev-grafana-data-17"] },
+            "DedicatedServer: `keptVolumes` must name other volumes than `volume`, each once",
+        ],
     ])("throws when %s, naming the argument and the value", (_what, change, message) => {
         expect(() => resolveDedicatedServerArgs({ ...base, ...change })).toThrow(message);
     });

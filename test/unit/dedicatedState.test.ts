@@ -23,11 +23,16 @@ const container = (over: Partial<ContainerFacts> = {}): ContainerFacts => ({
     labels: { "app-databases.app": "alpha", "app-databases.instance": "2026-12-01T00:00:00.000Z" },
     volumes: { "/var/lib/postgresql/data": names.volume },
     hostPorts: [56001],
+    env: [],
+    addresses: {},
     ...over,
 });
 
 const live = (over: Partial<DedicatedLive> = {}): DedicatedLive => ({
     container: container(),
+    volume: names.volume,
+    volumes: [names.volume],
+    networkExists: true,
     volumeExists: true,
     dataMajor: "15",
     ...over,
@@ -113,7 +118,10 @@ describe("decideDedicated", () => {
     });
 
     it("lets the engine make a server the last up did not have, with a new instance", () => {
-        const d = decideDedicated(names, { volumeExists: false }, { dataExpected: false, acceptEmptyData: false });
+        const d = decideDedicated(names, live({ container: undefined, volumes: [], volumeExists: false }), {
+            dataExpected: false,
+            acceptEmptyData: false,
+        });
         expect(d).toEqual({ step: "none", instance: { renew: true }, createVolume: false });
     });
 });
