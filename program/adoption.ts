@@ -17,7 +17,7 @@ import type { Client } from "pg";
 import { AdminConnection, withAdminClient } from "../components/adminConnection";
 import { RUNTIME_PRIVILEGES } from "../components/appDatabase";
 import { attributeChanges, readRolesAttributes, RoleAttributes, wantedAttributes } from "../components/adoptedRole";
-import { databaseOwner, publicSchemaCreate } from "../components/databaseAccess";
+import { databaseOwner, publicSchemaCreate } from "../components/databaseAccess/database";
 import { searchPathFor, sessionSettingsIn } from "../components/schemaPrivileges";
 import { countByKind, movableObjects, MovableObject, schemaProblem } from "../components/objectOwnership";
 import { ResolvedApp } from "./config";

@@ -5,7 +5,7 @@
  * with a message naming the server, host and port; nothing is applied.
  */
 import { withAdminClient } from "../components/adminConnection";
-import { ResolvedApp, ServerConfig } from "./config";
+import { MIN_POSTGRES_MAJOR, ResolvedApp, ServerConfig } from "./config";
 import { adminConnectionOf } from "./componentArgs";
 import { adoptionProblems, readAdoptionFacts, ServerAdoptionFacts } from "./adoption";
 import { LiveRole, readLiveRoles } from "./liveRoles";
@@ -22,9 +22,10 @@ export interface ServerFacts {
 /** Problems with what the config assumes about a server, given what it says. */
 export function factProblems(name: string, server: ServerConfig, facts: ServerFacts): string[] {
     const problems: string[] = [];
-    if (facts.versionNum < 140000) {
+    // server_version_num is the major times 10000 (150004 is 15.4).
+    if (facts.versionNum < MIN_POSTGRES_MAJOR * 10000) {
         problems.push(
-            `server ${name} runs PostgreSQL ${Math.floor(facts.versionNum / 10000)}; 14 or newer is needed (idle_session_timeout)`,
+            `server ${name} runs PostgreSQL ${Math.floor(facts.versionNum / 10000)}; ${MIN_POSTGRES_MAJOR} or newer is needed (idle_session_timeout)`,
         );
     }
     if (server.maxConnections > facts.maxConnections) {
