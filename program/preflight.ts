@@ -5,6 +5,7 @@
  * with a message naming the server, host and port; nothing is applied.
  */
 import { withAdminClient } from "../components/adminConnection";
+import { serverSettingsQuery } from "../components/sql/catalog";
 import { MIN_POSTGRES_MAJOR, ResolvedApp, ServerConfig } from "./config";
 import { adminConnectionOf } from "./componentArgs";
 import { adoptionProblems, readAdoptionFacts, ServerAdoptionFacts } from "./adoption";
@@ -57,11 +58,7 @@ export async function preflight(
             const connection = adminConnectionOf(server);
             const onServer = apps.filter((a) => a.server === name);
             const facts = await withAdminClient(connection, async (client) => {
-                const row = await client.query<{ version_num: number; max_connections: number; reserved: number }>(
-                    `SELECT current_setting('server_version_num')::int AS version_num,
-                            current_setting('max_connections')::int AS max_connections,
-                            current_setting('superuser_reserved_connections')::int AS reserved`,
-                );
+                const row = await client.query<{ version_num: number; max_connections: number; reserved: number }>(serverSettingsQuery());
                 const r = row.rows[0];
                 liveRoles[name] = await readLiveRoles(client);
                 return { versionNum: r.version_num, maxConnections: r.max_connections, superuserReservedConnections: r.reserved };

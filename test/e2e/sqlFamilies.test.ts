@@ -60,6 +60,7 @@ import {
     schemaUsageQuery,
 } from "../../components/sql/schemas";
 import { hbaErrorsQuery, hbaPathQuery, readFileQuery, reloadConfig, writeFileStatement } from "../../components/sql/serverFiles";
+import * as catalog from "../../components/sql/catalog";
 import { TestCluster } from "../kit/postgres";
 
 const cluster = new TestCluster();
@@ -253,6 +254,36 @@ describe("the statements of components/sql/ on a real server", () => {
     it("a literal with a quote and a backslash reads back as written", async () => {
         const value = "it's \\ fine";
         expect((await admin.query(`SELECT ${literal(value)} AS v`)).rows[0].v).toBe(value);
+    });
+
+    it("the catalog: what the preflight, the adoption facts and the access report read", async () => {
+        const settings = (await admin.query(catalog.serverSettingsQuery())).rows[0];
+        expect(settings.version_num).toBeGreaterThanOrEqual(140000);
+        expect(settings.max_connections).toBe(100);
+        expect((await admin.query(catalog.versionQuery())).rows[0].v).toBe(settings.version_num);
+        expect((await admin.query(catalog.liveRolesQuery())).rows.map((r) => r.rolname)).toEqual([APP, cluster.adminUser, OWNER].sort());
+        expect(
+            (await admin.query(catalog.loginRolesQuery())).rows.find((r) => r.rolname === cluster.adminUser)?.live,
+        ).toBeGreaterThanOrEqual(1);
+        expect((await admin.query(catalog.databasesQuery())).rows.find((r) => r.datname === DB)).toEqual({
+            datname: DB,
+            public_connect: true,
+        });
+        expect((await admin.query(catalog.databaseNamesQuery())).rows.map((r) => r.datname)).toContain(DB);
+        expect((await admin.query(catalog.connectMatrixQuery())).rows).toContainEqual({ rolname: APP, datname: DB });
+        expect((await admin.query(catalog.adminOptionsQuery())).rows).toEqual([]);
+        expect((await admin.query(catalog.adminStandingQuery([APP]))).rows.map((r) => [r.role, r.usable])).toEqual([[APP, true]]);
+        expect((await admin.query(catalog.passwordVerifiersQuery([APP]))).rows[0].rolpassword).toMatch(/^SCRAM-SHA-256\$/);
+        await inDatabase(async (client) => {
+            await client.query('CREATE TABLE "Sales".stays (id int)');
+            expect((await client.query(catalog.foreignObjectsQuery(OWNER))).rows.map((r) => [r.nspname, r.relname])).toEqual([
+                ["Sales", "stays"],
+            ]);
+            expect((await client.query(catalog.othersOwnQuery(["Sales"], [OWNER]))).rows[0].n).toBe(1);
+            // The serial's sequence counts as a sequence.
+            expect((await client.query(catalog.objectCountsQuery(["Sales"]))).rows).toEqual([{ schema: "Sales", tables: 2, sequences: 1 }]);
+            expect((await client.query(catalog.connectingRolesQuery())).rows.map((r) => r.rolname)).toEqual([APP, OWNER].sort());
+        });
     });
 
     it("the database goes with a session still in it", async () => {
