@@ -12,6 +12,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { AdminConnection, withAdminClient } from "./adminConnection";
+import { adminOptionsQuery, connectMatrixQuery, databasesQuery, foreignObjectsQuery, loginRolesQuery } from "./sql/catalog";
 
 /** A login role and what it may do server-wide. */
 export interface AccessRole {
@@ -98,30 +99,10 @@ interface ServerCatalog {
 
 function readServerCatalog(connection: AdminConnection): Promise<ServerCatalog> {
     return withAdminClient(connection, async (client) => {
-        const roles = await client.query<ServerCatalog["roles"][number]>(
-            `SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolconnlimit,
-                    (SELECT count(*) FROM pg_stat_activity a WHERE a.usesysid = r.oid AND a.backend_type = 'client backend')::int AS live
-               FROM pg_roles r WHERE r.rolcanlogin ORDER BY r.rolname`,
-        );
-        const databases = await client.query<ServerCatalog["databases"][number]>(
-            `SELECT d.datname,
-                    d.datacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(d.datacl) a WHERE a.grantee = 0 AND a.privilege_type = 'CONNECT') AS public_connect
-               FROM pg_database d WHERE d.datallowconn AND NOT d.datistemplate ORDER BY d.datname`,
-        );
-        const matrix = await client.query<ServerCatalog["matrix"][number]>(
-            `SELECT r.rolname, d.datname
-               FROM pg_roles r CROSS JOIN pg_database d
-              WHERE r.rolcanlogin AND d.datallowconn AND NOT d.datistemplate
-                AND (r.rolsuper OR r.rolconnlimit <> 0)
-                AND has_database_privilege(r.oid, d.oid, 'CONNECT')
-              ORDER BY r.rolname, d.datname`,
-        );
-        const admins = await client.query<ServerCatalog["admins"][number]>(
-            `SELECT r.rolname AS role, m.rolname AS held_by, pg_has_role(m.oid, r.oid, 'USAGE') AS usable
-               FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
-              WHERE a.admin_option AND r.rolcanlogin AND NOT m.rolsuper
-              ORDER BY 1, 2`,
-        );
+        const roles = await client.query<ServerCatalog["roles"][number]>(loginRolesQuery());
+        const databases = await client.query<ServerCatalog["databases"][number]>(databasesQuery());
+        const matrix = await client.query<ServerCatalog["matrix"][number]>(connectMatrixQuery());
+        const admins = await client.query<ServerCatalog["admins"][number]>(adminOptionsQuery());
         return { roles: roles.rows, databases: databases.rows, matrix: matrix.rows, admins: admins.rows };
     });
 }
@@ -131,17 +112,7 @@ async function readForeignObjects(connection: AdminConnection, { database, owner
     const rows = await withAdminClient(
         connection,
         async (client) =>
-            (
-                await client.query<{ nspname: string; relname: string; relkind: string; owner: string }>(
-                    `SELECT n.nspname, c.relname, c.relkind, pg_get_userbyid(c.relowner) AS owner
-                       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-                        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
-                        AND pg_get_userbyid(c.relowner) <> $1
-                      ORDER BY 1, 2`,
-                    [owner],
-                )
-            ).rows,
+            (await client.query<{ nspname: string; relname: string; relkind: string; owner: string }>(foreignObjectsQuery(owner))).rows,
         database,
     );
     return rows.map((r) => ({

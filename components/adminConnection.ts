@@ -1,6 +1,7 @@
 /**
- * How the provisioning tool reaches a server as its admin role, and the small
- * SQL helpers the dynamic resources (DatabaseAccess, RoleSettings) share.
+ * How the provisioning tool reaches a server as its admin role, and how a
+ * session acts for another role or in a transaction (what the statements of
+ * sql/ run in).
  *
  * These run inside Pulumi's dynamic provider process: `pg` is required lazily
  * so the functions serialize cleanly, sessions are opened one at a time and
@@ -8,6 +9,8 @@
  */
 import type { Client } from "pg";
 import type { SslMode } from "./defaults";
+import { CURRENT_USER } from "./sql/quote";
+import { grantRole, revokeRole, usesRoleQuery } from "./sql/roles";
 
 /** Admin connection facts; the password is a secret wherever it is stored. */
 export interface AdminConnection {
@@ -177,10 +180,8 @@ async function withAdminSession<T>(connection: AdminConnection, work: (client: C
     }
 }
 
-/** Double-quotes an identifier; names are validated before they get here, this is belt and braces. */
-export function quoteIdent(name: string): string {
-    return `"${name.replace(/"/g, '""')}"`;
-}
+/** The one quoting helper (sql/quote.ts), under the name scripts use. */
+export { ident as quoteIdent } from "./sql/quote";
 
 /**
  * Runs `work` with the privileges of `owner`. A superuser has them already; a
@@ -189,12 +190,25 @@ export function quoteIdent(name: string): string {
  */
 export async function asRole<T>(client: Client, connection: AdminConnection, owner: string, work: () => Promise<T>): Promise<T> {
     if (connection.superuser) return work();
-    const member = await client.query<{ ok: boolean }>("SELECT pg_has_role(current_user, $1, 'USAGE') AS ok", [owner]);
+    const member = await client.query<{ ok: boolean }>(usesRoleQuery(owner));
     if (member.rows[0]?.ok) return work();
-    await client.query(`GRANT ${quoteIdent(owner)} TO CURRENT_USER`);
+    await client.query(grantRole(owner, CURRENT_USER));
     try {
         return await work();
     } finally {
-        await client.query(`REVOKE ${quoteIdent(owner)} FROM CURRENT_USER`);
+        await client.query(revokeRole(owner, CURRENT_USER));
+    }
+}
+
+/** Runs `work` in a transaction: what it changes is never left half made. */
+export async function inTransaction<T>(client: Client, work: () => Promise<T>): Promise<T> {
+    await client.query("BEGIN");
+    try {
+        const result = await work();
+        await client.query("COMMIT");
+        return result;
+    } catch (err) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw err;
     }
 }

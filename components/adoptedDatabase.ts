@@ -9,9 +9,10 @@
  * on removal is exactly what adoption must never do.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
-import { databaseOwner } from "./databaseAccess";
+import { AdminConnection, withAdminClient } from "./adminConnection";
+import { databaseOwner } from "./databaseAccess/database";
 import { served, ServedResource } from "./servedResource";
+import { alterDatabaseOwner } from "./sql/database";
 
 export interface AdoptedDatabaseArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -43,7 +44,7 @@ async function giveTo(inputs: AdoptedDatabaseInputs): Promise<{ before: string; 
                 `database ${inputs.name} does not exist on the server, so it cannot be adopted: remove adopt.database to have it created`,
             );
         }
-        if (before !== inputs.owner) await client.query(`ALTER DATABASE ${quoteIdent(inputs.name)} OWNER TO ${quoteIdent(inputs.owner)}`);
+        if (before !== inputs.owner) await client.query(alterDatabaseOwner(inputs.name, inputs.owner));
         return { before, after: (await databaseOwner(client, inputs.name))! };
     });
 }

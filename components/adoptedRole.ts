@@ -12,10 +12,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
-import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
+import { AdminConnection, withAdminClient } from "./adminConnection";
 import { LOGIN_ROLE_ATTRIBUTES } from "./defaults";
 import { parseSetconfig } from "./roleSettings";
 import { served, ServedResource } from "./servedResource";
+import { grantRole, roleAttributesQuery, setRoleSetting, shapeRoleStatement } from "./sql/roles";
 
 export interface AdoptedRoleArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -146,16 +147,7 @@ export async function readRolesAttributes(
         rolconnlimit: number;
         setconfig: string[] | null;
         member_of: string[] | null;
-    }>(
-        `SELECT r.rolname, r.rolcanlogin, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolreplication, r.rolbypassrls,
-                r.rolinherit, r.rolconnlimit, s.setconfig,
-                ARRAY(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
-                       WHERE m.member = r.oid ORDER BY 1) AS member_of
-           FROM pg_roles r
-           LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = 0
-          WHERE r.rolname = ANY($1::text[])`,
-        [names],
-    );
+    }>(roleAttributesQuery(names));
     return new Map(
         found.rows.map((r) => [
             r.rolname,
@@ -194,17 +186,13 @@ export async function shapeRole(
     found: RoleAttributes | undefined,
     setPassword: boolean,
 ): Promise<void> {
-    const role = quoteIdent(inputs.name);
     const flags = ROLE_FLAGS.filter(([key]) => !found || found[key] !== LOGIN_ROLE_ATTRIBUTES[key]).map(([key, yes, no]) =>
         LOGIN_ROLE_ATTRIBUTES[key] ? yes : no,
     );
-    const password = setPassword ? ` PASSWORD ${client.escapeLiteral(inputs.password)}` : "";
-    const rest = `${flags.map((f) => ` ${f}`).join("")} CONNECTION LIMIT ${Number(inputs.connectionLimit)}${password}`;
-    await client.query(found ? `ALTER ROLE ${role} WITH${rest}` : `CREATE ROLE ${role} WITH${rest}`);
-    for (const [name, value] of Object.entries(wantedSettings(inputs))) {
-        await client.query(`ALTER ROLE ${role} SET ${name} = ${client.escapeLiteral(value)}`);
-    }
-    for (const group of inputs.memberOf) await client.query(`GRANT ${quoteIdent(group)} TO ${role}`);
+    const shape = { name: inputs.name, flags, connectionLimit: inputs.connectionLimit };
+    await client.query(shapeRoleStatement(setPassword ? { ...shape, password: inputs.password } : shape, found !== undefined));
+    for (const [name, value] of Object.entries(wantedSettings(inputs))) await client.query(setRoleSetting(inputs.name, name, value));
+    for (const group of inputs.memberOf) await client.query(grantRole(group, inputs.name));
 }
 
 /** The role-wide settings a login role's declaration manages. */

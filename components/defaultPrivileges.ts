@@ -11,31 +11,16 @@
  * has two resources fewer.
  */
 import type { Client } from "pg";
-import { quoteIdent } from "./adminConnection";
+import { inTransaction } from "./adminConnection";
+import {
+    alterDefaultPrivileges,
+    DefaultPrivilegeEntry,
+    defaultPrivilegesQuery,
+    defaultPrivilegeTargetQuery,
+} from "./sql/defaultPrivileges";
 
-export const DEFAULT_PRIVILEGE_OBJECT_TYPES = ["table", "sequence", "function"] as const;
-export type DefaultPrivilegeObjectType = (typeof DEFAULT_PRIVILEGE_OBJECT_TYPES)[number];
-
-/** What `role` gets on the objects `owner` creates (in `schema`, or in the whole database). */
-export interface DefaultPrivilegeEntry {
-    readonly owner: string;
-    /** A role name, or `public` for PUBLIC. */
-    readonly role: string;
-    /** Only in this schema. @default the whole database (as PUBLIC's EXECUTE on functions is) */
-    readonly schema?: string;
-    readonly objectType: DefaultPrivilegeObjectType;
-    /** Sorted; empty takes everything away (PUBLIC's EXECUTE on functions). */
-    readonly privileges: readonly string[];
-}
-
-/** pg_default_acl.defaclobjtype and acldefault()'s letter per object type. */
-const CATALOG: Record<DefaultPrivilegeObjectType, { defacl: string; acldefault: string; plural: string }> = {
-    table: { defacl: "r", acldefault: "r", plural: "TABLES" },
-    sequence: { defacl: "S", acldefault: "s", plural: "SEQUENCES" },
-    function: { defacl: "f", acldefault: "f", plural: "FUNCTIONS" },
-};
-
-const grantee = (role: string) => (role === "public" ? "PUBLIC" : quoteIdent(role));
+export { DEFAULT_PRIVILEGE_OBJECT_TYPES } from "./sql/defaultPrivileges";
+export type { DefaultPrivilegeEntry, DefaultPrivilegeObjectType } from "./sql/defaultPrivileges";
 
 /** What tells two entries apart; one entry per target. */
 const target = (e: DefaultPrivilegeEntry) => JSON.stringify([e.owner, e.schema ?? null, e.objectType, e.role]);
@@ -45,21 +30,9 @@ export function defaultPrivilegesKey(entries: readonly DefaultPrivilegeEntry[] |
     return JSON.stringify((entries ?? []).map((e) => `${target(e)}=${[...e.privileges].sort().join(",")}`).sort());
 }
 
-function statement(e: DefaultPrivilegeEntry, verb: "GRANT" | "REVOKE", privileges: string): string {
-    const scope = `FOR ROLE ${quoteIdent(e.owner)}${e.schema === undefined ? "" : ` IN SCHEMA ${quoteIdent(e.schema)}`}`;
-    const direction = verb === "GRANT" ? "TO" : "FROM";
-    return `ALTER DEFAULT PRIVILEGES ${scope} ${verb} ${privileges} ON ${CATALOG[e.objectType].plural} ${direction} ${grantee(e.role)}`;
-}
-
 /** Whether the roles and the schema an entry names exist (a role dropped by hand, a schema not made yet). */
 async function targetExists(client: Client, e: DefaultPrivilegeEntry): Promise<boolean> {
-    const row = await client.query<{ ok: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)
-            AND ($2 = 'public' OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2))
-            AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $3)) AS ok`,
-        [e.owner, e.role, e.schema ?? null],
-    );
-    return row.rows[0]?.ok ?? false;
+    return (await client.query<{ ok: boolean }>(defaultPrivilegeTargetQuery(e))).rows[0]?.ok ?? false;
 }
 
 /**
@@ -77,24 +50,19 @@ export async function applyDefaultPrivileges(
     const kept = new Set(news.map(target));
     const gone = olds.filter((e) => !kept.has(target(e)));
     if (gone.length === 0 && news.length === 0) return;
-    await client.query("BEGIN");
-    try {
+    await inTransaction(client, async () => {
         await revokeDefaultPrivileges(client, gone);
         for (const e of news) {
-            await client.query(statement(e, "REVOKE", "ALL"));
-            if (e.privileges.length > 0) await client.query(statement(e, "GRANT", e.privileges.join(", ")));
+            await client.query(alterDefaultPrivileges(e, "REVOKE", "ALL"));
+            if (e.privileges.length > 0) await client.query(alterDefaultPrivileges(e, "GRANT", e.privileges.join(", ")));
         }
-        await client.query("COMMIT");
-    } catch (err) {
-        await client.query("ROLLBACK");
-        throw err;
-    }
+    });
 }
 
 /** Revokes what `entries` grant, where their roles and schemas still exist (before the roles are dropped). */
 export async function revokeDefaultPrivileges(client: Client, entries: readonly DefaultPrivilegeEntry[]): Promise<void> {
     for (const e of entries) {
-        if (await targetExists(client, e)) await client.query(statement(e, "REVOKE", "ALL"));
+        if (await targetExists(client, e)) await client.query(alterDefaultPrivileges(e, "REVOKE", "ALL"));
     }
 }
 
@@ -106,23 +74,7 @@ export async function revokeDefaultPrivileges(client: Client, entries: readonly 
 export async function readDefaultPrivileges(client: Client, entries: readonly DefaultPrivilegeEntry[]): Promise<DefaultPrivilegeEntry[]> {
     const read: DefaultPrivilegeEntry[] = [];
     for (const e of entries) {
-        const rows = await client.query<{ privilege: string }>(
-            `SELECT DISTINCT a.privilege_type AS privilege
-               FROM pg_roles o
-               LEFT JOIN pg_namespace n ON n.nspname = $2
-               CROSS JOIN LATERAL (
-                   SELECT coalesce(
-                       (SELECT d.defaclacl FROM pg_default_acl d
-                         WHERE d.defaclrole = o.oid AND d.defaclobjtype = $3 AND d.defaclnamespace = coalesce(n.oid, 0)),
-                       CASE WHEN $2::text IS NULL THEN acldefault($4::"char", o.oid) END) AS acl
-               ) x
-               CROSS JOIN LATERAL aclexplode(x.acl) a
-              WHERE o.rolname = $1
-                AND ($2::text IS NULL OR n.oid IS NOT NULL)
-                AND a.grantee = CASE WHEN $5 = 'public' THEN 0 ELSE (SELECT oid FROM pg_roles WHERE rolname = $5) END
-              ORDER BY 1`,
-            [e.owner, e.schema ?? null, CATALOG[e.objectType].defacl, CATALOG[e.objectType].acldefault, e.role],
-        );
+        const rows = await client.query<{ privilege: string }>(defaultPrivilegesQuery(e));
         read.push({ ...e, privileges: rows.rows.map((r) => r.privilege) });
     }
     return read;

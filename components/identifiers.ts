@@ -246,3 +246,7 @@ export function schemasProblem(schemas: readonly string[]): string | undefined {
     const repeated = schemas.find((s, i) => schemas.indexOf(s) !== i);
     return repeated ? `${JSON.stringify(repeated)} is listed twice` : undefined;
 }
+
+/** Whether two lists hold the same names, in any order. */
+export const sameSet = (a: readonly string[], b: readonly string[]) =>
+    a.length === b.length && [...a].sort().every((v, i) => v === [...b].sort()[i]);

@@ -12,11 +12,11 @@
  * nothing queues behind it. After the total wait the step stops and names the
  * sessions in the way; what moved stays moved, so the next `up` continues.
  *
- * The statements are built here, by small pure functions; the retry rounds
- * take their I/O as arguments so they can be tested without a server.
+ * The statements are built by sql/ownership.ts; the retry rounds take their
+ * I/O as arguments so they can be tested without a server.
  */
 import type { Client } from "pg";
-import { quoteIdent } from "./adminConnection";
+import { blockersQuery, shortTransaction } from "./sql/ownership";
 
 /** The catalog row a lock is taken on: a relation, a routine or a schema. */
 export interface LockTarget {
@@ -53,52 +53,6 @@ export interface LockWaitOptions {
     readonly maxWaitSeconds: number;
 }
 
-/** `SET LOCAL lock_timeout`, in milliseconds. */
-export function lockTimeoutStatement(lockTimeoutMs: number): string {
-    if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1)
-        throw new Error(`lock timeout must be a whole number of ms >= 1, got ${lockTimeoutMs}`);
-    return `SET LOCAL lock_timeout = ${lockTimeoutMs}`;
-}
-
-/** The new owner uses and creates in a schema it holds objects in. */
-export function grantSchemaStatement(schema: string, to: string): string {
-    return `GRANT USAGE, CREATE ON SCHEMA ${quoteIdent(schema)} TO ${quoteIdent(to)}`;
-}
-
-/** `kind` is an ALTER keyword (TABLE, VIEW, ...), `name` schema-qualified and quoted already. */
-export function ownerChangeStatement(kind: string, name: string, to: string): string {
-    return `ALTER ${kind} ${name} OWNER TO ${quoteIdent(to)}`;
-}
-
-/** One statement in a transaction of its own that waits at most `lockTimeoutMs` for a lock; sent as one round trip. */
-export function shortTransaction(statement: string, lockTimeoutMs: number): string {
-    return ["BEGIN", lockTimeoutStatement(lockTimeoutMs), statement, "COMMIT"].join(";\n");
-}
-
-/**
- * The sessions holding a granted lock on a target ($1 its catalog, $2 its oid)
- * or, for a table, on what changes owner with it (indexes, TOAST table, owned
- * sequences): every lock conflicts with ACCESS EXCLUSIVE.
- */
-export const BLOCKERS_SQL = `WITH target AS (SELECT $1::regclass::oid AS classid, $2::oid AS objid),
-     locked AS (
-         SELECT classid, objid FROM target
-         UNION ALL
-         SELECT d.classid, d.objid FROM pg_depend d JOIN target t ON d.refclassid = t.classid AND d.refobjid = t.objid
-          WHERE t.classid = 'pg_class'::regclass AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))
-SELECT a.pid, a.usename AS username, a.application_name AS application, a.backend_type AS "backendType", a.state,
-       floor(extract(epoch FROM now() - a.xact_start))::int AS "xactSeconds",
-       floor(extract(epoch FROM now() - a.state_change))::int AS "stateSeconds",
-       left(a.query, 200) AS query
-  FROM pg_stat_activity a
- WHERE a.pid <> pg_backend_pid()
-   AND EXISTS (SELECT 1 FROM pg_locks l JOIN locked k
-                  ON (l.locktype = 'relation' AND k.classid = 'pg_class'::regclass AND l.relation = k.objid)
-                  OR (l.locktype = 'object' AND l.classid = k.classid AND l.objid = k.objid)
-                WHERE l.pid = a.pid AND l.granted
-                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
- ORDER BY a.xact_start NULLS LAST, a.pid`;
-
 /** SQLSTATE lock_not_available: a lock_timeout ran out. */
 export const LOCK_NOT_AVAILABLE = "55P03";
 /** lock_not_available and deadlock_detected: try again later. */
@@ -117,7 +71,7 @@ export async function tryInShortTransaction(client: Client, statement: string, l
 }
 
 export async function blockersOf(client: Client, target: LockTarget): Promise<Blocker[]> {
-    return (await client.query<Blocker>(BLOCKERS_SQL, [target.catalog, target.oid])).rows;
+    return (await client.query<Blocker>(blockersQuery(target.catalog, target.oid))).rows;
 }
 
 /** An autovacuum worker cancels itself when it blocks a lock request: worth trying anyway. */

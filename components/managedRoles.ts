@@ -27,10 +27,9 @@
  * creating them, keeping the passwords; loginRole.ts keeps the old resources
  * for that `up` so that the engine does not drop the roles.
  */
-import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
-import { AdminConnection, asRole, quoteIdent, withAdminClient } from "./adminConnection";
+import { AdminConnection, asRole, inTransaction, withAdminClient } from "./adminConnection";
 import {
     attributeChanges,
     readRoleAttributes,
@@ -40,30 +39,21 @@ import {
     shapeRole,
     wantedAttributes,
 } from "./adoptedRole";
+import { generatePassword } from "./passwords";
+
+export { generatePassword, PASSWORD_LENGTH } from "./passwords";
 import { checkUnderLock, RoleBudget } from "./roleBudgetLock";
 import { served, ServedResource } from "./servedResource";
-
-/** Long enough for any attacker, alphanumeric so it needs no escaping in URLs or shells. */
-export const PASSWORD_LENGTH = 40;
-
-const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/**
- * A password of `length` characters from the 62 alphanumerics, uniformly
- * (bytes of 248 and above are skipped: 248 = 4 × 62), with at least one lower
- * case letter, one upper case letter and one digit, as the RandomPassword
- * earlier versions used was asked for.
- */
-export function generatePassword(length: number = PASSWORD_LENGTH): string {
-    for (;;) {
-        let out = "";
-        for (const byte of crypto.randomBytes(length * 2)) {
-            if (byte < 248) out += ALPHABET[byte % ALPHABET.length];
-            if (out.length === length) break;
-        }
-        if (out.length === length && /[a-z]/.test(out) && /[A-Z]/.test(out) && /[0-9]/.test(out)) return out;
-    }
-}
+import { CURRENT_USER } from "./sql/quote";
+import {
+    commentOnRole,
+    dropOwned,
+    dropRole as dropRoleStatement,
+    reassignOwned,
+    renameRole,
+    revokeRole,
+    roleCommentQuery,
+} from "./sql/roles";
 
 /** One login role of the resource. */
 export interface ManagedRoleSpec {
@@ -133,19 +123,6 @@ export function creationOrder(roles: Readonly<Record<string, ManagedRoleSpec>>):
     return order;
 }
 
-/** Runs `work` in a transaction: roles are never left half made. */
-export async function inTransaction<T>(client: Client, work: () => Promise<T>): Promise<T> {
-    await client.query("BEGIN");
-    try {
-        const result = await work();
-        await client.query("COMMIT");
-        return result;
-    } catch (err) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw err;
-    }
-}
-
 const readRole = (client: Client, name: string) => readRoleAttributes(client, name, ROLE_SETTING_NAMES);
 
 /**
@@ -155,19 +132,18 @@ const readRole = (client: Client, name: string) => readRoleAttributes(client, na
 async function shape(client: Client, spec: ManagedRoleSpec, found: RoleAttributes | undefined, password?: string): Promise<void> {
     await shapeRole(client, { ...spec, memberOf: [...spec.memberOf], password: password ?? "" }, found, password !== undefined);
     for (const group of found?.memberOf.filter((r) => !spec.memberOf.includes(r)) ?? []) {
-        await client.query(`REVOKE ${quoteIdent(group)} FROM ${quoteIdent(spec.name)}`);
+        await client.query(revokeRole(group, spec.name));
     }
 }
 
 /** Drops a role as the postgresql provider's Role did (see the top of this file); one already gone is fine. */
 async function dropRole(client: Client, connection: AdminConnection, name: string): Promise<void> {
     if (!(await readRole(client, name))) return;
-    const role = quoteIdent(name);
     await asRole(client, connection, name, async () => {
-        await client.query(`REASSIGN OWNED BY ${role} TO CURRENT_USER`);
-        await client.query(`DROP OWNED BY ${role}`);
+        await client.query(reassignOwned(name, CURRENT_USER));
+        await client.query(dropOwned(name));
     });
-    await client.query(`DROP ROLE ${role}`);
+    await client.query(dropRoleStatement(name));
 }
 
 /** Each role as the server has it now, by slot (one query); a missing one is left out. */
@@ -225,7 +201,7 @@ export async function shapeRoles(
         const old = held?.roles[slot];
         const renamed = old !== undefined && old.name !== spec.name;
         if (renamed && (await readRole(client, old.name))) {
-            await client.query(`ALTER ROLE ${quoteIdent(old.name)} RENAME TO ${quoteIdent(spec.name)}`);
+            await client.query(renameRole(old.name, spec.name));
         }
         const found = await readRole(client, spec.name);
         const rotate = old !== undefined && old.rotation !== spec.rotation;
@@ -240,8 +216,7 @@ export async function shapeRoles(
         const set = kept !== undefined ? !found || renamed : taken !== undefined ? !found : true;
         await shape(client, spec, found, set ? passwords[slot] : undefined);
         // Made, or marked before with another text (a stack from before the stack's mark): marked now.
-        if (marker !== undefined && (!found || comment !== marker))
-            await client.query(`COMMENT ON ROLE ${quoteIdent(spec.name)} IS ${client.escapeLiteral(marker)}`);
+        if (marker !== undefined && (!found || comment !== marker)) await client.query(commentOnRole(spec.name, marker));
     }
     return passwords;
 }
@@ -277,11 +252,7 @@ async function guardBudget(
 
 /** A role's comment (`\du+`), or undefined. */
 async function commentOf(client: Client, name: string): Promise<string | undefined> {
-    const row = await client.query<{ comment: string | null }>(
-        "SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1",
-        [name],
-    );
-    return row.rows[0]?.comment ?? undefined;
+    return (await client.query<{ comment: string | null }>(roleCommentQuery(name))).rows[0]?.comment ?? undefined;
 }
 
 /** Drops the roles of `olds` whose slot `news` lacks, members first. */

@@ -26,16 +26,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, withAdminClient } from "./adminConnection";
-import { sameSet } from "./databaseAccess";
 import { checkInt, DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_MAX_LOCK_WAIT_SECONDS, RANGES } from "./defaults";
-import { isSystemSchema } from "./identifiers";
+import { isSystemSchema, sameSet } from "./identifiers";
 import {
     blockersOf,
-    grantSchemaStatement,
     LockingStep,
     LockTarget,
     LockWaitOptions,
-    ownerChangeStatement,
     RoundsIO,
     RoundsResult,
     runInRounds,
@@ -44,6 +41,8 @@ import {
     waitingLine,
 } from "./lockWaits";
 import { served, ServedResource } from "./servedResource";
+import { movableRelationsQuery, movableRoutinesQuery, ownerChange, schemaExtensionQuery } from "./sql/ownership";
+import { grantOnSchema, schemasQuery } from "./sql/schemas";
 
 const COMPONENT = "ObjectOwnership";
 
@@ -120,27 +119,8 @@ const KINDS: Readonly<Record<string, string>> = {
  */
 export async function movableObjects(client: Client, schemas: readonly string[], from: readonly string[]): Promise<MovableObjectRef[]> {
     type Row = { kind: string; name: string; owner: string; oid: string };
-    const relations = await client.query<Row>(
-        `SELECT c.oid::int8 AS oid, c.relkind::text AS kind, format('%I.%I', n.nspname, c.relname) AS name, pg_get_userbyid(c.relowner) AS owner
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = ANY($1) AND pg_get_userbyid(c.relowner) = ANY($2)
-            AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
-            AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                             WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                               AND (d.deptype = 'e' OR (c.relkind = 'S' AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))))
-          ORDER BY 3`,
-        [schemas, from],
-    );
-    const routines = await client.query<Row>(
-        `SELECT p.oid::int8 AS oid, CASE p.prokind WHEN 'p' THEN 'pr' ELSE 'fn' END AS kind,
-                format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS name,
-                pg_get_userbyid(p.proowner) AS owner
-           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-          WHERE n.nspname = ANY($1) AND pg_get_userbyid(p.proowner) = ANY($2) AND p.prokind IN ('f', 'p')
-            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
-          ORDER BY 3`,
-        [schemas, from],
-    );
+    const relations = await client.query<Row>(movableRelationsQuery(schemas, from));
+    const routines = await client.query<Row>(movableRoutinesQuery(schemas, from));
     const ref = (catalog: LockTarget["catalog"]) => (r: Row) => ({
         kind: KINDS[r.kind],
         name: r.name,
@@ -160,12 +140,7 @@ export function countByKind(objects: readonly MovableObject[]): Record<string, n
 /** Why a schema cannot have its objects moved, or undefined. */
 export async function schemaProblem(client: Client, schema: string): Promise<string | undefined> {
     if (isSystemSchema(schema)) return `schema ${schema} is PostgreSQL's own: its objects never move`;
-    const found = await client.query<{ extension: string | null }>(
-        `SELECT (SELECT e.extname FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
-                  WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e' LIMIT 1) AS extension
-           FROM pg_namespace n WHERE n.nspname = $1`,
-        [schema],
-    );
+    const found = await client.query<{ extension: string | null }>(schemaExtensionQuery(schema));
     if (!found.rowCount) return `schema ${schema} does not exist`;
     const extension = found.rows[0].extension;
     return extension ? `schema ${schema} belongs to extension ${extension}: its objects never move` : undefined;
@@ -212,7 +187,7 @@ async function move(inputs: OwnershipInputs, report: (line: string) => void = re
             const objects = await movableObjects(client, inputs.schemas, inputs.from);
             const steps: ObjectStep[] = objects.map((o) => ({
                 label: o.name,
-                statement: ownerChangeStatement(o.kind, o.name, inputs.to),
+                statement: ownerChange(o.kind, o.name, inputs.to),
                 target: o.target,
                 object: o,
             }));
@@ -247,14 +222,11 @@ type ObjectStep = LockingStep & { readonly object: MovableObjectRef };
 
 /** One GRANT per schema, with the schema as what it locks. */
 async function schemaGrants(client: Client, schemas: readonly string[], to: string): Promise<LockingStep[]> {
-    const found = await client.query<{ name: string; oid: number }>(
-        "SELECT nspname AS name, oid::int8 AS oid FROM pg_namespace WHERE nspname = ANY($1)",
-        [schemas],
-    );
-    const oids = new Map(found.rows.map((r) => [r.name, Number(r.oid)]));
+    const found = await client.query<{ schema: string; oid: string }>(schemasQuery(schemas));
+    const oids = new Map(found.rows.map((r) => [r.schema, Number(r.oid)]));
     return schemas.map((schema) => ({
         label: `grant on schema ${schema}`,
-        statement: grantSchemaStatement(schema, to),
+        statement: grantOnSchema(["USAGE", "CREATE"], schema, to),
         target: { catalog: "pg_namespace", oid: oids.get(schema) ?? 0 },
     }));
 }

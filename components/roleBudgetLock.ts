@@ -12,16 +12,15 @@
  * other is refused, instead of both being half applied.
  */
 import type { Client } from "pg";
-import { LOCK_NOT_AVAILABLE, lockTimeoutStatement } from "./lockWaits";
+import { LOCK_NOT_AVAILABLE } from "./lockWaits";
+import { applicationNameQuery, budgetRolesQuery, lockHolderQuery, lockStatement, tryLockQuery } from "./sql/budgetLock";
+import { lockTimeout } from "./sql/ownership";
 
 /** The tool's name: the lock key and the mark on its roles are derived from it. */
 export const TOOL_NAME = "app-databases";
 
 /** How long a second stack waits for the lock before it gives up (lock_timeout). */
 export const LOCK_WAIT_SECONDS = 30;
-
-/** The lock key, as SQL: the one place it is derived. */
-const LOCK_KEY_SQL = `hashtext('${TOOL_NAME}')`;
 
 /** What the budget allows on a shared server, as the resource that changes roles is given it (not diffed). */
 export interface RoleBudget {
@@ -113,13 +112,7 @@ export function lockedBudget(
 
 /** Who holds the lock, as pg_locks and pg_stat_activity say. */
 async function lockHolder(client: Client): Promise<string> {
-    const row = await client.query<{ pid: number; application_name: string | null; usename: string | null }>(
-        `WITH k AS (SELECT ${LOCK_KEY_SQL}::bigint AS v)
-         SELECT l.pid, a.application_name, a.usename
-           FROM pg_locks l CROSS JOIN k LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-            AND l.classid = ((k.v >> 32) & 4294967295)::oid AND l.objid = (k.v & 4294967295)::oid`,
-    );
+    const row = await client.query<{ pid: number; application_name: string | null; usename: string | null }>(lockHolderQuery(TOOL_NAME));
     const r = row.rows[0];
     return r ? `pid ${r.pid} (application_name '${r.application_name ?? "?"}', user ${r.usename ?? "?"})` : "a session that has ended";
 }
@@ -139,15 +132,15 @@ export async function checkUnderLock(
     described: readonly string[],
 ): Promise<void> {
     const where = `server ${budget.server}`;
-    await client.query(lockTimeoutStatement(LOCK_WAIT_SECONDS * 1000));
+    await client.query(lockTimeout(LOCK_WAIT_SECONDS * 1000));
     // The holder's name, as a waiting stack reads it from pg_stat_activity.
-    await client.query("SELECT set_config('application_name', $1, true)", [`${TOOL_NAME} ${budget.stack}`]);
-    const got = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${LOCK_KEY_SQL}) AS ok`);
+    await client.query(applicationNameQuery(`${TOOL_NAME} ${budget.stack}`));
+    const got = await client.query<{ ok: boolean }>(tryLockQuery(TOOL_NAME));
     if (!got.rows[0]?.ok) {
         const holder = await lockHolder(client);
         console.error(`${where}: waiting up to ${LOCK_WAIT_SECONDS} s for the connection budget lock, held by ${holder}`);
         try {
-            await client.query(`SELECT pg_advisory_xact_lock(${LOCK_KEY_SQL})`);
+            await client.query(lockStatement(TOOL_NAME));
         } catch (err) {
             if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
             throw new Error(
@@ -162,10 +155,7 @@ export async function checkUnderLock(
         rolsuper: boolean;
         rolconnlimit: number;
         comment: string | null;
-    }>(
-        `SELECT rolname, rolcanlogin, rolsuper, rolconnlimit, shobj_description(oid, 'pg_authid') AS comment
-           FROM pg_roles WHERE rolname !~ '^pg_'`,
-    );
+    }>(budgetRolesQuery());
     const live = rows.rows.map((r) => ({
         name: r.rolname,
         login: r.rolcanlogin,

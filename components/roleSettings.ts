@@ -14,9 +14,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
-import { AdminConnection, quoteIdent, withAdminClient } from "./adminConnection";
-import { UNQUOTED_IDENTIFIER } from "./identifiers";
+import { AdminConnection, withAdminClient } from "./adminConnection";
 import { served, ServedResource } from "./servedResource";
+import { resetRoleSetting, roleSettingsQuery, setRoleSetting } from "./sql/roles";
 
 export interface RoleSettingsArgs {
     /** The admin connection (a secret: it carries the password). */
@@ -31,14 +31,6 @@ export interface SettingsInputs {
     connection: AdminConnection;
     role: string;
     settings: Record<string, string>;
-}
-
-const PARAMETER_NAME = /^[a-z_][a-z0-9_.]*$/;
-
-function assertNames(names: readonly string[]): void {
-    for (const name of names) {
-        if (!PARAMETER_NAME.test(name)) throw new Error(`RoleSettings: invalid parameter name ${JSON.stringify(name)}`);
-    }
 }
 
 /** Configuration parameters set on one role, e.g. `{ idle_session_timeout: "600000" }`. */
@@ -96,6 +88,15 @@ export function parseSetconfig(setconfig: readonly string[] | null, names: reado
     return current;
 }
 
+/** Applies `news` settings; resets what `olds` set that `news` no longer does (on roles that still exist). */
+export async function syncRoleSettings(
+    client: Client,
+    olds: readonly RoleSettingsEntry[],
+    news: readonly RoleSettingsEntry[],
+): Promise<void> {
+    await applyRoleSettingsPlan(client, roleSettingsPlan(olds, news));
+}
+
 /**
  * Runs a plan. A reset step of a role that no longer exists is skipped (the
  * role's settings went with it); set steps need their role.
@@ -109,22 +110,6 @@ export async function applyRoleSettingsPlan(client: Client, plan: readonly RoleS
     }
 }
 
-/**
- * A setting's value as SQL. search_path is a list: quoted as one literal it
- * would name a single schema called "a, b", so its (validated, plain)
- * schema names go in unquoted.
- */
-function settingValueSql(client: Client, name: string, value: string): string {
-    if (name === "search_path") {
-        const schemas = value.split(",").map((s) => s.trim());
-        if (!schemas.every((s) => UNQUOTED_IDENTIFIER.test(s)))
-            throw new Error(`RoleSettings: invalid search_path ${JSON.stringify(value)}`);
-        return schemas.join(", ");
-    }
-    // Values cannot be bound parameters in ALTER ROLE; quote them as literals.
-    return client.escapeLiteral(value);
-}
-
 /** Sets `settings` on `role` (in every database, or only in `database`) and resets the parameters named in `removed`. */
 export async function applyRoleSettings(
     client: Client,
@@ -133,12 +118,12 @@ export async function applyRoleSettings(
     removed: readonly string[],
     database?: string,
 ): Promise<void> {
-    assertNames([...Object.keys(settings), ...removed]);
-    const target = `${quoteIdent(role)}${database === undefined ? "" : ` IN DATABASE ${quoteIdent(database)}`}`;
-    for (const [name, value] of Object.entries(settings)) {
-        await client.query(`ALTER ROLE ${target} SET ${name} = ${settingValueSql(client, name, value)}`);
-    }
-    for (const name of removed) await client.query(`ALTER ROLE ${target} RESET ${name}`);
+    // Every statement made before the first runs: a bad name or value changes nothing.
+    const statements = [
+        ...Object.entries(settings).map(([name, value]) => setRoleSetting(role, name, value, database)),
+        ...removed.map((name) => resetRoleSetting(role, name, database)),
+    ];
+    for (const statement of statements) await client.query(statement);
 }
 
 /**
@@ -151,16 +136,7 @@ export async function readRoleSettings(
     names: readonly string[],
     database?: string,
 ): Promise<Record<string, string> | undefined> {
-    const found = await client.query<{ setconfig: string[] | null }>(
-        database === undefined
-            ? `SELECT s.setconfig FROM pg_roles r
-                 LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = 0
-                WHERE r.rolname = $1`
-            : `SELECT s.setconfig FROM pg_roles r CROSS JOIN pg_database d
-                 LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = d.oid
-                WHERE r.rolname = $1 AND d.datname = $2`,
-        database === undefined ? [role] : [role, database],
-    );
+    const found = await client.query<{ setconfig: string[] | null }>(roleSettingsQuery(role, database));
     if (!found.rowCount) return undefined;
     return parseSetconfig(found.rows[0].setconfig, names);
 }
@@ -177,8 +153,7 @@ export function roleSettingsDiff(olds: SettingsInputs, news: SettingsInputs): pu
 }
 
 async function apply(olds: SettingsInputs | undefined, news: SettingsInputs): Promise<void> {
-    const plan = roleSettingsPlan(olds ? [olds] : [], [news]);
-    await withAdminClient(news.connection, (client) => applyRoleSettingsPlan(client, plan));
+    await withAdminClient(news.connection, (client) => syncRoleSettings(client, olds ? [olds] : [], [news]));
 }
 
 async function readSettings(connection: AdminConnection, role: string, names: string[]): Promise<Record<string, string> | undefined> {

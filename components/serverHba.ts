@@ -15,6 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { AdminConnection, otherInstance, withAdminClient } from "./adminConnection";
 import { served, ServedResource } from "./servedResource";
+import { hbaErrorsQuery, hbaPathQuery, readFileQuery, reloadConfig, writeFileStatement } from "./sql/serverFiles";
 
 export interface ServerHbaArgs {
     /** The server's superuser connection (a secret: it carries the password); writing server files needs a superuser. */
@@ -36,23 +37,19 @@ interface HbaState extends HbaInputs {
 }
 
 const fileText = (lines: readonly string[]) => lines.map((l) => `${l}\n`).join("");
-/** A SQL string literal (standard_conforming_strings is on since 9.1). */
-const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
-
-/** COPY takes no bind parameters: the lines go in as literals, one row (one line of text format) each. */
+/** One line of text format per line: a tab, backslash or line break would not come back as written. */
 async function writeFile(client: Client, path: string, lines: readonly string[]): Promise<void> {
     const bad = lines.find((l) => /[\n\r\t\\]/.test(l));
     if (bad !== undefined) throw new Error(`pg_hba line ${JSON.stringify(bad)}: tabs, backslashes and line breaks are not written`);
-    const rows = lines.length > 0 ? `ARRAY[${lines.map(literal).join(", ")}]::text[]` : "ARRAY[]::text[]";
-    await client.query(`COPY (SELECT line FROM unnest(${rows}) WITH ORDINALITY AS t(line, n) ORDER BY n) TO ${literal(path)}`);
+    await client.query(writeFileStatement(path, lines));
 }
 
 async function hbaPath(client: Client): Promise<string> {
-    return (await client.query<{ path: string }>("SELECT current_setting('hba_file') AS path")).rows[0].path;
+    return (await client.query<{ path: string }>(hbaPathQuery())).rows[0].path;
 }
 
 async function readFile(client: Client, path: string): Promise<string> {
-    return (await client.query<{ text: string }>("SELECT pg_read_file($1) AS text", [path])).rows[0].text;
+    return (await client.query<{ text: string }>(readFileQuery(path))).rows[0].text;
 }
 
 /** Writes `lines` as the server's pg_hba.conf and reloads it; puts the old file back if the server finds an error in it. */
@@ -61,16 +58,14 @@ async function install(connection: AdminConnection, lines: readonly string[]): P
         const path = await hbaPath(client);
         const before = await readFile(client, path);
         await writeFile(client, path, lines);
-        const errors = await client.query<{ line_number: number; error: string }>(
-            "SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL ORDER BY line_number",
-        );
+        const errors = await client.query<{ line_number: number; error: string }>(hbaErrorsQuery());
         if (errors.rows.length > 0) {
             await writeFile(client, path, before.replace(/\n$/, "").split("\n"));
             throw new Error(
                 `pg_hba.conf not changed: the server rejects ${errors.rows.map((e) => `line ${e.line_number} (${e.error})`).join(", ")}`,
             );
         }
-        await client.query("SELECT pg_reload_conf()");
+        await client.query(reloadConfig());
         return path;
     });
 }

@@ -17,9 +17,19 @@ import type { Client } from "pg";
 import { AdminConnection, withAdminClient } from "../components/adminConnection";
 import { RUNTIME_PRIVILEGES } from "../components/appDatabase";
 import { attributeChanges, readRolesAttributes, RoleAttributes, wantedAttributes } from "../components/adoptedRole";
-import { databaseOwner, publicSchemaCreate } from "../components/databaseAccess";
+import { databaseOwner, publicSchemaCreate } from "../components/databaseAccess/database";
 import { searchPathFor, sessionSettingsIn } from "../components/schemaPrivileges";
 import { countByKind, movableObjects, MovableObject, schemaProblem } from "../components/objectOwnership";
+import {
+    adminStandingQuery,
+    connectingRolesQuery,
+    databaseNamesQuery,
+    objectCountsQuery,
+    othersOwnQuery,
+    passwordVerifiersQuery,
+    versionQuery,
+} from "../components/sql/catalog";
+import { schemasQuery } from "../components/sql/schemas";
 import { ResolvedApp } from "./config";
 import { Footprint, footprintOf, migrateRoleOf } from "./footprint";
 
@@ -77,31 +87,16 @@ async function readDatabaseFacts(connection: AdminConnection, app: ResolvedApp):
         connection,
         async (client: Client) => {
             const wanted = [...new Set([...app.schemas, ...moveSchemas])];
-            const present = await client.query<{ nspname: string }>("SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)", [wanted]);
-            const schemas = present.rows.map((r) => r.nspname);
+            const present = await client.query<{ schema: string }>(schemasQuery(wanted));
+            const schemas = present.rows.map((r) => r.schema);
             const schemaProblems: Record<string, string | undefined> = {};
             for (const schema of moveSchemas) schemaProblems[schema] = await schemaProblem(client, schema);
             const movableSchemas = moveSchemas.filter((s) => schemaProblems[s] === undefined);
             const from = app.adopt?.moveObjects?.from ?? [];
             const movable = movableSchemas.length > 0 ? await movableObjects(client, movableSchemas, from) : [];
-            const others = await client.query<{ n: number }>(
-                `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                  WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT pg_get_userbyid(c.relowner) = ANY($2)`,
-                [movableSchemas, [...from, migrateRoleOf(footprintOf(app))]],
-            );
-            const counts = await client.query<{ schema: string; tables: number; sequences: number }>(
-                `SELECT n.nspname AS schema,
-                        count(*) FILTER (WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f'))::int AS tables,
-                        count(*) FILTER (WHERE c.relkind = 'S')::int AS sequences
-                   FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid
-                  WHERE n.nspname = ANY($1) GROUP BY 1`,
-                [app.schemas],
-            );
-            const connect = await client.query<{ rolname: string }>(
-                `SELECT rolname FROM pg_roles
-                  WHERE rolcanlogin AND NOT rolsuper AND rolname !~ '^pg_'
-                    AND has_database_privilege(oid, current_database(), 'CONNECT') ORDER BY 1`,
-            );
+            const others = await client.query<{ n: number }>(othersOwnQuery(movableSchemas, [...from, migrateRoleOf(footprintOf(app))]));
+            const counts = await client.query<{ schema: string; tables: number; sequences: number }>(objectCountsQuery(app.schemas));
+            const connect = await client.query<{ rolname: string }>(connectingRolesQuery());
             const open = await publicSchemaCreate(client);
             const owner = await databaseOwner(client, app.database);
             return {
@@ -142,10 +137,7 @@ export async function readAdoptionFacts(connection: AdminConnection, apps: reado
         for (const name of names) if (found.has(name)) roles[name] = found.get(name)!;
         if (supplied.length > 0) {
             try {
-                const rows = await client.query<{ rolname: string; rolpassword: string | null }>(
-                    "SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1)",
-                    [supplied],
-                );
+                const rows = await client.query<{ rolname: string; rolpassword: string | null }>(passwordVerifiersQuery(supplied));
                 for (const r of rows.rows) verifiers![r.rolname] = r.rolpassword;
             } catch {
                 verifiers = undefined; // not a superuser: pg_authid is closed to it
@@ -153,23 +145,16 @@ export async function readAdoptionFacts(connection: AdminConnection, apps: reado
         }
         if (!connection.superuser) {
             const me = await client.query<{ version_num: number; role: string; admin: boolean; usable: boolean }>(
-                `SELECT current_setting('server_version_num')::int AS version_num, r.rolname AS role,
-                        EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.roleid = r.oid AND m.admin_option
-                                   AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)) AS admin,
-                        pg_has_role(current_user, r.oid, 'USAGE') AS usable
-                   FROM pg_roles r WHERE r.rolname = ANY($1)`,
-                [[...names]],
+                adminStandingQuery([...names]),
             );
-            const versionNum =
-                me.rows[0]?.version_num ??
-                (await client.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v")).rows[0].v;
+            const versionNum = me.rows[0]?.version_num ?? (await client.query<{ v: number }>(versionQuery())).rows[0].v;
             adminPowers = {
                 versionNum,
                 adminOf: me.rows.filter((r) => r.admin).map((r) => r.role),
                 usableRoles: me.rows.filter((r) => r.usable).map((r) => r.role),
             };
         }
-        return (await client.query<{ datname: string }>("SELECT datname FROM pg_database")).rows.map((r) => r.datname);
+        return (await client.query<{ datname: string }>(databaseNamesQuery())).rows.map((r) => r.datname);
     });
     const adopted: Record<string, AdoptedDatabaseFacts> = {};
     for (const app of apps) {

@@ -22,6 +22,7 @@ import type { Client } from "pg";
 import { ServerConfig } from "./config";
 import { BudgetEntry, ConnectionBudgetArgs } from "../components/connectionBudget";
 import { markedStack } from "../components/roleBudgetLock";
+import { liveRolesQuery } from "../components/sql/catalog";
 
 /** A role as `pg_roles` has it. */
 export interface LiveRole {
@@ -48,10 +49,7 @@ export async function readLiveRoles(client: Client): Promise<LiveRole[]> {
         rolsuper: boolean;
         rolcreaterole: boolean;
         comment: string | null;
-    }>(
-        `SELECT rolname, rolcanlogin, rolconnlimit, rolsuper, rolcreaterole, shobj_description(oid, 'pg_authid') AS comment
-           FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname`,
-    );
+    }>(liveRolesQuery());
     return result.rows.map((r) => {
         const managedBy = markedStack(r.comment);
         return {

@@ -5,7 +5,8 @@
  * with a message naming the server, host and port; nothing is applied.
  */
 import { withAdminClient } from "../components/adminConnection";
-import { ResolvedApp, ServerConfig } from "./config";
+import { serverSettingsQuery } from "../components/sql/catalog";
+import { MIN_POSTGRES_MAJOR, ResolvedApp, ServerConfig } from "./config";
 import { adminConnectionOf } from "./componentArgs";
 import { adoptionProblems, readAdoptionFacts, ServerAdoptionFacts } from "./adoption";
 import { LiveRole, readLiveRoles } from "./liveRoles";
@@ -22,9 +23,10 @@ export interface ServerFacts {
 /** Problems with what the config assumes about a server, given what it says. */
 export function factProblems(name: string, server: ServerConfig, facts: ServerFacts): string[] {
     const problems: string[] = [];
-    if (facts.versionNum < 140000) {
+    // server_version_num is the major times 10000 (150004 is 15.4).
+    if (facts.versionNum < MIN_POSTGRES_MAJOR * 10000) {
         problems.push(
-            `server ${name} runs PostgreSQL ${Math.floor(facts.versionNum / 10000)}; 14 or newer is needed (idle_session_timeout)`,
+            `server ${name} runs PostgreSQL ${Math.floor(facts.versionNum / 10000)}; ${MIN_POSTGRES_MAJOR} or newer is needed (idle_session_timeout)`,
         );
     }
     if (server.maxConnections > facts.maxConnections) {
@@ -56,11 +58,7 @@ export async function preflight(
             const connection = adminConnectionOf(server);
             const onServer = apps.filter((a) => a.server === name);
             const facts = await withAdminClient(connection, async (client) => {
-                const row = await client.query<{ version_num: number; max_connections: number; reserved: number }>(
-                    `SELECT current_setting('server_version_num')::int AS version_num,
-                            current_setting('max_connections')::int AS max_connections,
-                            current_setting('superuser_reserved_connections')::int AS reserved`,
-                );
+                const row = await client.query<{ version_num: number; max_connections: number; reserved: number }>(serverSettingsQuery());
                 const r = row.rows[0];
                 liveRoles[name] = await readLiveRoles(client);
                 return { versionNum: r.version_num, maxConnections: r.max_connections, superuserReservedConnections: r.reserved };

@@ -3,7 +3,8 @@
  * what its diff reports. The SQL itself runs against real servers in test/e2e.
  */
 import { describe, expect, it } from "vitest";
-import { AccessState, connectGrantees, databaseAccessDiff } from "../../components/databaseAccess";
+import { connectGrantees } from "../../components/databaseAccess/database";
+import { AccessState, databaseAccessDiff } from "../../components/databaseAccess/provider";
 import { ADMIN_CONNECTION } from "./fixtures";
 
 const connection = ADMIN_CONNECTION;

@@ -1,6 +1,6 @@
 /**
  * The pure parts of moving adopted objects without blocking a service: the
- * statements, the backoff, the messages, and the retry rounds on a fake clock
+ * backoff, the messages, and the retry rounds on a fake clock
  * (the real server is test/e2e/adoptionLocks.test.ts).
  */
 import { describe, expect, it } from "vitest";
@@ -8,15 +8,11 @@ import {
     backoffMs,
     Blocker,
     describeBlocker,
-    grantSchemaStatement,
     LockingStep,
-    lockTimeoutStatement,
     nameList,
-    ownerChangeStatement,
     Progress,
     runInRounds,
     shortQuery,
-    shortTransaction,
     stopMessage,
     waitingLine,
 } from "../../components/lockWaits";
@@ -37,36 +33,6 @@ const step = (label: string, oid: number): LockingStep => ({
     label,
     statement: `ALTER TABLE ${label} OWNER TO "shop_migrate"`,
     target: { catalog: "pg_class", oid },
-});
-
-describe("statements", () => {
-    it("sets the lock timeout in whole milliseconds, local to the transaction", () => {
-        expect(lockTimeoutStatement(2000)).toBe("SET LOCAL lock_timeout = 2000");
-    });
-
-    it.each([0, -1, 1.5, Number.NaN])("throws when the lock timeout is %s", (ms) => {
-        expect(() => lockTimeoutStatement(ms)).toThrow(`lock timeout must be a whole number of ms >= 1, got ${ms}`);
-    });
-
-    it("grants the new owner USAGE and CREATE on a schema, names quoted", () => {
-        expect(grantSchemaStatement("sales", "shop_migrate")).toBe('GRANT USAGE, CREATE ON SCHEMA "sales" TO "shop_migrate"');
-        expect(grantSchemaStatement('we"ird', "x")).toBe('GRANT USAGE, CREATE ON SCHEMA "we""ird" TO "x"');
-    });
-
-    it("changes one object's owner, the name as the catalog formatted it", () => {
-        expect(ownerChangeStatement("MATERIALIZED VIEW", "sales.mv_daily", "shop_migrate")).toBe(
-            'ALTER MATERIALIZED VIEW sales.mv_daily OWNER TO "shop_migrate"',
-        );
-        expect(ownerChangeStatement("FUNCTION", "sales.kpi(integer)", "shop_migrate")).toBe(
-            'ALTER FUNCTION sales.kpi(integer) OWNER TO "shop_migrate"',
-        );
-    });
-
-    it("wraps one statement in a transaction of its own with the lock timeout first", () => {
-        expect(shortTransaction('ALTER TABLE sales.orders OWNER TO "shop_migrate"', 1500)).toBe(
-            'BEGIN;\nSET LOCAL lock_timeout = 1500;\nALTER TABLE sales.orders OWNER TO "shop_migrate";\nCOMMIT',
-        );
-    });
 });
 
 describe("the lock wait settings", () => {
