@@ -490,7 +490,9 @@ verify() {
   for name in random postgresql docker; do
     got=$("${PLUGIN_BIN[$name]}" -version) || die "${PLUGIN_BIN[$name]} does not run"
     [ "$got" = "${VERSIONS[$name]}" ] || die "pulumi-resource-$name says $got, expected ${VERSIONS[$name]}"
-    printf '%s\n' "$plugins" | grep -Eq "^$name +resource +${VERSIONS[$name]} " ||
+    # A here-string, not `printf | grep -q`: grep -q stops at the first match, and under
+    # pipefail printf's SIGPIPE then failed the check at random.
+    grep -Eq "^$name +resource +${VERSIONS[$name]} " <<<"$plugins" ||
       die "pulumi plugin ls does not list $name ${VERSIONS[$name]}"
   done
 

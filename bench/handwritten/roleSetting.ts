@@ -27,7 +27,9 @@ async function alterRole(inputs: Inputs, set: boolean): Promise<void> {
     try {
         const role = client.escapeIdentifier(inputs.role);
         const name = client.escapeIdentifier(inputs.name);
-        await client.query(set ? `ALTER ROLE ${role} SET ${name} = ${client.escapeLiteral(inputs.value)}` : `ALTER ROLE ${role} RESET ${name}`);
+        await client.query(
+            set ? `ALTER ROLE ${role} SET ${name} = ${client.escapeLiteral(inputs.value)}` : `ALTER ROLE ${role} RESET ${name}`,
+        );
     } finally {
         await client.end();
     }

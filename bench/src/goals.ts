@@ -256,7 +256,9 @@ function scaleGoals(ms: readonly Measurement[], checks: readonly Check[], facts:
             ),
         );
     }
-    out.push(ratioGoal("no-op `pulumi up`, N=100, over the no-op preview", 1.3, med(PULUMI, 100, "noop"), med(PULUMI, 100, "preview"), s, true));
+    out.push(
+        ratioGoal("no-op `pulumi up`, N=100, over the no-op preview", 1.3, med(PULUMI, 100, "noop"), med(PULUMI, 100, "preview"), s, true),
+    );
 
     // At N=1000 (one run there is enough).
     const speed = machineSpeed(of(ms, PULUMI, LARGE, "preview"), of(ms, PULUMI, 100, "preview"));

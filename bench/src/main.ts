@@ -248,9 +248,20 @@ async function render(files: string[]): Promise<void> {
     const { measurements, checks, facts, ...meta } = runs[runs.length - 1];
     const ok = await writeReport({
         meta: runs.length > 1 ? { ...meta, renderedFrom: runs.map((r) => r.started) } : meta,
-        measurements: runs.slice(0, -1).flatMap((r) => r.measurements).concat(measurements),
-        checks: upgradeChecks(runs.slice(0, -1).flatMap((r) => r.checks).concat(checks)),
-        facts: runs.slice(0, -1).flatMap((r) => r.facts).concat(facts),
+        measurements: runs
+            .slice(0, -1)
+            .flatMap((r) => r.measurements)
+            .concat(measurements),
+        checks: upgradeChecks(
+            runs
+                .slice(0, -1)
+                .flatMap((r) => r.checks)
+                .concat(checks),
+        ),
+        facts: runs
+            .slice(0, -1)
+            .flatMap((r) => r.facts)
+            .concat(facts),
         workDir: path.dirname(files[files.length - 1]),
     });
     if (!ok) process.exitCode = 1;
