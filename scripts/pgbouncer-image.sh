@@ -28,15 +28,9 @@ PACKAGES=(pgbouncer libc-ares2 libevent-2.1-7 lsb-base)
 log() { printf '[pgbouncer-image] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-REBUILD=0
-case "${1:-}" in
-  "") ;;
-  --rebuild) REBUILD=1 ;;
-  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
-  *) die "unknown argument: $1 (try --help)" ;;
-esac
-
-docker info >/dev/null 2>&1 || die "Docker is not answering; run scripts/docker-engine.sh first"
+# shellcheck source=scripts/image-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/image-common.sh"
+image_args "$@"
 
 build_hash() {
   { echo "$BASE_IMAGE ${PACKAGES[*]}"; cat "$CONTEXT/Dockerfile" "$CONTEXT/pgbouncer-start.sh"; } | sha256sum | cut -c1-16
@@ -47,7 +41,7 @@ mkdir -p "$CACHE_DIR/images"
 exec 9>"$CACHE_DIR/images/.pgbouncer.lock"
 flock 9
 
-if [ "$REBUILD" -eq 0 ] && [ "$(docker image inspect -f '{{ index .Config.Labels "org.app-databases.build" }}' "$IMAGE" 2>/dev/null)" = "$HASH" ]; then
+if [ "$REBUILD" -eq 0 ] && [ "$(image_label "$IMAGE")" = "$HASH" ]; then
   log "$IMAGE is up to date"
   exit 0
 fi

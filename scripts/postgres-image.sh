@@ -59,15 +59,9 @@ log() { printf '[postgres-image] %s\n' "$*" >&2; }
 source "$(dirname "${BASH_SOURCE[0]}")/heartbeat.sh"
 die() { log "ERROR: $*"; exit 1; }
 
-REBUILD=0
-case "${1:-}" in
-  "") ;;
-  --rebuild) REBUILD=1 ;;
-  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
-  *) die "unknown argument: $1 (try --help)" ;;
-esac
-
-docker info >/dev/null 2>&1 || die "Docker is not answering; run scripts/docker-engine.sh first"
+# shellcheck source=scripts/image-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/image-common.sh"
+image_args "$@"
 
 # Identifies what the final image is made of; stored as a label so a change to
 # the entrypoint or Dockerfile triggers a (cheap) rebuild.
@@ -75,10 +69,6 @@ build_hash() {
   { echo "$ROOTFS_NAME${EMBEDDED_RELEASE:+ $BASE_IMAGE}"; cat "$CONTEXT/Dockerfile" "$CONTEXT/docker-entrypoint.sh"; } | sha256sum | cut -c1-16
 }
 HASH="$(build_hash)"
-
-image_label() {
-  docker image inspect -f '{{ index .Config.Labels "org.app-databases.build" }}' "$1" 2>/dev/null
-}
 
 # Mirror URIs as apt itself resolved them (handles sources.list and deb822 .sources).
 # shellcheck disable=SC2016 # $(...) are apt's format fields, not shell

@@ -56,6 +56,10 @@ for dir in . policy; do
   fi
 done
 
+# pg_dump/pg_restore/pg_upgrade of PostgreSQL 18 (they read every major 14-18;
+# Debian's are 15): data copies, backups of any major. Cached once (scripts/pgClientTools.ts).
+log "PostgreSQL client tools: $(node -r ts-node/register/transpile-only scripts/pgClientTools.ts)"
+
 bash scripts/toolchain.sh
 
 if $docker; then

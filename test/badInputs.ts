@@ -3,6 +3,7 @@
  * end-to-end tests (a real `pulumi preview`): each breaks one thing in a copy
  * of a valid config and names the config path and message the user must see.
  */
+import { ConfigError, parseStackConfig } from "../program/config";
 
 /** A valid config; each bad-input case below breaks one thing in a copy of it. */
 export function baseConfig(host = "192.168.1.123", port = 5432): any {
@@ -21,6 +22,17 @@ export function baseConfig(host = "192.168.1.123", port = 5432): any {
         },
         protect: false,
     };
+}
+
+/** The issues parseStackConfig reports for a config it must reject (throws when it takes it). */
+export function issuesOfConfig(config: unknown): ConfigError["issues"] {
+    try {
+        parseStackConfig(config);
+    } catch (err) {
+        if (err instanceof ConfigError) return err.issues;
+        throw err;
+    }
+    throw new Error("expected the config to be rejected");
 }
 
 /** The bad-input matrix: [case, mutation, config path, message fragment]. */

