@@ -11,8 +11,8 @@ import { describeValue as describe } from "../components/defaults";
 import { identifierProblem } from "../components/identifiers";
 import { footprintOf } from "./footprint";
 
-/** The image scripts/backup-image.sh builds: PostgreSQL 15's client tools and server (for the drill). */
-export const DEFAULT_BACKUP_IMAGE = "app-databases/backup-runner:15";
+/** The image scripts/backup-image.sh builds: PostgreSQL 18's client tools (they dump 14-18) and a server of each major 14-18 for the drill. */
+export const DEFAULT_BACKUP_IMAGE = "app-databases/backup-runner:14-18";
 /** Every night at 03:00 in the stack's time zone. */
 export const DEFAULT_BACKUP_SCHEDULE = "0 3 * * *";
 export const DEFAULT_BACKUP_TIME_ZONE = "UTC";

@@ -297,10 +297,12 @@ export async function restore(options: RestoreOptions): Promise<void> {
         if (problem) throw new Error(`cannot name the database ${name}: ${problem}. Nothing was changed.`);
     }
 
+    let serverMajor = 0;
     await withAdminClient(connection, async (client) => {
         const major = Math.floor(
             Number((await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0].v) / 10000,
         );
+        serverMajor = major;
         if (backup.major > major) {
             throw new Error(
                 `backup ${options.app}/${backup.id} was taken from PostgreSQL ${backup.major}; server ${app.server} runs PostgreSQL ${major}, older: a dump is not restored into an older major. Nothing was changed.`,
@@ -334,7 +336,8 @@ export async function restore(options: RestoreOptions): Promise<void> {
 
     await withAdminClient(connection, (client) => createLike(client, database, scratch));
     try {
-        // pg_restore of the runner's major, on the archive where it is; the password travels in the environment.
+        // pg_restore of the runner, on the archive where it is; the password travels in the environment.
+        const conninfo = `host=${server.host} port=${server.port} user=${connection.username} dbname=${scratch}`;
         run(
             "docker",
             [
@@ -344,12 +347,12 @@ export async function restore(options: RestoreOptions): Promise<void> {
                 "-e",
                 "PGSSLMODE",
                 runner,
-                "pg_restore",
-                "--no-owner",
-                `--role=${migrate}`,
-                "--exit-on-error",
-                "--no-password",
-            ].concat(["-h", server.host, "-p", String(server.port), "-U", connection.username, "-d", scratch, file]),
+                "app-databases-backup",
+                "restore-archive",
+                String(serverMajor),
+                conninfo,
+                file,
+            ].concat(["--no-owner", `--role=${migrate}`, "--no-password"]),
             options.cwd,
             { ...process.env, PGPASSWORD: connection.password, PGSSLMODE: server.sslmode },
         );

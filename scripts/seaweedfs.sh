@@ -25,6 +25,10 @@ fi
 source "$(dirname "${BASH_SOURCE[0]}")/heartbeat.sh"
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 mkdir -p "$CACHE"
+# One build at a time; a second caller waits for the first and finds the binary.
+exec 9>"$CACHE/.lock"
+flock 9
+[ -x "$BIN" ] && exit 0
 log=$CACHE/build.log
 : >"$log"
 printf '[seaweedfs] building weed %s (log: %s)\n' "$SEAWEEDFS_VERSION" "$log" >&2

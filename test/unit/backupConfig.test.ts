@@ -54,7 +54,7 @@ describe("the backup block", () => {
         );
         expect(config.backup).toEqual({
             role: "app_databases_backup",
-            image: "app-databases/backup-runner:15",
+            image: "app-databases/backup-runner:14-18",
             timeZone: "Europe/Paris",
             target: { name: "nas", directory: "/mnt/nas/pg" },
             s3: [],

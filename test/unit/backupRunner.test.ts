@@ -19,7 +19,7 @@ const connection = {
 const retention = { keepLast: 7, daily: 7, weekly: 4, monthly: 6 };
 const args: BackupRunnerArgs = {
     stack: "prod",
-    image: "app-databases/backup-runner:15",
+    image: "app-databases/backup-runner:14-18",
     role: "app_databases_backup",
     timeZone: "Europe/Paris",
     target: { name: "nas", directory: "/mnt/nas/pg" },
@@ -92,7 +92,7 @@ describe("BackupRunner", () => {
         const [container] = ofType("docker:index/container:Container");
         expect(container.inputs).toMatchObject({
             name: "app-databases-prod-backup",
-            image: "app-databases/backup-runner:15",
+            image: "app-databases/backup-runner:14-18",
             networkMode: "host",
             envs: ["TZ=Europe/Paris"],
             volumes: [{ hostPath: "/mnt/nas/pg", containerPath: "/backups/nas" }],
