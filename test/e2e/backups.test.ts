@@ -209,9 +209,10 @@ describe("the backup runner", () => {
         expect(drill.stdout).toContain("pg_restore failed: pg_restore: error: could not read from input file: end of file");
         expect(drillOf("beta", id)).toMatchObject({ status: "failed" });
 
+        // On the directory target, where the archive was damaged (the bucket's copy is intact).
         const listed = runnerCommand("list")
             .stdout.split("\n")
-            .filter((l) => l.startsWith("beta\t"));
+            .filter((l) => l.startsWith("beta\t") && l.split("\t")[8] === "main");
         expect(listed.map((l) => l.split("\t").slice(1, 3))).toEqual([
             [good, "passed"],
             [id, "failed"],
@@ -296,29 +297,30 @@ describe("the backup runner", () => {
     it("leaves no published backup when the runner is killed mid-backup, and the next run clears what it left", async () => {
         // Big enough that the dump takes a moment to write.
         await queryUrl(
-            url("beta"),
-            "CREATE TABLE public.bulk AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS body FROM generate_series(1, 150000) g",
+            url("gamma"),
+            "CREATE TABLE bulk AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS body FROM generate_series(1, 150000) g",
         );
         try {
-            const before = published("beta");
-            const child = spawn("docker", ["exec", runner, "app-databases-backup", "now", "beta"], { stdio: "ignore" });
-            const betaDir = path.join(backupDir, "beta");
+            const before = published("gamma");
+            const child = spawn("docker", ["exec", runner, "app-databases-backup", "now", "gamma"], { stdio: "ignore" });
+            const gammaDir = path.join(backupDir, "gamma");
             const deadline = Date.now() + 60_000;
-            while (!fs.readdirSync(betaDir).some((n) => n.startsWith(".partial-")) && Date.now() < deadline) {
+            while (!fs.readdirSync(gammaDir).some((n) => n.startsWith(".partial-")) && Date.now() < deadline) {
                 await new Promise((r) => setTimeout(r, 20));
             }
-            expect(fs.readdirSync(betaDir).some((n) => n.startsWith(".partial-"))).toBe(true);
+            expect(fs.readdirSync(gammaDir).some((n) => n.startsWith(".partial-"))).toBe(true);
             expect(docker("kill", runner).status).toBe(0);
             await new Promise((r) => child.once("exit", r));
-            expect(published("beta")).toEqual(before);
+            expect(published("gamma")).toEqual(before);
             expect(docker("start", runner).status).toBe(0);
-            const run = backupNow("beta");
+            const run = backupNow("gamma");
             expect(run.status, run.stdout).toBe(0);
-            expect(fs.readdirSync(betaDir).filter((n) => n.startsWith("."))).toEqual([]);
-            expect(published("beta")).toEqual([...before, idIn(run.stdout, "beta")]);
-            expect(bucketKeys("beta").filter((k) => k.includes(".partial-"))).toEqual([]);
+            expect(fs.readdirSync(gammaDir).filter((n) => n.startsWith("."))).toEqual([]);
+            // The one new backup is the complete run's (retention keeps gamma's last two).
+            expect(published("gamma").filter((id) => !before.includes(id))).toEqual([idIn(run.stdout, "gamma")]);
+            expect(bucketKeys("gamma").filter((k) => k.includes(".partial-"))).toEqual([]);
         } finally {
-            await queryUrl(url("beta"), "DROP TABLE public.bulk");
+            await queryUrl(url("gamma"), "DROP TABLE bulk");
         }
     });
 
