@@ -309,7 +309,7 @@ export async function restore(options: RestoreOptions): Promise<void> {
             );
         }
         const taken = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname = ANY($1)", [
-            [scratch, replaced],
+            options.inPlace ? [scratch, replaced] : [scratch],
         ]);
         if (taken.rowCount) throw new Error(`database ${taken.rows[0].datname} exists already. Nothing was changed.`);
         if (options.inPlace) {
