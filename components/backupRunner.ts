@@ -49,6 +49,23 @@ export interface BackupRunnerApp {
     readonly compression?: number;
 }
 
+export interface BackupRunnerS3Target {
+    /** The target's name (an identifier, as in messages and `list`). */
+    readonly name: string;
+    /** http(s)://host[:port] of the S3 API, as the runner (on the host's network) reaches it. */
+    readonly endpoint: string;
+    readonly bucket: string;
+    /** Prepended to every key: "" or ending in "/". */
+    readonly prefix: string;
+    readonly region: string;
+    /** Bucket in the path rather than the host name. */
+    readonly pathStyle: boolean;
+    /** Secret. */
+    readonly accessKeyId: pulumi.Input<string>;
+    /** Secret. */
+    readonly secretAccessKey: pulumi.Input<string>;
+}
+
 export interface BackupRunnerArgs {
     /** The stack; names the container. */
     readonly stack: string;
@@ -58,8 +75,13 @@ export interface BackupRunnerArgs {
     readonly role: string;
     /** IANA time zone of the schedules and of retention's days. */
     readonly timeZone: string;
-    /** The directory on the Docker host backups go to, by name. */
-    readonly target: { readonly name: string; readonly directory: string };
+    /**
+     * The directory on the Docker host backups go to, by name.
+     * @default none: dumps are staged in the container and kept only in the S3 targets
+     */
+    readonly target?: { readonly name: string; readonly directory: string };
+    /** S3-compatible buckets each backup is uploaded to once drilled. @default none */
+    readonly s3?: readonly BackupRunnerS3Target[];
     readonly servers: Readonly<Record<string, BackupRunnerServer>>;
     readonly apps: readonly BackupRunnerApp[];
     /** Refuse deleting the backup roles (production). @default false */
@@ -69,7 +91,7 @@ export interface BackupRunnerArgs {
 const COMPONENT = "BackupRunner";
 
 /** Names on the Docker engine and inside the container. */
-export function backupRunnerNames(stack: string, target: string) {
+export function backupRunnerNames(stack: string, target = "") {
     return { container: `app-databases-${stack}-backup`, targetPath: `/backups/${target}` };
 }
 
@@ -77,15 +99,30 @@ export function backupRunnerNames(stack: string, target: string) {
 export function checkBackupRunnerArgs(args: BackupRunnerArgs): void {
     checkText(COMPONENT, "stack", args.stack, "the stack's name");
     checkText(COMPONENT, "image", args.image, "a Docker image reference");
-    for (const [field, name] of [
-        ["role", args.role],
-        ["target.name", args.target.name],
-    ] as const) {
+    const names: [string, string][] = [["role", args.role]];
+    if (args.target) names.push(["target.name", args.target.name]);
+    for (const [i, t] of (args.s3 ?? []).entries()) names.push([`s3.${i}.name`, t.name]);
+    for (const [field, name] of names) {
         const problem = identifierProblem(name);
         if (problem) throw new Error(`${COMPONENT}: \`${field}\` ${problem}`);
     }
-    if (!args.target.directory.startsWith("/")) {
+    if (!args.target && (args.s3 ?? []).length === 0)
+        throw new Error(`${COMPONENT}: expected a \`target\` directory or an \`s3\` target, got neither`);
+    if (args.target && !args.target.directory.startsWith("/")) {
         throw new Error(`${COMPONENT}: \`target.directory\` must be an absolute path, got ${describeValue(args.target.directory)}`);
+    }
+    for (const [i, t] of (args.s3 ?? []).entries()) {
+        if (!/^https?:\/\/[^/\s]+\/?$/.test(t.endpoint))
+            throw new Error(`${COMPONENT}: \`s3.${i}.endpoint\` must be http(s)://host[:port], got ${describeValue(t.endpoint)}`);
+        for (const [field, value] of [
+            ["bucket", t.bucket],
+            ["prefix", t.prefix],
+            ["region", t.region],
+        ] as const) {
+            if (/[\t\n\s]/.test(value)) throw new Error(`${COMPONENT}: \`s3.${i}.${field}\` has whitespace in ${describeValue(value)}`);
+        }
+        if (t.prefix !== "" && !t.prefix.endsWith("/"))
+            throw new Error(`${COMPONENT}: \`s3.${i}.prefix\` must be "" or end in "/", got ${describeValue(t.prefix)}`);
     }
     for (const [i, app] of args.apps.entries()) {
         if (!(app.server in args.servers)) {
@@ -115,6 +152,19 @@ export function runnerAppsFile(args: Pick<BackupRunnerArgs, "apps" | "servers" |
     return [header, ...lines].join("\n") + "\n";
 }
 
+/** The runner's targets.tsv: the directory target and the S3 ones (no secrets: those go to s3.tsv). */
+export function runnerTargetsFile(args: Pick<BackupRunnerArgs, "stack" | "target" | "s3">): string {
+    const lines = ["# name directory containerPath hostPath | name s3 endpoint bucket prefix region pathStyle"];
+    if (args.target)
+        lines.push(
+            [args.target.name, "directory", backupRunnerNames(args.stack, args.target.name).targetPath, args.target.directory].join("\t"),
+        );
+    for (const t of args.s3 ?? []) {
+        lines.push([t.name, "s3", t.endpoint.replace(/\/$/, ""), t.bucket, t.prefix, t.region, String(t.pathStyle)].join("\t"));
+    }
+    return lines.join("\n") + "\n";
+}
+
 /** A libpq password file line; `:` and `\` escaped as libpq reads them. */
 export function pgpassLine(host: string, port: number, user: string, password: string): string {
     const esc = (v: string) => v.replace(/[\\:]/g, (c) => `\\${c}`);
@@ -130,7 +180,7 @@ export class BackupRunner extends pulumi.ComponentResource {
     constructor(name: string, args: BackupRunnerArgs, opts: pulumi.ComponentResourceOptions = {}) {
         checkBackupRunnerArgs(args); // bad input fails before anything is registered
         super(BACKUP_RUNNER_TYPE, name, {}, opts);
-        const names = backupRunnerNames(args.stack, args.target.name);
+        const names = backupRunnerNames(args.stack, args.target?.name);
 
         const roleNames: Record<string, pulumi.Output<string>> = {};
         const pgpass: pulumi.Output<string>[] = [];
@@ -171,11 +221,23 @@ export class BackupRunner extends pulumi.ComponentResource {
                 // The servers are reached as the workstation reaches them (their config host).
                 networkMode: "host",
                 envs: [`TZ=${args.timeZone}`],
-                volumes: [{ hostPath: args.target.directory, containerPath: names.targetPath }],
+                volumes: args.target ? [{ hostPath: args.target.directory, containerPath: names.targetPath }] : [],
                 uploads: [
                     { file: `${CONF_DIR}/apps.tsv`, content: runnerAppsFile(args) },
-                    { file: `${CONF_DIR}/target.tsv`, content: `${args.target.name}\t${names.targetPath}\t${args.target.directory}\n` },
+                    { file: `${CONF_DIR}/targets.tsv`, content: runnerTargetsFile(args) },
                     { file: `${CONF_DIR}/pgpass`, content: pulumi.secret(pulumi.all(pgpass).apply((lines) => lines.join("\n") + "\n")) },
+                    ...((args.s3 ?? []).length > 0
+                        ? [
+                              {
+                                  file: `${CONF_DIR}/s3.tsv`,
+                                  content: pulumi.secret(
+                                      pulumi
+                                          .all((args.s3 ?? []).map((t) => pulumi.all([t.name, t.accessKeyId, t.secretAccessKey])))
+                                          .apply((rows) => rows.map((r) => r.join("\t")).join("\n") + "\n"),
+                                  ),
+                              },
+                          ]
+                        : []),
                 ],
                 restart: "unless-stopped",
                 logDriver: "json-file",

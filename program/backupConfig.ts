@@ -6,16 +6,18 @@
  */
 import { isAbsolute } from "node:path";
 import { z } from "zod";
+import type { BackupRunnerS3Target } from "../components/backupRunner";
 import { describeValue as describe } from "../components/defaults";
 import { identifierProblem } from "../components/identifiers";
 import { footprintOf } from "./footprint";
 
-/** The image scripts/backup-image.sh builds: PostgreSQL 15's client tools and server (for the drill). */
-export const DEFAULT_BACKUP_IMAGE = "app-databases/backup-runner:15";
+/** The image scripts/backup-image.sh builds: PostgreSQL 18's client tools (they dump 14-18) and a server of each major 14-18 for the drill. */
+export const DEFAULT_BACKUP_IMAGE = "app-databases/backup-runner:14-18";
 /** Every night at 03:00 in the stack's time zone. */
 export const DEFAULT_BACKUP_SCHEDULE = "0 3 * * *";
 export const DEFAULT_BACKUP_TIME_ZONE = "UTC";
 export const DEFAULT_BACKUP_ROLE = "app_databases_backup";
+export const DEFAULT_S3_REGION = "us-east-1";
 export const DEFAULT_RETENTION = { keepLast: 7, daily: 7, weekly: 4, monthly: 6 } as const;
 export const BACKUP_FORMATS = ["custom", "directory"] as const;
 export type BackupFormat = (typeof BACKUP_FORMATS)[number];
@@ -111,13 +113,68 @@ const absolutePath = z
         }
     });
 
-const target = z.strictObject(
-    {
+const text = (what: string) =>
+    z
+        .string({ error: (i) => `expected ${what}, got ${describe(i.input)}` })
+        .min(1, { error: () => `expected ${what}, got an empty string` })
+        .refine((v) => !/[\t\n\r]/.test(v), { error: () => `expected ${what} without tabs or newlines` });
+
+/** S3's bucket naming rules (3-63 characters, lowercase letters, digits, dots and hyphens). */
+const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+const s3Target = z.strictObject({
+    /** http(s)://host[:port] of the S3 API (AWS's regional endpoint, SeaweedFS, Ceph RGW, Garage, ...). */
+    endpoint: z
+        .string({ error: (i) => `expected the S3 endpoint as http(s)://host[:port], got ${describe(i.input)}` })
+        .superRefine((v, ctx) => {
+            let ok = false;
+            try {
+                const u = new URL(v);
+                ok = (u.protocol === "http:" || u.protocol === "https:") && u.host !== "" && u.pathname === "/" && !u.search && !u.username;
+            } catch {
+                ok = false;
+            }
+            if (!ok)
+                ctx.addIssue({
+                    code: "custom",
+                    message: `expected the S3 endpoint as http(s)://host[:port], e.g. "https://s3.eu-central-1.amazonaws.com", got ${JSON.stringify(v)}`,
+                });
+        }),
+    bucket: z.string({ error: (i) => `expected a bucket name, got ${describe(i.input)}` }).regex(BUCKET_RE, {
+        error: (i) => `expected a bucket name (3-63 lowercase letters, digits, dots, hyphens), got ${describe(i.input)}`,
+    }),
+    /** Keys start with it (a folder in the bucket); "" puts the apps at the top. */
+    prefix: z
+        .string({ error: (i) => `expected a key prefix such as "prod/", got ${describe(i.input)}` })
+        .refine((v) => !v.startsWith("/") && !/[\t\n\r]/.test(v) && !v.includes("//"), {
+            error: (i) => `expected a key prefix such as "prod/" (no leading /, no tabs), got ${describe(i.input)}`,
+        })
+        .default(""),
+    region: z
+        .string({ error: (i) => `expected a region such as "eu-central-1", got ${describe(i.input)}` })
+        .regex(/^[a-z0-9-]+$/, { error: (i) => `expected a region such as "eu-central-1", got ${describe(i.input)}` })
+        .default(DEFAULT_S3_REGION),
+    /** Secret: `pulumi config set --secret --path backup.targets.<name>.s3.accessKeyId`. */
+    accessKeyId: text("the access key id (set it with `pulumi config set --secret --path`)"),
+    secretAccessKey: text("the secret access key (set it with `pulumi config set --secret --path`)"),
+    /** Bucket in the path (most self-hosted servers) rather than in the host name (AWS's virtual-hosted style). */
+    pathStyle: z.boolean({ error: (i) => `expected true or false, got ${describe(i.input)}` }).default(true),
+});
+
+const target = z.union(
+    [
         /** A directory on the Docker host (a local disk or a NAS mount), bind-mounted into the runner. */
-        directory: z.strictObject({ path: absolutePath }),
+        z.strictObject({ directory: z.strictObject({ path: absolutePath }) }),
+        /** An S3-compatible bucket. */
+        z.strictObject({ s3: s3Target }),
+    ],
+    {
+        error: () =>
+            "expected a target such as { directory: { path: /mnt/nas/pg-backups } } or { s3: { endpoint, bucket, accessKeyId, secretAccessKey } }",
     },
-    { error: (i) => `expected a target such as { directory: { path: /mnt/nas/pg-backups } }, got ${describe(i.input)}` },
 );
+/** The kind of a raw target: its one key, to validate against that kind alone (a union's messages name neither). */
+const TARGET_KINDS = { directory: target.options[0], s3: target.options[1] } as const;
 
 const roleName = z.string({ error: (i) => `expected a role name, got ${describe(i.input)}` }).superRefine((v, ctx) => {
     const problem = identifierProblem(v);
@@ -138,7 +195,7 @@ export const backupSchema = z.strictObject({
         .string({ error: (i) => `expected a Docker image reference, got ${describe(i.input)}` })
         .min(1)
         .default(DEFAULT_BACKUP_IMAGE),
-    /** Where backups go, by name; one directory target for now. */
+    /** Where backups go, by name: at most one directory, any number of S3 buckets. */
     targets: z.record(z.string(), z.unknown(), { error: (i) => `expected targets by name (a map), got ${describe(i.input)}` }),
 });
 
@@ -178,12 +235,17 @@ export interface AppBackupPlan {
     readonly compression?: number;
 }
 
+/** An S3-compatible bucket backups are uploaded to, its keys as they are in config (marked secret by the stack). */
+export type S3TargetPlan = BackupRunnerS3Target & { readonly accessKeyId: string; readonly secretAccessKey: string };
+
 /** The stack's backups: what the runner and the backup roles are declared from. */
 export interface BackupPlan {
     readonly role: string;
     readonly image: string;
     readonly timeZone: string;
-    readonly target: { readonly name: string; readonly directory: string };
+    /** The directory target, if there is one. */
+    readonly target?: { readonly name: string; readonly directory: string };
+    readonly s3: readonly S3TargetPlan[];
     readonly apps: readonly AppBackupPlan[];
 }
 
@@ -238,19 +300,44 @@ export function resolveBackup(
     const stack = parsed.data;
     const before = issues.length;
     const targetNames = Object.keys(stack.targets);
-    if (targetNames.length !== 1) {
+    if (targetNames.length === 0) {
         issues.push({
             path: "backup.targets",
-            message: `expected one target such as { nas: { directory: { path: /mnt/nas/pg-backups } } } (more targets are not supported yet), got ${targetNames.length}`,
+            message: "expected at least one target such as { nas: { directory: { path: /mnt/nas/pg-backups } } } or an s3 bucket, got none",
         });
     }
-    let targetDir = "";
+    const directories: { name: string; directory: string }[] = [];
+    const buckets: S3TargetPlan[] = [];
     for (const name of targetNames) {
+        const at = `backup.targets.${name}`;
         const problem = identifierProblem(name);
-        if (problem) issues.push({ path: `backup.targets.${name}`, message: problem });
-        const t = target.safeParse(stack.targets[name]);
-        if (!t.success) issues.push(...issuesOf(t.error, `backup.targets.${name}`));
-        else targetDir = t.data.directory.path;
+        if (problem) issues.push({ path: at, message: problem });
+        const raw = stack.targets[name];
+        const keys = raw && typeof raw === "object" && !Array.isArray(raw) ? Object.keys(raw) : [];
+        const unknown = keys.filter((k) => !(k in TARGET_KINDS));
+        if (unknown.length > 0 || keys.length > 1) {
+            issues.push({
+                path: at,
+                message:
+                    unknown.length > 0
+                        ? `unknown key ${unknown.join(", ")}: expected one of directory or s3`
+                        : "expected one of directory or s3 per target (name another target for the other), got both",
+            });
+            continue;
+        }
+        const t = (keys.length === 1 ? TARGET_KINDS[keys[0] as keyof typeof TARGET_KINDS] : target).safeParse(raw);
+        if (!t.success) issues.push(...issuesOf(t.error, at));
+        else if ("directory" in t.data) directories.push({ name, directory: t.data.directory.path });
+        else {
+            const { prefix, ...rest } = t.data.s3;
+            buckets.push({ name, ...rest, prefix: prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/` });
+        }
+    }
+    if (directories.length > 1) {
+        issues.push({
+            path: "backup.targets",
+            message: `expected at most one directory target (more S3 buckets are fine), got ${directories.length}: ${directories.map((d) => d.name).join(", ")}`,
+        });
     }
     const plans: AppBackupPlan[] = [];
     for (const app of apps) {
@@ -303,7 +390,8 @@ export function resolveBackup(
         role: stack.role,
         image: stack.image,
         timeZone: stack.timeZone,
-        target: { name: targetNames[0], directory: targetDir },
+        ...(directories[0] ? { target: directories[0] } : {}),
+        s3: buckets,
         apps: plans,
     };
 }

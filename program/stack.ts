@@ -61,8 +61,10 @@ export interface StackOutputs {
 export interface BackupOutputs {
     /** The runner container: `docker exec <runner> app-databases-backup check|status|now|list`. */
     readonly runner: pulumi.Output<string>;
-    /** The directory on the Docker host backups go to. */
-    readonly directory: string;
+    /** The directory on the Docker host backups go to, when the stack has a directory target. */
+    readonly directory?: string;
+    /** The S3 targets, by name: where their backups are (no credentials). */
+    readonly s3: Record<string, { readonly endpoint: string; readonly bucket: string; readonly prefix: string }>;
     /** The backup role on each server. */
     readonly roles: Record<string, pulumi.Output<string>>;
     /** The apps backed up, with their schedule (in timeZone). */
@@ -133,7 +135,8 @@ function declareBackupRunner(config: StackConfig, plan: BackupPlan, servers: Rec
         image: plan.image,
         role: plan.role,
         timeZone: plan.timeZone,
-        target: plan.target,
+        ...(plan.target ? { target: plan.target } : {}),
+        s3: plan.s3.map((t) => ({ ...t, accessKeyId: pulumi.secret(t.accessKeyId), secretAccessKey: pulumi.secret(t.secretAccessKey) })),
         protect: config.protect,
         apps: plan.apps,
         servers: Object.fromEntries(
@@ -389,7 +392,8 @@ function hardenSystemDatabases(name: string, server: ServerConfig, target: Postg
 function backupOutputs(plan: BackupPlan, runner: BackupRunner): BackupOutputs {
     return {
         runner: runner.containerName,
-        directory: plan.target.directory,
+        ...(plan.target ? { directory: plan.target.directory } : {}),
+        s3: Object.fromEntries(plan.s3.map((t) => [t.name, { endpoint: t.endpoint, bucket: t.bucket, prefix: t.prefix }])),
         roles: { ...runner.roleNames },
         apps: Object.fromEntries(plan.apps.map((a) => [a.app, { server: a.server, database: a.database, schedule: a.schedule }])),
         timeZone: plan.timeZone,

@@ -12,6 +12,13 @@
  * and reads the catalogs; it changes nothing. Dedicated containers are left
  * out (their admin password lives in the stack's state): their report is the
  * stack output `access.dedicated-<app>`.
+ *
+ * With a `backup` block it also reads the backup runner's status
+ * (`docker exec app-databases-<stack>-backup app-databases-backup status`)
+ * and shows, per app, the last backup, its size and age, the last verified
+ * restore, and a warning when the newest verified backup is older than the
+ * app's schedule allows (program/backupHealth.ts). In --json each server's
+ * entry gets `backups`, its apps' figures.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -24,6 +31,8 @@ import { parseStackConfig, StackConfig } from "../program/config";
 import { budgetsWithLiveRoles } from "../program/liveBudget";
 import { readLiveRoles } from "../program/liveRoles";
 import { adminConnectionOf } from "../program/preflight";
+import { backupRunnerNames } from "../components/backupRunner";
+import { AppBackupHealth, appBackupHealth, formatBackupHealth, RunnerAppStatus } from "../program/backupHealth";
 import { renderHtmlReport, ServerReport } from "./reportHtml";
 
 const PROJECT = "app-databases";
@@ -121,18 +130,50 @@ export function npmBannerShown(env: NodeJS.ProcessEnv): boolean {
     return env.npm_lifecycle_event === "report" && env.npm_config_loglevel !== "silent";
 }
 
+/** Each backed-up app's health, from the runner's status; a runner that does not answer is said as a warning per app. */
+export function backupHealthOf(
+    config: StackConfig,
+    stack: string,
+    now = new Date(),
+): { runner: string; apps: AppBackupHealth[] } | undefined {
+    const plan = config.backup;
+    if (!plan) return undefined;
+    const runner = backupRunnerNames(stack).container;
+    const r = spawnSync("docker", ["exec", runner, "app-databases-backup", "status"], { encoding: "utf8" });
+    let status: Record<string, RunnerAppStatus> | undefined;
+    try {
+        status = r.status === 0 ? (JSON.parse(r.stdout) as { apps: Record<string, RunnerAppStatus> }).apps : undefined;
+    } catch {
+        status = undefined;
+    }
+    const apps = plan.apps.map((a) => {
+        const health = appBackupHealth(a.app, a.schedule, plan.timeZone, status?.[a.app], now);
+        if (status) return health;
+        const why = (r.stderr || r.error?.message || "").trim();
+        return { ...health, warning: `the backup runner ${runner} did not answer${why ? `: ${why}` : ""}` };
+    });
+    return { runner, apps };
+}
+
 async function main(): Promise<void> {
     const options = parseArgs(process.argv.slice(2));
     process.chdir(options.cwd); // admin.passwordFile is relative to the project, as for pulumi
     if (options.json && npmBannerShown(process.env)) process.stderr.write(`report: ${NPM_BANNER_NOTE}\n`);
     const stack = stackName(options);
-    const reports = await accessReports(stackConfig(options), options.server, `${PROJECT}/${stack}`);
+    const config = stackConfig(options);
+    const accessOnly = await accessReports(config, options.server, `${PROJECT}/${stack}`);
+    const backups = backupHealthOf(config, stack);
+    const serverOf = new Map(config.backup?.apps.map((a) => [a.app, a.server]) ?? []);
+    const reports = backups
+        ? accessOnly.map((r) => ({ ...r, backups: backups.apps.filter((a) => serverOf.get(a.app) === r.server) }))
+        : accessOnly;
     if (options.html) {
         fs.writeFileSync(options.html, renderHtmlReport({ stack, readAt: new Date().toISOString(), servers: reports }));
         process.stderr.write(`report: wrote ${options.html}\n`);
         return;
     }
-    process.stdout.write(options.json ? JSON.stringify(reports, null, 2) + "\n" : reports.map(formatAccessReport).join("\n\n") + "\n");
+    const text = [...accessOnly.map(formatAccessReport), ...(backups ? [formatBackupHealth(backups.apps, backups.runner)] : [])];
+    process.stdout.write(options.json ? JSON.stringify(reports, null, 2) + "\n" : text.join("\n\n") + "\n");
 }
 
 if (require.main === module) {

@@ -3,7 +3,7 @@
  *
  *   npm run --silent restore -- <app> --to <name>       # into a new database, to look at it
  *   npm run --silent restore -- <app> --in-place        # alongside, then swapped in by name
- *     [--backup <id>|latest] [--before <time>] [--stack NAME] [--yes] [--terminate] [--force] [--cwd DIR]
+ *     [--backup <id>|latest] [--before <time>] [--target NAME] [--stack NAME] [--yes] [--terminate] [--force] [--cwd DIR]
  *
  * In place: the backup is restored into `<db>_restore_<stamp>`, checked against
  * its manifest's row counts, then two renames in one transaction put it in the
@@ -18,7 +18,10 @@
  * (unless --force), a backup from a newer major than the server, and, in
  * place, a database with sessions (named; --terminate ends them).
  * Reads the stack's config like `npm run report`, and its `backup` output for
- * the runner; pg_restore runs in the runner container (docker exec).
+ * the runner; pg_restore runs in the runner container (docker exec). A backup
+ * is taken from the directory target when it is there, else from the first S3
+ * target that has it (`--target` chooses one): the runner downloads it and
+ * checks its sha256 against the manifest first (`app-databases-backup fetch`).
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
@@ -31,7 +34,7 @@ import { adminConnectionOf } from "../program/preflight";
 import { rawConfigFromCli } from "./report";
 
 const USAGE =
-    "usage: npm run --silent restore -- <app> (--to <name> | --in-place) [--backup <id>|latest] [--before <time>] [--stack NAME] [--yes] [--terminate] [--force] [--cwd DIR]";
+    "usage: npm run --silent restore -- <app> (--to <name> | --in-place) [--backup <id>|latest] [--before <time>] [--target NAME] [--stack NAME] [--yes] [--terminate] [--force] [--cwd DIR]";
 
 export interface RestoreOptions {
     readonly app: string;
@@ -42,6 +45,8 @@ export interface RestoreOptions {
     readonly yes: boolean;
     readonly terminate: boolean;
     readonly force: boolean;
+    /** The target to restore from. @default the directory target, else the first S3 target holding the backup */
+    readonly target?: string;
     readonly stack?: string;
     readonly cwd: string;
 }
@@ -70,6 +75,7 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
         else if (arg === "--terminate") o.terminate = true;
         else if (arg === "--force") o.force = true;
         else if (arg === "--stack" || arg === "-s") o.stack = value();
+        else if (arg === "--target") o.target = value();
         else if (arg === "--cwd") o.cwd = path.resolve(value());
         else if (!arg.startsWith("-") && app === undefined) app = arg;
         else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
@@ -91,6 +97,7 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
         terminate: o.terminate ?? false,
         force: o.force ?? false,
         ...(o.stack ? { stack: o.stack } : {}),
+        ...(o.target ? { target: o.target } : {}),
         cwd: o.cwd ?? path.resolve(__dirname, ".."),
     };
 }
@@ -105,8 +112,10 @@ export interface ListedBackup {
     readonly size: number;
     readonly major: number;
     readonly database: string;
-    /** The archive's path inside the runner. */
+    /** The archive's path inside the runner, or its s3:// URL. */
     readonly file: string;
+    /** The target it is on. */
+    readonly target: string;
 }
 
 export function parseBackupList(text: string): ListedBackup[] {
@@ -114,20 +123,28 @@ export function parseBackupList(text: string): ListedBackup[] {
         .split("\n")
         .filter((l) => l.trim() !== "")
         .map((l) => {
-            const [app, id, drill, end, size, major, database, file] = l.split("\t");
-            return { app, id, drill, end, size: Number(size), major: Number(major), database, file };
+            const [app, id, drill, end, size, major, database, file, target] = l.split("\t");
+            return { app, id, drill, end, size: Number(size), major: Number(major), database, file, target };
         });
 }
 
 /** The backup the options ask for, or throws saying why none fits (the refusal of a failed drill included). */
 export function chooseBackup(
     backups: readonly ListedBackup[],
-    options: Pick<RestoreOptions, "app" | "backup" | "before" | "force">,
+    options: Pick<RestoreOptions, "app" | "backup" | "before" | "force" | "target">,
 ): ListedBackup {
-    const own = backups.filter((b) => b.app === options.app).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const targets = [...new Set(backups.map((b) => b.target))];
+    if (options.target !== undefined && !targets.includes(options.target))
+        throw new Error(`no backups on target ${options.target}; the runner's targets with backups: ${targets.join(", ") || "none"}`);
+    // One row per id: the chosen target's, else the first listed (the directory target comes first).
+    const seen = new Set<string>();
+    const own = backups
+        .filter((b) => b.app === options.app && (options.target === undefined || b.target === options.target))
+        .filter((b) => !seen.has(b.id) && seen.add(b.id) !== undefined)
+        .sort((a, b) => (a.id < b.id ? -1 : 1));
     if (own.length === 0)
         throw new Error(
-            `no backups of ${options.app} in the runner; take one: docker exec <runner> app-databases-backup now ${options.app}`,
+            `no backups of ${options.app}${options.target ? ` on target ${options.target}` : ""} in the runner; take one: docker exec <runner> app-databases-backup now ${options.app}`,
         );
     if (options.backup !== "latest") {
         const found = own.find((b) => b.id === options.backup);
@@ -256,8 +273,16 @@ export async function restore(options: RestoreOptions): Promise<void> {
     const server = config.servers[app.server];
     if (!server) throw new Error(`${options.app} is not on a shared server: restoring dedicated apps is not supported yet`);
     const backup = chooseBackup(parseBackupList(run("docker", ["exec", runner, "app-databases-backup", "list"], options.cwd)), options);
+    // From an S3 target: downloaded into the runner and checked against its manifest first.
+    const file = backup.file.startsWith("s3://")
+        ? run("docker", ["exec", runner, "app-databases-backup", "fetch", backup.target, backup.app, backup.id], options.cwd).trim()
+        : backup.file;
+    // The downloaded copy goes once restored (or not).
+    const dropFetched = () => {
+        if (file !== backup.file) spawnSync("docker", ["exec", runner, "rm", "-rf", path.posix.dirname(file)]);
+    };
     const manifest = JSON.parse(
-        run("docker", ["exec", runner, "cat", path.posix.join(path.posix.dirname(backup.file), "manifest.json")], options.cwd),
+        run("docker", ["exec", runner, "cat", path.posix.join(path.posix.dirname(file), "manifest.json")], options.cwd),
     ) as {
         tables: { schema: string; table: string; rows: number }[];
     };
@@ -272,17 +297,19 @@ export async function restore(options: RestoreOptions): Promise<void> {
         if (problem) throw new Error(`cannot name the database ${name}: ${problem}. Nothing was changed.`);
     }
 
+    let serverMajor = 0;
     await withAdminClient(connection, async (client) => {
         const major = Math.floor(
             Number((await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0].v) / 10000,
         );
+        serverMajor = major;
         if (backup.major > major) {
             throw new Error(
                 `backup ${options.app}/${backup.id} was taken from PostgreSQL ${backup.major}; server ${app.server} runs PostgreSQL ${major}, older: a dump is not restored into an older major. Nothing was changed.`,
             );
         }
         const taken = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname = ANY($1)", [
-            [scratch, replaced],
+            options.inPlace ? [scratch, replaced] : [scratch],
         ]);
         if (taken.rowCount) throw new Error(`database ${taken.rows[0].datname} exists already. Nothing was changed.`);
         if (options.inPlace) {
@@ -298,7 +325,7 @@ export async function restore(options: RestoreOptions): Promise<void> {
     const rows = manifest.tables.reduce((n, t) => n + t.rows, 0);
     await confirm(
         [
-            `Restore ${options.app} (database ${database} on ${app.server}) from backup ${backup.id}`,
+            `Restore ${options.app} (database ${database} on ${app.server}) from backup ${backup.id} on target ${backup.target}`,
             `  taken ${backup.end}, PostgreSQL ${backup.major}, ${backup.size} bytes, ${manifest.tables.length} tables, ${rows} rows, restore drill ${backup.drill}`,
             options.inPlace
                 ? `  restore into ${scratch}, then rename ${database} to ${replaced} (kept until you drop it) and ${scratch} to ${database}${options.terminate ? ", ending the sessions on it" : ""}`
@@ -309,7 +336,8 @@ export async function restore(options: RestoreOptions): Promise<void> {
 
     await withAdminClient(connection, (client) => createLike(client, database, scratch));
     try {
-        // pg_restore of the runner's major, on the archive where it is; the password travels in the environment.
+        // pg_restore of the runner, on the archive where it is; the password travels in the environment.
+        const conninfo = `host=${server.host} port=${server.port} user=${connection.username} dbname=${scratch}`;
         run(
             "docker",
             [
@@ -319,12 +347,12 @@ export async function restore(options: RestoreOptions): Promise<void> {
                 "-e",
                 "PGSSLMODE",
                 runner,
-                "pg_restore",
-                "--no-owner",
-                `--role=${migrate}`,
-                "--exit-on-error",
-                "--no-password",
-            ].concat(["-h", server.host, "-p", String(server.port), "-U", connection.username, "-d", scratch, backup.file]),
+                "app-databases-backup",
+                "restore-archive",
+                String(serverMajor),
+                conninfo,
+                file,
+            ].concat(["--no-owner", `--role=${migrate}`, "--no-password"]),
             options.cwd,
             { ...process.env, PGPASSWORD: connection.password, PGSSLMODE: server.sslmode },
         );
@@ -342,9 +370,11 @@ export async function restore(options: RestoreOptions): Promise<void> {
             scratch,
         );
     } catch (err) {
+        dropFetched();
         await withAdminClient(connection, (client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)}`));
         throw new Error(`restore failed, ${scratch} dropped, ${database} untouched: ${(err as Error).message}`);
     }
+    dropFetched();
     if (!options.inPlace) {
         process.stdout.write(
             `restored ${options.app}/${backup.id} into ${scratch} (${manifest.tables.length} tables, ${rows} rows as in the manifest)\n`,

@@ -66,4 +66,6 @@ if $docker; then
   bash scripts/docker-engine.sh
   bash scripts/postgres-image.sh
   bash scripts/pgbouncer-image.sh
+  # The S3-compatible server the backup tests upload to (built once from its Go module).
+  bash scripts/seaweedfs.sh
 fi

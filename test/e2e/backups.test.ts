@@ -1,28 +1,31 @@
 /**
  * Backups and restores for real: a shared PostgreSQL server, the backup
- * runner container on the real Docker engine (scripts/backup-image.sh), the
- * real Pulumi engine, and the restore command (scripts/restore.ts) run as a
- * user runs it.
+ * runner container on the real Docker engine (scripts/backup-image.sh), a
+ * real S3-compatible server (SeaweedFS, test/kit/seaweedfs.ts), the real
+ * Pulumi engine, and the restore command (scripts/restore.ts) run as a user
+ * runs it. The directory target is a small tmpfs, so a full disk is real too.
  */
 import { budgetEntries } from "../../program/keyedOutputs";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { queryUrl, TestCluster } from "../kit/postgres";
+import { docker, restoreCliOn, RUNNER_UID } from "../kit/backups";
+import { TestS3 } from "../kit/seaweedfs";
 import { PROJECT_ROOT, TestStack } from "../kit/stack";
 
 const cluster = new TestCluster();
+const s3 = new TestS3();
+const BUCKET = "pg-backups";
+/** The directory target's size: room for the tests' backups, and little enough to fill. */
+const TARGET_SIZE = "16m";
 let stack: TestStack;
 let outputs: Record<string, any>;
 let runner: string;
 let backupDir: string;
-/** The runner's user in its image (the image's postgres): the backup directory must be writable by it. */
-const RUNNER_UID = 100;
-
-const docker = (...args: string[]) => spawnSync("docker", args, { encoding: "utf8" });
 const backupNow = (...apps: string[]) => docker("exec", runner, "app-databases-backup", "now", ...apps);
 const runnerCommand = (...args: string[]) => docker("exec", runner, "app-databases-backup", ...args);
 const url = (app: string, role: "migrateUrl" | "runtimeUrl" = "migrateUrl") => outputs.apps[app][role] as string;
@@ -41,25 +44,7 @@ const idIn = (stdout: string, app: string) =>
         .split("\t")[2];
 
 /** The restore command as a user runs it, on this stack. */
-const restoreCli = (...args: string[]) =>
-    spawnSync(
-        "node",
-        [
-            "-r",
-            "ts-node/register/transpile-only",
-            path.join(PROJECT_ROOT, "scripts/restore.ts"),
-            ...args,
-            "--stack",
-            stack.stack.name,
-            "--cwd",
-            stack.dir,
-        ],
-        {
-            cwd: PROJECT_ROOT,
-            encoding: "utf8",
-            env: { ...process.env, PULUMI_BACKEND_URL: `file://${stack.backendDir}`, PULUMI_CONFIG_PASSPHRASE: stack.passphrase },
-        },
-    );
+const restoreCli = (...args: string[]) => restoreCliOn(stack, ...args);
 const count = async (app: string, table: string, database = app) =>
     Number((await cluster.admin<{ n: string }>(`SELECT count(*) AS n FROM ${table}`, [], database))[0].n);
 
@@ -71,7 +56,14 @@ function config() {
             beta: { connectionLimit: 3, schemas: ["public", "sales"] },
             gamma: { connectionLimit: 2, backup: { retention: { keepLast: 2, daily: 0, weekly: 0, monthly: 0 } } },
         },
-        backup: { schedule: "0 3 * * *", timeZone: "Europe/Paris", targets: { main: { directory: { path: backupDir } } } },
+        backup: {
+            schedule: "0 3 * * *",
+            timeZone: "Europe/Paris",
+            targets: {
+                main: { directory: { path: backupDir } },
+                offsite: { s3: { endpoint: s3.endpoint, bucket: BUCKET, prefix: "lab/" } },
+            },
+        },
     };
 }
 
@@ -88,9 +80,18 @@ async function seed(app: string, rows: number): Promise<void> {
 beforeAll(async () => {
     execFileSync("bash", [path.join(PROJECT_ROOT, "scripts/backup-image.sh")], { stdio: "inherit" });
     await cluster.start();
+    await s3.start();
+    s3.createBucket(BUCKET);
     backupDir = fs.mkdtempSync(path.join(os.tmpdir(), "app-databases-backups-"));
-    fs.chownSync(backupDir, RUNNER_UID, RUNNER_UID);
-    stack = await TestStack.create({ config: config(), secrets: [{ path: "servers.local.admin.password", value: cluster.adminPassword }] });
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${TARGET_SIZE},uid=${RUNNER_UID},gid=${RUNNER_UID},mode=0755`, "tmpfs", backupDir]);
+    stack = await TestStack.create({
+        config: config(),
+        secrets: [
+            { path: "servers.local.admin.password", value: cluster.adminPassword },
+            { path: "backup.targets.offsite.s3.accessKeyId", value: s3.accessKeyId },
+            { path: "backup.targets.offsite.s3.secretAccessKey", value: s3.secretAccessKey },
+        ],
+    });
     await stack.stack.up({ onOutput: (s) => process.stdout.write(s) });
     outputs = await stack.outputs();
     runner = outputs.backup.runner;
@@ -109,8 +110,19 @@ afterAll(async () => {
     await stack?.dispose();
     if (runner) docker("rm", "-f", runner);
     await cluster.stop();
-    if (backupDir) fs.rmSync(backupDir, { recursive: true, force: true });
+    await s3.stop();
+    if (backupDir) {
+        spawnSync("umount", [backupDir]);
+        fs.rmSync(backupDir, { recursive: true, force: true });
+    }
 });
+
+/** The keys of an app's backups in the bucket, without the prefix. */
+const bucketKeys = (app: string) => s3.keys(BUCKET, `lab/${app}/`).map((k) => k.slice(`lab/${app}/`.length));
+/** The runner's S3 credentials file, as the stack uploaded it. */
+const runnerFile = (file: string) => docker("exec", runner, "cat", file).stdout;
+const writeRunnerFile = (file: string, content: string) =>
+    spawnSync("docker", ["exec", "-i", "-u", "root", runner, "sh", "-c", `cat > ${file}`], { input: content, encoding: "utf8" });
 
 describe("the backup runner", () => {
     it("runs as a least-privilege role counted in the budget", async () => {
@@ -149,6 +161,19 @@ describe("the backup runner", () => {
         ]);
         // Nothing half-written is left next to the published backups.
         expect(fs.readdirSync(path.join(backupDir, "alpha")).filter((n) => n.startsWith("."))).toEqual([]);
+        // The same files in the bucket, published from under .partial-<id> (gone now).
+        const alphaId = idIn(run.stdout, "alpha");
+        expect(bucketKeys("alpha")).toEqual(
+            [`${alphaId}/alpha.dump`, `${alphaId}/drill.json`, `${alphaId}/manifest.json`, `${alphaId}/tables.tsv`].sort(),
+        );
+        const listedTargets = runnerCommand("list")
+            .stdout.split("\n")
+            .filter((l) => l.startsWith(`alpha\t${alphaId}\t`))
+            .map((l) => [l.split("\t")[2], l.split("\t")[7], l.split("\t")[8]]);
+        expect(listedTargets).toEqual([
+            ["passed", path.posix.join("/backups/main/alpha", alphaId, "alpha.dump"), "main"],
+            ["passed", `s3://${BUCKET}/lab/alpha/${alphaId}/alpha.dump`, "offsite"],
+        ]);
         const check = runnerCommand("check");
         expect(check.status, check.stdout).toBe(0);
         expect(check.stdout).toContain(`ok: alpha: latest verified backup ${idIn(run.stdout, "alpha")}`);
@@ -184,9 +209,10 @@ describe("the backup runner", () => {
         expect(drill.stdout).toContain("pg_restore failed: pg_restore: error: could not read from input file: end of file");
         expect(drillOf("beta", id)).toMatchObject({ status: "failed" });
 
+        // On the directory target, where the archive was damaged (the bucket's copy is intact).
         const listed = runnerCommand("list")
             .stdout.split("\n")
-            .filter((l) => l.startsWith("beta\t"));
+            .filter((l) => l.startsWith("beta\t") && l.split("\t")[8] === "main");
         expect(listed.map((l) => l.split("\t").slice(1, 3))).toEqual([
             [good, "passed"],
             [id, "failed"],
@@ -202,6 +228,100 @@ describe("the backup runner", () => {
         }
         const ids = published("gamma");
         expect(ids).toHaveLength(2);
+        // And in the bucket: the same two generations.
+        expect([...new Set(bucketKeys("gamma").map((k) => k.split("/")[0]))]).toEqual(ids);
+    });
+
+    it("says the S3 target's bucket is missing, naming the target, and publishes nothing anywhere", () => {
+        const before = published("alpha");
+        const keysBefore = bucketKeys("alpha");
+        s3.deleteBucket(BUCKET);
+        try {
+            const run = backupNow("alpha");
+            expect(run.status).toBe(1);
+            expect(run.stdout).toContain(
+                `alpha\tfailed\t\tbackup failed: target offsite (s3 bucket ${BUCKET} at ${s3.endpoint}, prefix lab/): bucket ${BUCKET} does not exist at ${s3.endpoint} (NoSuchBucket): create it, or fix the target's bucket; nothing was published`,
+            );
+            expect(published("alpha")).toEqual(before);
+            expect(runnerCommand("check").stdout).toContain(`FAILED: target offsite (s3 bucket ${BUCKET} at ${s3.endpoint}, prefix lab/)`);
+        } finally {
+            s3.createBucket(BUCKET);
+        }
+        expect(keysBefore.length).toBeGreaterThan(0);
+        expect(bucketKeys("alpha")).toEqual([]);
+    });
+
+    it("says the S3 target's credentials are refused, naming the target, and publishes nothing anywhere", () => {
+        const before = published("alpha");
+        const original = runnerFile("/etc/app-databases/s3.tsv");
+        // As after the keys were rotated on the storage side and not in the stack.
+        writeRunnerFile("/etc/app-databases/s3.tsv", original.replace(/\t[^\t\n]+\n$/, "\tnot-the-secret\n"));
+        try {
+            const run = backupNow("alpha");
+            expect(run.status).toBe(1);
+            expect(run.stdout).toContain(
+                `alpha\tfailed\t\tbackup failed: target offsite (s3 bucket ${BUCKET} at ${s3.endpoint}, prefix lab/): access denied to bucket ${BUCKET} at ${s3.endpoint} (SignatureDoesNotMatch): check the target's access key id and secret key, and that they may read and write the bucket; nothing was published`,
+            );
+            expect(published("alpha")).toEqual(before);
+            expect(bucketKeys("alpha")).toEqual([]);
+        } finally {
+            writeRunnerFile("/etc/app-databases/s3.tsv", original);
+        }
+        const again = backupNow("alpha");
+        expect(again.status, again.stdout).toBe(0);
+        expect(bucketKeys("alpha").filter((k) => k.endsWith("manifest.json"))).toEqual([`${idIn(again.stdout, "alpha")}/manifest.json`]);
+    });
+
+    it("says the target directory is full when it is, naming it, and publishes nothing", () => {
+        const before = published("alpha");
+        const filler = path.join(backupDir, "filler");
+        // All the tmpfs but a few KiB: the dump cannot be written.
+        const free = Number(execFileSync("df", ["-Pk", backupDir], { encoding: "utf8" }).split("\n")[1].split(/\s+/)[3]);
+        execFileSync("fallocate", ["-l", `${(free - 8) * 1024}`, filler]);
+        try {
+            const run = backupNow("alpha");
+            expect(run.status).toBe(1);
+            const line = run.stdout.split("\n").find((l) => l.startsWith("alpha\t"))!;
+            expect(line).toMatch(
+                /^alpha\tfailed\t\d{8}T\d{6}Z\tbackup failed: (pg_dump of alpha failed|writing the manifest of alpha failed): .*No space left on device/,
+            );
+            expect(line).toContain(`(target main (${backupDir}) is full: `);
+            expect(line).toMatch(/; nothing was published$/);
+            expect(published("alpha")).toEqual(before);
+            expect(fs.readdirSync(path.join(backupDir, "alpha")).filter((n) => n.startsWith("."))).toEqual([]);
+        } finally {
+            fs.rmSync(filler);
+        }
+    });
+
+    it("leaves no published backup when the runner is killed mid-backup, and the next run clears what it left", async () => {
+        // Big enough that the dump takes a moment to write.
+        await queryUrl(
+            url("gamma"),
+            "CREATE TABLE bulk AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS body FROM generate_series(1, 150000) g",
+        );
+        try {
+            const before = published("gamma");
+            const child = spawn("docker", ["exec", runner, "app-databases-backup", "now", "gamma"], { stdio: "ignore" });
+            const gammaDir = path.join(backupDir, "gamma");
+            const deadline = Date.now() + 60_000;
+            while (!fs.readdirSync(gammaDir).some((n) => n.startsWith(".partial-")) && Date.now() < deadline) {
+                await new Promise((r) => setTimeout(r, 20));
+            }
+            expect(fs.readdirSync(gammaDir).some((n) => n.startsWith(".partial-"))).toBe(true);
+            expect(docker("kill", runner).status).toBe(0);
+            await new Promise((r) => child.once("exit", r));
+            expect(published("gamma")).toEqual(before);
+            expect(docker("start", runner).status).toBe(0);
+            const run = backupNow("gamma");
+            expect(run.status, run.stdout).toBe(0);
+            expect(fs.readdirSync(gammaDir).filter((n) => n.startsWith("."))).toEqual([]);
+            // The one new backup is the complete run's (retention keeps gamma's last two).
+            expect(published("gamma").filter((id) => !before.includes(id))).toEqual([idIn(run.stdout, "gamma")]);
+            expect(bucketKeys("gamma").filter((k) => k.includes(".partial-"))).toEqual([]);
+        } finally {
+            await queryUrl(url("gamma"), "DROP TABLE bulk");
+        }
     });
 
     it("says which target directory it cannot write to, publishes nothing, and check fails", () => {
@@ -319,6 +439,13 @@ describe("restoring one app", () => {
         );
         // The stack sees the restored database as the one it made.
         expect(stack.refreshedPlan()).toEqual([]);
+    });
+
+    it("restores from the S3 target when asked, after checking the download against its manifest", async () => {
+        const r = restoreCli("alpha", "--to", "alpha_s3_copy", "--yes", "--target", "offsite", "--backup", alphaBackup);
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).toContain(`from backup ${alphaBackup} on target offsite`);
+        expect(await count("alpha", "sales.orders", "alpha_s3_copy")).toBe(120);
     });
 
     it("restores into a new database to look at, leaving the app's own alone", async () => {

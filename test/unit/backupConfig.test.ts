@@ -11,6 +11,7 @@ const withBackup = (backup: unknown, mutate: (c: any) => void = () => undefined)
     return c;
 };
 const target = { nas: { directory: { path: "/mnt/nas/pg" } } };
+const bucket = { endpoint: "http://127.0.0.1:8333", bucket: "pg-backups", accessKeyId: "key", secretAccessKey: "secret" };
 
 const issuesOf = issuesOfConfig;
 
@@ -53,9 +54,10 @@ describe("the backup block", () => {
         );
         expect(config.backup).toEqual({
             role: "app_databases_backup",
-            image: "app-databases/backup-runner:15",
+            image: "app-databases/backup-runner:14-18",
             timeZone: "Europe/Paris",
             target: { name: "nas", directory: "/mnt/nas/pg" },
+            s3: [],
             apps: [
                 {
                     app: "grafana",
@@ -69,6 +71,19 @@ describe("the backup block", () => {
                 },
             ],
         });
+    });
+
+    it("takes S3 targets beside a directory, or alone, with their defaults and the prefix ending in /", () => {
+        const both = parseStackConfig(withBackup({ targets: { ...target, offsite: { s3: { ...bucket, prefix: "prod" } } } }));
+        expect(both.backup).toMatchObject({
+            target: { name: "nas", directory: "/mnt/nas/pg" },
+            s3: [{ name: "offsite", ...bucket, prefix: "prod/", region: "us-east-1", pathStyle: true }],
+        });
+        const alone = parseStackConfig(
+            withBackup({ targets: { offsite: { s3: { ...bucket, pathStyle: false, region: "eu-central-1" } } } }),
+        );
+        expect(alone.backup?.target).toBeUndefined();
+        expect(alone.backup?.s3).toEqual([{ name: "offsite", ...bucket, prefix: "", region: "eu-central-1", pathStyle: false }]);
     });
 
     it("puts the backup role in its server's budget, and none where no app is backed up", () => {
@@ -101,12 +116,42 @@ describe("the backup block", () => {
     });
 
     it.each([
-        ["no targets", { targets: {} }, "backup.targets", "expected one target"],
+        ["no targets", { targets: {} }, "backup.targets", "expected at least one target"],
         [
-            "two targets",
+            "two directory targets",
             { targets: { ...target, usb: { directory: { path: "/mnt/usb" } } } },
             "backup.targets",
-            "more targets are not supported yet",
+            "expected at most one directory target (more S3 buckets are fine), got 2: nas, usb",
+        ],
+        [
+            "an S3 endpoint that is not a URL",
+            { targets: { offsite: { s3: { ...bucket, endpoint: "s3.example.com" } } } },
+            "backup.targets.offsite.s3.endpoint",
+            'expected the S3 endpoint as http(s)://host[:port], e.g. "https://s3.eu-central-1.amazonaws.com", got "s3.example.com"',
+        ],
+        [
+            "a bad bucket name",
+            { targets: { offsite: { s3: { ...bucket, bucket: "PG_Backups" } } } },
+            "backup.targets.offsite.s3.bucket",
+            'expected a bucket name (3-63 lowercase letters, digits, dots, hyphens), got "PG_Backups"',
+        ],
+        [
+            "an S3 target without its secret key",
+            { targets: { offsite: { s3: { ...bucket, secretAccessKey: undefined } } } },
+            "backup.targets.offsite.s3.secretAccessKey",
+            "expected the secret access key (set it with `pulumi config set --secret --path`)",
+        ],
+        [
+            "a prefix with a leading slash",
+            { targets: { offsite: { s3: { ...bucket, prefix: "/prod" } } } },
+            "backup.targets.offsite.s3.prefix",
+            'expected a key prefix such as "prod/" (no leading /, no tabs), got "/prod"',
+        ],
+        [
+            "a target of two kinds",
+            { targets: { both: { directory: { path: "/mnt/x" }, s3: bucket } } },
+            "backup.targets.both",
+            "expected one of directory or s3 per target",
         ],
         [
             "a relative path",
@@ -114,7 +159,12 @@ describe("the backup block", () => {
             "backup.targets.nas.directory.path",
             'expected an absolute path on the Docker host (no ":" or tabs), e.g. "/mnt/nas/pg-backups", got "backups"',
         ],
-        ["an unknown target kind", { targets: { nas: { ftp: "x" } } }, "backup.targets.nas", "unknown key ftp"],
+        [
+            "an unknown target kind",
+            { targets: { nas: { ftp: "x" } } },
+            "backup.targets.nas",
+            "unknown key ftp: expected one of directory or s3",
+        ],
         ["a bad schedule", { targets: target, schedule: "3am" }, "backup.schedule", "expected a cron schedule of 5 fields"],
         [
             "a bad time zone",

@@ -19,7 +19,7 @@ const connection = {
 const retention = { keepLast: 7, daily: 7, weekly: 4, monthly: 6 };
 const args: BackupRunnerArgs = {
     stack: "prod",
-    image: "app-databases/backup-runner:15",
+    image: "app-databases/backup-runner:14-18",
     role: "app_databases_backup",
     timeZone: "Europe/Paris",
     target: { name: "nas", directory: "/mnt/nas/pg" },
@@ -54,6 +54,24 @@ describe("the runner's files", () => {
     it.each([
         ["an app on an unknown server", { apps: [{ ...args.apps[0], server: "other" }] }, "`apps.0.server` must be one of lab"],
         ["a relative directory", { target: { name: "nas", directory: "pg" } }, "`target.directory` must be an absolute path"],
+        [
+            "an S3 endpoint with a path",
+            {
+                s3: [
+                    {
+                        name: "o",
+                        endpoint: "http://h/x",
+                        bucket: "pg",
+                        prefix: "",
+                        region: "r",
+                        pathStyle: true,
+                        accessKeyId: "a",
+                        secretAccessKey: "s",
+                    },
+                ],
+            },
+            "`s3.0.endpoint` must be http(s)://host[:port]",
+        ],
         ["a bad role name", { role: "Backup" }, "`role` expected a plain PostgreSQL identifier"],
         ["a tab in a schedule", { apps: [{ ...args.apps[0], schedule: "0\t3 * * *" }] }, "`apps.0` has a tab or newline"],
     ])("throws when given %s", (_case, change, message) => {
@@ -74,7 +92,7 @@ describe("BackupRunner", () => {
         const [container] = ofType("docker:index/container:Container");
         expect(container.inputs).toMatchObject({
             name: "app-databases-prod-backup",
-            image: "app-databases/backup-runner:15",
+            image: "app-databases/backup-runner:14-18",
             networkMode: "host",
             envs: ["TZ=Europe/Paris"],
             volumes: [{ hostPath: "/mnt/nas/pg", containerPath: "/backups/nas" }],
@@ -83,12 +101,38 @@ describe("BackupRunner", () => {
         const uploads = container.inputs.uploads as { file: string; content: string }[];
         expect(uploads.map((u) => u.file)).toEqual([
             "/etc/app-databases/apps.tsv",
-            "/etc/app-databases/target.tsv",
+            "/etc/app-databases/targets.tsv",
             "/etc/app-databases/pgpass",
         ]);
-        expect(uploads[1].content).toBe("nas\t/backups/nas\t/mnt/nas/pg\n");
+        expect(uploads[1].content.split("\n").slice(1)).toEqual(["nas\tdirectory\t/backups/nas\t/mnt/nas/pg", ""]);
         expect(container.secretInputs).toContain("uploads");
         expect(declared.map((d) => d.type)).toEqual(expect.arrayContaining(["app-databases:index:BackupRunner"]));
+    });
+
+    it("hands an S3 target's address to the runner in the clear and its keys as a secret, and mounts nothing without a directory", async () => {
+        const { target: _omitted, ...rest } = args;
+        const s3 = [
+            { name: "offsite", endpoint: "http://127.0.0.1:8333/", bucket: "pg", prefix: "prod/", region: "us-east-1", pathStyle: true },
+        ];
+        const runner = new BackupRunner("app-databases-backup", {
+            ...rest,
+            s3: [{ ...s3[0], accessKeyId: "AKID", secretAccessKey: "s3cret" }],
+        });
+        await valueOf(runner.containerName);
+        await settle();
+        const [container] = ofType("docker:index/container:Container");
+        expect(container.inputs.volumes).toEqual([]);
+        const uploads = container.inputs.uploads as { file: string; content: string }[];
+        expect(uploads.map((u) => u.file)).toEqual([
+            "/etc/app-databases/apps.tsv",
+            "/etc/app-databases/targets.tsv",
+            "/etc/app-databases/pgpass",
+            "/etc/app-databases/s3.tsv",
+        ]);
+        expect(uploads[1].content.split("\n").slice(1)).toEqual(["offsite\ts3\thttp://127.0.0.1:8333\tpg\tprod/\tus-east-1\ttrue", ""]);
+        expect(uploads[1].content).not.toContain("s3cret");
+        expect(uploads[3].content).toBe("offsite\tAKID\ts3cret\n");
+        expect(container.secretInputs).toContain("uploads");
     });
 });
 
@@ -123,16 +167,31 @@ describe("the restore command", () => {
 
     const listed: ListedBackup[] = parseBackupList(
         [
-            "alpha\t20261205T030000Z\tpassed\t2026-12-05T03:00:05Z\t100\t15\talpha\t/backups/nas/alpha/20261205T030000Z/alpha.dump",
-            "alpha\t20261206T030000Z\tpassed\t2026-12-06T03:00:05Z\t100\t15\talpha\t/backups/nas/alpha/20261206T030000Z/alpha.dump",
-            "alpha\t20261207T030000Z\tfailed\t2026-12-07T03:00:05Z\t100\t15\talpha\t/backups/nas/alpha/20261207T030000Z/alpha.dump",
-            "beta\t20261207T030000Z\tpassed\t2026-12-07T03:00:05Z\t100\t15\tbeta\t/backups/nas/beta/20261207T030000Z/beta.dump",
+            "alpha\t20261205T030000Z\tpassed\t2026-12-05T03:00:05Z\t100\t15\talpha\t/backups/nas/alpha/20261205T030000Z/alpha.dump\tnas",
+            "alpha\t20261206T030000Z\tpassed\t2026-12-06T03:00:05Z\t100\t15\talpha\t/backups/nas/alpha/20261206T030000Z/alpha.dump\tnas",
+            "alpha\t20261207T030000Z\tfailed\t2026-12-07T03:00:05Z\t100\t15\talpha\t/backups/nas/alpha/20261207T030000Z/alpha.dump\tnas",
+            "beta\t20261207T030000Z\tpassed\t2026-12-07T03:00:05Z\t100\t15\tbeta\t/backups/nas/beta/20261207T030000Z/beta.dump\tnas",
+            "alpha\t20261206T030000Z\tpassed\t2026-12-06T03:00:05Z\t100\t15\talpha\ts3://pg/alpha/20261206T030000Z/alpha.dump\toffsite",
+            "alpha\t20261208T030000Z\tpassed\t2026-12-08T03:00:05Z\t100\t15\talpha\ts3://pg/alpha/20261208T030000Z/alpha.dump\toffsite",
             "",
         ].join("\n"),
     );
 
+    it("takes a backup from the directory target when it is there, else from the S3 target holding it, or the target asked for", () => {
+        expect(chooseBackup(listed, { app: "alpha", backup: "20261206T030000Z", force: false }).target).toBe("nas");
+        expect(chooseBackup(listed, { app: "alpha", backup: "latest", force: false })).toMatchObject({
+            id: "20261208T030000Z",
+            target: "offsite",
+            file: "s3://pg/alpha/20261208T030000Z/alpha.dump",
+        });
+        expect(chooseBackup(listed, { app: "alpha", backup: "20261206T030000Z", force: false, target: "offsite" }).target).toBe("offsite");
+        expect(() => chooseBackup(listed, { app: "alpha", backup: "latest", force: false, target: "usb" })).toThrow(
+            "no backups on target usb; the runner's targets with backups: nas, offsite",
+        );
+    });
+
     it("chooses the latest verified backup, or the last verified one before a time", () => {
-        expect(chooseBackup(listed, { app: "alpha", backup: "latest", force: false }).id).toBe("20261206T030000Z");
+        expect(chooseBackup(listed, { app: "alpha", backup: "latest", force: false, target: "nas" }).id).toBe("20261206T030000Z");
         expect(chooseBackup(listed, { app: "alpha", backup: "latest", before: new Date("2026-12-06T00:00:00Z"), force: false }).id).toBe(
             "20261205T030000Z",
         );

@@ -1,0 +1,3 @@
+module app-databases/backup-image/s3
+
+go 1.22
