@@ -22,8 +22,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Client } from "pg";
 import { copyDatabase, CopyEndpoint } from "../components/databaseCopy";
 import { dedicatedLabels, PGDATA, UPGRADE_MARKER, volumeForMajor } from "../components/dedicatedServer";
-import * as path from "node:path";
 import { DedicatedEngineNames, DedicatedLive, readDedicatedLive, readVolumeContents, VolumeContents } from "./dedicatedLive";
+import { findClientBin, INSTALL_CLIENT_TOOLS } from "./clientTools";
 import {
     ContainerFacts,
     createVolume,
@@ -217,36 +217,19 @@ export function extensionsProblem(
     );
 }
 
-/**
- * The tools scripts/pgClientTools.ts installed, when the program runs from the
- * repository (a program copied without scripts/ has APP_DATABASES_PG_CLIENT_BIN).
- */
-function repositoryClientTools(): string | undefined {
-    // Beside program/ from the sources, or beside dist/ from the build.
-    for (const root of [path.join(__dirname, ".."), path.join(__dirname, "..", "..")]) {
-        try {
-            // A computed path: scripts/ is not part of the program, only found beside it.
-            // eslint-disable-next-line @typescript-eslint/no-require-imports
-            const tools = require(path.join(root, "scripts", "pgClientTools")) as { installedClientBinDir(): string | undefined };
-            return tools.installedClientBinDir();
-        } catch {
-            // not there: the next place, then APP_DATABASES_PG_CLIENT_BIN's message
-        }
-    }
-    return undefined;
-}
-
 /** The directory holding pg_dump and pg_restore of PostgreSQL 18 (they read every major), or a refusal saying how to install them. */
 export function clientToolsOrProblem(app: string): { bin: string } | { problem: string } {
-    const bin = process.env.APP_DATABASES_PG_CLIENT_BIN || repositoryClientTools();
+    const bin = findClientBin(process.env, PG_CLIENT_MAJOR);
     if (bin) return { bin };
     return {
         problem:
-            `apps.${app}.dedicated.version: the upgrade copies the data with pg_dump and pg_restore of PostgreSQL 18, which are not installed. ` +
-            `Nothing was applied; install them once (node -r ts-node/register/transpile-only scripts/pgClientTools.ts, which setup.sh runs, prints their bin directory) ` +
-            `and set APP_DATABASES_PG_CLIENT_BIN to that directory (or to any bin directory of PostgreSQL 18 client tools)`,
+            `apps.${app}.dedicated.version: the upgrade copies the data with pg_dump and pg_restore of PostgreSQL ${PG_CLIENT_MAJOR}, which are not installed. ` +
+            `Nothing was applied; ${INSTALL_CLIENT_TOOLS}`,
     };
 }
+
+/** The client tools' major an upgrade needs: the newest supported, whose pg_dump reads every older server. */
+const PG_CLIENT_MAJOR = 18;
 
 // ---- reading the old server ------------------------------------------------------------------
 

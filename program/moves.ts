@@ -5,9 +5,6 @@
  * last `up` left it, until the user removes `allowMoveFrom` (README: "Moving
  * an app between placements").
  */
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { withAdminClient } from "../components/adminConnection";
 import { AppDatabase } from "../components/appDatabase";
@@ -18,6 +15,7 @@ import { ResolvedApp, StackConfig } from "./config";
 import { adminConnectionOf, appDatabaseArgs } from "./componentArgs";
 import { footprintOf, roleNamesOf } from "./footprint";
 import { appAtLastUp } from "./dedicatedState";
+import { findClientBin, INSTALL_CLIENT_TOOLS } from "./clientTools";
 
 /** One move the stack carries out (or holds, done). */
 export interface PlannedMove {
@@ -94,47 +92,12 @@ export function plannedMoves(
     return { moves, problems };
 }
 
-/**
- * Where the client tools a copy runs may be: APP_DATABASES_CLIENT_BIN, then
- * the PostgreSQL 18 tools `scripts/setup.sh` installs into the cache
- * (scripts/pgClientTools.ts; they read every supported major), then the
- * machine's own PostgreSQL, newest first.
- */
-export function clientBinCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
-    const caches = env.APP_DATABASES_PG_CACHE
-        ? [env.APP_DATABASES_PG_CACHE]
-        : [
-              "/var/cache/app-databases/postgres",
-              path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "app-databases", "postgres"),
-          ];
-    const newestFirst = (dir: string, pattern: RegExp) =>
-        fs.existsSync(dir)
-            ? fs
-                  .readdirSync(dir)
-                  .filter((d) => pattern.test(d))
-                  .sort((a, b) => b.localeCompare(a, undefined, { numeric: true }))
-            : [];
-    return [
-        ...(env.APP_DATABASES_CLIENT_BIN ? [env.APP_DATABASES_CLIENT_BIN] : []),
-        ...caches.flatMap((cache) =>
-            newestFirst(cache, /^client-/).map((d) => path.join(cache, d, "embedded_postgres", "pginstall", "bin")),
-        ),
-        ...newestFirst("/usr/lib/postgresql", /^\d+$/).map((v) => path.join("/usr/lib/postgresql", v, "bin")),
-    ];
-}
-
-/** The first candidate with pg_dump, pg_restore and psql, or undefined. */
-export function findClientBin(env: NodeJS.ProcessEnv = process.env): string | undefined {
-    return clientBinCandidates(env).find((bin) => ["pg_dump", "pg_restore", "psql"].every((t) => fs.existsSync(path.join(bin, t))));
-}
-
 /** The client tools for a copy; throws saying how to install them. */
 export function moveClientBin(env: NodeJS.ProcessEnv = process.env): string {
     const bin = findClientBin(env);
     if (!bin) {
         throw new Error(
-            "a move copies the data with pg_dump, pg_restore and psql, and no client tools were found: run " +
-                "`node -r ts-node/register/transpile-only scripts/pgClientTools.ts` (scripts/setup.sh does), or set APP_DATABASES_CLIENT_BIN",
+            `a move copies the data with pg_dump, pg_restore and psql, and no client tools were found: ${INSTALL_CLIENT_TOOLS}`,
         );
     }
     return bin;

@@ -4,7 +4,8 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { copyEndpoint, dataMoveProvider, grantConnectSql, moveIdentity, revokeConnectSql } from "../../components/dataMove";
 import { parseStackConfig } from "../../program/config";
-import { clientBinCandidates, findClientBin, moveNotice, plannedMoves } from "../../program/moves";
+import { moveNotice, plannedMoves } from "../../program/moves";
+import { clientBinCandidates, clientMajor, findClientBin } from "../../program/clientTools";
 import { ADMIN_CONNECTION } from "./fixtures";
 
 const server = (host: string) => ({ host, admin: { username: "postgres", password: "pw", superuser: true } });
@@ -91,17 +92,31 @@ describe("moveNotice", () => {
 });
 
 describe("the client tools of a move", () => {
-    it("prefers APP_DATABASES_CLIENT_BIN, then the cached PostgreSQL 18 tools", () => {
+    it("prefers APP_DATABASES_PG_CLIENT_BIN, then the cached PostgreSQL 18 tools", () => {
         const cache = fs.mkdtempSync(path.join(os.tmpdir(), "moves-cache-"));
         const bin = path.join(cache, "client-18.6.3", "embedded_postgres", "pginstall", "bin");
         fs.mkdirSync(bin, { recursive: true });
         for (const tool of ["pg_dump", "pg_restore", "psql"]) fs.writeFileSync(path.join(bin, tool), "");
-        expect(clientBinCandidates({ APP_DATABASES_CLIENT_BIN: "/opt/pg/bin", APP_DATABASES_PG_CACHE: cache }).slice(0, 2)).toEqual([
+        expect(clientBinCandidates({ APP_DATABASES_PG_CLIENT_BIN: "/opt/pg/bin", APP_DATABASES_PG_CACHE: cache }).slice(0, 2)).toEqual([
             "/opt/pg/bin",
             bin,
         ]);
-        expect(findClientBin({ APP_DATABASES_CLIENT_BIN: "/nowhere", APP_DATABASES_PG_CACHE: cache })).toBe(bin);
+        expect(findClientBin({ APP_DATABASES_PG_CLIENT_BIN: "/nowhere", APP_DATABASES_PG_CACHE: cache })).toBe(bin);
         fs.rmSync(cache, { recursive: true, force: true });
+    });
+});
+
+describe("the client tools' major", () => {
+    // Debian's PostgreSQL, which scripts/setup.sh installs for the tests' servers.
+    const debian = fs.existsSync("/usr/lib/postgresql") ? fs.readdirSync("/usr/lib/postgresql").filter((v) => /^\d+$/.test(v)) : [];
+    it.skipIf(debian.length === 0)("is read from pg_dump --version, and tools older than asked for are passed over", () => {
+        const bin = `/usr/lib/postgresql/${debian[0]}/bin`;
+        expect(clientMajor(bin)).toBe(Number(debian[0]));
+        const empty = fs.mkdtempSync(path.join(os.tmpdir(), "moves-cache-"));
+        const env = { APP_DATABASES_PG_CLIENT_BIN: bin, APP_DATABASES_PG_CACHE: empty };
+        expect(findClientBin(env, Number(debian[0]))).toBe(bin);
+        expect(findClientBin(env, 99)).toBeUndefined();
+        fs.rmSync(empty, { recursive: true, force: true });
     });
 });
 
