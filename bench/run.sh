@@ -32,6 +32,9 @@ if [ -z "$toolchain" ]; then
   fi
 fi
 echo "bench: Pulumi toolchain from $toolchain: $(pulumi version)" >&2
+# The benchmark measures the file backend's journal (opt-in, see scripts/pulumi-env.sh);
+# the explore scenario journal-off turns it off for the comparison.
+export PULUMI_DIY_BACKEND_JOURNAL=${BENCH_JOURNAL:-true}
 
 # --- PostgreSQL, node_modules ---------------------------------------------
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"

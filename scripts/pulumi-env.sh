@@ -17,6 +17,11 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
 
+# The file backend's journal (scripts/toolchain/cli/upstream.patch) is opt-in: with it, an
+# `up` after a refused `up` failed with "cipher: message authentication failed" reading
+# the state (test/e2e/dedicatedUpgrade.test.ts's rollback). Set it to true to measure it.
+export PULUMI_DIY_BACKEND_JOURNAL=${PULUMI_DIY_BACKEND_JOURNAL:-false}
+
 if [ ! -x "$PULUMI_HOME/bin/pulumi" ]; then
   echo "pulumi-env.sh: no toolchain in $PULUMI_HOME yet; run scripts/toolchain.sh" >&2
 fi
